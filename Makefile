@@ -1,0 +1,19 @@
+# J2A — the two Quick-start commands are `make demo` and `make test`.
+VENV ?= .venv
+J2A := $(VENV)/bin/j2a
+
+.PHONY: setup demo test bench
+setup:
+	@bash scripts/setup.sh
+
+## Set everything up, generate an example clip and analyse it.
+demo: setup
+	$(J2A) demo --out demo-output
+
+## Set everything up and run the whole test suite.
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+## Run every benchmark and rewrite bench/RESULTS.md.
+bench: setup
+	$(VENV)/bin/python bench/run_all.py

@@ -1,0 +1,241 @@
+"""The Analysis dataclass (J2A's JSON schema) and `analyze()`, which runs every feature extractor.
+
+Every field here is produced by a real model or measurement in `j2a.features`; nothing is guessed.
+Fields a feature could not support are `None` / empty (e.g. no key for atonal or non-music input),
+so downstream text generation can never claim more than the analysis holds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TempoCandidate:
+    bpm: float
+    weight: float  # relative support, sums to ~1 over candidates
+
+
+@dataclass
+class Tempo:
+    bpm: float | None  # None when no steady pulse was found
+    confidence: float  # 0..1
+    candidates: list[TempoCandidate] = field(default_factory=list)  # includes half / double alternatives
+
+
+@dataclass
+class Meter:
+    label: str | None  # "4/4", "3/4", ...; None when undetermined
+    beats_per_bar: int | None
+    confidence: float
+
+
+@dataclass
+class Key:
+    label: str | None  # "D minor", "C major"; None for atonal / non-music input
+    confidence: float
+    tonic: str | None = None
+    mode: str | None = None  # "major" | "minor"
+    candidates: list[dict] = field(default_factory=list)  # [{label, score}], best first
+
+
+@dataclass
+class Chord:
+    start: float
+    end: float
+    label: str  # mir_eval / Harte syntax: "A:min", "C:maj", "N"
+
+
+@dataclass
+class Tag:
+    label: str
+    score: float
+
+
+@dataclass
+class Tags:
+    genre: list[Tag] = field(default_factory=list)
+    instrument: list[Tag] = field(default_factory=list)
+    mood: list[Tag] = field(default_factory=list)
+    vocals: list[Tag] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)  # every raw tag score (both musicnn models)
+
+
+@dataclass
+class NoteEvent:
+    start: float
+    end: float
+    pitch: int  # MIDI number
+    velocity: float
+
+
+@dataclass
+class Notes:
+    count: int = 0
+    pitch_range: dict | None = None  # {"low": {"midi", "name"}, "high": {...}}
+    pitch_classes: list[dict] = field(default_factory=list)  # [{"name", "weight"}], most active first
+    density_per_s: float = 0.0
+    polyphony: float = 0.0  # mean simultaneous notes while any sound
+    events: list[NoteEvent] = field(default_factory=list)
+
+
+@dataclass
+class Loudness:
+    integrated_lufs: float | None
+    loudness_range_lu: float | None  # EBU R128 LRA: the dynamics figure
+    peak_dbfs: float
+    crest_db: float | None = None
+
+
+@dataclass
+class MusicDetection:
+    is_music: bool
+    confidence: float
+    reason: str  # "music", "speech", "silence", "non-musical sound", ...
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Analysis:
+    file: str
+    duration_s: float
+    is_music: bool
+    music: MusicDetection
+    tempo: Tempo | None = None
+    beats: list[float] = field(default_factory=list)
+    downbeats: list[float] = field(default_factory=list)
+    meter: Meter | None = None
+    key: Key | None = None
+    chords: list[Chord] = field(default_factory=list)
+    tags: Tags | None = None
+    notes: Notes | None = None
+    loudness: Loudness | None = None
+    version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Analysis":
+        return _from_dict(cls, d)
+
+    @classmethod
+    def from_json(cls, s: str) -> "Analysis":
+        return cls.from_dict(json.loads(s))
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return round(float(x), 4)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _from_dict(tp, d):
+    """Rebuild nested dataclasses from plain dicts (inverse of dataclasses.asdict)."""
+    import typing
+
+    if d is None:
+        return None
+    hints = typing.get_type_hints(tp)
+    kwargs = {}
+    for f in dataclasses.fields(tp):
+        if f.name not in d:
+            continue
+        kwargs[f.name] = _coerce(hints[f.name], d[f.name])
+    return tp(**kwargs)
+
+
+def _coerce(hint, v):
+    import types
+    import typing
+
+    if v is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(args[0], v) if len(args) == 1 else v
+    if origin is list:
+        (arg,) = typing.get_args(hint) or (Any,)
+        return [_coerce(arg, x) for x in v]
+    if dataclasses.is_dataclass(hint):
+        return _from_dict(hint, v)
+    return v
+
+
+@dataclass
+class AnalyzeConfig:
+    """Which extractors to run. All on by default; switching one off leaves its fields empty."""
+
+    rhythm: bool = True
+    harmony: bool = True
+    tags: bool = True
+    notes: bool = True
+    loudness: bool = True
+
+
+def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, config: AnalyzeConfig | None = None) -> Analysis:
+    """Analyse one file (or an array with its sample rate) and return an Analysis.
+
+    Raises j2a.audio.AudioError with a one-line reason for unusable input. Non-music input
+    (speech, nature sounds) gets `is_music=False` and no musical features, so nothing downstream
+    can describe it as a song.
+    """
+    from .audio import open_audio
+    from .features import harmony, loudness, music, notes, rhythm, tags
+
+    cfg = config or AnalyzeConfig()
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a, **kw):
+        t = time.perf_counter()
+        out = fn(*a, **kw)
+        timings[name] = round(time.perf_counter() - t, 3)
+        return out
+
+    audio = timed("decode", open_audio, source, sr)
+    tag_result = timed("tags", tags.analyze_tags, audio) if cfg.tags else None
+    detection = timed("is_music", music.detect, audio, tag_result)
+    result = Analysis(
+        file=audio.name,
+        duration_s=round(audio.duration_s, 3),
+        is_music=detection.is_music,
+        music=detection,
+        tags=tag_result if detection.is_music else None,
+        loudness=timed("loudness", loudness.analyze_loudness, audio) if cfg.loudness else None,
+        timings_s=timings,
+    )
+    if not detection.is_music:
+        return result
+    if cfg.rhythm:
+        r = timed("rhythm", rhythm.analyze_rhythm, audio)
+        result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
+    if cfg.harmony:
+        h = timed("harmony", harmony.analyze_harmony, audio, beats=result.beats or None)
+        result.key, result.chords = h.key, h.chords
+    if cfg.notes:
+        result.notes = timed("notes", notes.analyze_notes, audio)
+    return result

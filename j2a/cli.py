@@ -1,0 +1,177 @@
+"""`j2a` command line. One sub-command per job; each lives beside the code it runs.
+
+Sub-commands defined elsewhere register themselves through an `add_cli(subparsers)` function in
+their module (listed in `_PLUGINS`), so this file stays small and imports nothing heavy:
+models load only when a command runs.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import textwrap
+
+from . import __version__
+
+# Modules that add sub-commands (each defines add_cli(subparsers)).
+_PLUGINS = [
+    "j2a.describe",
+    "j2a.ask",
+    "j2a.llm_train",
+    "j2a.evaluate",
+    "j2a.train",
+    "j2a.models.pretrain",
+    "j2a.data.cli",
+]
+
+
+class _Fmt(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def add_batch_args(p: argparse.ArgumentParser, default_format: str = "jsonl") -> None:
+    """Arguments every batch command shares (analyze, describe, ...)."""
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked recursively)")
+    p.add_argument("--format", choices=["json", "jsonl", "csv"], default=default_format, help="output format (default: %(default)s)")
+    p.add_argument("--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once")
+    p.add_argument("--workers", "-j", type=int, default=1, help="parallel worker processes (default: 1)")
+    p.add_argument("--resume", action="store_true", help="skip files already in --out (continue a killed run)")
+
+
+def sub(subparsers, name: str, help: str, example: str, description: str = "") -> argparse.ArgumentParser:
+    """Create a sub-command parser whose --help ends with a worked example."""
+    epilog = "example:\n" + textwrap.indent(example.strip(), "  ")
+    return subparsers.add_parser(name, help=help, description=description or help, epilog=epilog, formatter_class=_Fmt)
+
+
+# ---------------------------------------------------------------------------------------- analyze
+def _analyze_one(path: str) -> dict:
+    from .analysis import analyze
+
+    return analyze(path).to_dict()
+
+
+def _flatten_analysis(d: dict) -> dict:
+    tags = d.get("tags") or {}
+
+    def top(group):
+        return ";".join(t["label"] for t in (tags.get(group) or [])[:3])
+
+    return {
+        "file": d["file"],
+        "duration_s": d["duration_s"],
+        "is_music": d["is_music"],
+        "music_reason": (d.get("music") or {}).get("reason"),
+        "bpm": (d.get("tempo") or {}).get("bpm"),
+        "tempo_confidence": (d.get("tempo") or {}).get("confidence"),
+        "meter": (d.get("meter") or {}).get("label"),
+        "key": (d.get("key") or {}).get("label"),
+        "key_confidence": (d.get("key") or {}).get("confidence"),
+        "n_beats": len(d.get("beats") or []),
+        "n_downbeats": len(d.get("downbeats") or []),
+        "chords": " ".join(c["label"] for c in d.get("chords") or []),
+        "genre": top("genre"),
+        "instrument": top("instrument"),
+        "mood": top("mood"),
+        "vocals": top("vocals"),
+        "integrated_lufs": (d.get("loudness") or {}).get("integrated_lufs"),
+        "n_notes": (d.get("notes") or {}).get("count"),
+        "version": d.get("version"),
+    }
+
+
+def cmd_analyze(args) -> int:
+    from .batch import run_batch
+
+    res = run_batch(args.inputs, _analyze_one, out=args.out, fmt=args.format, resume=args.resume,
+                    workers=args.workers, desc="analyze", flatten=_flatten_analysis)
+    if args.out:
+        print(f"analyze: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}", file=sys.stderr)
+    return res.exit_code
+
+
+# ------------------------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    """Generate a clip with known truth, analyse it and print what J2A found next to the truth."""
+    import json
+    from pathlib import Path
+
+    from .analysis import analyze
+    from .data.synth import SynthSpec, render_to_file
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = SynthSpec()
+    wav = render_to_file(spec, out / "example_120bpm_C-F-G-C.wav")
+    print(f"demo: generated {wav} (truth: {spec.bpm:g} BPM, {spec.beats_per_bar}/4, key {spec.key}, chords {' '.join(spec.chords)})")
+    a = analyze(str(wav))
+    (out / "analysis.json").write_text(a.to_json(indent=2))
+    d = _flatten_analysis(a.to_dict())
+    for k in ("bpm", "meter", "key", "chords", "genre", "instrument", "integrated_lufs"):
+        print(f"  {k:16s} {d[k]}")
+    print(f"demo: full analysis in {out / 'analysis.json'}")
+    if args.describe:
+        from .describe import describe
+
+        r = describe(str(wav))
+        print("\n" + r.caption)
+        (out / "description.json").write_text(json.dumps(r.to_dict(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="j2a",
+        description="J2A — open music description: audio in, truthful words out.",
+        epilog="example:\n  j2a analyze song.mp3\n  j2a analyze ~/Music --out library.jsonl --resume\n\nRun `j2a COMMAND --help` for each command.",
+        formatter_class=_Fmt,
+    )
+    ap.add_argument("--version", action="version", version=f"j2a {__version__}")
+    sp = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub(sp, "analyze", "tempo, beats, meter, key, chords, tags, notes, loudness of audio files",
+            "j2a analyze song.mp3\n"
+            "j2a analyze ~/Music --out library.jsonl --workers 2 --resume\n"
+            "j2a analyze a.wav b.flac --format csv --out table.csv")
+    add_batch_args(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub(sp, "demo", "generate an example clip with known truth and analyse it", "j2a demo --out demo-output")
+    p.add_argument("--out", default="demo-output", help="folder for the example and its analysis")
+    p.add_argument("--describe", action="store_true", help="also describe it with the J2A-LLM")
+    p.set_defaults(func=cmd_demo)
+
+    for mod in _PLUGINS:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name == mod:  # not written yet
+                continue
+            raise
+        if hasattr(m, "add_cli"):
+            m.add_cli(sp)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("j2a: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one clear line, not a traceback, for expected user errors
+        from .audio import AudioError
+
+        if isinstance(e, (AudioError, FileNotFoundError, ValueError)):
+            print(f"j2a: error: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One-step set-up for J2A on a fresh Linux machine (CPU only, Python 3.11+).
+# Why a script and not just `pip install .`: three dependencies need special handling —
+#   * torch is pinned to the CPU build (any other version drags in GBs of CUDA);
+#   * basic-pitch and musicnn are installed with --no-deps: we only need their bundled model files
+#     (ONNX / TF1 checkpoints) and run them without TensorFlow;
+#   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets.
+# Idempotent: a second run only checks that everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${J2A_VENV:-.venv}
+STAMP="$VENV/.j2a-setup-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)"
+
+if [ -f "$STAMP" ]; then exit 0; fi
+
+need_apt=()
+command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3Mono_GM.sf3 ] || [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluidr3mono-gm-soundfont)
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "j2a setup: installing system packages: ${need_apt[*]}"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "j2a setup: warning: please install ${need_apt[*]} (rendering / METEOR need them)" >&2
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
+$PIP install torch==2.13.0
+$PIP install -e ".[test]"
+$PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0
+touch "$STAMP"
+echo "j2a setup: done"
