@@ -1,0 +1,584 @@
+"""The vocabulary that ties caption words to analysis facts: J2A's faithfulness guard lives on it.
+
+Why: a language model writes fluent text but happily invents a saxophone or a female singer. Every
+word a caption uses about instruments, vocals, genre, tempo, key and meter is looked up here and
+must be backed by a musicnn tag or a measured fact in the Analysis; anything else is unsupported
+and gets removed. The table is deliberately wide on the *word* side (an instrument we cannot
+detect, like "trumpet", is still recognised so that it can be rejected) and narrow on the
+*evidence* side (only tags a listener would accept as proof).
+
+Support rules (`Concept.support`): a list of alternatives, any one suffices. An alternative is a
+tag name, several tags joined by "+" (all required), or a fact test starting with "@"
+("@low_notes": transcribed notes reach the bass register; "@vocals": any vocal tag).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter")
+
+
+@dataclass(frozen=True)
+class Concept:
+    key: str  # canonical name, e.g. "acoustic guitar"
+    category: str  # instrument | vocals | genre | tempo | meter
+    words: tuple[str, ...]  # surface forms: lower-case regexes over words (spaces match space or hyphen)
+    support: tuple[str, ...] = ()  # alternatives of tags/facts that back the claim (empty: we cannot detect it)
+    negative: bool = False  # the phrase itself states an absence ("instrumental")
+    positive_of: str | None = None  # for negative concepts: the concept whose absence they claim
+
+
+@dataclass
+class Claim:
+    category: str
+    phrase: str  # the words as written in the text
+    concept: str  # Concept.key, or a normalised value for key / meter / bpm claims
+    span: tuple[int, int]
+    negated: bool = False  # "no drums", "without vocals", "vocals are absent"
+    value: object = None  # bpm (float), key label ("C major"), mode ("minor"), beats per bar (int)
+
+    def __str__(self) -> str:
+        return f"{'not ' if self.negated else ''}{self.category}:{self.concept} ({self.phrase!r})"
+
+
+@dataclass
+class VocabConfig:
+    """Numbers the guard uses; a dataclass so tests and callers can tighten them."""
+
+    tag_min_score: float = 0.1  # a tag in the analysis' group lists counts as present at or above this score
+    bpm_tolerance: float = 0.04  # "120 BPM" is fine for 116..124
+    slow_max_bpm: float = 95.0
+    fast_min_bpm: float = 115.0
+    medium_bpm: tuple[float, float] = (80.0, 135.0)
+    low_note_midi: int = 45  # A2: a transcribed note this low counts as a bass part
+
+
+CFG = VocabConfig()
+
+_DRUM_TAGS = ("drums", "beat", "beats", "techno", "house", "hip-hop", "dance", "electro", "metal", "hard rock",
+              "heavy metal", "punk", "rock", "classic rock", "funk")
+_ELECTRONIC_TAGS = ("synth", "electronic", "electronica", "electro", "techno", "house")
+_VOCAL_TAGS = ("vocal", "vocals", "singing", "voice", "male vocal", "female vocal", "male voice", "female voice",
+               "male", "female", "man", "woman", "choir", "choral", "opera", "male vocalists", "female vocalists",
+               "female vocalist")
+_NO_VOCAL_TAGS = ("no vocals", "no vocal", "no voice", "instrumental")
+
+_PL = "(?:s|es)?"  # optional plural
+
+CONCEPTS: list[Concept] = [
+    # ---------------------------------------------------------------------------------- instruments
+    Concept("guitar", "instrument", (rf"guitar{_PL}", r"guitarist", r"riff", r"riffs", r"strumm(?:ed|ing)"),
+            ("guitar", "metal", "hard rock", "heavy metal", "punk", "classic rock")),
+    Concept("acoustic guitar", "instrument", (rf"acoustic guitar{_PL}", rf"classical guitar{_PL}", rf"nylon guitar{_PL}",
+                                              rf"spanish guitar{_PL}", rf"flamenco guitar{_PL}", rf"folk guitar{_PL}"),
+            ("guitar+acoustic", "guitar+folk", "guitar+country", "guitar+classical")),
+    Concept("electric guitar", "instrument", (rf"electric guitar{_PL}", rf"distorted guitar{_PL}", r"guitar distortion",
+                                              rf"overdriven guitar{_PL}", rf"lead guitar{_PL}", rf"rhythm guitar{_PL}",
+                                              r"power chords?", r"guitar solos?"),
+            ("guitar+rock", "guitar+metal", "guitar+blues", "guitar+punk", "guitar+alternative", "guitar+indie rock",
+             "metal", "hard rock", "heavy metal", "punk", "classic rock")),
+    Concept("bass", "instrument", (r"bass", r"basses", r"bass ?lines?", rf"bass guitar{_PL}", r"bassist", r"electric bass",
+                                   r"upright bass", r"double bass", r"sub ?bass", r"wobble bass", r"bass synth"),
+            ("@low_notes", "techno", "house", "hip-hop", "funk", "electro", "dance")),
+    Concept("piano", "instrument", (rf"piano{_PL}", r"pianist", r"grand piano", r"electric piano", r"rhodes", r"wurlitzer",
+                                    r"keys", r"keyboards?", r"ivories"),
+            ("piano", "harpsichord")),
+    Concept("harpsichord", "instrument", (r"harpsichords?",), ("harpsichord",)),
+    Concept("organ", "instrument", (r"organs?", r"hammond", r"organist"), ()),
+    Concept("synth", "instrument", (r"synths?", r"synthesi[sz]ers?", r"synth pads?", r"pads", r"synthetic sounds?",
+                                    r"electronic sounds?", r"arpeggiat(?:or|ed|ing) synths?", r"synth leads?",
+                                    r"electronic beats?"),
+            _ELECTRONIC_TAGS),
+    Concept("drums", "instrument", (r"drums?", r"drum kit", r"drummer", r"drumming", r"percussion", r"percussive",
+                                    r"hi ?hats?", r"snares?", r"snare drums?", r"kick drums?", r"bass drums?",
+                                    r"cymbals?", r"rimshots?", r"claps?", r"hand ?claps?",
+                                    r"drum beat", r"backbeat"),
+            _DRUM_TAGS),
+    Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"808s?", r"programmed drums",
+                                           r"drum programming", r"drum samples?"),
+            ("techno", "electronic", "electronica", "electro", "house", "hip-hop", "dance")),
+    Concept("strings", "instrument", (r"strings", r"string section", r"string ensemble", r"string quartet",
+                                      r"string orchestra", r"string instruments?", r"stringed instruments?", r"bowed strings"),
+            ("strings", "violin", "cello")),
+    Concept("orchestra", "instrument", (r"orchestras?", r"orchestral", r"symphonic", r"symphony"),
+            ("strings+classical", "classical", "classic", "opera")),
+    Concept("violin", "instrument", (r"violins?", r"violinist", r"fiddles?", r"viola", r"violas"), ("violin", "strings")),
+    Concept("cello", "instrument", (r"cellos?", r"cellist", r"violoncello"), ("cello", "strings")),
+    Concept("harp", "instrument", (r"harps?", r"harpist"), ("harp",)),
+    Concept("flute", "instrument", (r"flutes?", r"flutist", r"flautist", r"piccolo"), ("flute",)),
+    Concept("sitar", "instrument", (r"sitars?",), ("sitar",)),
+    # instruments the tagger cannot hear: recognised so that a claim about them is always rejected
+    Concept("saxophone", "instrument", (r"sax", r"saxes", r"saxophones?", r"saxophonist"), ()),
+    Concept("trumpet", "instrument", (r"trumpets?", r"trumpeter", r"flugelhorn", r"cornet"), ()),
+    Concept("brass", "instrument", (r"brass", r"brass section", r"horns?", r"horn section", r"trombones?", r"tubas?",
+                                    r"french horns?"), ()),
+    Concept("woodwinds", "instrument", (r"woodwinds?", r"clarinets?", r"oboes?", r"bassoons?", r"recorders?"), ()),
+    Concept("accordion", "instrument", (r"accordions?", r"bandoneon", r"concertina"), ()),
+    Concept("harmonica", "instrument", (r"harmonicas?",), ()),
+    Concept("banjo", "instrument", (r"banjos?", r"mandolins?", r"ukuleles?", r"ukes?", r"bouzouki", r"balalaika", r"lutes?",
+                                    r"ouds?"), ()),
+    Concept("mallets", "instrument", (r"xylophones?", r"marimbas?", r"vibraphones?", r"glockenspiel", r"celesta",
+                                      r"bells", r"chimes", r"music box"), ()),
+    Concept("hand percussion", "instrument", (r"tablas?", r"bongos?", r"congas?", r"djembes?", r"tambourines?",
+                                              r"shakers?", r"maracas", r"castanets", r"cowbells?", r"steel drums?",
+                                              r"timpani", r"cajon"), ()),
+    Concept("world instruments", "instrument", (r"didgeridoos?", r"bagpipes?", r"kalimbas?", r"koto", r"shamisen",
+                                                r"erhu", r"pipa", r"guzheng", r"shakuhachi", r"duduk", r"santoor",
+                                                r"sarangi", r"shehnai", r"bansuri", r"dhol", r"harmonium"), ()),
+    Concept("turntables", "instrument", (r"turntables?", r"scratch(?:es|ing)?", r"dj scratch(?:es|ing)?"), ()),
+    # ---------------------------------------------------------------------------------------- vocals
+    Concept("vocals", "vocals", (r"vocals?", r"vocalists?", r"voices?", r"singers?", r"singing", r"sings?", r"sung",
+                                 r"lyrics?", r"crooning", r"croons?", r"vocali[sz]ations?", r"humming",
+                                 r"spoken words?", r"narrat(?:ion|or)", r"chants?", r"chanting", r"harmon(?:y|ies) vocals",
+                                 r"backing vocals?", r"background vocals?", r"lead vocals?", r"a cappella"),
+            _VOCAL_TAGS),
+    Concept("male vocals", "vocals", (r"male vocals?", r"male voices?", r"male singers?", r"male vocalists?",
+                                      r"man singing", r"men singing", r"male lead", r"male rapper", r"baritone voice",
+                                      r"man's voice", r"men's voices", r"he sings"),
+            ("male", "man", "male vocal", "male voice", "male vocalists")),
+    Concept("female vocals", "vocals", (r"female vocals?", r"female voices?", r"female singers?", r"female vocalists?",
+                                        r"woman singing", r"women singing", r"female lead", r"female rapper",
+                                        r"woman's voice", r"women's voices", r"she sings"),
+            ("female", "woman", "female vocal", "female voice", "female vocalists", "female vocalist")),
+    Concept("choir", "vocals", (r"choirs?", r"choral", r"chorale", r"choristers?", r"ensemble of singers"),
+            ("choir", "choral")),
+    Concept("opera singing", "vocals", (r"operatic", r"opera singers?", r"soprano voice", r"tenor voice"), ("opera",)),
+    Concept("rap vocals", "vocals", (r"rap", r"raps", r"rapping", r"rappers?", r"rapped", r"mc", r"emcee"),
+            ("hip-hop+@vocals",)),
+    Concept("instrumental", "vocals", (r"instrumental", r"no vocals?", r"without vocals?", r"vocal ?less", r"wordless"),
+            (), negative=True, positive_of="vocals"),
+    # ----------------------------------------------------------------------------------------- genre
+    Concept("rock", "genre", (r"rock", r"rock music", r"rock songs?", r"rock and roll", r"rock 'n' roll", r"rock n roll"),
+            ("rock", "classic rock", "alternative rock", "indie rock", "hard rock", "progressive rock", "punk", "metal",
+             "heavy metal")),
+    Concept("metal", "genre", (r"metal", r"heavy metal", r"metalcore", r"thrash", r"death metal"), ("metal", "heavy metal")),
+    Concept("punk", "genre", (r"punk", r"punk rock", r"pop punk"), ("punk",)),
+    Concept("pop", "genre", (r"pop", r"pop music", r"pop songs?", r"indie pop", r"synth ?pop", r"electropop", r"dance pop",
+                             r"k ?pop", r"j ?pop"), ("pop", "indie pop")),
+    Concept("indie", "genre", (r"indie", r"indie rock"), ("indie", "indie rock", "indie pop")),
+    Concept("alternative", "genre", (r"alternative", r"alternative rock", r"alt rock", r"grunge"),
+            ("alternative", "alternative rock")),
+    Concept("electronic", "genre", (r"electronic", r"electronic music", r"electronica", r"electro", r"edm", r"idm"),
+            ("electronic", "electronica", "electro", "techno", "house")),
+    Concept("techno", "genre", (r"techno",), ("techno",)),
+    Concept("house", "genre", (r"house", r"house music", r"deep house", r"tech house"), ("house",)),
+    Concept("dance", "genre", (r"dance music", r"dance tracks?", r"dance songs?", r"dance tunes?", r"club music",
+                               r"club tracks?", r"dance ?floor", r"disco"), ("dance", "house", "techno")),
+    Concept("electronic subgenre", "genre", (r"dubstep", r"trance", r"drum (?:and|&|n) bass", r"dnb", r"d&b", r"jungle",
+                                             r"breakbeat", r"trap", r"garage", r"synthwave", r"hardstyle", r"lo ?fi"), ()),
+    Concept("hip hop", "genre", (r"hip ?hop", r"hiphop", r"rap music", r"rap songs?", r"boom bap"), ("hip-hop",)),
+    Concept("jazz", "genre", (r"jazz", r"jazzy", r"swing", r"bebop", r"big band", r"jazz fusion", r"smooth jazz"), ("jazz",)),
+    Concept("blues", "genre", (r"blues", r"bluesy", r"rhythm and blues"), ("blues",)),
+    Concept("soul", "genre", (r"soul", r"r&b", r"r ?n ?b", r"rnb", r"motown", r"neo soul"), ("soul", "rnb")),
+    Concept("funk", "genre", (r"funk", r"funky"), ("funk",)),
+    Concept("country", "genre", (r"country", r"country music", r"bluegrass", r"americana"), ("country",)),
+    Concept("folk", "genre", (r"folk", r"folk music", r"folk songs?", r"folksy", r"singer ?songwriter"), ("folk",)),
+    Concept("classical", "genre", (r"classical", r"classical music", r"baroque", r"romantic era", r"chamber music",
+                                   r"concerto", r"sonata"), ("classical", "classic")),
+    Concept("opera", "genre", (r"opera", r"operas", r"aria"), ("opera",)),
+    Concept("ambient", "genre", (r"ambient", r"ambient music", r"drone"), ("ambient",)),
+    Concept("new age", "genre", (r"new age", r"meditation music", r"meditative music"), ("new age",)),
+    Concept("chillout", "genre", (r"chill ?out", r"lounge", r"downtempo"), ("chillout", "chill", "ambient")),
+    Concept("experimental", "genre", (r"experimental", r"avant ?garde", r"noise music"), ("experimental", "weird")),
+    Concept("indian", "genre", (r"indian", r"indian classical", r"hindustani", r"carnatic", r"raga"), ("indian", "sitar")),
+    Concept("easy listening", "genre", (r"easy listening",), ("easy listening",)),
+    Concept("oldies", "genre", (r"oldies", r"oldie", r"vintage", r"retro"),
+            ("oldies", "60s", "70s", "80s", "classic rock")),
+    Concept("60s", "genre", (r"60s", r"sixties", r"1960s"), ("60s",)),
+    Concept("70s", "genre", (r"70s", r"seventies", r"1970s"), ("70s",)),
+    Concept("80s", "genre", (r"80s", r"eighties", r"1980s"), ("80s",)),
+    Concept("90s", "genre", (r"90s", r"nineties", r"1990s"), ("90s",)),
+    Concept("00s", "genre", (r"00s", r"2000s", r"noughties"), ("00s",)),
+    Concept("other genre", "genre", (r"reggae", r"reggaeton", r"dub", r"ska", r"latin", r"salsa", r"samba", r"bossa nova",
+                                     r"tango", r"flamenco", r"ragtime", r"gospel", r"worship", r"christian", r"bollywood",
+                                     r"afrobeats?", r"polka", r"marching band", r"march", r"lullaby", r"children's music",
+                                     r"nursery rhyme", r"christmas", r"cumbia", r"mariachi", r"celtic", r"arabic",
+                                     r"middle eastern", r"soundtrack", r"film score", r"movie score", r"video game music",
+                                     r"chiptune", r"anime"), ()),
+    # ------------------------------------------------------------------------------------ tempo words
+    Concept("slow", "tempo", (r"slow", r"slow tempo", r"slow paced", r"slow pace", r"slowly paced", r"leisurely",
+                              r"unhurried", r"largo", r"adagio", r"ballad tempo"), ("slow", "@tempo_slow")),
+    Concept("fast", "tempo", (r"fast", r"fast tempo", r"fast paced", r"quick tempo", r"quick", r"rapid", r"up ?tempo",
+                              r"brisk", r"frantic", r"allegro", r"presto", r"high tempo", r"high energy tempo"),
+            ("fast", "@tempo_fast")),
+    Concept("medium", "tempo", (r"medium tempo", r"moderate tempo", r"mid ?tempo", r"moderate pace", r"medium pace",
+                                r"moderately paced", r"moderato", r"andante", r"walking pace"), ("@tempo_medium",)),
+    # ----------------------------------------------------------------------------------- meter words
+    Concept("waltz", "meter", (r"waltz", r"waltzes", r"waltz time", r"triple meter", r"triple time", r"three four time",
+                               r"three beats per bar", r"in three"), ("@meter_3",)),
+    Concept("common time", "meter", (r"common time", r"quadruple meter", r"four four time", r"four beats per bar",
+                                     r"four on the floor"), ("@meter_4",)),
+    Concept("duple", "meter", (r"duple meter", r"two four time", r"march time"), ("@meter_2",)),
+]
+
+_NEGATORS = r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
+_RESETS = r"\b(?:but|with|while|whereas|though|although|yet|instead|featuring|features?|has|have|plays?|playing|which|that|and then|only)\b"
+_POST_NEG = r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|nowhere)\b"
+_NOT_A_CLAIM_AFTER = {  # words after a match that make it something else
+    "instrumental": r"^\W*(?:break|section|part|intro|outro|passage|interlude|solo|bridge)",
+    "drums": r"^\W*(?:and bass|n bass|& bass)",
+    "slow": r"^\W*(?:build|builds|fade|fades|buildup|attack|release|burn|down|decay)",
+    "fast": r"^\W*(?:fade|attack|decay)",
+    "quick": r"^\W*(?:fade|burst|run|runs|notes|succession)",
+}
+
+
+def _word_regex(form: str) -> str:
+    return form.replace(" ", r"[\s\-]*") if " ?" in form else form.replace(" ", r"[\s\-]+")
+
+
+def _build_patterns():
+    pats = []
+    for c in CONCEPTS:
+        for w in c.words:
+            pats.append((re.compile(rf"(?<![\w\-']){_word_regex(w)}(?![\w'])", re.I), c))
+    return pats
+
+
+_PATTERNS = _build_patterns()
+_BY_KEY = {c.key: c for c in CONCEPTS}
+_NOTE = r"(?P<root>[A-G])(?P<acc>#|b|♯|♭|\s+sharp|\s+flat)?"
+_KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))")
+_MODE_RE = re.compile(r"\b(?:in\s+(?:a\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b|\bin\s+(?:a\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
+_METER_RE = re.compile(r"(?<![\w/.])(?P<num>[2-9]|1[0-2])\s*/\s*(?P<den>2|4|8|16)(?![\w/])")
+_BPM_RE = re.compile(r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I)
+
+
+_STARTS_CLAUSE = re.compile(r"^\s*(?:play|plays|playing|provides?|carr(?:y|ies)|drives?|keeps?|adds?|joins?|comes?|enters?|"
+                            r"kicks?|(?:is|are|was|were)\s+(?!present|heard|audible|used|featured|included|found|detected)\w+)\b",
+                            re.I)
+
+
+def _list_item(clause: str) -> bool:
+    """A bare list continuation between commas: '', 'or', 'drums or' (not 'and a', 'just')."""
+    words = clause.lower().split()
+    return len(words) <= 3 and not any(w in ("a", "an", "the", "just", "only", "but", "plus", "also") for w in words) \
+        and not re.search(_RESETS, clause, re.I)
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """Is the mention at text[start:end] inside a negation ("no drums", "without vocals", "vocals are absent")?
+
+    Scope: from a negator to the end of its clause, so "no vocals, but a guitar" negates only vocals;
+    a comma-separated list stays negated ("no guitar, drums or vocals") unless the item starts a new
+    clause ("no vocals, drums play").
+    """
+    left = text[:start]
+    cut = max(left.rfind(ch) for ch in ".;:!?()\n,")
+    clause = left[cut + 1:]
+    neg = None
+    for m in re.finditer(_NEGATORS, clause, re.I):
+        neg = m
+    if neg is not None:
+        if not re.search(_RESETS, clause[neg.end():], re.I):
+            return True
+    elif cut >= 0 and left[cut] == "," and _list_item(clause) and not _STARTS_CLAUSE.match(text[end:]):
+        return _negated(text, cut, cut)
+    right = text[end:]
+    right = right[: min([len(right)] + [i for i in (right.find(ch) for ch in ".;!?,") if i >= 0])]
+    return re.search(_POST_NEG, right, re.I) is not None
+
+
+def extract_claims(text: str) -> list[Claim]:
+    """Every checkable statement in `text`: instruments, vocals, genre, tempo, key and meter, in order.
+
+    Overlapping matches keep the longest ("acoustic guitar" over "guitar", "drum and bass" over "drums").
+    """
+    found: list[tuple[int, int, Claim]] = []
+    for pat, c in _PATTERNS:
+        for m in pat.finditer(text):
+            after = text[m.end():]
+            if c.key in _NOT_A_CLAIM_AFTER and re.match(_NOT_A_CLAIM_AFTER[c.key], after, re.I):
+                continue
+            if m.group(0).lower() in ("quick", "rapid") and not re.match(r"^\W*(?:tempo|pace|paced|beat|rhythm)", after, re.I):
+                continue  # "quick" alone is usually about notes, not tempo
+            if c.key == "piano" and m.group(0).lower() == "keys" and re.match(r"^\s+of\b", after):
+                continue
+            found.append((m.start(), m.end(), Claim(c.category, m.group(0), c.key, (m.start(), m.end()))))
+    for m in _KEY_RE.finditer(text):
+        if m.group("root") == "A" and not m.group("acc") and re.match(r"^\s*(?:[\w\-]+)", text[m.end():]) \
+                and not re.match(r"^\s*(?:key|scale|tonality|mode|and|or|to|with|throughout|that|which)\b", text[m.end():], re.I) \
+                and (m.start() == 0 or re.search(r"[.!?]\s*$", text[:m.start()])):
+            continue  # "A major highlight is ...": an article, not the key of A
+        label = _key_label(m.group("root"), m.group("acc"), m.group("mode"))
+        found.append((m.start(), m.end(), Claim("key", m.group(0), label, (m.start(), m.end()), value=label)))
+    for m in _MODE_RE.finditer(text):
+        mode = (m.group("mode") or m.group("mode2")).lower()
+        found.append((m.start(), m.end(), Claim("key", m.group(0), f"{mode} mode", (m.start(), m.end()), value=mode)))
+    for m in _METER_RE.finditer(text):
+        label = f"{m.group('num')}/{m.group('den')}"
+        found.append((m.start(), m.end(), Claim("meter", m.group(0), label, (m.start(), m.end()), value=label)))
+    for m in _BPM_RE.finditer(text):
+        bpm = float(m.group("bpm"))
+        found.append((m.start(), m.end(), Claim("tempo", m.group(0), f"{bpm:g} BPM", (m.start(), m.end()), value=bpm)))
+    found.sort(key=lambda t: (-(t[1] - t[0]), t[0]))
+    taken: list[tuple[int, int]] = []
+    claims = []
+    for s, e, cl in found:
+        if any(s < te and ts < e for ts, te in taken):
+            continue
+        taken.append((s, e))
+        cl.negated = _negated(text, s, e)
+        claims.append(cl)
+    return sorted(claims, key=lambda c: c.span)
+
+
+# -------------------------------------------------------------------------------------- evidence
+_PC = {"C": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "E#": 5, "F": 5, "F#": 6, "GB": 6, "G": 7,
+       "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11, "CB": 11, "B#": 0}
+
+
+def _key_label(root: str, acc: str | None, mode: str) -> str:
+    acc = (acc or "").strip().lower()
+    acc = {"♯": "#", "sharp": "#", "♭": "b", "flat": "b"}.get(acc, acc)
+    mode = {"maj": "major", "min": "minor"}.get(mode.lower(), mode.lower())
+    return f"{root.upper()}{acc} {mode}"
+
+
+def _pitch_class(label: str) -> tuple[int, str] | None:
+    m = re.match(r"^\s*([A-Ga-g])([#b♯♭]?)\s*(major|minor|maj|min)?", label or "")
+    if not m:
+        return None
+    name = (m.group(1).upper() + {"♯": "#", "♭": "b"}.get(m.group(2), m.group(2))).upper()
+    mode = {"maj": "major", "min": "minor", None: "major"}.get(m.group(3), m.group(3))
+    return _PC.get(name), mode
+
+
+def same_key(a: str, b: str) -> bool:
+    """Enharmonic-aware key equality: 'F# minor' == 'Gb minor'."""
+    pa, pb = _pitch_class(a), _pitch_class(b)
+    return pa is not None and pa == pb
+
+
+def norm_tag(label: str) -> str:
+    """Tag names compare lower-case, without a model prefix ('msd:Hip-Hop' -> 'hip-hop')."""
+    return label.split(":")[-1].strip().lower()
+
+
+def tag_scores(analysis) -> dict[str, float]:
+    """Every raw tag score in the analysis (max over models when two models share a tag)."""
+    out: dict[str, float] = {}
+    tags = getattr(analysis, "tags", None)
+    if tags is None:
+        return out
+    for k, v in (tags.scores or {}).items():
+        k = norm_tag(k)
+        out[k] = max(out.get(k, 0.0), float(v))
+    for group in ("genre", "instrument", "mood", "vocals"):
+        for t in getattr(tags, group) or []:
+            k = norm_tag(t.label)
+            out[k] = max(out.get(k, 0.0), float(t.score))
+    return out
+
+
+def present_tags(analysis, cfg: VocabConfig = CFG) -> dict[str, float]:
+    """The tags the analysis asserts: those its tagger put in the genre/instrument/mood/vocals lists."""
+    tags = getattr(analysis, "tags", None)
+    if tags is None or not getattr(analysis, "is_music", True):
+        return {}
+    out: dict[str, float] = {}
+    for group in ("genre", "instrument", "mood", "vocals"):
+        for t in getattr(tags, group) or []:
+            if t.score >= cfg.tag_min_score:
+                out[norm_tag(t.label)] = max(out.get(norm_tag(t.label), 0.0), float(t.score))
+    return out
+
+
+def _bpm(analysis) -> float | None:
+    t = getattr(analysis, "tempo", None)
+    return float(t.bpm) if t is not None and t.bpm else None
+
+
+def _fact(name: str, analysis, tags: dict[str, float], cfg: VocabConfig) -> str | None:
+    """Evaluate an '@fact' support test; returns evidence text or None."""
+    bpm = _bpm(analysis)
+    if name == "@low_notes":
+        notes = getattr(analysis, "notes", None)
+        low = (notes.pitch_range or {}).get("low") if notes is not None and notes.pitch_range else None
+        if low and low.get("midi") is not None and int(low["midi"]) <= cfg.low_note_midi:
+            return f"lowest transcribed note {low.get('name', low['midi'])} (bass register)"
+        return None
+    if name == "@vocals":
+        hits = [f"{t} ({tags[t]:.2f})" for t in _VOCAL_TAGS if t in tags]
+        return "vocal tag " + ", ".join(hits) if hits else None
+    if name.startswith("@tempo_") and bpm is not None:
+        lo, hi = {"@tempo_slow": (0, cfg.slow_max_bpm), "@tempo_fast": (cfg.fast_min_bpm, 1e9),
+                  "@tempo_medium": cfg.medium_bpm}[name]
+        return f"tempo {bpm:.0f} BPM" if lo <= bpm <= hi else None
+    if name.startswith("@meter_"):
+        m = getattr(analysis, "meter", None)
+        if m is not None and m.beats_per_bar == int(name[-1]):
+            return f"meter {m.label}"
+        return None
+    return None
+
+
+def _support(concept: Concept, analysis, tags: dict[str, float], cfg: VocabConfig) -> str | None:
+    for alt in concept.support:
+        parts = alt.split("+")
+        ev = []
+        for p in parts:
+            if p.startswith("@"):
+                e = _fact(p, analysis, tags, cfg)
+            else:
+                e = f"tag '{p}' ({tags[p]:.2f})" if p in tags else None
+            if e is None:
+                break
+            ev.append(e)
+        else:
+            return " + ".join(ev)
+    return None
+
+
+def _value_support(claim: Claim, analysis, cfg: VocabConfig) -> str | None:
+    if claim.category == "tempo":
+        bpm = _bpm(analysis)
+        if bpm is not None and abs(claim.value - bpm) <= cfg.bpm_tolerance * bpm:
+            return f"tempo {bpm:.1f} BPM"
+        return None
+    if claim.category == "key":
+        key = getattr(analysis, "key", None)
+        if key is None or not key.label:
+            return None
+        if claim.value in ("major", "minor"):
+            return f"key {key.label}" if key.label.lower().endswith(claim.value) else None
+        return f"key {key.label}" if same_key(claim.value, key.label) else None
+    if claim.category == "meter":
+        m = getattr(analysis, "meter", None)
+        return f"meter {m.label}" if m is not None and m.label == claim.value else None
+    return None
+
+
+def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
+    """Split claims into (supported [(claim, evidence)], unsupported [claim]) against the analysis.
+
+    A negated claim ("no drums", "instrumental") is supported when the positive one is not: J2A
+    never states the opposite of what its analysis found. Non-music input supports no musical claim.
+    """
+    tags = present_tags(analysis, cfg)
+    supported, unsupported = [], []
+    for cl in claims:
+        concept = _BY_KEY.get(cl.concept)
+        if concept is not None:
+            negative = concept.negative != cl.negated
+            positive = _BY_KEY[concept.positive_of] if concept.negative else concept
+            ev = _support(positive, analysis, tags, cfg) if getattr(analysis, "is_music", True) else None
+            if negative:
+                ev = None if ev is not None else _absence_evidence(positive, analysis, tags)
+        else:
+            ev = _value_support(cl, analysis, cfg) if getattr(analysis, "is_music", True) else None
+            if cl.negated:
+                ev = None  # "not in C major" / "not 120 BPM": never worth saying; drop
+        if ev is None:
+            unsupported.append(cl)
+        else:
+            supported.append((cl, ev))
+    return supported, unsupported
+
+
+def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str:
+    neg = [f"tag '{t}' ({tags[t]:.2f})" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
+    if neg:
+        return " + ".join(neg)
+    return f"no tag supports {positive.key}"
+
+
+def is_supported(text: str, analysis, cfg: VocabConfig = CFG) -> bool:
+    return not check_claims(extract_claims(text), analysis, cfg)[1]
+
+
+# -------------------------------------------------------------------------- analysis -> aspects
+_READABLE = {"hip-hop": "hip hop", "classic": "classical", "rnb": "r&b", "male": "male vocal", "female": "female vocal",
+             "man": "male vocal", "woman": "female vocal", "male voice": "male vocal", "female voice": "female vocal",
+             "male vocalists": "male vocal", "female vocalists": "female vocal", "female vocalist": "female vocal",
+             "vocal": "vocals", "voice": "vocals", "singing": "vocals", "no vocal": "instrumental",
+             "no vocals": "instrumental", "no voice": "instrumental", "beat": "beat", "beats": "beat",
+             "00s": "2000s", "mellow": "mellow", "choral": "choir"}
+_SKIP_ASPECT = {"loud", "quiet", "soft", "solo", "weird", "fast", "slow", "acoustic", "party", "sexy", "catchy"}
+
+
+def tempo_word(bpm: float | None, cfg: VocabConfig = CFG) -> str | None:
+    """The tempo word a caption may use for `bpm` (consistent with the guard's checks)."""
+    if bpm is None:
+        return None
+    if bpm <= cfg.slow_max_bpm and bpm < cfg.medium_bpm[0]:
+        return "slow"
+    if bpm >= cfg.fast_min_bpm and bpm > cfg.medium_bpm[1]:
+        return "fast"
+    return "medium"
+
+
+def chord_progression(chords, max_len: int = 8) -> str | None:
+    """A short readable progression: the most repeated loop of 2-4 chords, else the first changes."""
+    seq = []
+    for c in chords or []:
+        lab = _short_chord(c.label if hasattr(c, "label") else c["label"])
+        if lab and (not seq or seq[-1] != lab):
+            seq.append(lab)
+    if len(seq) < 2:
+        return seq[0] if seq else None
+    best, best_count = None, 1
+    for n in (4, 3, 2):
+        counts: dict[tuple, int] = {}
+        for i in range(len(seq) - n + 1):
+            g = tuple(seq[i:i + n])
+            counts[g] = counts.get(g, 0) + 1
+        g, k = max(counts.items(), key=lambda kv: kv[1]) if counts else (None, 0)
+        if k >= 2 and k * n > best_count * (len(best) if best else 1):
+            best, best_count = g, k
+    loop = list(best) if best else seq[:max_len]
+    return " - ".join(loop)
+
+
+def _short_chord(label: str) -> str | None:
+    """Harte 'A:min7' -> 'Am7'; 'N' (no chord) -> None."""
+    if not label or label in ("N", "X"):
+        return None
+    root, _, qual = label.partition(":")
+    qual = qual.split("/")[0]
+    suffix = {"": "", "maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "aug": "aug",
+              "sus4": "sus4", "sus2": "sus2", "dim7": "dim7", "hdim7": "m7b5", "maj6": "6", "min6": "m6"}.get(qual, qual)
+    return root + suffix
+
+
+def aspects_from_analysis(analysis, cfg: VocabConfig = CFG) -> tuple[list[str], dict]:
+    """What a caption may mention: aspect phrases for the supported tags, plus measured facts.
+
+    Only tags the analysis asserts become aspects, and every aspect passes `check_claims` against
+    the same analysis, so a model that only repeats its prompt cannot be unfaithful.
+    """
+    facts: dict = {"duration_s": round(float(getattr(analysis, "duration_s", 0.0) or 0.0), 1)}
+    if not getattr(analysis, "is_music", True):
+        return [], facts
+    tags = present_tags(analysis, cfg)
+    order = []
+    t = analysis.tags
+    for group in ("genre", "instrument", "vocals", "mood"):
+        for tag in sorted(getattr(t, group) or [], key=lambda x: -x.score) if t else []:
+            k = norm_tag(tag.label)
+            if k in tags and k not in _SKIP_ASPECT:
+                order.append(_READABLE.get(k, k))
+    aspects: list[str] = []
+    for a in order:
+        if a not in aspects and (a != "instrumental" or not any(v in aspects for v in ("vocals", "male vocal", "female vocal"))):
+            aspects.append(a)
+    if "instrumental" in aspects and any(v in aspects for v in ("vocals", "male vocal", "female vocal", "choir")):
+        aspects.remove("instrumental")
+    bpm = _bpm(analysis)
+    word = tempo_word(bpm, cfg)
+    if word:
+        aspects.append(f"{word} tempo")
+        facts["tempo_bpm"] = round(bpm)
+    key = getattr(analysis, "key", None)
+    if key is not None and key.label:
+        facts["key"] = key.label
+    meter = getattr(analysis, "meter", None)
+    if meter is not None and meter.label:
+        facts["meter"] = meter.label
+    prog = chord_progression(getattr(analysis, "chords", None))
+    if prog:
+        facts["chords"] = prog
+    # keep only aspects the guard accepts (e.g. 'beat' alone is fine, a stray tag name is not)
+    aspects = [a for a in aspects if not check_claims(extract_claims(a), analysis, cfg)[1]]
+    return aspects, facts
