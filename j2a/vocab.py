@@ -51,6 +51,7 @@ class VocabConfig:
     slow_max_bpm: float = 95.0
     fast_min_bpm: float = 115.0
     medium_bpm: tuple[float, float] = (80.0, 135.0)
+    word_bands: tuple[float, float] = (85.0, 125.0)  # words J2A itself writes: slow < 85 <= medium <= 125 < fast
     low_note_midi: int = 45  # A2: a transcribed note this low counts as a bass part
 
 
@@ -134,11 +135,11 @@ CONCEPTS: list[Concept] = [
                                  r"backing vocals?", r"background vocals?", r"lead vocals?", r"a cappella"),
             _VOCAL_TAGS),
     Concept("male vocals", "vocals", (r"male vocals?", r"male voices?", r"male singers?", r"male vocalists?",
-                                      r"man singing", r"men singing", r"male lead", r"male rapper", r"baritone voice",
+                                      r"man singing", r"men singing", r"male lead", r"baritone voice",
                                       r"man's voice", r"men's voices", r"he sings"),
             ("male", "man", "male vocal", "male voice", "male vocalists")),
     Concept("female vocals", "vocals", (r"female vocals?", r"female voices?", r"female singers?", r"female vocalists?",
-                                        r"woman singing", r"women singing", r"female lead", r"female rapper",
+                                        r"woman singing", r"women singing", r"female lead",
                                         r"woman's voice", r"women's voices", r"she sings"),
             ("female", "woman", "female vocal", "female voice", "female vocalists", "female vocalist")),
     Concept("choir", "vocals", (r"choirs?", r"choral", r"chorale", r"choristers?", r"ensemble of singers"),
@@ -239,8 +240,8 @@ def _build_patterns():
 _PATTERNS = _build_patterns()
 _BY_KEY = {c.key: c for c in CONCEPTS}
 _NOTE = r"(?P<root>[A-G])(?P<acc>#|b|♯|♭|\s+sharp|\s+flat)?"
-_KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))")
-_MODE_RE = re.compile(r"\b(?:in\s+(?:a\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b|\bin\s+(?:a\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
+_KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))(?:\s+(?i:key|tonality))?")
+_MODE_RE = re.compile(r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
 _METER_RE = re.compile(r"(?<![\w/.])(?P<num>[2-9]|1[0-2])\s*/\s*(?P<den>2|4|8|16)(?![\w/])")
 _BPM_RE = re.compile(r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I)
 
@@ -502,9 +503,9 @@ def tempo_word(bpm: float | None, cfg: VocabConfig = CFG) -> str | None:
     """The tempo word a caption may use for `bpm` (consistent with the guard's checks)."""
     if bpm is None:
         return None
-    if bpm <= cfg.slow_max_bpm and bpm < cfg.medium_bpm[0]:
+    if bpm < cfg.word_bands[0]:
         return "slow"
-    if bpm >= cfg.fast_min_bpm and bpm > cfg.medium_bpm[1]:
+    if bpm > cfg.word_bands[1]:
         return "fast"
     return "medium"
 

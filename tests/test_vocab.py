@@ -1,0 +1,134 @@
+"""The vocabulary behind the faithfulness guard: claim extraction (with negation) and checking."""
+from __future__ import annotations
+
+import pytest
+
+from j2a.analysis import Analysis
+from j2a.vocab import aspects_from_analysis, check_claims, chord_progression, extract_claims, same_key
+
+
+def make_analysis(genre=(), instrument=(), mood=(), vocals=(), bpm=None, key=None, meter=None, chords=(),
+                  low_note=None, is_music=True, reason="music", duration=30.0) -> Analysis:
+    """A hand-made Analysis: tags as (label, score) pairs, facts as plain values."""
+    tags = {g: [{"label": l, "score": s} for l, s in v]
+            for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))}
+    tags["scores"] = {l: s for v in (genre, instrument, mood, vocals) for l, s in v}
+    d = {"file": "x.wav", "duration_s": duration, "is_music": is_music,
+         "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
+         "tags": tags if is_music else None,
+         "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
+         "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
+         "key": {"label": key, "confidence": 0.7} if key else None,
+         "chords": [{"start": 2.0 * i, "end": 2.0 * i + 2, "label": c} for i, c in enumerate(chords)],
+         "notes": {"count": 10, "pitch_range": {"low": {"midi": low_note, "name": "E1"}, "high": {"midi": 80, "name": "G#5"}}}
+         if low_note else None}
+    return Analysis.from_dict(d)
+
+
+def claims(text):
+    return [(c.category, c.concept, c.negated) for c in extract_claims(text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("A rock song with an acoustic guitar and drums.",
+     [("genre", "rock", False), ("instrument", "acoustic guitar", False), ("instrument", "drums", False)]),
+    ("Hip-hop beat with a male rapper.", [("genre", "hip hop", False), ("vocals", "rap vocals", False)]),
+    ("This is a hip hop track.", [("genre", "hip hop", False)]),
+    ("Electronica with synth pads", [("genre", "electronic", False), ("instrument", "synth", False)]),
+    ("A drum and bass tune.", [("genre", "electronic subgenre", False)]),  # not drums + bass
+    ("Played at 128 BPM in 4/4, in the key of F# minor.",
+     [("tempo", "128 BPM", False), ("meter", "4/4", False), ("key", "F# minor", False)]),
+    ("A female singer over strings.", [("vocals", "female vocals", False), ("instrument", "strings", False)]),
+    ("in a minor key", [("key", "minor mode", False)]),  # the article, not A minor
+    ("The saxophone plays a C major chord.", [("instrument", "saxophone", False)]),  # a chord is not the key
+])
+def test_extract(text, expected):
+    assert claims(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("There are no vocals.", [("vocals", "instrumental", False)]),
+    ("An instrumental piece.", [("vocals", "instrumental", False)]),
+    ("It is played without drums.", [("instrument", "drums", True)]),
+    ("No guitar, drums or vocals are present.",
+     [("instrument", "guitar", True), ("instrument", "drums", True), ("vocals", "vocals", True)]),
+    ("There are no vocals, but a guitar plays.", [("vocals", "instrumental", False), ("instrument", "guitar", False)]),
+    ("It has no vocals or drums, just piano.",
+     [("vocals", "instrumental", False), ("instrument", "drums", True), ("instrument", "piano", False)]),
+    ("Vocals are absent.", [("vocals", "vocals", True)]),
+    ("There aren't any drums.", [("instrument", "drums", True)]),
+    ("The song has no vocals, and a piano plays.", [("vocals", "instrumental", False), ("instrument", "piano", False)]),
+    ("The instrumental break features a guitar solo.", [("instrument", "electric guitar", False)]),
+])
+def test_negation(text, expected):
+    assert claims(text) == expected
+
+
+def test_check_instruments_vocals_genre():
+    a = make_analysis(genre=[("rock", 0.5)], instrument=[("guitar", 0.6), ("drums", 0.4)], vocals=[("male vocal", 0.3)])
+    sup, uns = check_claims(extract_claims(
+        "A rock song with electric guitar and drums, a male singer, a saxophone solo and a female voice."), a)
+    assert {c.concept for c, _ in sup} == {"rock", "electric guitar", "drums", "male vocals"}
+    assert {c.concept for c in uns} == {"saxophone", "female vocals"}
+    ev = dict((c.concept, e) for c, e in sup)
+    assert "guitar" in ev["electric guitar"] and "rock" in ev["electric guitar"]
+    assert "male vocal" in ev["male vocals"]
+
+
+def test_negated_claims_never_contradict():
+    with_vocals = make_analysis(vocals=[("female vocal", 0.5)])
+    without = make_analysis(vocals=[("no vocals", 0.7)], instrument=[("piano", 0.5)])
+    for text in ("An instrumental track.", "There are no vocals.", "It is played without any singing."):
+        assert check_claims(extract_claims(text), with_vocals)[1], text  # contradicts the tags: unsupported
+        sup, uns = check_claims(extract_claims(text), without)
+        assert not uns and "no vocals" in sup[0][1]
+    sup, uns = check_claims(extract_claims("There are no drums."), without)
+    assert not uns
+    assert check_claims(extract_claims("There are no pianos."), without)[1]
+
+
+def test_tempo_key_meter():
+    a = make_analysis(bpm=120.0, key="Gb minor", meter="3/4")
+    ok = "At 121 BPM, a fast waltz in F# minor, in 3/4 and in a minor key."
+    sup, uns = check_claims(extract_claims(ok), a)
+    assert not uns and len(sup) == 6
+    bad = "A slow piece at 90 BPM in 4/4, in A minor and in a major key."
+    sup, uns = check_claims(extract_claims(bad), a)
+    assert not sup and len(uns) == 5
+    none = make_analysis()  # nothing measured: nothing about tempo/key/meter is supported
+    assert len(check_claims(extract_claims(ok), none)[1]) == 6
+
+
+def test_bass_needs_low_notes_or_genre():
+    assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=40))[0]
+    assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=60))[1]
+    assert check_claims(extract_claims("a deep bass line"), make_analysis(genre=[("techno", 0.4)]))[0]
+
+
+def test_rap_needs_hiphop_and_a_voice():
+    assert check_claims(extract_claims("rapping"), make_analysis(genre=[("Hip-Hop", 0.5)]))[1]
+    assert not check_claims(extract_claims("rapping"), make_analysis(genre=[("Hip-Hop", 0.5)], vocals=[("male", 0.3)]))[1]
+
+
+def test_non_music_supports_nothing():
+    a = make_analysis(is_music=False, reason="speech")
+    assert not check_claims(extract_claims("A male voice over a piano at 100 BPM."), a)[0]
+
+
+def test_aspects_are_all_supported():
+    a = make_analysis(genre=[("Hip-Hop", 0.5), ("00s", 0.3)], instrument=[("drums", 0.5), ("beat", 0.4)],
+                      mood=[("chill", 0.3)], vocals=[("male", 0.4)], bpm=76, key="A minor", meter="4/4",
+                      chords=["A:min", "F:maj", "C:maj", "G:maj"] * 3)
+    aspects, facts = aspects_from_analysis(a)
+    assert "hip hop" in aspects and "drums" in aspects and "male vocal" in aspects and "slow tempo" in aspects
+    assert facts == {"duration_s": 30.0, "tempo_bpm": 76, "key": "A minor", "meter": "4/4", "chords": "Am - F - C - G"}
+    sup, uns = check_claims(extract_claims(", ".join(aspects)), a)
+    assert not uns
+    assert aspects_from_analysis(make_analysis(is_music=False, reason="speech")) == ([], {"duration_s": 30.0})
+
+
+def test_chord_progression_and_keys():
+    assert chord_progression([{"label": x} for x in ["C:maj", "F:maj", "G:maj", "C:maj"] * 2]) == "C - F - G - C"
+    assert chord_progression([{"label": "N"}, {"label": "D:min7"}]) == "Dm7"
+    assert chord_progression([]) is None
+    assert same_key("F# minor", "Gb minor") and not same_key("F# minor", "F# major")
