@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
-            if e.name == mod:  # not written yet
+            if mod == e.name or mod.startswith(f"{e.name}."):  # not written yet
                 continue
             raise
         if hasattr(m, "add_cli"):
