@@ -510,26 +510,43 @@ def tempo_word(bpm: float | None, cfg: VocabConfig = CFG) -> str | None:
     return "medium"
 
 
-def chord_progression(chords, max_len: int = 8) -> str | None:
-    """A short readable progression: the most repeated loop of 2-4 chords, else the first changes."""
-    seq = []
+def chord_loop(chords, max_len: int = 8) -> list[str]:
+    """The most repeated loop of 2-4 chords (Harte labels), else the first `max_len` changes.
+
+    Why a loop: a 3-minute song has hundreds of chord segments; its progression is what repeats.
+    """
+    seq: list[str] = []
     for c in chords or []:
-        lab = _short_chord(c.label if hasattr(c, "label") else c["label"])
-        if lab and (not seq or seq[-1] != lab):
+        lab = c.label if hasattr(c, "label") else c["label"]
+        if lab in ("N", "X") or not _short_chord(lab):
+            continue
+        if not seq or _short_chord(seq[-1]) != _short_chord(lab):
             seq.append(lab)
-    if len(seq) < 2:
-        return seq[0] if seq else None
-    best, best_count = None, 1
+    best, best_cover = None, 0
     for n in (4, 3, 2):
         counts: dict[tuple, int] = {}
+        last: dict[tuple, int] = {}
         for i in range(len(seq) - n + 1):
-            g = tuple(seq[i:i + n])
-            counts[g] = counts.get(g, 0) + 1
-        g, k = max(counts.items(), key=lambda kv: kv[1]) if counts else (None, 0)
-        if k >= 2 and k * n > best_count * (len(best) if best else 1):
-            best, best_count = g, k
-    loop = list(best) if best else seq[:max_len]
-    return " - ".join(loop)
+            g = tuple(_short_chord(x) for x in seq[i:i + n])
+            if n == 4 and g[:2] == g[2:]:
+                continue  # Am-F-Am-F is the 2-chord loop Am-F
+            if i >= last.get(g, -n):  # non-overlapping occurrences
+                counts[g] = counts.get(g, 0) + 1
+                last[g] = i + n
+        if counts:
+            g, k = max(counts.items(), key=lambda kv: kv[1])
+            if k >= 2 and k * n > best_cover + 1:  # a longer loop must cover clearly more
+                best, best_cover = g, k * n
+    if best:
+        i = next(i for i in range(len(seq)) if tuple(_short_chord(x) for x in seq[i:i + len(best)]) == best)
+        return seq[i:i + len(best)]
+    return seq[:max_len]
+
+
+def chord_progression(chords, max_len: int = 8) -> str | None:
+    """Readable progression of `chord_loop`: 'Am - F - C - G' (None when there are no chords)."""
+    loop = chord_loop(chords, max_len)
+    return " - ".join(_short_chord(x) for x in loop) if loop else None
 
 
 def _short_chord(label: str) -> str | None:
@@ -577,9 +594,9 @@ def aspects_from_analysis(analysis, cfg: VocabConfig = CFG) -> tuple[list[str], 
     meter = getattr(analysis, "meter", None)
     if meter is not None and meter.label:
         facts["meter"] = meter.label
-    prog = chord_progression(getattr(analysis, "chords", None))
-    if prog:
-        facts["chords"] = prog
+    loop = chord_loop(getattr(analysis, "chords", None))
+    if loop:
+        facts["chords"] = loop  # Harte labels, as j2a.prompts.format_prompt expects
     # keep only aspects the guard accepts (e.g. 'beat' alone is fine, a stray tag name is not)
     aspects = [a for a in aspects if not check_claims(extract_claims(a), analysis, cfg)[1]]
     return aspects, facts

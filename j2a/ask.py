@@ -1,0 +1,294 @@
+"""`j2a ask FILE "question"`: answers about a recording, factual ones straight from the analysis.
+
+Why two paths: a question about tempo, key, meter, chords, instruments, genre, mood, vocals,
+duration or loudness has an answer in the Analysis, so it is read from there (right by construction,
+and saying "I can't detect a clear key" when the analysis has none). Anything else goes to the
+LLM with the analysis as context, and its answer passes the same faithfulness guard as captions,
+so it can never contradict what was measured.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+
+from .analysis import Analysis
+from .vocab import (CFG, _BY_KEY, aspects_from_analysis, check_claims, chord_progression, extract_claims, norm_tag,
+                    present_tags, tag_scores)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    source: str  # "analysis" | "llm"
+    intent: str  # tempo, key, meter, chords, instruments, presence, genre, mood, vocals, duration, loudness, is_music, other
+    evidence: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_YESNO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|can|could|would|will|any)\b", re.I)
+_INTENTS = [  # first match wins; order puts the specific before the general
+    ("is_music", r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b"),
+    ("tempo", r"\b(?:bpm|tempo|beats per minute|how fast|how slow|speed|pace)\b"),
+    ("meter", r"\b(?:time signature|meter|metre|beats (?:per|in a|in each) bar|bar length|\d+/\d+ time)\b"),
+    ("key", r"\b(?:key|tonality|tonal center|tonic|major or minor|minor or major)\b"),
+    ("chords", r"\b(?:chords?|progression|harmon(?:y|ies|ic))\b"),
+    ("duration", r"\b(?:how long|duration|length|how many (?:minutes|seconds))\b"),
+    ("loudness", r"\b(?:loud|loudness|lufs|volume|dynamics?|dynamic range|how quiet|peak)\b"),
+    ("vocals", r"\b(?:vocals?|sing(?:s|ing|er|ers)?|voices?|lyrics|instrumental|rap(?:ping|per)?|choir|vocalists?)\b"),
+    ("instruments", r"\b(?:instruments?|instrumentation|what(?:'s| is) playing|who is playing)\b"),
+    ("genre", r"\b(?:genre|style|what (?:kind|type|sort) of music|category)\b"),
+    ("mood", r"\b(?:mood|feel(?:ing)?|emotion(?:s|al)?|vibe|atmosphere|happy|sad)\b"),
+]
+_MUSICAL = {"tempo", "meter", "key", "chords", "instruments", "genre", "mood", "vocals", "presence"}
+
+
+def classify(question: str) -> str:
+    q = question.lower()
+    if _YESNO.match(q) and any(c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
+                              for c in extract_claims(question)):
+        return "presence"
+    for name, pat in _INTENTS:
+        if re.search(pat, q):
+            return name
+    return "other"
+
+
+def _load(x) -> Analysis:
+    if isinstance(x, Analysis):
+        return x
+    if isinstance(x, dict):
+        return Analysis.from_dict(x)
+    from .analysis import analyze
+
+    return analyze(x)
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60)}:{t % 60:04.1f}"
+
+
+def _tags_of(a: Analysis, group: str) -> list[tuple[str, float]]:
+    present = present_tags(a)
+    out = []
+    for t in (getattr(a.tags, group) or []) if a.tags else []:
+        k = norm_tag(t.label)
+        if k in present and k not in (x for x, _ in out):
+            out.append((k, float(t.score)))
+    return sorted(out, key=lambda kv: -kv[1])
+
+
+def _fmt_tags(tags) -> str:
+    return ", ".join(f"{k} ({s:.2f})" for k, s in tags)
+
+
+# ------------------------------------------------------------------------------- factual answers
+def _tempo(a):
+    t = a.tempo
+    if t is None or not t.bpm:
+        return "I can't detect a steady tempo in this recording.", {"bpm": None}
+    alt = [c for c in t.candidates or [] if abs(c.bpm - t.bpm) > 0.1 * t.bpm and c.weight >= 0.2]
+    text = f"About {t.bpm:.0f} BPM (confidence {t.confidence:.2f})."
+    if alt:
+        text += " It could also be felt at " + " or ".join(f"{c.bpm:.0f} BPM" for c in alt[:2]) + "."
+    if t.confidence < 0.3:
+        text += " The pulse is not very clear, so treat this as a rough estimate."
+    return text, {"bpm": t.bpm, "confidence": t.confidence}
+
+
+def _key(a):
+    k = a.key
+    if k is None or not k.label:
+        return "I can't detect a clear key.", {"key": None}
+    text = f"{k.label} (confidence {k.confidence:.2f})."
+    if k.confidence < 0.3:
+        text = f"Probably {k.label}, but the key is not clear (confidence {k.confidence:.2f})."
+    return text, {"key": k.label, "confidence": k.confidence}
+
+
+def _meter(a):
+    m = a.meter
+    if m is None or not m.label:
+        return "I can't determine the meter (time signature).", {"meter": None}
+    return f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f}).", {"meter": m.label,
+                                                                                         "confidence": m.confidence}
+
+
+def _chords(a):
+    chords = [c for c in a.chords or [] if c.label not in ("N", "X")]
+    if not chords:
+        return "I couldn't detect any chords.", {"chords": []}
+    prog = chord_progression(chords)
+    distinct = sorted({c.label for c in chords})
+    return (f"The main progression is {prog}; {len(chords)} chord segments using {len(distinct)} distinct chords.",
+            {"progression": prog, "n_chords": len(chords)})
+
+
+def _instruments(a):
+    inst = _tags_of(a, "instrument")
+    if not inst:
+        return "No instrument stands out clearly in the tags.", {"instrument_tags": []}
+    return f"Detected instruments: {_fmt_tags(inst)}.", {"instrument_tags": inst}
+
+
+def _genre(a):
+    g = _tags_of(a, "genre")
+    if not g:
+        return "I can't detect a clear genre.", {"genre_tags": []}
+    return f"It sounds like {g[0][0]}" + (f" (also tagged {_fmt_tags(g[1:4])})" if len(g) > 1 else "") + \
+        f"; top score {g[0][1]:.2f}.", {"genre_tags": g}
+
+
+def _mood(a):
+    m = _tags_of(a, "mood")
+    if not m:
+        return "No clear mood stands out in the tags.", {"mood_tags": []}
+    return f"The mood tags are {_fmt_tags(m[:4])}.", {"mood_tags": m}
+
+
+def _vocals(a):
+    supported, _ = check_claims(extract_claims("vocals"), a)
+    voc = _tags_of(a, "vocals")
+    if supported:
+        pos = [(k, s) for k, s in voc if not k.startswith("no ") and k != "instrumental"]
+        return f"Yes, there are vocals: {_fmt_tags(pos) or supported[0][1]}.", {"vocal_tags": voc, "vocals": True}
+    neg = [(k, s) for k, s in voc if k.startswith("no ") or k == "instrumental"]
+    if neg:
+        return f"No, it sounds instrumental ({_fmt_tags(neg)}).", {"vocal_tags": voc, "vocals": False}
+    return "No vocals were detected.", {"vocal_tags": voc, "vocals": False}
+
+
+def _duration(a):
+    return f"{_clock(a.duration_s)} ({a.duration_s:.1f} seconds).", {"duration_s": a.duration_s}
+
+
+def _loudness(a):
+    L = a.loudness
+    if L is None or L.integrated_lufs is None:
+        return "I can't measure its loudness (too short or silent).", {"integrated_lufs": None}
+    word = "loud" if L.integrated_lufs >= -12 else "quiet" if L.integrated_lufs <= -28 else "moderately loud"
+    text = f"It is {word}: integrated loudness {L.integrated_lufs:.1f} LUFS, peak {L.peak_dbfs:.1f} dBFS"
+    text += f", loudness range {L.loudness_range_lu:.1f} LU." if L.loudness_range_lu is not None else "."
+    return text, {"integrated_lufs": L.integrated_lufs, "loudness_range_lu": L.loudness_range_lu, "peak_dbfs": L.peak_dbfs}
+
+
+def _is_music(a):
+    from .describe import not_music_statement
+
+    if a.is_music:
+        return f"Yes, it is music (confidence {a.music.confidence:.2f}).", {"is_music": True}
+    return "No. " + not_music_statement(a), {"is_music": False, "reason": a.music.reason}
+
+
+def _presence(a, question):
+    """Yes/no questions about things the vocabulary knows ("is there a guitar?", "is it in C major?")."""
+    claims = [c for c in extract_claims(question) if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")]
+    supported, unsupported = check_claims(claims, a)
+    raw = tag_scores(a)
+    parts, ev = [], {}
+    for c, e in supported:
+        parts.append(f"Yes, {c.phrase}: {e}." if not (c.negated or _BY_KEY.get(c.concept, None) and _BY_KEY[c.concept].negative)
+                     else f"Yes: {e}.")
+        ev[c.phrase] = {"answer": "yes", "evidence": e}
+    for c in unsupported:
+        concept = _BY_KEY.get(c.concept)
+        if concept is not None and not concept.support and not concept.negative:
+            parts.append(f"I can't tell: J2A's tagger cannot detect {c.phrase}.")
+            ev[c.phrase] = {"answer": "unknown", "evidence": "no tag for this"}
+            continue
+        if c.category == "key":
+            k = a.key.label if a.key and a.key.label else None
+            why = f"the key is {k}" if k else "I can't detect a clear key"
+        elif c.category == "meter":
+            why = f"the meter is {a.meter.label}" if a.meter and a.meter.label else "the meter is undetermined"
+        elif c.category == "tempo":
+            why = f"the tempo is about {a.tempo.bpm:.0f} BPM" if a.tempo and a.tempo.bpm else "I can't detect a steady tempo"
+        elif concept is not None:
+            tags = [t for alt in concept.support for t in alt.split("+") if not t.startswith("@")]
+            best = max(((t, raw[t]) for t in tags if t in raw), key=lambda kv: kv[1], default=None)
+            why = "no supporting tag" + (f" (highest: '{best[0]}' {best[1]:.2f})" if best else "")
+            if concept.negative or c.negated:
+                why = "the analysis found " + (concept.positive_of if concept.negative else c.concept)
+        else:
+            why = "not supported by the analysis"
+        parts.append(f"No, {c.phrase}: {why}." if not c.negated else f"No: {why}.")
+        ev[c.phrase] = {"answer": "no", "evidence": why}
+    return " ".join(parts), ev
+
+
+_FACTUAL = {"tempo": _tempo, "key": _key, "meter": _meter, "chords": _chords, "instruments": _instruments,
+            "genre": _genre, "mood": _mood, "vocals": _vocals, "duration": _duration, "loudness": _loudness,
+            "is_music": _is_music}
+
+
+def ask(path_or_analysis, question: str, llm="local", adapter=None) -> Answer:
+    """Answer `question` about a recording (a path, an Analysis or its dict)."""
+    if not question or not question.strip():
+        raise ValueError("empty question")
+    a = _load(path_or_analysis)
+    intent = classify(question)
+    if not a.is_music and intent in _MUSICAL:
+        from .describe import not_music_statement
+
+        return Answer(question, not_music_statement(a) + " So it has no musical " +
+                      {"presence": "features to ask about"}.get(intent, intent) + ".", "analysis", intent,
+                      {"is_music": False, "reason": a.music.reason})
+    if intent == "presence":
+        text, ev = _presence(a, question)
+        return Answer(question, text, "analysis", intent, ev)
+    if intent in _FACTUAL:
+        text, ev = _FACTUAL[intent](a)
+        return Answer(question, text, "analysis", intent, ev)
+    return _ask_llm(a, question, llm, adapter)
+
+
+def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
+    """Open questions: the LLM answers from the analysis; the guard removes anything unsupported."""
+    from . import prompts
+    from .describe import get_llm, guard, not_music_statement
+
+    aspects, facts = aspects_from_analysis(a)
+    backend = get_llm(llm, adapter)
+    context = prompts.template_caption(aspects, facts) if a.is_music else not_music_statement(a)
+    name = getattr(backend, "name", str(llm))
+    if name == "none":
+        return Answer(question, "Without a language model I can only answer factual questions (tempo, key, meter, "
+                      f"chords, instruments, genre, mood, vocals, duration, loudness). What J2A measured: {context}",
+                      "analysis", "other", {"context": context})
+    prompt = (f"{prompts.format_prompt(aspects, facts)}\n" if a.is_music else "") + \
+        f"Facts about the recording: {context}\nQuestion: {question.strip()}\nAnswer:"
+    raw = backend.generate([prompt], max_new_tokens=80)[0]
+    raw = raw.split("\nQuestion:")[0].strip()
+    kept, checked, dropped = guard(raw, a)
+    if not kept:
+        kept = f"I can't answer that from what J2A measured. What it found: {context}"
+    return Answer(question, kept, "llm", "other", {"model": name, "checked": checked, "dropped": dropped,
+                                                      "context": context})
+
+
+# -------------------------------------------------------------------------------------------- CLI
+def cmd_ask(args) -> int:
+    ans = ask(args.file, args.question, llm=args.llm, adapter=args.adapter)
+    print(json.dumps(ans.to_dict(), indent=2) if args.json else ans.answer)
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    from .cli import sub
+
+    p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
+            'j2a ask song.mp3 "What is the tempo?"\n'
+            'j2a ask song.mp3 "Is there a guitar?" --json\n'
+            'j2a ask song.mp3 "What would this suit in a film?" --llm local')
+    p.add_argument("file", metavar="FILE", help="audio file")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--llm", default="local", metavar="SPEC",
+                   help="for open questions: local (J2A-LLM, default) | none | hf:MODEL | openai:MODEL@BASE_URL")
+    p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
+    p.add_argument("--json", action="store_true", help="print the answer with its source and evidence as JSON")
+    p.set_defaults(func=cmd_ask)

@@ -1,0 +1,436 @@
+"""`j2a describe`: analysis -> prompt -> J2A-LLM -> faithfulness guard -> description of the whole track.
+
+Why a guard after the model: a small language model writes fluent MusicCaps-style text but also
+invents instruments and singers it was never told about. Every sentence is checked claim by claim
+(j2a.vocab) against the analysis; sentences with unsupported claims are dropped, the text is
+regenerated with another seed when too much was lost, and after `max_tries` the deterministic
+template (which only restates the analysis) is used. Non-music input never gets a song description.
+
+Sections (`--sections`) come from the analysis itself: bar-level changes in harmony (chords), note
+activity (transcribed notes) and level (short-term loudness), so each time-stamped section caption
+states only what was measured in that span.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import Analysis
+from .vocab import CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
+
+
+@dataclass
+class Faithfulness:
+    checked: list[dict] = field(default_factory=list)  # {category, phrase, concept, negated, supported, evidence}
+    dropped: list[dict] = field(default_factory=list)  # {try, sentence, claims}
+    tries: int = 0
+    fallback: bool = False  # the template was used
+
+
+@dataclass
+class Description:
+    caption: str
+    sections: list[dict]
+    analysis: Analysis
+    model: str
+    faithfulness: Faithfulness
+
+    def to_dict(self) -> dict:
+        return {"file": self.analysis.file, "caption": self.caption, "sections": self.sections, "model": self.model,
+                "faithfulness": dataclasses.asdict(self.faithfulness), "analysis": self.analysis.to_dict()}
+
+
+@dataclass
+class DescribeConfig:
+    max_new_tokens: int = 160
+    min_words: int = 12  # a guarded caption shorter than this is regenerated
+    max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
+    temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
+
+
+# ------------------------------------------------------------------------------------- the guard
+_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def split_sentences(text: str) -> list[str]:
+    text = re.sub(r"\s+", " ", (text or "").strip())
+    return [s.strip() for s in _SENT.split(text) if s.strip()]
+
+
+def _claim_row(claim, evidence) -> dict:
+    return {"category": claim.category, "phrase": claim.phrase, "concept": claim.concept, "negated": claim.negated,
+            "supported": evidence is not None, "evidence": evidence}
+
+
+def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list[dict]]:
+    """Drop every sentence that makes a claim the analysis does not support.
+
+    Returns (kept text, checked claims, dropped sentences). Repeated sentences (a failure mode of
+    small models) are dropped too, and a trailing unfinished sentence is cut.
+    """
+    sentences = split_sentences(text)
+    if sentences and not re.search(r"[.!?\"')]$", sentences[-1]):
+        sentences = sentences[:-1] or [sentences[-1] + "."]
+    kept, checked, dropped, seen = [], [], [], set()
+    for s in sentences:
+        norm = re.sub(r"\W+", " ", s.lower()).strip()
+        if not norm or norm in seen:
+            continue
+        seen.add(norm)
+        supported, unsupported = check_claims(extract_claims(s), analysis, cfg)
+        checked += [_claim_row(c, e) for c, e in supported] + [_claim_row(c, None) for c in unsupported]
+        if unsupported:
+            dropped.append({"sentence": s, "claims": [str(c) for c in unsupported]})
+        else:
+            kept.append(s)
+    return " ".join(kept), checked, dropped
+
+
+# ------------------------------------------------------------------------------------- backends
+_LLMS: dict = {}
+
+
+def get_llm(spec="local", adapter=None):
+    """An LLM backend from j2a.llm (cached there), or an object with `.generate` passed straight through."""
+    if not isinstance(spec, str):
+        return spec
+    from .llm import load_llm
+
+    return load_llm(spec, adapter=adapter)
+
+
+# Retries decode differently, so a regenerated caption is not the same text again: greedy, then a
+# wider beam that prefers shorter output (HF backends); a little temperature for HTTP backends.
+_RETRY_HF = [{}, {"num_beams": 1}, {"num_beams": 6, "no_repeat_ngram_size": 4, "length_penalty": 0.6}]
+
+
+def _generate(llm, prompt: str, max_new_tokens: int, attempt: int, temperature: float) -> str:
+    kw = {}
+    if attempt > 0:
+        if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields per call
+            kw = dict(_RETRY_HF[min(attempt, len(_RETRY_HF) - 1)])
+        elif hasattr(llm, "base_url"):  # j2a.llm.OpenAILLM
+            kw = {"temperature": temperature}
+    return llm.generate([prompt], max_new_tokens=max_new_tokens, **kw)[0]
+
+
+def _prompts():
+    from . import prompts
+
+    return prompts
+
+
+# ------------------------------------------------------------------------------------ non-music
+_REASON_PHRASE = {"speech": "it sounds like speech", "silence": "it is silent", "noise": "it sounds like noise",
+                  "nature": "it sounds like natural (non-musical) sound", "animal": "it sounds like an animal"}
+
+
+def not_music_statement(analysis: Analysis) -> str:
+    reason = ((analysis.music.reason if analysis.music else "") or "").strip().lower()
+    phrase = _REASON_PHRASE.get(reason)
+    if phrase is None and reason and reason != "music":
+        phrase = f"it sounds like {reason}" if reason.endswith("s") or " " in reason else f"it sounds like {_a(reason)} {reason}"
+    return "This recording does not appear to be music" + (f": {phrase}." if phrase else ".")
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+# --------------------------------------------------------------------------------------- describe
+def _load_analysis(x) -> Analysis:
+    if isinstance(x, Analysis):
+        return x
+    if isinstance(x, dict):
+        return Analysis.from_dict(x)
+    from .analysis import analyze
+
+    return analyze(x)
+
+
+def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, adapter=None,
+                          config: DescribeConfig | None = None) -> tuple[str, str, Faithfulness]:
+    """(caption, model name, faithfulness) for a music analysis, guarded and with template fallback."""
+    cfg = config or DescribeConfig()
+    p = _prompts()
+    aspects, facts = aspects_from_analysis(analysis)
+    fz = Faithfulness()
+    backend = get_llm(llm, adapter)
+    name = getattr(backend, "name", str(llm))
+    best = ""
+    if name != "none":
+        prompt = p.format_prompt(aspects, facts)
+        for attempt in range(max(1, max_tries)):
+            fz.tries = attempt + 1
+            raw = _generate(backend, prompt, cfg.max_new_tokens, attempt, cfg.temperature)
+            kept, checked, dropped = guard(raw, analysis)
+            fz.checked = checked
+            fz.dropped += [dict(d, attempt=attempt + 1) for d in dropped]
+            n = len(split_sentences(raw)) or 1
+            if len(kept.split()) >= cfg.min_words and len(dropped) / n <= cfg.max_drop_fraction:
+                best = kept  # clean, or clean after dropping a minority of sentences: keep it
+                break
+    if not best:
+        fz.fallback = name != "none"  # with --llm none the template is the model, not a fallback
+        best, checked, dropped = guard(p.template_caption(aspects, facts), analysis)
+        fz.checked = checked
+        fz.dropped += [dict(d, attempt="template") for d in dropped]
+        name = f"template (after {name})" if name != "none" else "template"
+    return best, name, fz
+
+
+def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,
+             model: str | None = None, config: DescribeConfig | None = None) -> Description:
+    """Describe a whole track: a guarded caption, optional time-stamped sections, and the analysis.
+
+    `path_or_analysis`: an audio path, an Analysis, or its dict. `llm`: "local" (J2A-LLM), "none"
+    (template), "hf:...", "openai:model@url" or an object with `.generate(prompts, max_new_tokens)`.
+    `model`: a trained J2A-2.x checkpoint that writes the caption straight from audio (still guarded).
+    """
+    a = _load_analysis(path_or_analysis)
+    if not a.is_music:
+        return Description(not_music_statement(a), [], a, "rule: not music", Faithfulness())
+    if model:
+        caption, name, fz = _caption_from_checkpoint(model, path_or_analysis, a, max_tries, llm, adapter, config)
+    else:
+        caption, name, fz = caption_from_analysis(a, llm, max_tries, adapter, config)
+    secs = describe_sections(a, audio_path=_path_of(path_or_analysis, a)) if sections else []
+    return Description(caption, secs, a, name, fz)
+
+
+def _path_of(x, a: Analysis) -> str | None:
+    if isinstance(x, (str, Path)):
+        return str(x)
+    return a.file if a.file and Path(a.file).exists() else None
+
+
+_CKPTS: dict = {}
+
+
+def _caption_from_checkpoint(model, source, a, max_tries, llm, adapter, config):
+    """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
+    path = _path_of(source, a)
+    if path is None:
+        raise ValueError("--model needs the audio file, not only an analysis")
+    if model not in _CKPTS:
+        if not Path(model).exists():
+            raise ValueError(f"{model}: no such J2A-2.x checkpoint")
+        try:
+            from .models import load_j2a2
+        except ImportError:
+            raise ValueError(f"{model}: cannot load J2A-2.x checkpoints (j2a.models.load_j2a2 is not available)") from None
+        try:
+            _CKPTS[model] = load_j2a2(model)
+        except (OSError, KeyError, ValueError, RuntimeError) as e:
+            raise ValueError(f"{model}: not a J2A-2.x checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    m = _CKPTS[model]
+    fz = Faithfulness()
+    for attempt in range(max(1, max_tries)):
+        fz.tries = attempt + 1
+        raw = m.describe(path)
+        kept, checked, dropped = guard(raw, a)
+        fz.checked, fz.dropped = checked, fz.dropped + [dict(d, attempt=attempt + 1) for d in dropped]
+        if len(kept.split()) >= (config or DescribeConfig()).min_words:
+            return kept, f"j2a2:{Path(model).name}", fz
+    caption, name, fz2 = caption_from_analysis(a, "none", 1)
+    fz.fallback, fz.checked = True, fz2.checked
+    return caption, "template (after j2a2)", fz
+
+
+# --------------------------------------------------------------------------------------- sections
+@dataclass
+class SectionConfig:
+    min_section_s: float = 8.0
+    max_sections: int = 10
+    window_s: float = 2.0  # analysis grid when there are too few downbeats
+    context: int = 4  # windows compared on each side of a candidate boundary
+    threshold: float = 1.0  # novelty peaks must exceed mean + threshold * std
+
+
+def _windows(a: Analysis, cfg: SectionConfig) -> np.ndarray:
+    """Window edges: bars when the downbeats are usable, else a fixed grid."""
+    dur = float(a.duration_s)
+    db = [t for t in (a.downbeats or []) if 0 <= t < dur]
+    if len(db) >= 8:
+        edges = [0.0] + [t for t in db if t > 0.5] + [dur]
+    else:
+        edges = list(np.arange(0.0, dur, cfg.window_s)) + [dur]
+    edges = np.array(sorted(set(round(e, 3) for e in edges)))
+    return edges[np.concatenate([[True], np.diff(edges) > 0.25])]
+
+
+def _chord_chroma(a: Analysis, s: float, e: float) -> np.ndarray:
+    from .vocab import _PC
+
+    v = np.zeros(12)
+    for c in a.chords or []:
+        ov = min(e, c.end) - max(s, c.start)
+        if ov <= 0 or c.label in ("N", "X"):
+            continue
+        root, _, qual = c.label.partition(":")
+        r = _PC.get(root.upper())
+        if r is None:
+            continue
+        third = 3 if qual.startswith("min") or qual.startswith("dim") or qual.startswith("hdim") else 4
+        for iv in (0, third, 7):
+            v[(r + iv) % 12] += ov
+    return v
+
+
+def _level_db(path: str | None, edges: np.ndarray) -> np.ndarray | None:
+    """RMS level (dB) per window, from an 8 kHz decode: cheap, and only relative levels are used."""
+    if not path:
+        return None
+    try:
+        from .audio import open_audio
+
+        y = open_audio(path).load(8000)
+    except Exception:
+        return None
+    y = np.asarray(y, dtype=np.float32)
+    out = []
+    for s, e in zip(edges[:-1], edges[1:]):
+        seg = y[int(s * 8000):int(e * 8000)]
+        out.append(10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-10) if len(seg) else -100.0)
+    return np.array(out)
+
+
+def _note_stats(a: Analysis, s: float, e: float) -> tuple[float, float | None]:
+    ev = [n for n in ((a.notes.events if a.notes else None) or []) if n.start < e and n.end > s]
+    return len(ev) / max(e - s, 1e-3), (float(np.mean([n.pitch for n in ev])) if ev else None)
+
+
+def segment(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[tuple[float, float]]:
+    """Section boundaries from changes in harmony, note activity and level (a novelty curve over bars)."""
+    cfg = cfg or SectionConfig()
+    dur = float(a.duration_s)
+    if dur < 2 * cfg.min_section_s:
+        return [(0.0, dur)]
+    edges = _windows(a, cfg)
+    n = len(edges) - 1
+    feats = []
+    for s, e in zip(edges[:-1], edges[1:]):
+        ch = _chord_chroma(a, s, e)
+        ch = ch / (np.linalg.norm(ch) + 1e-9)
+        dens, pitch = _note_stats(a, s, e)
+        feats.append(np.concatenate([ch, [np.log1p(dens), (pitch or 60.0) / 12.0]]))
+    f = np.array(feats)
+    level = _level_db(audio_path, edges)
+    if level is not None and len(level) == n:
+        f = np.column_stack([f, level / 6.0])  # 6 dB counts like a full change of chords
+    k = max(1, min(cfg.context, n // 4))
+    nov = np.zeros(n)
+    for i in range(k, n - k + 1):
+        nov[i] = np.linalg.norm(f[i - k:i].mean(0) - f[i:i + k].mean(0))
+    if not nov.any():
+        return [(0.0, dur)]
+    thr = nov[nov > 0].mean() + cfg.threshold * nov[nov > 0].std()
+    cands = [i for i in range(1, n) if nov[i] >= thr and nov[i] >= nov[max(0, i - 1)] and nov[i] >= nov[min(n - 1, i + 1)]]
+    cands.sort(key=lambda i: -nov[i])
+    bounds: list[float] = []
+    for i in cands:
+        t = float(edges[i])
+        if t < cfg.min_section_s or dur - t < cfg.min_section_s or any(abs(t - b) < cfg.min_section_s for b in bounds):
+            continue
+        bounds.append(t)
+        if len(bounds) >= cfg.max_sections - 1:
+            break
+    pts = [0.0] + sorted(bounds) + [dur]
+    return list(zip(pts[:-1], pts[1:]))
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60)}:{int(t % 60):02d}"
+
+
+def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[dict]:
+    """Time-stamped sections, each with the facts measured inside it and a caption stating only those."""
+    spans = segment(a, audio_path, cfg)
+    edges = np.array([s for s, _ in spans] + [spans[-1][1]])
+    level = _level_db(audio_path, edges) if len(spans) > 1 else None
+    out = []
+    for i, (s, e) in enumerate(spans):
+        chords = [c for c in a.chords or [] if c.start < e and c.end > s]
+        prog = chord_progression(chords)
+        dens, pitch = _note_stats(a, s, e)
+        sec = {"start": round(s, 2), "end": round(e, 2), "chords": prog, "notes_per_s": round(dens, 2),
+               "mean_pitch_midi": round(pitch, 1) if pitch is not None else None}
+        if level is not None:
+            sec["level_db"] = round(float(level[i]), 1)
+        sec["caption"] = _section_caption(i, sec, out[-1] if out else None)
+        out.append(sec)
+    return out
+
+
+def _section_caption(i: int, sec: dict, prev: dict | None) -> str:
+    head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
+    parts = []
+    if prev is None:
+        parts.append("The track opens" if sec["end"] - sec["start"] > 0 else "")
+    else:
+        if "level_db" in sec and "level_db" in prev:
+            d = sec["level_db"] - prev["level_db"]
+            if abs(d) >= 2:
+                parts.append(f"{'louder' if d > 0 else 'quieter'} than before ({d:+.0f} dB)")
+        if prev.get("notes_per_s") and sec["notes_per_s"]:
+            r = sec["notes_per_s"] / prev["notes_per_s"]
+            if r >= 1.5 or r <= 0.67:
+                parts.append("busier note activity" if r > 1 else "sparser note activity")
+        if sec.get("mean_pitch_midi") and prev.get("mean_pitch_midi"):
+            d = sec["mean_pitch_midi"] - prev["mean_pitch_midi"]
+            if abs(d) >= 3:
+                parts.append(f"notes move {'higher' if d > 0 else 'lower'}")
+    if sec.get("chords"):
+        same = prev is not None and prev.get("chords") == sec["chords"]
+        parts.append(f"{'the same' if same else 'harmony'} {sec['chords']}" if not same else "the same chords")
+    if prev is not None and len(parts) == 0:
+        parts.append("continues in the same way")
+    text = ", ".join(p for p in parts if p)
+    return f"{head}: {text[:1].upper() + text[1:]}." if text else f"{head}."
+
+
+# -------------------------------------------------------------------------------------------- CLI
+def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None) -> dict:
+    return describe(path, llm=llm, sections=sections, adapter=adapter, model=model).to_dict()
+
+
+def _flatten(d: dict) -> dict:
+    fz = d.get("faithfulness") or {}
+    return {"file": d.get("file"), "caption": d.get("caption"), "model": d.get("model"), "tries": fz.get("tries"),
+            "fallback": fz.get("fallback"), "dropped": len(fz.get("dropped") or []),
+            "sections": " | ".join(s["caption"] for s in d.get("sections") or [])}
+
+
+def cmd_describe(args) -> int:
+    from .batch import run_batch
+
+    fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model)
+    res = run_batch(args.inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
+                    desc="describe", flatten=_flatten)
+    if args.out:
+        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
+              file=sys.stderr)
+    return res.exit_code
+
+
+def add_cli(subparsers) -> None:
+    from .cli import add_batch_args, sub
+
+    p = sub(subparsers, "describe", "describe whole tracks in words (guarded against unsupported claims)",
+            "j2a describe song.mp3\n"
+            "j2a describe song.mp3 --sections --format json\n"
+            "j2a describe ~/Music --out captions.jsonl --resume\n"
+            "j2a describe song.wav --llm none            # template only, no language model")
+    add_batch_args(p)
+    p.add_argument("--sections", action="store_true", help="add time-stamped descriptions of the track's sections")
+    p.add_argument("--llm", default="local", metavar="SPEC",
+                   help="local (J2A-LLM, default) | none (template) | hf:MODEL_ID_OR_PATH | openai:MODEL@BASE_URL")
+    p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
+    p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint (audio -> caption) instead of the LLM")
+    p.set_defaults(func=cmd_describe)
