@@ -192,32 +192,36 @@ def _presence(a, question):
     raw = tag_scores(a)
     parts, ev = [], {}
     for c, e in supported:
-        parts.append(f"Yes, {c.phrase}: {e}." if not (c.negated or _BY_KEY.get(c.concept, None) and _BY_KEY[c.concept].negative)
-                     else f"Yes: {e}.")
+        parts.append(f"Yes: {c.phrase} ({e}).")
         ev[c.phrase] = {"answer": "yes", "evidence": e}
     for c in unsupported:
         concept = _BY_KEY.get(c.concept)
+        answer = "no"
         if concept is not None and not concept.support and not concept.negative:
-            parts.append(f"I can't tell: J2A's tagger cannot detect {c.phrase}.")
-            ev[c.phrase] = {"answer": "unknown", "evidence": "no tag for this"}
-            continue
-        if c.category == "key":
+            text, answer = f"I can't tell: J2A's tagger cannot detect {c.phrase}.", "unknown"
+        elif c.category == "key":
             k = a.key.label if a.key and a.key.label else None
-            why = f"the key is {k}" if k else "I can't detect a clear key"
+            text = f"No: the key is {k}." if k else "I can't detect a clear key."
+            answer = "no" if k else "unknown"
         elif c.category == "meter":
-            why = f"the meter is {a.meter.label}" if a.meter and a.meter.label else "the meter is undetermined"
+            text = f"No: the meter is {a.meter.label}." if a.meter and a.meter.label else "I can't determine the meter."
         elif c.category == "tempo":
-            why = f"the tempo is about {a.tempo.bpm:.0f} BPM" if a.tempo and a.tempo.bpm else "I can't detect a steady tempo"
+            text = f"No: the tempo is about {a.tempo.bpm:.0f} BPM." if a.tempo and a.tempo.bpm else \
+                "I can't detect a steady tempo."
+        elif concept is not None and (concept.negative or c.negated):
+            pos = concept.positive_of if concept.negative else concept.key
+            found = check_claims(extract_claims(pos), a)[0]
+            text = f"No: {pos} detected ({found[0][1]})." if found else f"No: {pos} detected."
         elif concept is not None:
             tags = [t for alt in concept.support for t in alt.split("+") if not t.startswith("@")]
             best = max(((t, raw[t]) for t in tags if t in raw), key=lambda kv: kv[1], default=None)
-            why = "no supporting tag" + (f" (highest: '{best[0]}' {best[1]:.2f})" if best else "")
-            if concept.negative or c.negated:
-                why = "the analysis found " + (concept.positive_of if concept.negative else c.concept)
+            detail = f" (highest supporting tag '{best[0]}' scores {best[1]:.2f})" if best else ""
+            text = f"No, it is not tagged as {c.phrase}{detail}." if c.category == "genre" else \
+                f"No {c.phrase} detected{detail}."
         else:
-            why = "not supported by the analysis"
-        parts.append(f"No, {c.phrase}: {why}." if not c.negated else f"No: {why}.")
-        ev[c.phrase] = {"answer": "no", "evidence": why}
+            text = "No: the analysis does not support that."
+        parts.append(text)
+        ev[c.phrase] = {"answer": answer, "evidence": text}
     return " ".join(parts), ev
 
 

@@ -401,7 +401,7 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: VocabConfig) -> str 
             return f"lowest transcribed note {low.get('name', low['midi'])} (bass register)"
         return None
     if name == "@vocals":
-        hits = [f"{t} ({tags[t]:.2f})" for t in _VOCAL_TAGS if t in tags]
+        hits = [f"'{t}' = {tags[t]:.2f}" for t in _VOCAL_TAGS if t in tags]
         return "vocal tag " + ", ".join(hits) if hits else None
     if name.startswith("@tempo_") and bpm is not None:
         lo, hi = {"@tempo_slow": (0, cfg.slow_max_bpm), "@tempo_fast": (cfg.fast_min_bpm, 1e9),
@@ -423,7 +423,7 @@ def _support(concept: Concept, analysis, tags: dict[str, float], cfg: VocabConfi
             if p.startswith("@"):
                 e = _fact(p, analysis, tags, cfg)
             else:
-                e = f"tag '{p}' ({tags[p]:.2f})" if p in tags else None
+                e = f"tag '{p}' = {tags[p]:.2f}" if p in tags else None
             if e is None:
                 break
             ev.append(e)
@@ -479,7 +479,7 @@ def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
 
 
 def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str:
-    neg = [f"tag '{t}' ({tags[t]:.2f})" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
+    neg = [f"tag '{t}' = {tags[t]:.2f}" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
     if neg:
         return " + ".join(neg)
     return f"no tag supports {positive.key}"
