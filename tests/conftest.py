@@ -43,3 +43,17 @@ def synth_clip(tmp_path_factory):
     spec = SynthSpec()
     path = render_to_file(spec, tmp_path_factory.mktemp("synth") / "synth_120_4-4_CFGC.wav")
     return path, spec
+
+
+@pytest.fixture(scope="session")
+def analysis_of():
+    """Analyse an audio file once per test session: analysis_of(path) -> j2a Analysis (cached)."""
+    import functools
+
+    from j2a.analysis import analyze
+
+    @functools.lru_cache(maxsize=None)
+    def get(path) -> "object":
+        return analyze(str(path))
+
+    return get
