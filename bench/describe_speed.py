@@ -1,0 +1,127 @@
+"""How long `j2a describe` takes on a 3-minute track once the model is cached, and the LLM's tokens/s.
+
+Why these numbers: the issue's targets are <= 20 s per 3-minute track and <= 5 s model load on
+2 CPU cores. The track is built by concatenating the shared music clips (real recordings), so the
+analysis sees varied material. Model load is timed in fresh processes (what a user waits for on
+every `j2a describe` call); describe is timed in-process after a warm-up, split into analysis and
+caption (LLM + guard), median of several runs, with the template backend ('none') side by side.
+
+    nice -n 10 .venv/bin/python bench/describe_speed.py --runs 3 --threads 2 --append
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "audio"
+CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
+         "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg"]
+
+
+def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
+    import soundfile as sf
+
+    from j2a.audio import open_audio
+
+    parts, total = [], 0
+    while total < seconds * sr:
+        for c in CLIPS:
+            y = open_audio(str(SHARED / c)).load(sr)
+            parts.append(y)
+            total += len(y)
+            if total >= seconds * sr:
+                break
+    y = np.concatenate(parts)[: int(seconds * sr)]
+    sf.write(out, y, sr)
+    return out
+
+
+def load_seconds(spec: str, threads: int) -> float:
+    code = (f"import torch; torch.set_num_threads({threads}); from j2a.llm import timed_load; "
+            f"_, t = timed_load({spec!r}); print(t)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def tokens_per_s(llm, prompt: str, runs: int) -> tuple[float, int]:
+    """New tokens per second for one caption (the backend's own decoding settings)."""
+    rates, n = [], 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        text = llm.generate([prompt], max_new_tokens=160)[0]
+        dt = time.perf_counter() - t
+        n = len(llm.tokenizer(text, add_special_tokens=False)["input_ids"])
+        rates.append(n / dt)
+    return statistics.median(rates), n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the target is stated for 2 cores)")
+    ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument("--llm", default="local")
+    ap.add_argument("--append", action="store_true", help="append the table to bench/RESULTS.md")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from j2a import analyze
+    from j2a.describe import caption_from_analysis, describe
+    from j2a.llm import load_llm
+    from j2a.prompts import format_prompt
+    from j2a.vocab import aspects_from_analysis
+
+    tmp = Path(tempfile.mkdtemp())
+    track = build_track(args.seconds, tmp / "track.wav")
+    loads = [load_seconds(args.llm, args.threads) for _ in range(args.runs)]
+    llm = load_llm(args.llm)
+    describe(str(track), llm=llm)  # warm-up: every model loaded and cached in this process
+
+    rows = []
+    for name, backend in (("none", load_llm("none")), (args.llm, llm)):
+        total, ana, cap, tries = [], [], [], []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            a = analyze(str(track))
+            t1 = time.perf_counter()
+            caption, model, fz = caption_from_analysis(a, llm=backend)
+            t2 = time.perf_counter()
+            ana.append(t1 - t0)
+            cap.append(t2 - t1)
+            total.append(t2 - t0)
+            tries.append(fz.tries)
+        rows.append((name, statistics.median(total), statistics.median(ana), statistics.median(cap), max(tries)))
+    aspects, facts = aspects_from_analysis(a)
+    tps, ntok = tokens_per_s(llm, format_prompt(aspects, facts), args.runs) if hasattr(llm, "tokenizer") else (float("nan"), 0)
+
+    lines = [f"3-minute track ({args.seconds:.0f} s, {len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
+             f"median of {args.runs} runs; machine shared with other jobs.", "",
+             "| backend | describe total (s) | analysis (s) | caption: LLM + guard (s) | max tries |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {n} | {t:.2f} | {an:.2f} | {c:.2f} | {tr} |" for n, t, an, c, tr in rows]
+    lines += ["", f"- model load ({args.llm}, fresh process, cached weights): median {statistics.median(loads):.2f} s "
+                  f"(runs: {', '.join(f'{x:.2f}' for x in loads)})",
+              f"- LLM decoding ({getattr(llm, 'name', args.llm)}): {tps:.1f} new tokens/s ({ntok} tokens per caption)",
+              f"- targets: describe <= 20 s per 3-min track, model load <= 5 s"]
+    table = "\n".join(lines)
+    print(table)
+    print("\nlast caption:", caption)
+    if args.append:
+        cmd = "nice -n 10 .venv/bin/python bench/describe_speed.py " + " ".join(sys.argv[1:])
+        with open(REPO / "bench" / "RESULTS.md", "a") as f:
+            f.write(f"\n## Describe speed\n\nCommand: `{cmd}`\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
