@@ -1,0 +1,315 @@
+"""Harmony: global key (madmom's CNN key model, refined by the chord timeline) and a chord timeline.
+
+Models: Korzeniowski & Widmer's CNN key classifier (ISMIR 2018) and their CNN chord features + CRF
+(MLSP 2016), both shipped with madmom. Labels are mir_eval / Harte syntax ("A:min", "C:maj", "N").
+
+Why one shared front end: both models read a 44.1 kHz, 8192-sample STFT (chords at 10 fps, key at
+5 fps = every other chord frame), so J2A computes the STFT once and applies the two filterbanks.
+
+Memory: audio is read with `Audio.chunks(44100, CHUNK_S, OVERLAP_S)` (60 s blocks, 4 s overlap), so
+the samples and spectrogram held at any moment cover one block (~10 MB for samples and STFT).
+What grows with the file is only the 128-d chord feature per 0.1 s frame (51 KB per second of audio,
+~185 MB for 60 min) and the CRF's back-pointers (36,000 frames x 25 states, ~7 MB for 60 min).
+The key network's pooled logits are averaged over blocks (weighted by frames), which is what the
+network's own global average pooling does over a whole file, up to edge effects at block borders.
+
+Key refinement (why): on chorales and other cadential music the CNN key model often names the
+dominant (Bach modulates there). The chord timeline knows more: how long each chord is heard and
+which chord closes the piece (the final cadence lands on the tonic). `chord_key_scores` turns the
+timeline into a score for each of the 24 keys from general music theory (diatonic-function
+weights below, a bonus for the key whose tonic is the final chord's root, a smaller one for the
+first chord's root); the refined key maximises log p_cnn(key) + CHORD_WEIGHT * chord score.
+Nothing here is fitted to particular pieces; the weights are round numbers set a priori.
+
+Truthfulness: when the key posterior is flat (noise, atonal clusters, drums) the label is None and
+only the candidates are reported, so nothing downstream claims a key the audio does not have.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..analysis import Chord, Key
+
+SR = 44100
+FPS = 10  # chord frame rate; the key model uses every other frame (5 fps)
+HOP = SR // FPS
+FRAME_SIZE = 8192
+CHUNK_S = 60.0
+OVERLAP_S = 4.0  # >= 2 x (chord CNN context of 11 frames + half a frame): edge frames are recomputed
+
+# madmom's class order
+MADMOM_KEYS = ['A major', 'Bb major', 'B major', 'C major', 'Db major', 'D major', 'Eb major', 'E major',
+               'F major', 'F# major', 'G major', 'Ab major', 'A minor', 'Bb minor', 'B minor', 'C minor',
+               'C# minor', 'D minor', 'D# minor', 'E minor', 'F minor', 'F# minor', 'G minor', 'G# minor']
+_PC_NAMES = ['A', 'A#', 'B', 'C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#']
+_NOTE_PC = {'C': 0, 'C#': 1, 'Db': 1, 'D': 2, 'D#': 3, 'Eb': 3, 'E': 4, 'F': 5, 'F#': 6, 'Gb': 6, 'G': 7,
+            'G#': 8, 'Ab': 8, 'A': 9, 'A#': 10, 'Bb': 10, 'B': 11, 'Cb': 11, 'B#': 0, 'E#': 5, 'Fb': 4}
+
+
+@dataclass
+class HarmonyConfig:
+    chord_weight: float = 1.0  # weight of the chord-timeline key score against log p_cnn(key)
+    refine_key: bool = True  # False = the CNN key model alone (madmom's default answer)
+    # No key is claimed when the (refined) top key has less than this posterior, or when the CNN
+    # posterior's normalised entropy is above max_entropy (flat = no tonal centre).
+    min_confidence: float = 0.2
+    max_entropy: float = 0.92
+
+
+@dataclass
+class Harmony:
+    key: Key
+    chords: list[Chord] = field(default_factory=list)
+    key_probs: list[float] = field(default_factory=list)  # CNN posterior in MADMOM_KEYS order
+
+
+# ------------------------------------------------------------------------------------- models
+_MODELS: dict = {}
+
+
+def _models():
+    """Load the three madmom networks once per process."""
+    if not _MODELS:
+        from j2a._madmom import madmom
+        from madmom.audio.spectrogram import LogarithmicFilteredSpectrogramProcessor
+        from madmom.ml.crf import ConditionalRandomField
+        from madmom.ml.nn import NeuralNetwork, NeuralNetworkEnsemble
+        from madmom.models import CHORDS_CFCRF, CHORDS_CNN_FEAT, KEY_CNN
+
+        _MODELS.update(
+            key_nns=[_to_torch(n) for n in NeuralNetworkEnsemble.load(KEY_CNN).processors[0].processors],
+            chord_nn=_to_torch(NeuralNetwork.load(CHORDS_CNN_FEAT[0])),
+            crf=ConditionalRandomField.load(CHORDS_CFCRF[0]),
+            key_spec=LogarithmicFilteredSpectrogramProcessor(num_bands=24, fmin=65, fmax=2100, unique_filters=True),
+            chord_spec=LogarithmicFilteredSpectrogramProcessor(num_bands=24, fmin=60, fmax=2600, unique_filters=True),
+            madmom=madmom,
+        )
+    return _MODELS
+
+
+def _to_torch(net):
+    """madmom's CNN layers as a torch Sequential: same weights, ~50x faster than madmom's per-channel
+    scipy convolutions. Input (1, 1, frames, bins); output (1, C, frames', bins') or pooled (1, C)."""
+    import torch
+    from torch import nn
+
+    from madmom.ml.nn import activations as act
+    from madmom.ml.nn import layers as L
+
+    acts = {act.elu: nn.ELU(), act.relu: nn.ReLU(), act.linear: None}
+    mods = []
+    for layer in net.layers:
+        if isinstance(layer, L.PadLayer):
+            assert tuple(layer.axes) == (0, 1) and layer.value == 0
+            mods.append(nn.ZeroPad2d(layer.width))
+        elif isinstance(layer, L.ConvolutionalLayer):
+            assert layer.pad == "valid" and layer.stride in (None, 1, (1, 1))
+            w = np.asarray(layer.weights, np.float32)  # (in, out, kt, kf); madmom convolves (flipped kernel)
+            conv = nn.Conv2d(w.shape[0], w.shape[1], w.shape[2:], bias=True)
+            conv.weight.data = torch.from_numpy(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1].copy())
+            conv.bias.data = torch.full((w.shape[1],), float(np.asarray(layer.bias).reshape(-1)[0]))
+            mods.append(conv)
+            if acts[layer.activation_fn] is not None:
+                mods.append(acts[layer.activation_fn])
+        elif isinstance(layer, L.BatchNormLayer):
+            bn = nn.BatchNorm2d(len(layer.mean), eps=0.0)
+            inv = np.asarray(layer.inv_std, np.float64)
+            bn.running_mean.data = torch.tensor(np.asarray(layer.mean), dtype=torch.float32)
+            bn.running_var.data = torch.tensor(1.0 / inv ** 2, dtype=torch.float32)
+            bn.weight.data = torch.tensor(np.asarray(layer.gamma), dtype=torch.float32)
+            bn.bias.data = torch.tensor(np.asarray(layer.beta), dtype=torch.float32)
+            mods.append(bn)
+            if acts[layer.activation_fn] is not None:
+                mods.append(acts[layer.activation_fn])
+        elif isinstance(layer, L.MaxPoolLayer):
+            assert layer.axis is None and tuple(layer.size) == tuple(layer.stride)
+            mods.append(nn.MaxPool2d(tuple(layer.size)))
+        elif isinstance(layer, L.AverageLayer):
+            assert tuple(layer.axis) == (0, 1)
+            mods.append(nn.AdaptiveAvgPool2d(1))
+            mods.append(nn.Flatten())
+        else:
+            raise TypeError(f"unsupported madmom layer {type(layer).__name__}")
+    return nn.Sequential(*mods).eval()
+
+
+def _run(net, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]).numpy()[0]
+
+
+def _block_features(y: np.ndarray):
+    """(chord CNN features at 10 fps, key spectrogram at 5 fps) for one block of 44.1 kHz samples."""
+    from madmom.audio.signal import FramedSignal, Signal
+    from madmom.audio.stft import ShortTimeFourierTransform
+
+    m = _models()
+    sig = Signal(np.ascontiguousarray(y, dtype=np.float32), sample_rate=SR, num_channels=1)
+    frames = FramedSignal(sig, frame_size=FRAME_SIZE, fps=FPS)
+    stft = ShortTimeFourierTransform(frames)
+    chord_spec = m["chord_spec"].process(stft)
+    key_spec = m["key_spec"].process(stft[::2])
+    pad = np.zeros((11, chord_spec.shape[1]), np.float32)
+    x = _run(m["chord_nn"], np.vstack([pad, np.asarray(chord_spec), pad]))  # (C, frames, bins)
+    # 3-frame superframes averaged over time and frequency (madmom's _cnncfp_superframes + _cnncfp_avg)
+    x = x.mean(axis=2).T
+    feats = (x[:-2] + x[1:-1] + x[2:]) / 3.0
+    return feats.astype(np.float32), np.asarray(key_spec)
+
+
+def _key_logits(key_spec: np.ndarray) -> np.ndarray:
+    """Pooled (pre-softmax) key logits of one block, averaged over the ensemble."""
+    return np.mean([_run(n, key_spec).reshape(-1) for n in _models()["key_nns"]], axis=0)
+
+
+def extract(audio) -> tuple[np.ndarray, np.ndarray]:
+    """Chord features (n_frames x 128, 10 fps) and the CNN key posterior (24,) for a whole input.
+
+    Blocks overlap by OVERLAP_S; each 0.1 s frame is taken from the block where it lies furthest
+    from a border, so block edges do not leak zero padding into the features.
+    """
+    margin = int(round(OVERLAP_S / 2 * FPS))
+    feats, logits, weights = [], [], []
+    n_total = 0
+    for start_s, y in audio.chunks(SR, CHUNK_S, OVERLAP_S):
+        if len(y) == 0:
+            continue
+        first = int(round(start_s * FPS))
+        f, kspec = _block_features(y)
+        lo = 0 if first == 0 else margin
+        # global frame index of f[lo]; keep frames from where the previous block stopped
+        lo = max(lo, n_total - first)
+        is_last = len(y) < int(round(CHUNK_S * SR))
+        hi = len(f) if is_last else max(lo, len(f) - margin)
+        if hi > lo:
+            feats.append(f[lo:hi])
+            n_total = first + hi
+        if len(kspec) >= 4:
+            logits.append(_key_logits(kspec))
+            weights.append(len(kspec))
+        if is_last:
+            break
+    if not feats:
+        raise ValueError(f"{audio.name}: no audio frames for harmony analysis")
+    feats = np.vstack(feats)
+    lg = np.average(np.stack(logits), axis=0, weights=np.asarray(weights, float))
+    p = np.exp(lg - lg.max())
+    return feats, p / p.sum()
+
+
+def decode_chords(feats: np.ndarray, duration_s: float | None = None) -> list[Chord]:
+    """CRF decoding of the chord features into merged {start, end, label} segments."""
+    path = _models()["crf"].process(feats)
+    chords: list[Chord] = []
+    for i, c in enumerate(path):
+        label = "N" if c == 24 else f"{_PC_NAMES[c % 12]}:{'maj' if c < 12 else 'min'}"
+        t0, t1 = i / FPS, (i + 1) / FPS
+        if chords and chords[-1].label == label:
+            chords[-1].end = t1
+        else:
+            chords.append(Chord(start=t0, end=t1, label=label))
+    if chords and duration_s is not None:
+        chords[-1].end = max(chords[-1].start, min(chords[-1].end, duration_s))
+    return [Chord(round(c.start, 3), round(c.end, 3), c.label) for c in chords]
+
+
+# ------------------------------------------------------------------------------- key from chords
+def key_index(tonic_pc: int, minor: bool) -> int:
+    """Index into MADMOM_KEYS for a tonic pitch class (C=0) and mode."""
+    return (tonic_pc - 9) % 12 + (12 if minor else 0)
+
+
+def key_of_index(i: int) -> tuple[int, bool]:
+    return (i % 12 + 9) % 12, i >= 12
+
+
+def parse_chord(label: str) -> tuple[int, str] | None:
+    """('C:maj') -> (0, 'maj'); None for 'N'/'X'. Qualities other than maj/min reduce by their third."""
+    if label in ("N", "X") or ":" not in label and label not in _NOTE_PC:
+        return None
+    root, _, qual = label.partition(":")
+    qual = qual.split("/")[0] or "maj"
+    if root not in _NOTE_PC:
+        return None
+    minor = qual.startswith("min") or qual.startswith("dim") or qual.startswith("hdim")
+    return _NOTE_PC[root], "min" if minor else "maj"
+
+
+# Diatonic-function weights: how typical a chord (interval of its root above the tonic, quality)
+# is in a major / minor key. From common-practice harmony (tonic > dominant, subdominant > other
+# diatonic triads > frequent secondary dominants); anything else scores 0.
+_MAJOR_FN = {(0, "maj"): 1.0, (7, "maj"): 0.8, (5, "maj"): 0.7, (9, "min"): 0.5, (2, "min"): 0.5,
+             (4, "min"): 0.3, (2, "maj"): 0.3, (4, "maj"): 0.2, (9, "maj"): 0.2}
+_MINOR_FN = {(0, "min"): 1.0, (7, "maj"): 0.8, (5, "min"): 0.7, (3, "maj"): 0.5, (8, "maj"): 0.5,
+             (10, "maj"): 0.4, (7, "min"): 0.3, (5, "maj"): 0.2, (0, "maj"): 0.3, (2, "maj"): 0.2}
+FINAL_BONUS = 1.0  # the closing chord's root is the tonic (holds for cadential music; Picardy thirds too)
+FIRST_BONUS = 0.3
+
+
+def chord_key_scores(chords: list[Chord] | list[dict]) -> np.ndarray:
+    """A 0..~2 score per key (MADMOM_KEYS order) from the chord timeline; zeros when no chords."""
+    segs = []
+    for c in chords:
+        lab, s, e = (c["label"], c["start"], c["end"]) if isinstance(c, dict) else (c.label, c.start, c.end)
+        pc = parse_chord(lab)
+        if pc is not None and e > s:
+            segs.append((pc, e - s))
+    scores = np.zeros(24)
+    if not segs:
+        return scores
+    total = sum(d for _, d in segs)
+    for i in range(24):
+        tonic, minor = key_of_index(i)
+        fn = _MINOR_FN if minor else _MAJOR_FN
+        scores[i] = sum(d * fn.get(((r - tonic) % 12, q), 0.0) for (r, q), d in segs) / total
+        # cadences: the last (and, less strictly, the first) chord is rooted on the tonic
+        if segs[-1][0][0] == tonic:
+            scores[i] += FINAL_BONUS
+        if segs[0][0][0] == tonic:
+            scores[i] += FIRST_BONUS
+    return scores
+
+
+def _final_chords(chords: list[Chord], min_dur: float = 0.3) -> list[Chord]:
+    """Drop a trailing blip (reverb tail, CRF jitter) so 'the final chord' is a held chord."""
+    out = [c for c in chords if c.label != "N"]
+    while len(out) > 1 and out[-1].end - out[-1].start < min_dur:
+        out.pop()
+    return out
+
+
+def estimate_key(probs: np.ndarray, chords: list[Chord], cfg: HarmonyConfig | None = None) -> Key:
+    """Combine the CNN key posterior with the chord-timeline key score; None label for no clear key."""
+    cfg = cfg or HarmonyConfig()
+    probs = np.asarray(probs, float)
+    entropy = float(-(probs * np.log(probs + 1e-12)).sum() / np.log(24))
+    logp = np.log(probs + 1e-9)
+    if cfg.refine_key and chords:
+        logp = logp + cfg.chord_weight * chord_key_scores(_final_chords(chords))
+    post = np.exp(logp - logp.max())
+    post /= post.sum()
+    order = np.argsort(-post)
+    cands = [{"label": MADMOM_KEYS[i], "score": round(float(post[i]), 4)} for i in order[:5]]
+    best = int(order[0])
+    conf = float(post[best])
+    if entropy > cfg.max_entropy or conf < cfg.min_confidence:
+        return Key(label=None, confidence=round(conf, 4), candidates=cands)
+    tonic, mode = MADMOM_KEYS[best].split()
+    return Key(label=MADMOM_KEYS[best], confidence=round(conf, 4), tonic=tonic, mode=mode, candidates=cands)
+
+
+def analyze_harmony(audio, beats: list[float] | None = None, config: HarmonyConfig | None = None) -> Harmony:
+    """Key and chord timeline of one input (a j2a.audio.Audio).
+
+    `beats` is accepted for the analysis pipeline's signature; the CRF already yields stable
+    segments, so chords are not snapped to beats (snapping would move true chord changes that
+    fall between beats).
+    """
+    feats, probs = extract(audio)
+    chords = decode_chords(feats, audio.duration_s)
+    key = estimate_key(probs, chords, config)
+    return Harmony(key=key, chords=chords, key_probs=[round(float(p), 5) for p in probs])
