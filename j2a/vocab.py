@@ -1,7 +1,8 @@
 """The vocabulary that ties caption words to analysis facts: J2A's faithfulness guard lives on it.
 
 Why: a language model writes fluent text but happily invents a saxophone or a female singer. Every
-word a caption uses about instruments, vocals, genre, tempo, key and meter is looked up here and
+word a caption uses about instruments, vocals, genre, tempo, key and meter (and recording context
+like "live" or "low quality", a MusicCaps habit J2A never measures) is looked up here and
 must be backed by a musicnn tag or a measured fact in the Analysis; anything else is unsupported
 and gets removed. The table is deliberately wide on the *word* side (an instrument we cannot
 detect, like "trumpet", is still recognised so that it can be rejected) and narrow on the
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter")
+CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter", "recording")
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,12 @@ CONCEPTS: list[Concept] = [
                                      r"nursery rhyme", r"christmas", r"cumbia", r"mariachi", r"celtic", r"arabic",
                                      r"middle eastern", r"soundtrack", r"film score", r"movie score", r"video game music",
                                      r"chiptune", r"anime"), ()),
+    # ------------------------------------------------------ recording context (MusicCaps habits, never measured)
+    Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
+                                               r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
+                                               r"low (?:audio )?quality", r"poor (?:audio |sound )?quality",
+                                               r"amateur recording", r"background noise", r"people talking",
+                                               r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
     # ------------------------------------------------------------------------------------ tempo words
     Concept("slow", "tempo", (r"slow", r"slow tempo", r"slow paced", r"slow pace", r"slowly paced", r"leisurely",
                               r"unhurried", r"largo", r"adagio", r"ballad tempo"), ("slow", "@tempo_slow")),

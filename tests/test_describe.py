@@ -126,3 +126,78 @@ def test_sections_follow_harmony_changes():
 
 def test_short_track_is_one_section():
     assert segment(make_analysis(**{**ROCK, "duration": 10.0})) == [(0.0, 10.0)]
+
+
+# ------------------------------------------------------------------------------ real audio
+import csv
+import os
+from pathlib import Path
+
+_SHARED = Path(os.environ.get("J2A_SHARED", Path(__file__).resolve().parents[1].parent / "shared")).resolve()
+_MANIFEST = _SHARED / "data" / "audio" / "manifest.csv"
+_ROWS = list(csv.DictReader(open(_MANIFEST, newline=""))) if _MANIFEST.exists() else []
+MUSIC = [r["file"] for r in _ROWS if r["kind"] == "music"]
+NOT_MUSIC = {r["file"]: r["kind"] for r in _ROWS if r["kind"] != "music"}
+CHECKED = ("instrument", "vocals", "genre")
+ADAPTER = Path(__file__).resolve().parents[1] / "j2a" / "assets" / "j2a-llm" / "adapter_config.json"
+
+
+def _llm_for_tests():
+    """The shipped J2A-LLM (the default model); J2A_TEST_LLM overrides (e.g. 'none')."""
+    return os.environ.get("J2A_TEST_LLM", "local")
+
+
+def test_shared_clips_are_listed():
+    assert len(MUSIC) >= 20 and set(NOT_MUSIC) == {"speech_librispeech.ogg", "bird_robin.ogg", "cat_purr.wav"}
+
+
+@pytest.mark.parametrize("clip", MUSIC)
+def test_faithful_on_real_music(clip, audio_dir, analysis_of):
+    """0 unsupported instrument / vocal / genre claims; prints each claim with its supporting tag or fact."""
+    a = analysis_of(audio_dir / clip)
+    assert a.is_music, f"{clip}: music detector says {a.music.reason}"
+    d = describe(a, llm=_llm_for_tests())
+    supported, unsupported = check_claims(extract_claims(d.caption), a)
+    print(f"\n{clip} [{d.model}, tries {d.faithfulness.tries}, fallback {d.faithfulness.fallback}]: {d.caption}")
+    for c, ev in supported:
+        print(f"   {c}  <-  {ev}")
+    for row in d.faithfulness.dropped:
+        print(f"   dropped: {row['sentence']!r} ({', '.join(row['claims'])})")
+    assert [str(c) for c in unsupported if c.category in CHECKED] == []
+    assert not unsupported  # tempo / key / meter claims too
+    assert len(d.caption.split()) >= 8 and not d.caption.startswith("This recording does not appear")
+    assert all(row["supported"] == (row["evidence"] is not None) for row in d.faithfulness.checked)
+
+
+@pytest.mark.parametrize("clip", sorted(NOT_MUSIC))
+def test_non_music_clips_are_not_songs(clip, audio_dir, analysis_of):
+    a = analysis_of(audio_dir / clip)
+    d = describe(a, llm=_llm_for_tests(), sections=True)
+    assert not a.is_music
+    assert d.caption.startswith("This recording does not appear to be music")
+    assert not extract_claims(d.caption) and d.sections == []
+    if NOT_MUSIC[clip] == "speech":
+        assert d.caption == "This recording does not appear to be music: it sounds like speech."
+
+
+def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
+    from j2a.cli import main
+
+    out = tmp_path / "d.jsonl"
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    code = main(["describe", str(synth_clip[0]), str(audio_dir / "speech_librispeech.ogg"), str(bad),
+                 "--llm", "none", "--sections", "--out", str(out)])
+    assert code == 1  # the bad file is reported and skipped, the others are done
+    rows = {Path(r["file"]).name: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == {synth_clip[0].name, "speech_librispeech.ogg"}
+    synth = rows[synth_clip[0].name]
+    assert synth["model"] == "template" and synth["sections"] and synth["analysis"]["duration_s"] == pytest.approx(30, abs=0.1)
+    assert "sounds like speech" in rows["speech_librispeech.ogg"]["caption"]
+    # --resume: nothing left to do
+    assert main(["describe", str(synth_clip[0]), "--llm", "none", "--out", str(out), "--resume"]) == 0
+
+
+def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
+    with pytest.raises(ValueError, match="J2A-2"):
+        describe(str(synth_clip[0]), model=str(tmp_path / "missing.pt"))
