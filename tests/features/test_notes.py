@@ -1,0 +1,71 @@
+"""Notes: basic-pitch's ONNX model finds the synthetic clip's chord tones and a tenor sax's range."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from j2a.audio import open_audio
+from j2a.data.synth import chord_pitches
+from j2a.features import notes as N
+
+
+@pytest.fixture(scope="module")
+def synth_notes(synth_clip):
+    path, spec = synth_clip
+    return N.analyze_notes(open_audio(path)), spec
+
+
+def test_synth_notes_are_the_chord_tones(synth_notes):
+    """Every bar plays one chord (C, F, G, C): the notes sounding in a bar are that chord's tones."""
+    res, spec = synth_notes
+    assert res.count > 40
+    on, total = 0.0, 0.0
+    for e in res.events:
+        mid = (e.start + e.end) / 2
+        bar = next(c for c in spec.chord_timeline() if c["start"] <= mid < c["end"] + 1e-9)
+        tones = {p % 12 for p in chord_pitches(bar["label"])}
+        d = e.end - e.start
+        total += d
+        on += d * (e.pitch % 12 in tones)
+    assert on / total > 0.9, on / total
+    top = {c["name"] for c in res.pitch_classes[:3]}
+    assert top == {"C", "F", "G"}  # the three chord roots dominate
+    assert {c["name"] for c in res.pitch_classes[:6]} <= {"C", "E", "F", "G", "A", "B", "D"}
+
+
+def test_summary_fields(synth_notes):
+    res, spec = synth_notes
+    lo, hi = res.pitch_range["low"], res.pitch_range["high"]
+    assert lo["name"] == N.note_name(lo["midi"]) and hi["midi"] >= lo["midi"]
+    assert res.density_per_s == pytest.approx(res.count / spec.duration_s, rel=0.02)
+    assert res.polyphony > 2.0  # triads plus bass
+    assert sum(c["weight"] for c in res.pitch_classes) == pytest.approx(1.0, abs=1e-3)
+    assert all(0 <= e.velocity <= 1 and e.end > e.start for e in res.events)
+    assert [e.start for e in res.events] == sorted(e.start for e in res.events)
+
+
+def test_tenor_sax_range(audio_dir):
+    """Sounding range of a tenor sax: about Ab2 (44) to E5 (76); the D-minor line centres on D."""
+    res = N.analyze_notes(open_audio(audio_dir / "sax_tenor_d_minor.wav"))
+    assert res.count >= 8
+    assert 44 <= res.pitch_range["low"]["midi"] and res.pitch_range["high"]["midi"] <= 79
+    assert res.pitch_classes[0]["name"] == "D"
+    assert res.polyphony < 1.3  # a monophonic instrument
+
+
+def test_note_names():
+    assert N.note_name(60) == "C4" and N.note_name(21) == "A0" and N.note_name(69 + 1) == "A#4"
+
+
+def test_block_decoding_is_memory_bounded_and_consistent(synth_clip, monkeypatch):
+    """Decoding in small blocks (as for long files) finds the same notes, give or take boundary splits."""
+    path, _ = synth_clip
+    a = open_audio(path)
+    ref, n_frames = N.transcribe(a)
+    monkeypatch.setattr(N, "BLOCK_FRAMES", 142 * 4)  # ~6.6 s blocks instead of ~33 s
+    small, n2 = N.transcribe(a)
+    assert n2 == n_frames
+    n_blocks = int(np.ceil(n_frames / (142 * 4)))
+    assert abs(len(small) - len(ref)) <= 6 * n_blocks
+    key = lambda evs: np.bincount([e.pitch % 12 for e in evs], minlength=12) / len(evs)
+    np.testing.assert_allclose(key(small), key(ref), atol=0.05)
