@@ -193,6 +193,8 @@ def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: i
     (template), "hf:...", "openai:model@url" or an object with `.generate(prompts, max_new_tokens)`.
     `model`: a trained J2A-2.x checkpoint that writes the caption straight from audio (still guarded).
     """
+    if model and model not in _CKPTS and not Path(model).exists():
+        raise ValueError(f"{model}: no such J2A-2.x checkpoint")
     a = _load_analysis(path_or_analysis)
     if not a.is_music:
         return Description(not_music_statement(a), [], a, "rule: not music", Faithfulness())
@@ -217,7 +219,7 @@ def _caption_from_checkpoint(model, source, a, max_tries, llm, adapter, config):
     """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
     path = _path_of(source, a)
     if path is None:
-        raise ValueError("--model needs the audio file, not only an analysis")
+        raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
     if model not in _CKPTS:
         if not Path(model).exists():
             raise ValueError(f"{model}: no such J2A-2.x checkpoint")

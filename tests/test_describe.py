@@ -139,7 +139,6 @@ _ROWS = list(csv.DictReader(open(_MANIFEST, newline=""))) if _MANIFEST.exists() 
 MUSIC = [r["file"] for r in _ROWS if r["kind"] == "music"]
 NOT_MUSIC = {r["file"]: r["kind"] for r in _ROWS if r["kind"] != "music"}
 CHECKED = ("instrument", "vocals", "genre")
-ADAPTER = Path(__file__).resolve().parents[1] / "j2a" / "assets" / "j2a-llm" / "adapter_config.json"
 
 
 def _llm_for_tests():
@@ -199,5 +198,10 @@ def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
 
 
 def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
-    with pytest.raises(ValueError, match="J2A-2"):
+    with pytest.raises(ValueError, match="no such J2A-2.x checkpoint"):
         describe(str(synth_clip[0]), model=str(tmp_path / "missing.pt"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\0" * 64)
+    with pytest.raises(ValueError, match="J2A-2"):
+        describe(make_analysis(**ROCK), model=str(junk))  # an Analysis alone: no audio for the model
+
