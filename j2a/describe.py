@@ -199,7 +199,7 @@ def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: i
     if not a.is_music:
         return Description(not_music_statement(a), [], a, "rule: not music", Faithfulness())
     if model:
-        caption, name, fz = _caption_from_checkpoint(model, path_or_analysis, a, max_tries, llm, adapter, config)
+        caption, name, fz = _caption_from_checkpoint(model, path_or_analysis, a, config)
     else:
         caption, name, fz = caption_from_analysis(a, llm, max_tries, adapter, config)
     secs = describe_sections(a, audio_path=_path_of(path_or_analysis, a)) if sections else []
@@ -215,7 +215,7 @@ def _path_of(x, a: Analysis) -> str | None:
 _CKPTS: dict = {}
 
 
-def _caption_from_checkpoint(model, source, a, max_tries, llm, adapter, config):
+def _caption_from_checkpoint(model, source, a, config):
     """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
     path = _path_of(source, a)
     if path is None:
@@ -232,15 +232,12 @@ def _caption_from_checkpoint(model, source, a, max_tries, llm, adapter, config):
         except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise ValueError(f"{model}: not a J2A-2.x checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     m = _CKPTS[model]
-    fz = Faithfulness()
-    for attempt in range(max(1, max_tries)):
-        fz.tries = attempt + 1
-        raw = m.describe(path)
-        kept, checked, dropped = guard(raw, a)
-        fz.checked, fz.dropped = checked, fz.dropped + [dict(d, attempt=attempt + 1) for d in dropped]
-        if len(kept.split()) >= (config or DescribeConfig()).min_words:
-            return kept, f"j2a2:{Path(model).name}", fz
-    caption, name, fz2 = caption_from_analysis(a, "none", 1)
+    fz = Faithfulness(tries=1)  # its decoding is deterministic: a retry would repeat the same text
+    kept, fz.checked, dropped = guard(m.describe(path), a)
+    fz.dropped = [dict(d, attempt=1) for d in dropped]
+    if len(kept.split()) >= (config or DescribeConfig()).min_words:
+        return kept, f"j2a2:{Path(model).name}", fz
+    caption, _, fz2 = caption_from_analysis(a, "none", 1)
     fz.fallback, fz.checked = True, fz2.checked
     return caption, "template (after j2a2)", fz
 
