@@ -14,6 +14,7 @@ tag name, several tags joined by "+" (all required), or a fact test starting wit
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -47,7 +48,8 @@ class Claim:
 class VocabConfig:
     """Numbers the guard uses; a dataclass so tests and callers can tighten them."""
 
-    tag_min_score: float = 0.1  # a tag in the analysis' group lists counts as present at or above this score
+    tag_min_score: float = 0.0  # listed tags already passed the tagger's threshold (j2a.features.tags)
+    raw_tag_min_score: float | None = None  # raw scores: None = the tagger's own threshold
     bpm_tolerance: float = 0.04  # "120 BPM" is fine for 116..124
     slow_max_bpm: float = 95.0
     fast_min_bpm: float = 115.0
@@ -58,13 +60,13 @@ class VocabConfig:
 
 CFG = VocabConfig()
 
-_DRUM_TAGS = ("drums", "beat", "beats", "techno", "house", "hip-hop", "dance", "electro", "metal", "hard rock",
+_DRUM_TAGS = ("drums", "beat", "beats", "techno", "house", "hip hop", "dance", "electro", "metal", "hard rock",
               "heavy metal", "punk", "rock", "classic rock", "funk")
 _ELECTRONIC_TAGS = ("synth", "electronic", "electronica", "electro", "techno", "house")
-_VOCAL_TAGS = ("vocal", "vocals", "singing", "voice", "male vocal", "female vocal", "male voice", "female voice",
+_VOCAL_TAGS = ("vocal", "vocals", "singing", "male vocals", "female vocals", "voice", "male vocal", "female vocal", "male voice", "female voice",
                "male", "female", "man", "woman", "choir", "choral", "opera", "male vocalists", "female vocalists",
                "female vocalist")
-_NO_VOCAL_TAGS = ("no vocals", "no vocal", "no voice", "instrumental")
+_NO_VOCAL_TAGS = ("instrumental (no vocals)", "no vocals", "no vocal", "no voice", "instrumental")
 
 _PL = "(?:s|es)?"  # optional plural
 
@@ -82,7 +84,7 @@ CONCEPTS: list[Concept] = [
              "metal", "hard rock", "heavy metal", "punk", "classic rock")),
     Concept("bass", "instrument", (r"bass", r"basses", r"bass ?lines?", rf"bass guitar{_PL}", r"bassist", r"electric bass",
                                    r"upright bass", r"double bass", r"sub ?bass", r"wobble bass", r"bass synth"),
-            ("@low_notes", "techno", "house", "hip-hop", "funk", "electro", "dance")),
+            ("@low_notes", "techno", "house", "hip hop", "funk", "electro", "dance")),
     Concept("piano", "instrument", (rf"piano{_PL}", r"pianist", r"grand piano", r"electric piano", r"rhodes", r"wurlitzer",
                                     r"keys", r"keyboards?", r"ivories"),
             ("piano", "harpsichord")),
@@ -99,7 +101,7 @@ CONCEPTS: list[Concept] = [
             _DRUM_TAGS),
     Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"808s?", r"programmed drums",
                                            r"drum programming", r"drum samples?"),
-            ("techno", "electronic", "electronica", "electro", "house", "hip-hop", "dance")),
+            ("techno", "electronic", "electronica", "electro", "house", "hip hop", "dance")),
     Concept("strings", "instrument", (r"strings", r"string section", r"string ensemble", r"string quartet",
                                       r"string orchestra", r"string instruments?", r"stringed instruments?", r"bowed strings"),
             ("strings", "violin", "cello")),
@@ -138,16 +140,16 @@ CONCEPTS: list[Concept] = [
     Concept("male vocals", "vocals", (r"male vocals?", r"male voices?", r"male singers?", r"male vocalists?",
                                       r"man singing", r"men singing", r"male lead", r"baritone voice",
                                       r"man's voice", r"men's voices", r"he sings"),
-            ("male", "man", "male vocal", "male voice", "male vocalists")),
+            ("male vocals", "male", "man", "male vocal", "male voice", "male vocalists")),
     Concept("female vocals", "vocals", (r"female vocals?", r"female voices?", r"female singers?", r"female vocalists?",
                                         r"woman singing", r"women singing", r"female lead",
                                         r"woman's voice", r"women's voices", r"she sings"),
-            ("female", "woman", "female vocal", "female voice", "female vocalists", "female vocalist")),
+            ("female vocals", "female", "woman", "female vocal", "female voice", "female vocalists", "female vocalist")),
     Concept("choir", "vocals", (r"choirs?", r"choral", r"chorale", r"choristers?", r"ensemble of singers"),
             ("choir", "choral")),
     Concept("opera singing", "vocals", (r"operatic", r"opera singers?", r"soprano voice", r"tenor voice"), ("opera",)),
     Concept("rap vocals", "vocals", (r"rap", r"raps", r"rapping", r"rappers?", r"rapped", r"mc", r"emcee"),
-            ("hip-hop+@vocals",)),
+            ("hip hop+@vocals",)),
     Concept("instrumental", "vocals", (r"instrumental", r"no vocals?", r"without vocals?", r"vocal ?less", r"wordless"),
             (), negative=True, positive_of="vocals"),
     # ----------------------------------------------------------------------------------------- genre
@@ -169,7 +171,7 @@ CONCEPTS: list[Concept] = [
                                r"club tracks?", r"dance ?floor", r"disco"), ("dance", "house", "techno")),
     Concept("electronic subgenre", "genre", (r"dubstep", r"trance", r"drum (?:and|&|n) bass", r"dnb", r"d&b", r"jungle",
                                              r"breakbeat", r"trap", r"garage", r"synthwave", r"hardstyle", r"lo ?fi"), ()),
-    Concept("hip hop", "genre", (r"hip ?hop", r"hiphop", r"rap music", r"rap songs?", r"boom bap"), ("hip-hop",)),
+    Concept("hip hop", "genre", (r"hip ?hop", r"hiphop", r"rap music", r"rap songs?", r"boom bap"), ("hip hop",)),
     Concept("jazz", "genre", (r"jazz", r"jazzy", r"swing", r"bebop", r"big band", r"jazz fusion", r"smooth jazz"), ("jazz",)),
     Concept("blues", "genre", (r"blues", r"bluesy", r"rhythm and blues"), ("blues",)),
     Concept("soul", "genre", (r"soul", r"r&b", r"r ?n ?b", r"rnb", r"motown", r"neo soul"), ("soul", "rnb")),
@@ -206,10 +208,10 @@ CONCEPTS: list[Concept] = [
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
     # ------------------------------------------------------------------------------------ tempo words
     Concept("slow", "tempo", (r"slow", r"slow tempo", r"slow paced", r"slow pace", r"slowly paced", r"leisurely",
-                              r"unhurried", r"largo", r"adagio", r"ballad tempo"), ("slow", "@tempo_slow")),
+                              r"unhurried", r"largo", r"adagio", r"ballad tempo"), ("@tempo_slow",)),
     Concept("fast", "tempo", (r"fast", r"fast tempo", r"fast paced", r"quick tempo", r"quick", r"rapid", r"up ?tempo",
                               r"brisk", r"frantic", r"allegro", r"presto", r"high tempo", r"high energy tempo"),
-            ("fast", "@tempo_fast")),
+            ("@tempo_fast",)),
     Concept("medium", "tempo", (r"medium tempo", r"moderate tempo", r"mid ?tempo", r"moderate pace", r"medium pace",
                                 r"moderately paced", r"moderato", r"andante", r"walking pace"), ("@tempo_medium",)),
     # ----------------------------------------------------------------------------------- meter words
@@ -380,8 +382,23 @@ def tag_scores(analysis) -> dict[str, float]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _tagger_threshold() -> float:
+    try:
+        from .features.tags import TagConfig
+
+        return TagConfig().threshold
+    except ImportError:
+        return 0.2
+
+
+def _tag_threshold(cfg: VocabConfig) -> float:
+    return cfg.raw_tag_min_score if cfg.raw_tag_min_score is not None else _tagger_threshold()
+
+
 def present_tags(analysis, cfg: VocabConfig = CFG) -> dict[str, float]:
-    """The tags the analysis asserts: those its tagger put in the genre/instrument/mood/vocals lists."""
+    """The tags the analysis asserts: the canonical tags its tagger listed (genre/instrument/mood/vocals),
+    plus raw tags ("mtt:beat", "msd:80s", "msd:Hip-Hop") at or above the tagger's own threshold."""
     tags = getattr(analysis, "tags", None)
     if tags is None or not getattr(analysis, "is_music", True):
         return {}
@@ -390,6 +407,10 @@ def present_tags(analysis, cfg: VocabConfig = CFG) -> dict[str, float]:
         for t in getattr(tags, group) or []:
             if t.score >= cfg.tag_min_score:
                 out[norm_tag(t.label)] = max(out.get(norm_tag(t.label), 0.0), float(t.score))
+    thr = _tag_threshold(cfg)
+    for k, v in (tags.scores or {}).items():
+        if v >= thr:
+            out[norm_tag(k)] = max(out.get(norm_tag(k), 0.0), float(v))
     return out
 
 
@@ -410,7 +431,10 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: VocabConfig) -> str 
     if name == "@vocals":
         hits = [f"'{t}' = {tags[t]:.2f}" for t in _VOCAL_TAGS if t in tags]
         return "vocal tag " + ", ".join(hits) if hits else None
-    if name.startswith("@tempo_") and bpm is not None:
+    if name.startswith("@tempo_"):
+        if bpm is None:  # no measured pulse: musicnn's own 'slow' / 'fast' impression may speak
+            word = name[len("@tempo_"):]
+            return f"tag '{word}' = {tags[word]:.2f} (no measured tempo)" if word in tags else None
         lo, hi = {"@tempo_slow": (0, cfg.slow_max_bpm), "@tempo_fast": (cfg.fast_min_bpm, 1e9),
                   "@tempo_medium": cfg.medium_bpm}[name]
         return f"tempo {bpm:.0f} BPM" if lo <= bpm <= hi else None
@@ -497,13 +521,14 @@ def is_supported(text: str, analysis, cfg: VocabConfig = CFG) -> bool:
 
 
 # -------------------------------------------------------------------------- analysis -> aspects
-_READABLE = {"hip-hop": "hip hop", "classic": "classical", "rnb": "r&b", "male": "male vocal", "female": "female vocal",
+_READABLE = {"hip-hop": "hip hop", "female vocals": "female vocal", "male vocals": "male vocal",
+             "instrumental (no vocals)": "instrumental", "acoustic instruments": "acoustic", "progressive rock": "progressive rock", "classic": "classical", "rnb": "r&b", "male": "male vocal", "female": "female vocal",
              "man": "male vocal", "woman": "female vocal", "male voice": "male vocal", "female voice": "female vocal",
              "male vocalists": "male vocal", "female vocalists": "female vocal", "female vocalist": "female vocal",
              "vocal": "vocals", "voice": "vocals", "singing": "vocals", "no vocal": "instrumental",
              "no vocals": "instrumental", "no voice": "instrumental", "beat": "beat", "beats": "beat",
              "00s": "2000s", "mellow": "mellow", "choral": "choir"}
-_SKIP_ASPECT = {"loud", "quiet", "soft", "solo", "weird", "fast", "slow", "acoustic", "party", "sexy", "catchy"}
+_SKIP_ASPECT = {"loud", "quiet", "soft", "solo", "weird", "fast", "slow", "party", "sexy", "catchy"}
 
 
 def tempo_word(bpm: float | None, cfg: VocabConfig = CFG) -> str | None:
