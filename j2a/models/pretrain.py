@@ -1,0 +1,175 @@
+"""`j2a pretrain-encoder`: self-supervised MW-MAE pretraining on a folder of audio.
+
+Every file is cut into 2-s log-mel clips once (at most `max_clips_per_file` spread over the file),
+then each step reconstructs the masked patches of a batch of clips. Batch choice and masks are
+functions of (seed, step), and checkpoints hold the weights, the AdamW state and the step, so
+`--resume` continues exactly. A fixed held-out set of clips with fixed masks gives `eval_loss`,
+comparable across steps. The checkpoint folder plugs into `j2a train --encoder mwmae:DIR`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .mwmae import MWMAE, MWMAEConfig, make_config
+
+
+@dataclass
+class PretrainConfig:
+    inputs: list[str]
+    out: str
+    size: str = "mini"
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.05
+    max_clips_per_file: int = 15
+    eval_clips: int = 32
+    eval_every: int = 50
+    save_every: int = 100
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+
+
+def audio_clips(files: list[str], model: MWMAE, max_per_file: int) -> torch.Tensor:
+    """(N, clip_frames, n_mels) standardised log-mel clips from the files (30-s blocks, memory-bounded)."""
+    from ..audio import AudioError, open_audio
+
+    c = model.cfg
+    out = []
+    for f in files:
+        try:
+            a = open_audio(f)
+        except AudioError as e:
+            print(f"pretrain-encoder: skipped {e}", file=sys.stderr)
+            continue
+        clips = []
+        for _, y in a.chunks(c.sample_rate, 30.0):
+            if len(y) < c.sample_rate * c.clip_frames * c.hop / c.sample_rate / 2:
+                continue  # under half a clip: mostly padding
+            with torch.no_grad():
+                clips.append(model.clips(torch.from_numpy(np.ascontiguousarray(y))[None])[0])
+        if clips:
+            x = torch.cat(clips)
+            keep = np.linspace(0, len(x) - 1, min(len(x), max_per_file)).round().astype(int)
+            out.append(x[np.unique(keep)])
+    if not out:
+        raise ValueError("pretrain-encoder: no usable audio in the inputs")
+    return torch.cat(out)
+
+
+def _lr(step, cfg, total):
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)))
+
+
+def eval_loss(model: MWMAE, clips: torch.Tensor, seed: int) -> float:
+    model.eval()
+    with torch.no_grad():
+        loss = float(model(clips, torch.Generator().manual_seed(seed + 12345)))
+    model.train()
+    return loss
+
+
+def pretrain(cfg: PretrainConfig) -> Path:
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+
+    from ..audio import find_audio_files
+    from ..train import load_optimizer, save_optimizer
+
+    out = Path(cfg.out)
+    state_file = out / "pretrain_state.json"
+    start = 0
+    if cfg.resume and state_file.exists():
+        st = json.loads(state_file.read_text())
+        keep = {"steps": cfg.steps, "resume": True, "progress": cfg.progress}
+        cfg = PretrainConfig(**{**st["config"], **keep})
+        start = st["step"]
+    files = find_audio_files(cfg.inputs)
+    if not files:
+        raise ValueError(f"pretrain-encoder: no audio files in {' '.join(cfg.inputs)}")
+    torch.manual_seed(cfg.seed)
+    model = MWMAE(make_config(cfg.size))
+    if start:
+        model.load_state_dict(load_file(str(out / "mwmae.safetensors")))
+    clips = audio_clips(files, model, cfg.max_clips_per_file)
+    perm = np.random.default_rng(cfg.seed).permutation(len(clips))
+    n_eval = min(cfg.eval_clips, max(1, len(clips) // 5))
+    held, train_clips = clips[perm[:n_eval]], clips[perm[n_eval:]]
+    print(f"pretrain-encoder: {len(files)} files -> {len(train_clips)} training clips, {n_eval} held out; "
+          f"MW-MAE-{cfg.size} {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, windows {model.cfg.windows()}",
+          file=sys.stderr)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    if start:
+        load_optimizer(opt, out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "log.jsonl"
+    old = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()] if (start and log_path.exists()) else []
+    log_path.write_text("".join(json.dumps(r) + "\n" for r in old if r["step"] <= start))
+    logf = open(log_path, "a")
+    model.train()
+    if start == 0:
+        logf.write(json.dumps({"step": 0, "eval_loss": eval_loss(model, held, cfg.seed)}) + "\n")
+    t0 = time.time()
+    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="pretrain", disable=not cfg.progress):
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, cfg, cfg.steps)
+        rng = np.random.default_rng([cfg.seed, step])
+        batch = train_clips[rng.choice(len(train_clips), min(cfg.batch_size, len(train_clips)), replace=False)]
+        loss = model(batch, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        done = step + 1
+        row = {"step": done, "loss": float(loss.detach()), "elapsed_s": round(time.time() - t0, 2)}
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            row["eval_loss"] = eval_loss(model, held, cfg.seed)
+        logf.write(json.dumps(row) + "\n")
+        logf.flush()
+        if done % cfg.save_every == 0 or done == cfg.steps:
+            model.save(out)
+            save_optimizer(opt, out)
+            state_file.write_text(json.dumps({"step": done, "config": asdict(cfg)}))
+    logf.close()
+    print(f"pretrain-encoder: {cfg.steps} steps -> {out} (use --encoder mwmae:{out})", file=sys.stderr)
+    return out
+
+
+def cmd_pretrain(args) -> int:
+    fields = PretrainConfig.__dataclass_fields__
+    pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    from ..cli import sub
+
+    p = sub(subparsers, "pretrain-encoder", "self-supervised MW-MAE audio-encoder pretraining (masked reconstruction)",
+            "j2a pretrain-encoder ~/Music rendered/ --out runs/mwmae --size mini --steps 300\n"
+            "j2a pretrain-encoder ~/Music --out runs/mwmae --steps 1000 --resume   # continue\n"
+            "j2a train --encoder mwmae:runs/mwmae --data train.jsonl --out runs/j2a21-mwmae")
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files and/or folders")
+    p.add_argument("--out", required=True, help="checkpoint folder (mwmae_config.json, mwmae.safetensors, log.jsonl)")
+    p.add_argument("--size", choices=["tiny", "mini", "small", "base"], help="model size (default: mini)")
+    p.add_argument("--steps", type=int, help="total optimizer steps (default 300)")
+    p.add_argument("--batch-size", type=int, help="clips per step (default 16)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 5e-4)")
+    p.add_argument("--eval-every", type=int, help="held-out loss every N steps (default 50)")
+    p.add_argument("--save-every", type=int, help="checkpoint every N steps (default 100)")
+    p.add_argument("--max-clips-per-file", type=int, help="2-s clips taken per file (default 15)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", default=None, help="continue from the checkpoint in --out")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.set_defaults(func=cmd_pretrain)
