@@ -1,0 +1,188 @@
+"""`j2a analyze` through the real console command: bad inputs, batches, kill + --resume, formats, schema.
+
+Short clips and --workers 1 keep this fast; each subprocess pays the model loading once.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from j2a.analysis import Analysis
+
+J2A = str(Path(sys.executable).with_name("j2a"))
+REPO = Path(__file__).resolve().parents[1]
+SHORT_MUSIC = ["madmom_sample.wav", "hiphop.mp3", "trumpet_loop_f_90bpm.ogg"]
+# the keys the issue requires in every analysis; nested ones as "parent.child"
+REQUIRED = ["file", "duration_s", "is_music", "tempo.bpm", "tempo.confidence", "tempo.candidates", "beats", "downbeats",
+            "meter", "key.label", "key.confidence", "chords", "tags.genre", "tags.instrument", "tags.mood", "tags.vocals",
+            "notes", "loudness", "version"]
+
+
+def j2a(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([J2A, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _bad_files(folder: Path, audio_dir: Path) -> dict[str, tuple[Path, str]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    src = (audio_dir / "techno_loop.mp3").read_bytes()
+    files = {
+        "empty.wav": (b"", "0 bytes"),
+        "truncated.mp3": (src[: len(src) // 2], "truncated"),
+        "text.wav": (b"not audio at all\n" * 50, "not a readable audio file"),
+    }
+    out = {}
+    for name, (data, reason) in files.items():
+        (folder / name).write_bytes(data)
+        out[name] = (folder / name, reason)
+    t = np.arange(int(0.2 * 22050)) / 22050
+    sf.write(folder / "short.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
+    out["short.wav"] = (folder / "short.wav", "too short")
+    sf.write(folder / "silence.wav", np.zeros(30 * 22050, np.float32), 22050)
+    out["silence.wav"] = (folder / "silence.wav", "digital silence")
+    return out
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        assert isinstance(d, dict) and part in d, f"missing {dotted}"
+        d = d[part]
+    return d
+
+
+@pytest.fixture(scope="module")
+def good_dir(tmp_path_factory, audio_dir) -> Path:
+    """A folder of short real music clips (symlinked: shared data is never copied into the repo)."""
+    d = tmp_path_factory.mktemp("good")
+    for name in SHORT_MUSIC:
+        (d / name).symlink_to(audio_dir / name)
+    return d
+
+
+@pytest.mark.parametrize("name", ["empty.wav", "truncated.mp3", "text.wav", "short.wav", "silence.wav"])
+def test_bad_file_one_error_line_nonzero_exit(tmp_path, audio_dir, name):
+    path, reason = _bad_files(tmp_path, audio_dir)[name]
+    r = j2a("analyze", path, "--workers", 1)
+    assert r.returncode != 0
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    assert str(path) in lines[0] and reason in lines[0], lines[0]
+    assert "Traceback" not in r.stderr
+    assert r.stdout.strip() == ""
+
+
+def test_missing_file(tmp_path):
+    r = j2a("analyze", tmp_path / "missing.flac")
+    assert r.returncode != 0 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_folder_with_one_bad_file(tmp_path, audio_dir):
+    """Good files are all written (one JSONL line each), the bad one is reported and recorded, exit non-zero."""
+    d = tmp_path / "music"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.wav").symlink_to(audio_dir / "madmom_sample.wav")
+    (d / "sub" / "b.mp3").symlink_to(audio_dir / "hiphop.mp3")
+    (d / "sub" / "broken.wav").write_text("plain text, not a wav\n" * 30)
+    out = tmp_path / "out.jsonl"
+    r = j2a("analyze", d, "--out", out, "--workers", 1)  # stderr is a pipe here
+    assert r.returncode != 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(x["file"]).name for x in rows) == ["a.wav", "b.mp3"]
+    assert all(x["is_music"] for x in rows)
+    errs = [json.loads(line) for line in out.with_name("out.jsonl.errors.jsonl").read_text().splitlines()]
+    assert [Path(e["file"]).name for e in errs] == ["broken.wav"]
+    assert "not a readable audio file" in errs[0]["error"]
+    assert str(d / "sub" / "broken.wav") in r.stderr
+    # no progress bar in a pipe: no carriage returns, no tqdm bar
+    assert "\r" not in r.stderr and "file/s" not in r.stderr and "%|" not in r.stderr
+    assert "2 done" in r.stderr and "1 failed" in r.stderr
+
+
+def test_kill_then_resume_gives_every_file_once(tmp_path, good_dir):
+    out = tmp_path / "lib.jsonl"
+    p = subprocess.Popen([J2A, "analyze", str(good_dir), "--out", str(out), "--workers", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and p.poll() is None:
+            if out.exists() and out.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.05)
+        killed = p.poll() is None
+        p.send_signal(signal.SIGKILL) if killed else None
+    finally:
+        p.wait()
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(first) >= 1
+    if killed:
+        assert len(first) < len(SHORT_MUSIC)  # the kill really interrupted the batch
+    r = j2a("analyze", good_dir, "--out", out, "--workers", 1, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert f"({len(first)} already there)" in r.stderr
+    files = [json.loads(line)["file"] for line in out.read_text().splitlines()]
+    assert sorted(files) == sorted(str(good_dir / n) for n in SHORT_MUSIC)
+
+
+def test_json_and_csv_outputs_parse(tmp_path, audio_dir):
+    clip = audio_dir / "madmom_sample.wav"
+    r = j2a("analyze", clip, "--format", "json", "--workers", 1)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["file"] == str(clip) and doc["is_music"] is True
+    for key in REQUIRED:
+        _get(doc, key)
+    a = Analysis.from_dict(doc)
+    assert a.to_dict() == doc  # JSON -> dataclasses -> JSON is lossless
+
+    out = tmp_path / "t.csv"
+    r = j2a("analyze", clip, audio_dir / "hiphop.mp3", "--format", "csv", "--out", out, "--workers", 1)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [Path(x["file"]).name for x in rows] == ["madmom_sample.wav", "hiphop.mp3"]
+    assert float(rows[0]["bpm"]) > 0 and rows[0]["is_music"] == "True"
+    assert not out.with_name("t.csv.partial.jsonl").exists()
+
+
+def test_python_api_round_trip(audio_dir):
+    import j2a as pkg
+
+    a = pkg.analyze(str(audio_dir / "hiphop.mp3"))
+    b = Analysis.from_json(a.to_json())
+    assert b == a
+    assert isinstance(b.tempo.bpm, float) and b.chords == a.chords and b.notes == a.notes
+    y = a.to_dict()
+    for key in REQUIRED:
+        _get(y, key)
+    assert set(a.timings_s) >= {"decode", "is_music", "loudness", "rhythm", "harmony", "notes"}
+
+
+def test_non_music_is_reported_not_analysed(audio_dir):
+    import j2a as pkg
+
+    a = pkg.analyze(str(audio_dir / "bird_robin.ogg"))
+    assert a.is_music is False and a.music.reason == "non-musical sound"
+    assert a.tempo is None and a.key is None and a.chords == [] and a.notes is None
+    assert a.loudness is not None and a.loudness.integrated_lufs is not None
+
+
+def test_readme_documents_the_schema(audio_dir):
+    """Every top-level key the README's schema lists is in the output, and the required ones are listed."""
+    readme = (REPO / "README.md").read_text()
+    m = re.search(r"\n#+ [^\n]*[Ss]chema[^\n]*\n(.*?)(?=\n#+ |\Z)", readme, re.S)
+    assert m, "README has no schema section"
+    section = m.group(1)
+    for key in ["file", "duration_s", "is_music", "tempo", "beats", "downbeats", "meter", "key", "chords", "tags",
+                "notes", "loudness", "version"]:
+        assert re.search(rf"\b{key}\b", section), f"README schema does not mention {key}"
