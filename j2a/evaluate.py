@@ -16,11 +16,11 @@ __all__ = ["score_captions", "load_refs", "load_preds", "match", "METRICS", "add
 
 
 def __getattr__(name):  # lazy re-exports: mir/qa import mir_eval etc. only when used
-    if name in {"score_mir", "load_truth", "evaluate_mir"}:
+    if name in {"score_mir", "load_truth", "evaluate_mir", "score_item", "Truth", "Prediction"}:
         from .eval import mir
 
         return getattr(mir, name)
-    if name in {"score_qa", "load_qa"}:
+    if name in {"score_qa", "load_qa", "load_answers", "judge"}:
         from .eval import qa
 
         return getattr(qa, name)
@@ -80,3 +80,67 @@ def add_cli(subparsers) -> None:
     c.add_argument("--per-row", metavar="OUT", help="write per-item scores here (JSONL)")
     c.add_argument("--no-sbert", action="store_true", help="skip the SBERT cosine (no model load)")
     c.set_defaults(func=cmd_captions)
+    _add_mir_qa(esp)
+
+
+# --------------------------------------------------------------------------------------------- mir
+def cmd_mir(args) -> int:
+    from .eval import mir
+
+    s = mir.evaluate_mir(args.manifest, args.analysis, trim_s=args.trim, chord_annotator=args.chord_annotator)
+    rows = s.pop("rows")
+    print(f"scored {s['n']} clips" + (f" ({len(s['missing'])} without predictions)" if s["missing"] else ""))
+    print(mir.format_table(s))
+    if args.json:
+        _write_json(args.json, s)
+    if args.per_item:
+        _write_json(args.per_item, rows)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- qa
+def cmd_qa(args) -> int:
+    from .eval import qa
+
+    s = qa.score_qa(qa.load_qa(args.qa), qa.load_answers(args.preds))
+    rows = s.pop("rows")
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"
+    print(f"{s['n']} questions ({s['n_fact']} fact, {s['n_open']} open), {s['unanswered']} unanswered, "
+          f"{s['unknown_ids']} answers to unknown ids")
+    print(f"accuracy {pct(s['accuracy'])}  fact {pct(s['fact_accuracy'])}  open {pct(s['open_accuracy'])}  "
+          f"keyword recall {pct(s['keyword_recall'])}")
+    if args.json:
+        _write_json(args.json, s)
+    if args.per_item:
+        _write_json(args.per_item, rows)
+    return 0
+
+
+def _add_mir_qa(esp) -> None:
+    from .cli import sub
+
+    m = sub(esp, "mir", "tempo Acc1/Acc2, beat F/Cemgil/P-score, downbeat F, meter, key (MIREX), chords (WCSR) via mir_eval",
+            "j2a data render --out rendered --n 20\n"
+            "j2a eval mir --manifest rendered/manifest.jsonl\n"
+            "j2a analyze ../shared/data/audio --out analysis.jsonl\n"
+            "j2a eval mir --manifest ../shared/data/audio/manifest.csv --analysis analysis.jsonl --json mir.json",
+            description="Score J2A's analysis against truth: manifest columns (tempo_bpm, meter, key) and annotation "
+                        "files beside the audio or named in the row (JAMS from `j2a data render`, .beats, .lab). "
+                        "Without --analysis, J2A analyses every clip here.")
+    m.add_argument("--manifest", required=True, metavar="CSV|JSONL", help="clips with truth (file/audio column)")
+    m.add_argument("--analysis", metavar="JSONL", help="predictions from `j2a analyze --out x.jsonl` (default: analyse now)")
+    m.add_argument("--trim", type=float, default=5.0, metavar="S", help="ignore beats before S seconds, as MIREX does (default: %(default)s)")
+    m.add_argument("--chord-annotator", metavar="NAME", help="JAMS chord annotation to score against, e.g. 'human roman-numeral analysis' (default: the first)")
+    m.add_argument("--json", metavar="OUT", help="write the summary here")
+    m.add_argument("--per-item", metavar="OUT", help="write per-clip scores here (JSON)")
+    m.set_defaults(func=cmd_mir)
+
+    q = sub(esp, "qa", "accuracy of answers: exact match for facts, keyword match for open questions",
+            "j2a eval qa --qa questions.json --preds answers.jsonl --json qa.json",
+            description="QA set: JSON/JSONL of {id, question, answer, kind: fact|open, keywords?}, or MusicQA's "
+                        "conversation format. Predictions: JSONL of {id, answer}.")
+    q.add_argument("--qa", required=True, metavar="JSON", help="questions with reference answers")
+    q.add_argument("--preds", required=True, metavar="JSONL", help="answers to score")
+    q.add_argument("--json", metavar="OUT", help="write the summary here")
+    q.add_argument("--per-item", metavar="OUT", help="write per-question results here (JSON)")
+    q.set_defaults(func=cmd_qa)
