@@ -264,8 +264,7 @@ def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
         return Answer(question, "Without a language model I can only answer factual questions (tempo, key, meter, "
                       f"chords, instruments, genre, mood, vocals, duration, loudness). What J2A measured: {context}",
                       "analysis", "other", {"context": context})
-    prompt = (f"{prompts.format_prompt(aspects, facts)}\n" if a.is_music else "") + \
-        f"Facts about the recording: {context}\nQuestion: {question.strip()}\nAnswer:"
+    prompt = f"Facts about the recording: {context}\nQuestion: {question.strip()}\nAnswer:"
     raw = backend.generate([prompt], max_new_tokens=80)[0]
     raw = raw.split("\nQuestion:")[0].strip()
     kept, checked, dropped = guard(raw, a)

@@ -134,3 +134,46 @@ def test_cli_json(synth_clip, capsys):
     assert main(["ask", str(synth_clip[0]), "What key is it in?", "--json", "--llm", "none"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["source"] == "analysis" and "C major" in out["answer"] and out["evidence"]["key"] == "C major"
+
+
+def _rock():
+    from j2a.analysis import Analysis
+
+    return Analysis.from_dict({
+        "file": "x.wav", "duration_s": 30.0, "is_music": True, "music": {"is_music": True, "confidence": 0.9, "reason": "music"},
+        "tags": {"genre": [{"label": "rock", "score": 0.5}], "instrument": [{"label": "guitar", "score": 0.6}],
+                 "mood": [], "vocals": [{"label": "male vocals", "score": 0.4}], "scores": {}},
+        "tempo": {"bpm": 128.0, "confidence": 0.8, "candidates": []}, "key": {"label": "E minor", "confidence": 0.7}})
+
+
+class ScriptedLLM:
+    """A stand-in language model returning a fixed text (tests the guard on open answers)."""
+
+    name = "scripted"
+
+    def __init__(self, text):
+        self.text, self.prompts = text, []
+
+    def generate(self, prompts, max_new_tokens=200, **kw):
+        self.prompts += prompts
+        return [self.text]
+
+
+def test_open_question_goes_to_the_llm_and_is_guarded():
+    llm = ScriptedLLM("It would suit a road-trip scene in a film. The saxophone gives it a jazzy edge.")
+    ans = ask(_rock(), "What kind of film scene would this suit?", llm=llm)
+    assert ans.source == "llm" and ans.intent == "other"
+    assert ans.answer == "It would suit a road-trip scene in a film."
+    assert [d["sentence"] for d in ans.evidence["dropped"]] == ["The saxophone gives it a jazzy edge."]
+    p = llm.prompts[0]
+    assert "E minor" in p and "rock" in p and p.rstrip().endswith("Answer:")
+
+
+def test_open_answer_that_contradicts_everything_is_replaced():
+    ans = ask(_rock(), "Who would enjoy this?", llm=ScriptedLLM("Fans of female-fronted synth-pop in 3/4."))
+    assert ans.answer.startswith("I can't answer that from what J2A measured") and "E minor" in ans.answer
+
+
+def test_factual_questions_never_load_an_llm():
+    ans = ask(_rock(), "What is the tempo?", llm="openai:nothing@http://127.0.0.1:9")  # unreachable: never called
+    assert ans.answer.startswith("About 128 BPM") and ans.source == "analysis"
