@@ -1,0 +1,118 @@
+"""Harmony: key and chords on synthetic, real and atonal audio; the torch port equals madmom."""
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+from j2a.audio import open_audio
+from j2a.features import harmony as H
+
+
+def _majmin_wcsr(ref: list[dict], est) -> float:
+    ri = np.array([[c["start"], c["end"]] for c in ref])
+    ei = np.array([[c.start, c.end] for c in est])
+    el = [c.label for c in est]
+    ei, el = mir_eval.util.adjust_intervals(ei, el, ri.min(), ri.max(), "N", "N")
+    iv, r, e = mir_eval.util.merge_labeled_intervals(ri, [c["label"] for c in ref], ei, el)
+    return mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(r, e), mir_eval.util.intervals_to_durations(iv))
+
+
+def _label_at(chords, t: float) -> str:
+    return next(c.label for c in chords if c.start <= t < c.end)
+
+
+@pytest.fixture(scope="module")
+def synth_harmony(synth_clip):
+    path, spec = synth_clip
+    return H.analyze_harmony(open_audio(path)), spec
+
+
+def test_synth_clip_key_is_c_major(synth_harmony):
+    h, spec = synth_harmony
+    assert h.key.label == "C major" and h.key.tonic == "C" and h.key.mode == "major"
+    assert h.key.confidence > 0.5
+    assert h.key.candidates[0]["label"] == "C major"
+
+
+def test_synth_clip_chords_per_bar(synth_harmony):
+    h, spec = synth_harmony
+    ref = spec.chord_timeline()
+    assert _majmin_wcsr(ref, h.chords) >= 0.8
+    # the chord in the middle of each of the first four bars: C F G C
+    got = [_label_at(h.chords, (i + 0.5) * spec.bar_s) for i in range(4)]
+    assert got == ["C:maj", "F:maj", "G:maj", "C:maj"]
+    # timeline is contiguous, ordered, merged and within the clip
+    assert all(a.end == b.start and a.label != b.label for a, b in zip(h.chords, h.chords[1:]))
+    assert h.chords[0].start == 0.0 and h.chords[-1].end <= spec.duration_s + 0.05
+
+
+def test_sax_is_d_minor(audio_dir):
+    h = H.analyze_harmony(open_audio(audio_dir / "sax_tenor_d_minor.wav"))
+    assert h.key.label == "D minor"
+
+
+def test_dubstep_formats_agree_on_key(audio_dir):
+    keys = {f: H.analyze_harmony(open_audio(audio_dir / f"dubstep.{f}")).key.label
+            for f in ("wav", "flac", "mp3", "ogg", "aac")}
+    assert len(set(keys.values())) == 1 and None not in keys.values(), keys
+
+
+def _clusters(seed: int, sr: int = 44100, seconds: float = 15.0) -> np.ndarray:
+    """Random chromatic clusters (4-9 random pitches from E2 to F#6, a new set every 0.25 s): atonal."""
+    rng = np.random.default_rng(seed)
+    seg = int(0.25 * sr)
+    t = np.arange(seg) / sr
+    out = []
+    for _ in range(int(seconds / 0.25)):
+        ps = rng.choice(np.arange(40, 90), int(rng.integers(4, 10)), replace=False)
+        out.append(sum(np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t) for p in ps) * np.hanning(seg) * 0.05)
+    return np.concatenate(out).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["clusters", "noise"])
+def test_atonal_input_gets_no_key(kind):
+    y = _clusters(3) if kind == "clusters" else np.random.default_rng(0).standard_normal(44100 * 10).astype(np.float32) * 0.1
+    h = H.analyze_harmony(open_audio(y, 44100))
+    assert h.key.label is None and h.key.tonic is None and h.key.mode is None
+    assert h.key.confidence < 0.5
+    assert len(h.key.candidates) == 5  # still reported, for whoever wants to look
+
+
+def test_cadence_breaks_a_tie_between_tonic_and_dominant():
+    # a CNN posterior split between C major and its dominant G major; a timeline ending V-I in C
+    probs = np.full(24, 0.01)
+    probs[H.key_index(0, False)] = probs[H.key_index(7, False)] = 0.39
+    probs /= probs.sum()
+    seq = ["C:maj", "A:min", "D:maj", "G:maj", "C:maj", "F:maj", "G:maj", "C:maj"]
+    chords = [H.Chord(i * 2.0, i * 2.0 + 2.0, lab) for i, lab in enumerate(seq)]
+    assert H.estimate_key(probs, chords).label == "C major"
+    assert H.estimate_key(probs, chords, H.HarmonyConfig(refine_key=False)).label in ("C major", "G major")
+    # the same posterior with the timeline ending on G names G major: the chords decide, not a bias
+    assert H.estimate_key(probs, chords[:4]).label == "G major"
+
+
+def test_torch_port_matches_madmom_processors(audio_dir):
+    """J2A runs madmom's own networks through torch; outputs equal madmom's processors."""
+    from j2a._madmom import madmom  # noqa: F401
+    from madmom.features.chords import CNNChordFeatureProcessor
+    from madmom.features.key import CNNKeyRecognitionProcessor
+
+    y = open_audio(audio_dir / "madmom_sample.wav").load(44100)[:int(1.5 * 44100)]  # madmom is slow: 1.5 s
+    feats, probs = H.extract(open_audio(y, 44100))
+    ref_feats = CNNChordFeatureProcessor()(y)
+    ref_probs = CNNKeyRecognitionProcessor()(y).reshape(-1)
+    assert feats.shape == ref_feats.shape
+    np.testing.assert_allclose(feats, ref_feats, atol=1e-4)
+    np.testing.assert_allclose(probs, ref_probs, atol=1e-4)
+
+
+def test_chunked_features_equal_whole_signal(audio_dir, monkeypatch):
+    """Block-wise processing (for bounded memory) stitches to the same features as one pass."""
+    a = open_audio(audio_dir / "cuidado_falla_cancion.flac")  # 20 s
+    whole, _ = H._block_features(a.load(44100))
+    monkeypatch.setattr(H, "CHUNK_S", 8.0)  # 20 s in 5 overlapping blocks
+    chunked, probs = H.extract(a)
+    assert chunked.shape == whole.shape
+    np.testing.assert_allclose(chunked, whole, atol=1e-4)
+    assert probs.shape == (24,) and abs(probs.sum() - 1) < 1e-6
