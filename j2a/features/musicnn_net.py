@@ -274,14 +274,19 @@ class MelStream:
         return mel
 
 
-def log_mel(y: np.ndarray) -> np.ndarray:
-    """musicnn's input representation: mel power rounded to float16 (musicnn stores and feeds float16
+def log_compress(mel: np.ndarray) -> np.ndarray:
+    """musicnn's compression of mel power: rounded to float16 (musicnn stores and feeds float16
     spectrograms), then log10(10000 x + 1). Under numpy 1.x, which musicnn was written for,
-    `10000 * float16_array` promotes to float32, so the log is taken in float32 — we do the same (in
+    `10000 * float16_array` promotes to float32, so the log is taken in float32; we do the same (in
     float16 the product would overflow to inf on loud music). Values beyond float16's range are clipped
     to its max rather than becoming inf."""
-    m = np.minimum(mel_power(y), np.finfo(np.float16).max).astype(np.float16).astype(np.float32)
+    m = np.minimum(mel, np.finfo(np.float16).max).astype(np.float16).astype(np.float32)
     return np.log10(np.float32(10000) * m + np.float32(1))
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """musicnn's input representation of a 16 kHz signal: (frames, 96) log-compressed mel power."""
+    return log_compress(mel_power(y))
 
 
 def musicnn_windows(y16k: np.ndarray, hop_s: float | None = None) -> tuple[torch.Tensor, float]:
@@ -290,8 +295,9 @@ def musicnn_windows(y16k: np.ndarray, hop_s: float | None = None) -> tuple[torch
     Returns (batch, windows_per_second): batch is a float32 tensor (n_windows, 187, 96) of log-mel
     patches; window i starts at frame i * hop, i.e. at i * hop * 256 / 16000 s, with hop = 187 frames
     (2.992 s, musicnn's own non-overlapping default) when hop_s is None, else the whole number of
-    16-ms frames nearest to hop_s. windows_per_second = 16000 / (hop * 256). Like musicnn, only full patches are kept, so a signal
-    shorter than one patch is repeated to fill one (musicnn's training used repeat-padding too).
+    16-ms frames nearest to hop_s; windows_per_second = 16000 / (hop * 256). Like musicnn, only full
+    patches are kept; a signal shorter than one patch is repeated to fill one (musicnn's training
+    used repeat-padding too).
     """
     y = np.asarray(y16k, dtype=np.float32)
     mel = log_mel(y)

@@ -161,8 +161,7 @@ def _patches(audio: Audio, cfg: TagConfig):
 
 
 def _to_input(mels: list[np.ndarray]) -> torch.Tensor:
-    m = np.minimum(np.stack(mels), np.finfo(np.float16).max).astype(np.float16).astype(np.float32)
-    return torch.from_numpy(np.log10(np.float32(10000) * m + np.float32(1)))
+    return torch.from_numpy(mn.log_compress(np.stack(mels)))
 
 
 def track_scores(audio: Audio, cfg: TagConfig | None = None) -> dict[str, float]:

@@ -1,0 +1,103 @@
+"""Speed of j2a's musicnn tagging (PyTorch port, both models) vs the original TensorFlow musicnn.
+
+    nice -n 10 .venv/bin/python bench/tags_speed.py [--runs 3] [--tf-python /tmp/tfvenv/bin/python]
+
+Inputs: real shared clips concatenated to 30 s and 3 min (16 kHz WAV in a temp folder). j2a column:
+`analyze_tags(open_audio(wav))` with models already loaded (decode + front-end + MTT_musicnn +
+MSD_musicnn + grouping). Peer (only with --tf-python, a venv holding tensorflow, librosa, musicnn,
+see scripts/make_musicnn_fixture.py): `musicnn.extractor.extractor(wav, model)` for both models, as a
+user calls it, i.e. including TF graph building and checkpoint restore on every call, which is what
+that API costs. Median of --runs runs; the 1-min load average is printed because the machine is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+AUDIO = REPO.parent / "shared" / "data" / "audio"
+CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.mp3", "vocadito_1.wav",
+         "hainsworth_001.flac", "sweet_waltz.ogg"]
+
+TF_SNIPPET = """
+import sys, time, warnings
+warnings.filterwarnings("ignore")
+from musicnn import extractor
+t = time.perf_counter()
+for m in ("MTT_musicnn", "MSD_musicnn"):
+    extractor.extractor(sys.argv[1], model=m, extract_features=False)
+print("ELAPSED", time.perf_counter() - t)
+"""
+
+
+def make_input(seconds: float, folder: Path) -> Path:
+    import soundfile as sf
+
+    from j2a.audio import open_audio
+
+    pieces, n = [], int(seconds * 16000)
+    while sum(map(len, pieces)) < n:
+        for c in CLIPS:
+            pieces.append(open_audio(AUDIO / c).load(16000))
+    path = folder / f"mix_{int(seconds)}s.wav"
+    sf.write(path, np.concatenate(pieces)[:n], 16000, subtype="FLOAT")
+    return path
+
+
+def time_j2a(path: Path, runs: int) -> float:
+    from j2a.audio import open_audio
+    from j2a.features.tags import analyze_tags
+
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        analyze_tags(open_audio(path))
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def time_tf(python: str, path: Path, runs: int) -> float:
+    ts = []
+    for _ in range(runs):
+        out = subprocess.run([python, "-c", TF_SNIPPET, str(path)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        ts.append(float(out.stdout.split("ELAPSED")[-1]))
+    return statistics.median(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tf-python", help="python of a venv with tensorflow + librosa + musicnn (the peer)")
+    ap.add_argument("--durations", default="30,180")
+    args = ap.parse_args()
+
+    import torch
+
+    from j2a.features import musicnn_net as mn
+
+    t = time.perf_counter()
+    mn.load_musicnn("MTT_musicnn"), mn.load_musicnn("MSD_musicnn")
+    print(f"model load (both checkpoints, no TF): {time.perf_counter() - t:.2f} s; torch threads {torch.get_num_threads()}")
+    print(f"{'input':>8} | {'j2a port s':>10} | {'x realtime':>10} | {'TF musicnn s':>12} | {'x realtime':>10} | load avg")
+    print("-" * 75)
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in (float(x) for x in args.durations.split(",")):
+            path = make_input(d, Path(tmp))
+            ours = time_j2a(path, args.runs)
+            peer = time_tf(args.tf_python, path, args.runs) if args.tf_python else float("nan")
+            print(f"{d:>7.0f}s | {ours:>10.2f} | {d / ours:>10.1f} | {peer:>12.2f} | {d / peer:>10.1f} | "
+                  f"{os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
