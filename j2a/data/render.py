@@ -17,8 +17,9 @@ Truth per piece (JAMS, validated against the JAMS schema):
   pieces end on the tonic); the mode is major when the key signature's scale holds the major third
   above that tonic, else minor (so a chorale in G minor notated with one flat is G minor, and a
   Picardy-third ending does not make a minor piece major). `sandbox.key_modal` is true when the
-  tonic is neither the signature's major nor its relative-minor tonic (modal or half-cadence
-  endings, e.g. Phrygian chorales): those keys are doubtful and the benchmark reports them apart.
+  tonic is none of the signature's major or relative-minor tonic, nor the Baroque one-accidental-off
+  notations (Dorian-signature minor, Mixolydian-signature major) — e.g. Phrygian chorales ending on
+  E with no sharps: those keys are doubtful and the benchmark reports them apart.
 - chords (`chord`, annotator "music21 chordify"): every vertical slice of the score named by the
   triad / seventh template that explains most of its pitch classes (non-chord tones dropped; a slice
   that fits no chord continues the previous chord); Harte labels (maj, min, dim, aug, 7, maj7, min7,
@@ -206,7 +207,12 @@ def notated_key(score) -> dict:
     name = k.tonic.name.replace("-", "b")
     if len(name) > 2:  # double sharps/flats: respell
         name = _PC_NAME[tonic_pc]
-    modal = tonic_pc not in (major_tonic, (major_tonic + 9) % 12)
+    # Baroque "Dorian" (minor, one flat fewer) and "Mixolydian" (major, one sharp fewer) signatures
+    # are ordinary notations of tonal keys; any other tonic (e.g. a Phrygian ending on E with no
+    # sharps) is flagged modal: the notated key is then doubtful.
+    tonal = {(major_tonic, "major"), ((major_tonic + 9) % 12, "minor"), ((major_tonic + 2) % 12, "minor"),
+             ((major_tonic + 7) % 12, "major")}
+    modal = (tonic_pc, mode) not in tonal
     return {"tonic": name, "mode": mode, "label": f"{name} {mode}", "key_signature_sharps": sharps,
             "key_modal": modal}
 
@@ -268,6 +274,13 @@ def _rntxt_index() -> dict[str, str]:
                 if line.startswith("BWV:"):
                     _RN_INDEX[line.split(":", 1)[1].strip()] = str(p)
     return _RN_INDEX
+
+
+def analysed_chorales() -> list[str]:
+    """Corpus paths of the chorales with a shipped human Roman-numeral analysis."""
+    have = set(candidate_scores("bach", 10**6))
+    out = [f"bach/bwv{b}.mxl" for b in _rntxt_index()]
+    return [p for p in out if p in have]
 
 
 # ------------------------------------------------------------------------------------- rendering
@@ -426,22 +439,31 @@ def caption(t: dict) -> str:
 
 # --------------------------------------------------------------------------------------- the set
 def _render_job(args):
+    import resource
+
     piece, out_dir, cfg = args
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s(resource)
     try:
         row = render_piece(piece, out_dir, cfg)
         row["truth"]["render_s"] = round(time.perf_counter() - t, 2)
+        row["truth"]["render_cpu_s"] = round(_cpu_s(resource) - c, 2)  # this process + fluidsynth
         return row, None
     except Exception as e:  # one bad score must not stop the set
         return None, f"{piece.source}: {type(e).__name__}: {e}"
 
 
+def _cpu_s(resource) -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def render_set(out_dir: str | Path, n: int, seed: int = 0, corpus: str = "bach", workers: int = 2,
-               cfg: RenderConfig | None = None, progress: bool = False) -> list[dict]:
+               cfg: RenderConfig | None = None, progress: bool = False, sources: list[str] | None = None) -> list[dict]:
     """Render n pieces into out_dir (audio + .jams each) and write out_dir/manifest.jsonl.
 
     Pieces that fail to parse or render are reported on stderr and replaced by further picks, so
-    the set has n pieces whenever the corpus allows.
+    the set has n pieces whenever the corpus allows. `sources` (corpus paths such as
+    "bach/bwv269.mxl") renders those pieces, in order, instead of a random pick.
     """
     import sys
     from concurrent.futures import ProcessPoolExecutor
@@ -449,8 +471,14 @@ def render_set(out_dir: str | Path, n: int, seed: int = 0, corpus: str = "bach",
     cfg = cfg or RenderConfig(corpus=corpus, workers=workers)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pool_size = len(candidate_scores(cfg.corpus, cfg.max_file_kb))
-    pieces = plan(min(pool_size, n + max(4, n // 5)), seed, cfg)  # spares for failures
+    pool_size = len(candidate_scores(cfg.corpus, cfg.max_file_kb)) if not sources else 0
+    pieces = plan(min(pool_size, n + max(4, n // 5)), seed, cfg) if not sources else []  # spares for failures
+    if sources:
+        rng = random.Random(seed)
+        fonts = soundfonts()
+        pieces = [Piece(source=s, bpm=round(rng.uniform(*cfg.bpm_range)), family=rng.choice(sorted(FAMILIES)),
+                        soundfont=rng.choice(fonts), seed=rng.randrange(2**31)) for s in sources]
+        n = len(pieces)
     rows: list[dict] = []
     todo = iter(pieces)
     with ProcessPoolExecutor(max_workers=max(1, cfg.workers)) as ex, open(out_dir / "manifest.jsonl", "w") as f:
