@@ -7,7 +7,8 @@ Why one shared front end: both models read a 44.1 kHz, 8192-sample STFT (chords 
 5 fps = every other chord frame), so J2A computes the STFT once and applies the two filterbanks.
 
 Memory: audio is read with `Audio.chunks(44100, CHUNK_S, OVERLAP_S)` (60 s blocks, 4 s overlap), so
-the samples and spectrogram held at any moment cover one block (~10 MB for samples and STFT).
+the samples, STFT and network activations held at any moment cover one block (samples 11 MB, complex
+STFT 21 MB, largest chord-CNN activation ~10 MB: under 100 MB in all, whatever the file's length).
 What grows with the file is only the 128-d chord feature per 0.1 s frame (51 KB per second of audio,
 ~185 MB for 60 min) and the CRF's back-pointers (36,000 frames x 25 states, ~7 MB for 60 min).
 The key network's pooled logits are averaged over blocks (weighted by frames), which is what the
