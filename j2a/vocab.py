@@ -512,7 +512,7 @@ def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
 def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str:
     neg = [f"tag '{t}' = {tags[t]:.2f}" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
     if neg:
-        return " + ".join(neg)
+        return neg[0]
     return f"no tag supports {positive.key}"
 
 
@@ -615,6 +615,8 @@ def aspects_from_analysis(analysis, cfg: VocabConfig = CFG) -> tuple[list[str], 
             aspects.append(a)
     if "instrumental" in aspects and any(v in aspects for v in ("vocals", "male vocal", "female vocal", "choir")):
         aspects.remove("instrumental")
+    if "vocals" in aspects and any(v in aspects for v in ("male vocal", "female vocal")):
+        aspects.remove("vocals")  # "male vocal" already says it
     bpm = _bpm(analysis)
     word = tempo_word(bpm, cfg)
     if word:
