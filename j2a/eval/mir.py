@@ -74,10 +74,11 @@ def normalise_key(label) -> str | None:
 
 
 def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
+    """A positive number, or the leading one of a cell like '87.5 (or 175)'; else None."""
+    m = re.match(r"\s*(\d+(?:\.\d*)?)", str(x)) if x is not None else None
+    if not m:
         return None
+    v = float(m.group(1))
     return v if np.isfinite(v) and v > 0 else None
 
 
