@@ -100,13 +100,15 @@ def run_batch(
             prior.update({r.get("file"): r for r in _load_finished(outp, fmt)})
             for r in prior.values():  # re-journal so a later kill still has them
                 _append(jpath, r)
-        # rewrite the journal cleanly (drops a half-written last line)
-        if resume and prior and fmt == "jsonl":
+        # rewrite the journal cleanly (drops a half-written last line, even when no row is complete)
+        if resume and jpath.exists():
             with open(jpath, "w") as f:
                 for r in prior.values():
                     f.write(json.dumps(r) + "\n")
         journal = open(jpath, "a", buffering=1)
         errpath = outp.with_name(outp.name + ".errors.jsonl")
+        if errpath.exists():  # failed files are retried on --resume, so it describes this run only
+            errpath.unlink()
     todo = [f for f in files if f not in prior]
     res.skipped = len(files) - len(todo)
     results: dict[str, dict] = {}
