@@ -64,6 +64,7 @@ def _session():
     path = os.path.join(pkg, "saved_models", "icassp_2022", "nmp.onnx")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on shared CPUs
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
