@@ -18,7 +18,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter", "recording")
+CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter", "recording", "attribution")
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,12 @@ CONCEPTS: list[Concept] = [
                                                r"low (?:audio )?quality", r"poor (?:audio |sound )?quality",
                                                r"amateur recording", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
+    # ------------------------------------------- titles, artists, labels: nothing in the audio can support them
+    Concept("attribution", "attribution", (r"by the (?:band|artist|singer|group|composer|rapper|dj)", r"song called",
+                                           r"track called", r"song titled", r"track titled", r"titled", r"entitled",
+                                           r"record label", r"music label", r"(?:the )?beatles", r"written by",
+                                           r"composed by", r"performed by", r"produced by", r"covered by",
+                                           r"album", r"music video", r"famous song", r"hit single"), ()),
     # ------------------------------------------------------------------------------------ tempo words
     Concept("slow", "tempo", (r"slow", r"slow tempo", r"slow paced", r"slow pace", r"slowly paced", r"leisurely",
                               r"unhurried", r"largo", r"adagio", r"ballad tempo"), ("@tempo_slow",)),
@@ -252,6 +258,7 @@ _NOTE = r"(?P<root>[A-G])(?P<acc>#|b|♯|♭|\s+sharp|\s+flat)?"
 _KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))(?:\s+(?i:key|tonality))?")
 _MODE_RE = re.compile(r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
 _METER_RE = re.compile(r"(?<![\w/.])(?P<num>[2-9]|1[0-2])\s*/\s*(?P<den>2|4|8|16)(?![\w/])")
+_QUOTED_RE = re.compile(r"[\"“][^\"”]{2,80}[\"”]")
 _BPM_RE = re.compile(r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I)
 
 
@@ -319,6 +326,8 @@ def extract_claims(text: str) -> list[Claim]:
     for m in _METER_RE.finditer(text):
         label = f"{m.group('num')}/{m.group('den')}"
         found.append((m.start(), m.end(), Claim("meter", m.group(0), label, (m.start(), m.end()), value=label)))
+    for m in _QUOTED_RE.finditer(text):  # a quoted name is a song / artist title: never supported
+        found.append((m.start(), m.end(), Claim("attribution", m.group(0), "quoted title", (m.start(), m.end()))))
     for m in _BPM_RE.finditer(text):
         bpm = float(m.group("bpm"))
         found.append((m.start(), m.end(), Claim("tempo", m.group(0), f"{bpm:g} BPM", (m.start(), m.end()), value=bpm)))

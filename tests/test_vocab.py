@@ -133,3 +133,12 @@ def test_chord_progression_and_keys():
     assert chord_progression([{"label": "N"}, {"label": "D:min7"}]) == "Dm7"
     assert chord_progression([]) is None
     assert same_key("F# minor", "Gb minor") and not same_key("F# minor", "F# major")
+
+
+def test_titles_artists_and_recording_context_are_never_supported():
+    a = make_analysis(genre=[("rock", 0.6)], instrument=[("guitar", 0.5)], bpm=100.0)
+    text = ('The song "Rockin in the City" by the band The Beatles. It was a hit single. '
+            "A live recording with crowd cheering. The audio quality is low quality.")
+    sup, uns = check_claims(extract_claims(text), a)
+    assert not sup
+    assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 7
