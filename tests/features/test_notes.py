@@ -69,3 +69,12 @@ def test_block_decoding_is_memory_bounded_and_consistent(synth_clip, monkeypatch
     assert abs(len(small) - len(ref)) <= 6 * n_blocks
     key = lambda evs: np.bincount([e.pitch % 12 for e in evs], minlength=12) / len(evs)
     np.testing.assert_allclose(key(small), key(ref), atol=0.05)
+
+
+def test_note_onsets_line_up_with_the_bars(synth_notes):
+    """basic-pitch's frame->time mapping is reproduced: each bar's chord starts at the bar line (+-60 ms)."""
+    res, spec = synth_notes
+    for bar in spec.chord_timeline()[:-1]:
+        tones = {p % 12 for p in chord_pitches(bar["label"])}
+        starts = [e.start for e in res.events if e.pitch % 12 in tones and abs(e.start - bar["start"]) < 0.06]
+        assert starts, f"no {bar['label']} note starts at {bar['start']:.2f} s"
