@@ -141,4 +141,4 @@ def test_titles_artists_and_recording_context_are_never_supported():
             "A live recording with crowd cheering. The audio quality is low quality.")
     sup, uns = check_claims(extract_claims(text), a)
     assert not sup
-    assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 7
+    assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 8
