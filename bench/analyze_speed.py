@@ -4,7 +4,7 @@ Why this design:
 * Inputs are real music: the shared clips decoded and concatenated (cycling) to 30 s, 3, 10 and
   60 min, written as 16-bit WAV to a temp dir, so both tools read the same file.
 * Every run is a fresh child process, so its peak RSS (from wait4's ru_maxrss, plus psutil polling
-  to enforce a cap) is that run's alone. A run that exceeds --mem-cap-gb or --timeout is killed and
+  to enforce a cap) is that run's alone. A run that exceeds --mem-cap-gb or --timeout (CPU seconds) is killed and
   recorded as such: the bench survives what the peer's whole-file processing does at 60 min.
 * Per-stage times are CPU seconds (process_time, all threads), for both tools.
 * The child first processes a 5 s warm-up clip (model loading is reported separately as `load_s`),
@@ -137,17 +137,20 @@ def run_child(tool: str, path: Path, warm: Path, mem_cap_gb: float, timeout_s: f
     reader = threading.Thread(target=lambda: out_box.update(zip(("out", "err"), p.communicate())), daemon=True)
     reader.start()
     proc = psutil.Process(p.pid)
-    killed, polled_peak = None, 0
+    killed, polled_peak, cpu = None, 0, 0.0
     while p.poll() is None:
         try:
-            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
-            polled_peak = max(polled_peak, rss)
+            procs = [proc, *proc.children(recursive=True)]
+            polled_peak = max(polled_peak, sum(q.memory_info().rss for q in procs))
+            cpu = sum(q.cpu_times().user + q.cpu_times().system for q in procs)
         except psutil.Error:
             pass
         if polled_peak > mem_cap_gb * 2 ** 30:
-            killed = f"killed: memory > {mem_cap_gb:g} GiB"
-        elif time.perf_counter() - t0 > timeout_s:
-            killed = f"killed: > {timeout_s:.0f} s"
+            killed = f"killed: memory > {mem_cap_gb:g} GiB after {cpu:.0f} CPU s"
+        elif cpu > timeout_s:  # CPU seconds, not wall: on a shared machine wall time measures the neighbours
+            killed = f"killed: > {timeout_s:.0f} CPU s"
+        elif time.perf_counter() - t0 > 10 * timeout_s:
+            killed = f"killed: > {10 * timeout_s:.0f} wall s"
         if killed:
             p.kill()
             break
@@ -174,9 +177,9 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", default="3,3,1,1", help="runs per duration (median reported)")
     ap.add_argument("--tools", default="j2a,madmom")
     ap.add_argument("--mem-cap-gb", type=float, default=8.0, help="kill a run above this RSS (GiB)")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="kill a run after this many seconds")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="kill a run after this many CPU seconds")
     ap.add_argument("--peer-runs", default=None, help="runs per duration for madmom (default: --runs)")
-    ap.add_argument("--peer-timeout", type=float, default=None, help="timeout for madmom runs (default: --timeout)")
+    ap.add_argument("--peer-timeout", type=float, default=None, help="CPU-seconds limit for madmom runs (default: --timeout)")
     ap.add_argument("--tmp", default=None, help="folder for the generated inputs (default: a temp dir)")
     ap.add_argument("--append", action="store_true", help="append the table to bench/RESULTS.md")
     ap.add_argument("--child", nargs=3, metavar=("TOOL", "PATH", "WARM"), help=argparse.SUPPRESS)
@@ -213,6 +216,8 @@ def main(argv=None) -> int:
             results = []
             n = n_j2a if tool == "j2a" else n_peer
             timeout = args.timeout if tool == "j2a" else (args.peer_timeout or args.timeout)
+            if n == 0:
+                continue
             for _ in range(n):
                 r = run_child(tool, path, warm, args.mem_cap_gb, timeout)
                 results.append(r)
