@@ -51,6 +51,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 20
     max_steps: int | None = None
+    max_time_s: float | None = None  # wall-clock budget: stop (and save) after the step that crosses it
     epochs: float = 10.0
     bf16: bool = False
     cache_features: bool = True
@@ -206,6 +207,7 @@ def train(cfg: TrainConfig) -> Path:
     from accelerate import Accelerator
     from tqdm import tqdm
 
+    t_start = time.time()
     out = Path(cfg.out)
     acc = Accelerator(cpu=not torch.cuda.is_available())
     rank, world = acc.process_index, acc.num_processes
@@ -223,7 +225,7 @@ def train(cfg: TrainConfig) -> Path:
         raise ValueError(f"{out}: --resume but no complete checkpoint in {out / 'checkpoints'}")
     if ckpt is not None:  # the run's own settings win, except how far to go
         saved = json.loads((ckpt / "trainer_state.json").read_text())["config"]
-        keep = {k: getattr(cfg, k) for k in ("max_steps", "epochs", "resume", "progress", "val_every", "save_every")}
+        keep = {k: getattr(cfg, k) for k in ("max_steps", "max_time_s", "epochs", "resume", "progress", "val_every", "save_every")}
         cfg = TrainConfig(**{**saved, **keep})
     out.mkdir(parents=True, exist_ok=True)
 
@@ -271,6 +273,7 @@ def train(cfg: TrainConfig) -> Path:
     model.train()
     t0 = time.time()
     bar = tqdm(total=total, initial=start, desc="train", disable=not cfg.progress or rank != 0)
+    done = start
     for step in range(start, total):
         lr = lr_at(step, cfg, total)
         for g in opt.param_groups:
@@ -298,15 +301,19 @@ def train(cfg: TrainConfig) -> Path:
             _log(logf, {"step": done, "loss": loss_sum, "lr": lr, "elapsed_s": round(time.time() - t0, 2)}, tb)
         if rank == 0 and val_rows and (done % cfg.val_every == 0 or done == total):
             _log(logf, {"step": done, **evaluate(model, store, val_rows, cfg)}, tb)
-        if rank == 0 and (done % cfg.save_every == 0 or done == total):
+        out_of_time = bool(cfg.max_time_s) and time.time() - t_start > cfg.max_time_s
+        if rank == 0 and (done % cfg.save_every == 0 or done == total or out_of_time):
             save_checkpoint(model, opt, cfg, done, out)
+        if out_of_time:
+            print(f"train: --max-time-s {cfg.max_time_s:g} reached after step {done} of {total}", file=sys.stderr)
+            break
     bar.close()
     if rank == 0:
         model.save_pretrained(out)
         if tb is not None:
             tb.close()
         logf.close()
-        print(f"train: {total} steps done -> {out} (log {log_path})", file=sys.stderr)
+        print(f"train: {done} steps done -> {out} (log {log_path})", file=sys.stderr)
     return out
 
 
@@ -366,6 +373,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps before cosine decay (default 20)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (default: --epochs)")
+    p.add_argument("--max-time-s", type=float, help="wall-clock budget in seconds (stops and saves after the step that crosses it)")
     p.add_argument("--epochs", type=float, help="passes over the training rows (default 10)")
     p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
     p.add_argument("--cache-features", action=__import__("argparse").BooleanOptionalAction, default=None,

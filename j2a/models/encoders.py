@@ -5,7 +5,7 @@ rate, so any encoder (musicnn, MW-MAE, a Hugging Face audio model, a tiny random
 plugs in by name:
 
     tiny-random[:SEED]         log-mel -> frame pooling -> random linear (32-d, 10 frames/s); tests
-    musicnn[:MODEL[:LAYER]]    the pretrained musicnn port (one vector per 3-s window, 1 s hop)
+    musicnn[:MODEL[:LAYER[:HOP_S]]]  the pretrained musicnn port (one vector per 3-s window, 1-s hop)
     mwmae:CHECKPOINT_DIR       an MW-MAE encoder from `j2a pretrain-encoder` (25 frames/s)
     mwmae-SIZE                 a randomly initialised MW-MAE encoder (tiny, mini, small, base)
     hf:ID_OR_PATH[@LAYER]      any transformers audio model (MERT, CLAP audio tower, Whisper encoder,
@@ -107,7 +107,8 @@ class MusicnnEncoder(Encoder):
 
         if layer not in self.LAYERS:
             raise ValueError(f"unknown musicnn layer {layer!r} (choose {', '.join(self.LAYERS)})")
-        self.spec = f"musicnn:{name}:{layer}"
+        hop_s = float(hop_s)
+        self.spec = f"musicnn:{name}:{layer}:{hop_s:g}"
         self.net, self.layer, self.hop_s = load_musicnn(name), layer, hop_s
         self.sample_rate = 16000
         self.frame_rate = 1.0 / hop_s

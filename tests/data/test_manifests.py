@@ -92,3 +92,21 @@ def test_songdescriber_and_yt8m(tmp_path):
     bad = _csv(tmp_path / "bad.csv", ["id", "text"], [["x", "y"]])
     with pytest.raises(ValueError, match="no column named video_id"):
         yt8m(bad, yt)
+
+
+def test_download_commands_cut_the_clip(tmp_path):
+    from j2a.data.download import commands, download_musiccaps
+
+    ytdlp, ffmpeg = commands("abcdefghijk", 30.0, 40.0, tmp_path / "abcdefghijk.wav", sr=16000)
+    assert ytdlp[-1] == "https://www.youtube.com/watch?v=abcdefghijk" and "--get-url" in ytdlp
+    assert ffmpeg[ffmpeg.index("-ss") + 1] == "30" and ffmpeg[ffmpeg.index("-t") + 1] == "10"
+    assert ffmpeg[ffmpeg.index("-ar") + 1] == "16000" and ffmpeg[-1].endswith("abcdefghijk.wav")
+    bad = _csv(tmp_path / "x.csv", ["id"], [["1"]])
+    import shutil
+
+    if shutil.which("yt-dlp") and shutil.which("ffmpeg"):
+        with pytest.raises(ValueError, match="needs columns ytid"):
+            download_musiccaps(bad, tmp_path / "o")
+    else:
+        with pytest.raises(FileNotFoundError, match="not installed"):
+            download_musiccaps(bad, tmp_path / "o")

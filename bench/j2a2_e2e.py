@@ -1,0 +1,258 @@
+"""J2A-2.x end to end on this machine: render music with known instrument family and tempo, train
+J2A-2.1 (musicnn encoder + Gemma 3 270M, projector only) on it, and check whether the captions it
+writes for held-out pieces name the right instrument family and tempo class; J2A-1.0 on the same
+pieces for comparison.
+
+Stages (each resumable; outputs under --work):
+    render    scores from music21's Bach corpus -> GM instrument family + tempo per rendition
+              (j2a.data.render's score loading and MIDI writing; FluidR3_GM.sf2 only, the
+              compressed .sf3 costs ~10x more per render). Training scores get --renditions
+              renditions each (different family/tempo draws); test scores are other scores.
+    train     j2a.train.train (features cached; --train-minutes wall-clock budget)
+    eval      greedy captions for the test pieces; family / tempo-class accuracy vs chance
+    baseline  J2A-1.0 (j2a.describe) on the same test pieces
+
+    python bench/j2a2_e2e.py --stage all --work /tmp/j2a2-e2e
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+TEMPO_WORD = {"slow": "slow", "medium": "moderate", "fast": "fast"}
+# caption words -> family; order matters (string orchestra before strings)
+FAMILY_WORDS = [
+    ("string_pad", r"string orchestra|orchestra"),
+    ("strings", r"string ensemble|string quartet|strings|violin|viola|cello"),
+    ("organ", r"organ"),
+    ("piano", r"piano|keyboard"),
+    ("choir", r"choir|choral|voices|vocal"),
+    ("brass", r"brass|trumpet|horn|trombone|tuba"),
+    ("woodwinds", r"woodwind|flute|oboe|clarinet|bassoon"),
+]
+
+
+def target_caption(family_desc: str, tclass: str) -> str:
+    return f"A {TEMPO_WORD[tclass]} piece played by {family_desc}."
+
+
+def family_of(text: str) -> str | None:
+    t = text.lower()
+    hits = [(m.start(), fam) for fam, pat in FAMILY_WORDS for m in [re.search(pat, t)] if m]
+    return min(hits)[1] if hits else None
+
+
+def tempo_of(text: str) -> str | None:
+    from j2a.data.render import tempo_class
+
+    t = text.lower()
+    m = re.search(r"(\d+(?:\.\d+)?)\s*bpm", t)
+    words = [(m2.start(), c) for c, pat in [("slow", r"\bslow"), ("medium", r"\bmoderate|\bmedium|\bmid-tempo"),
+                                           ("fast", r"\bfast|\bquick|\bbrisk|\bupbeat|\blively")] for m2 in [re.search(pat, t)] if m2]
+    if words:
+        return min(words)[1]
+    return tempo_class(float(m.group(1))) if m else None
+
+
+# ------------------------------------------------------------------------------------------ render
+def _render_score(job):
+    from j2a.data import render as R
+
+    source, renditions, out_dir, split = job
+    try:
+        score, _, _ = R._load_score(source, 12)
+    except Exception as e:
+        return [], f"{source}: {type(e).__name__}: {e}"
+    rows = []
+    for k, (family, bpm) in enumerate(renditions):
+        stem = f"{Path(source).stem}_{k}"
+        wav = out_dir / f"{stem}.wav"
+        if not wav.exists():
+            mid = out_dir / f"{stem}.mid"
+            try:
+                R._write_midi(score, str(mid), 60.0 / bpm, R.FAMILIES[family][1])
+                tmp = out_dir / f"{stem}.tmp.wav"
+                R._fluidsynth(str(mid), str(tmp), SF2, 0.5)
+                tmp.rename(wav)
+            except Exception as e:
+                return rows, f"{source}: {type(e).__name__}: {e}"
+        tclass = R.tempo_class(bpm)
+        rows.append({"audio": str(wav), "text": target_caption(R.FAMILIES[family][0], tclass), "split": split,
+                     "truth": {"family": family, "instrument": R.FAMILIES[family][0], "bpm": bpm, "tempo_class": tclass,
+                               "source": source}})
+    return rows, None
+
+
+def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, workers: int) -> None:
+    from j2a.data import render as R
+
+    out = work / "audio"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    pool = R.candidate_scores("bach")
+    scores = rng.sample(pool, min(len(pool), n_train + n_test + 20))
+    fams = sorted(R.FAMILIES)
+    draw = lambda: (rng.choice(fams), round(rng.uniform(56, 144)))  # noqa: E731  (the renderer's tempo range)
+    jobs = [(s, [draw() for _ in range(renditions if i < n_train else 1)], out, "train" if i < n_train else "test")
+            for i, s in enumerate(scores)]
+    train_jobs, test_jobs = jobs[:n_train], jobs[n_train:]
+    spare_train, spare_test = [], test_jobs[n_test:]
+    rows = {"train": [], "test": []}
+    t0 = time.time()
+    with ProcessPoolExecutor(workers) as ex:
+        for split, todo, want in [("train", train_jobs, n_train * renditions), ("test", test_jobs[:n_test], n_test)]:
+            for r, err in ex.map(_render_score, todo):
+                if err:
+                    print("skipped", err, file=sys.stderr)
+                rows[split] += r
+            print(f"render: {split} {len(rows[split])} renditions ({time.time() - t0:.0f} s)", file=sys.stderr)
+            if split == "test" and len(rows["test"]) < n_test:
+                for r, err in ex.map(_render_score, spare_test[: n_test - len(rows["test"])]):
+                    rows["test"] += r
+    (work / "render_s.txt").write_text(f"{time.time() - t0:.1f}\n")
+    for split in rows:
+        (work / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[split]))
+    print(f"render: {len(rows['train'])} train renditions of {n_train} scores, {len(rows['test'])} test pieces "
+          f"in {time.time() - t0:.0f} s", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------- train
+def train_stage(work: Path, args) -> None:
+    from j2a.train import TrainConfig, train
+
+    cfg = TrainConfig(data=str(work / "train.jsonl"), out=str(work / "model"), preset="j2a-2.1", encoder=args.encoder,
+                      llm=args.llm, clip_s=10.0, stride=2, batch_size=args.batch_size, lr=args.lr, warmup_steps=5,
+                      max_steps=args.max_steps, max_time_s=args.train_minutes * 60, save_every=20, val_every=10**9,
+                      max_target_tokens=24, seed=0, resume=True, progress=False)
+    t0 = time.time()
+    train(cfg)
+    (work / "train_s.txt").write_text(f"{time.time() - t0:.1f}\n")
+
+
+# -------------------------------------------------------------------------------------------- eval
+def _score(rows, preds) -> dict:
+    fam = sum(family_of(p) == r["truth"]["family"] for r, p in zip(rows, preds)) / len(rows)
+    tem = sum(tempo_of(p) == r["truth"]["tempo_class"] for r, p in zip(rows, preds)) / len(rows)
+    return {"family_acc": fam, "tempo_acc": tem}
+
+
+def chance(train_rows, test_rows) -> dict:
+    """Uniform chance and the majority-class rate (majority taken from the training set)."""
+    from j2a.data.render import FAMILIES
+
+    out = {"family_uniform": 1 / len(FAMILIES), "tempo_uniform": 1 / 3}
+    for key, name in [("family", "family"), ("tempo_class", "tempo")]:
+        maj = Counter(r["truth"][key] for r in train_rows).most_common(1)[0][0]
+        out[f"{name}_majority"] = sum(r["truth"][key] == maj for r in test_rows) / len(test_rows)
+    return out
+
+
+def eval_stage(work: Path, args) -> None:
+    import torch
+
+    from j2a.models import load_j2a2
+
+    rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
+    m = load_j2a2(work / "model")
+    t0 = time.time()
+    preds = []
+    for i in range(0, len(rows), 8):
+        b = rows[i:i + 8]
+        feats = torch.cat([m.features_for(r["audio"]) for r in b])
+        preds += m.generate(feats, [m.cfg.caption_prompt] * len(b), max_new_tokens=24)
+    res = {"n": len(rows), **_score(rows, preds), "seconds": round(time.time() - t0, 1),
+           "examples": [{"truth": r["text"], "pred": p} for r, p in zip(rows, preds)]}
+    (work / "eval_j2a21.json").write_text(json.dumps(res, indent=2))
+    print(json.dumps({k: v for k, v in res.items() if k != "examples"}), file=sys.stderr)
+
+
+def baseline_stage(work: Path, args) -> None:
+    from j2a.describe import describe
+
+    rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
+    out = work / f"eval_j2a10_{args.baseline_llm}.jsonl"
+    done = {json.loads(x)["audio"]: json.loads(x)["pred"] for x in out.read_text().splitlines()} if out.exists() else {}
+    with open(out, "a") as f:
+        for r in rows:
+            if r["audio"] in done:
+                continue
+            try:
+                done[r["audio"]] = describe(r["audio"], llm=args.baseline_llm).caption
+            except Exception as e:  # report, count as wrong
+                done[r["audio"]] = f"ERROR {type(e).__name__}: {e}"
+            f.write(json.dumps({"audio": r["audio"], "pred": done[r["audio"]]}) + "\n")
+            f.flush()
+    preds = [done[r["audio"]] for r in rows]
+    print(json.dumps({"n": len(rows), **_score(rows, preds)}), file=sys.stderr)
+
+
+def report(work: Path, args) -> None:
+    train_rows = [json.loads(x) for x in (work / "train.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
+    ch = chance(train_rows, rows)
+    log = [json.loads(x) for x in (work / "model" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    j21 = json.loads((work / "eval_j2a21.json").read_text())
+    lines = ["| system | instrument family acc | tempo class acc |", "|---|---|---|",
+             f"| J2A-2.1 (musicnn + Gemma 3 270M, projector trained) | {j21['family_acc']:.2f} | {j21['tempo_acc']:.2f} |"]
+    for llm in ("none", "local"):
+        f = work / f"eval_j2a10_{llm}.jsonl"
+        if f.exists():
+            done = {json.loads(x)["audio"]: json.loads(x)["pred"] for x in f.read_text().splitlines()}
+            if all(r["audio"] in done for r in rows):
+                s = _score(rows, [done[r["audio"]] for r in rows])
+                lines.append(f"| J2A-1.0 (describe, llm={llm}) | {s['family_acc']:.2f} | {s['tempo_acc']:.2f} |")
+    lines += [f"| chance: uniform | {ch['family_uniform']:.2f} | {ch['tempo_uniform']:.2f} |",
+              f"| chance: majority class of the training set | {ch['family_majority']:.2f} | {ch['tempo_majority']:.2f} |"]
+    info = (f"{len(train_rows)} training renditions ({len({r['truth']['source'] for r in train_rows})} scores), "
+            f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
+            f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "
+            f"{(work / 'train_s.txt').read_text().strip()} s")
+    print("\n".join(lines) + "\n\n" + info)
+    print("\nexamples:\n" + "\n".join(f"  truth: {e['truth']}\n  pred:  {e['pred']}" for e in j21["examples"][:6]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage", default="all", choices=["render", "train", "eval", "baseline", "report", "all"])
+    ap.add_argument("--work", default="/tmp/j2a2-e2e")
+    ap.add_argument("--n-train-scores", type=int, default=100)
+    ap.add_argument("--renditions", type=int, default=2)
+    ap.add_argument("--n-test", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--encoder", default="musicnn:MTT_musicnn:penultimate:2")
+    ap.add_argument("--llm", default="gemma3-270m")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=5e-3)
+    ap.add_argument("--max-steps", type=int, default=60)
+    ap.add_argument("--train-minutes", type=float, default=30.0)
+    ap.add_argument("--baseline-llm", default="none", help="J2A-1.0 LLM: none (template) or local (J2A-LLM)")
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if a.stage in ("render", "all"):
+        render(work, a.n_train_scores, a.renditions, a.n_test, a.seed, a.workers)
+    if a.stage in ("train", "all"):
+        train_stage(work, a)
+    if a.stage in ("eval", "all"):
+        eval_stage(work, a)
+    if a.stage in ("baseline", "all"):
+        baseline_stage(work, a)
+    if a.stage in ("report", "all"):
+        report(work, a)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
