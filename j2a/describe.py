@@ -128,7 +128,8 @@ def _prompts():
 
 # ------------------------------------------------------------------------------------ non-music
 _REASON_PHRASE = {"speech": "it sounds like speech", "silence": "it is silent", "noise": "it sounds like noise",
-                  "nature": "it sounds like natural (non-musical) sound", "animal": "it sounds like an animal"}
+                  "nature": "it sounds like natural (non-musical) sound", "animal": "it sounds like an animal",
+                  "non-musical sound": "it sounds like a non-musical sound"}
 
 
 def not_music_statement(analysis: Analysis) -> str:
@@ -348,35 +349,94 @@ def _clock(t: float) -> str:
     return f"{int(t // 60)}:{int(t % 60):02d}"
 
 
+def _section_tags(path: str | None, spans) -> list | None:
+    """musicnn tags of each section (the same tagger and threshold as the whole track), or None.
+
+    Why a second tagging pass: the Analysis keeps only track-level tag means, and "drums enter at
+    1:02" needs tags per section. It costs one more musicnn pass, so only `--sections` pays it.
+    """
+    if not path:
+        return None
+    try:
+        from .audio import open_audio
+        from .features.tags import analyze_tags
+
+        y = np.asarray(open_audio(path).load(16000), dtype=np.float32)
+        return [analyze_tags(open_audio(y[int(s * 16000):int(e * 16000)], 16000)) for s, e in spans]
+    except Exception:  # a section too short or silent to tag: sections stay without tags
+        return None
+
+
+_SECTION_GROUPS = ("instrument", "vocals")
+
+
+def _tag_words(tags) -> list[str]:
+    from .vocab import _READABLE, norm_tag
+
+    words = []
+    for g in _SECTION_GROUPS:
+        for t in getattr(tags, g) or []:
+            w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
+            if w not in words:
+                words.append(w)
+    if "vocals" in words and ("male vocal" in words or "female vocal" in words):
+        words.remove("vocals")
+    return words
+
+
 def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[dict]:
     """Time-stamped sections, each with the facts measured inside it and a caption stating only those."""
     spans = segment(a, audio_path, cfg)
     edges = np.array([s for s, _ in spans] + [spans[-1][1]])
     level = _level_db(audio_path, edges) if len(spans) > 1 else None
+    tags = _section_tags(audio_path, spans) if len(spans) > 1 else None
     out = []
     for i, (s, e) in enumerate(spans):
-        chords = [c for c in a.chords or [] if c.start < e and c.end > s]
+        chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
         prog = chord_progression(chords)
         dens, pitch = _note_stats(a, s, e)
         sec = {"start": round(s, 2), "end": round(e, 2), "chords": prog, "notes_per_s": round(dens, 2),
                "mean_pitch_midi": round(pitch, 1) if pitch is not None else None}
         if level is not None:
             sec["level_db"] = round(float(level[i]), 1)
-        sec["caption"] = _section_caption(i, sec, out[-1] if out else None)
+        if tags is not None:
+            sec["tags"] = {g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
+                           for g in ("genre", "instrument", "mood", "vocals")}
+            sec["_words"] = _tag_words(tags[i])
+        sec["caption"] = _section_caption(sec, out[-1] if out else None)
         out.append(sec)
+    for sec in out:
+        sec.pop("_words", None)
     return out
 
 
-def _section_caption(i: int, sec: dict, prev: dict | None) -> str:
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _verb(words: list[str], one: str, many: str) -> str:
+    return many if len(words) > 1 or words[0].endswith("s") else one
+
+
+def _section_caption(sec: dict, prev: dict | None) -> str:
+    """'0:19-0:43: Drums enter, quieter (-2 dB), notes move lower; chords A - G.' Only measured changes."""
     head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
+    words = sec.get("_words")
     parts = []
     if prev is None:
-        parts.append("The track opens" if sec["end"] - sec["start"] > 0 else "")
+        parts.append(f"opens with {_join(words)}" if words else "opening section")
     else:
+        if words is not None and prev.get("_words") is not None:
+            new = [w for w in words if w not in prev["_words"]]
+            gone = [w for w in prev["_words"] if w not in words]
+            if new:
+                parts.append(f"{_join(new)} {_verb(new, 'enters', 'enter')}")
+            if gone:
+                parts.append(f"{_join(gone)} {_verb(gone, 'drops', 'drop')} out")
         if "level_db" in sec and "level_db" in prev:
             d = sec["level_db"] - prev["level_db"]
             if abs(d) >= 2:
-                parts.append(f"{'louder' if d > 0 else 'quieter'} than before ({d:+.0f} dB)")
+                parts.append(f"{'louder' if d > 0 else 'quieter'} ({d:+.0f} dB)")
         if prev.get("notes_per_s") and sec["notes_per_s"]:
             r = sec["notes_per_s"] / prev["notes_per_s"]
             if r >= 1.5 or r <= 0.67:
@@ -385,13 +445,13 @@ def _section_caption(i: int, sec: dict, prev: dict | None) -> str:
             d = sec["mean_pitch_midi"] - prev["mean_pitch_midi"]
             if abs(d) >= 3:
                 parts.append(f"notes move {'higher' if d > 0 else 'lower'}")
+        if not parts:
+            parts.append("continues in the same way")
+    text = ", ".join(parts)
     if sec.get("chords"):
         same = prev is not None and prev.get("chords") == sec["chords"]
-        parts.append(f"{'the same' if same else 'harmony'} {sec['chords']}" if not same else "the same chords")
-    if prev is not None and len(parts) == 0:
-        parts.append("continues in the same way")
-    text = ", ".join(p for p in parts if p)
-    return f"{head}: {text[:1].upper() + text[1:]}." if text else f"{head}."
+        text += "; the same chords" if same else f"; chords {sec['chords']}"
+    return f"{head}: {text[:1].upper() + text[1:]}."
 
 
 # -------------------------------------------------------------------------------------------- CLI
