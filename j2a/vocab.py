@@ -230,7 +230,7 @@ CONCEPTS: list[Concept] = [
 
 _NEGATORS = r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
 _RESETS = r"\b(?:but|with|while|whereas|though|although|yet|instead|featuring|features?|has|have|plays?|playing|which|that|and then|only)\b"
-_POST_NEG = r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|nowhere)\b"
+_POST_NEG = r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|nowhere|drops? out|fades? out|fade away|stops?|disappears?|falls? silent|(?:is|are) gone)\b"
 _NOT_A_CLAIM_AFTER = {  # words after a match that make it something else
     "instrumental": r"^\W*(?:break|section|part|intro|outro|passage|interlude|solo|bridge)",
     "drums": r"^\W*(?:and bass|n bass|& bass)",

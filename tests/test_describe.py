@@ -3,6 +3,7 @@ and (on real audio) no unsupported instrument / vocal / genre claim in any capti
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -100,7 +101,7 @@ def test_template_backend_is_faithful():
 @pytest.mark.parametrize("reason, expected", [
     ("speech", "This recording does not appear to be music: it sounds like speech."),
     ("silence", "This recording does not appear to be music: it is silent."),
-    ("non-musical sound", "This recording does not appear to be music: it sounds like non-musical sound."),
+    ("non-musical sound", "This recording does not appear to be music: it sounds like a non-musical sound."),
 ])
 def test_non_music_statement(reason, expected):
     a = make_analysis(is_music=False, reason=reason)
@@ -205,3 +206,23 @@ def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
     with pytest.raises(ValueError, match="J2A-2"):
         describe(make_analysis(**ROCK), model=str(junk))  # an Analysis alone: no audio for the model
 
+
+
+def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of):
+    """Sections tile the track, and every instrument / vocal word in a section caption is backed by
+    that section's own tags (what enters is tagged there; what is 'now without' is not)."""
+    path = audio_dir / "hainsworth_001.flac"
+    a = analysis_of(path)
+    from j2a.describe import describe_sections
+
+    secs = describe_sections(a, audio_path=str(path))
+    assert len(secs) >= 2 and secs[0]["start"] == 0 and secs[-1]["end"] == pytest.approx(a.duration_s, abs=0.01)
+    assert all(x["end"] == y["start"] for x, y in zip(secs, secs[1:]))
+    for sec in secs:
+        assert re.match(r"^\d+:\d\d-\d+:\d\d: ", sec["caption"]) and sec["end"] - sec["start"] >= 8.0
+        local = make_analysis(instrument=[(t["label"], t["score"]) for t in sec["tags"]["instrument"]],
+                              vocals=[(t["label"], t["score"]) for t in sec["tags"]["vocals"]])
+        claims = [c for c in extract_claims(sec["caption"]) if c.category in ("instrument", "vocals")]
+        sup, uns = check_claims(claims, local)
+        print(sec["caption"], [(str(c), e) for c, e in sup])
+        assert not uns, sec
