@@ -110,14 +110,14 @@ def get_llm(spec="local", adapter=None):
 _RETRY_HF = [{}, {"num_beams": 1}, {"num_beams": 6, "no_repeat_ngram_size": 4, "length_penalty": 0.6}]
 
 
-def _generate(llm, prompt: str, max_new_tokens: int, attempt: int, temperature: float) -> str:
+def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float) -> list[str]:
     kw = {}
     if attempt > 0:
         if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields per call
             kw = dict(_RETRY_HF[min(attempt, len(_RETRY_HF) - 1)])
         elif hasattr(llm, "base_url"):  # j2a.llm.OpenAILLM
             kw = {"temperature": temperature}
-    return llm.generate([prompt], max_new_tokens=max_new_tokens, **kw)[0]
+    return llm.generate(prompts, max_new_tokens=max_new_tokens, **kw)
 
 
 def _prompts():
@@ -155,35 +155,70 @@ def _load_analysis(x) -> Analysis:
     return analyze(x)
 
 
-def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, adapter=None,
-                          config: DescribeConfig | None = None) -> tuple[str, str, Faithfulness]:
-    """(caption, model name, faithfulness) for a music analysis, guarded and with template fallback."""
+def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int = 3, adapter=None,
+                           config: DescribeConfig | None = None) -> list[tuple[str, str, Faithfulness]]:
+    """(caption, model name, faithfulness) per music analysis: guarded, retried, template fallback.
+
+    Batched: each try sends every caption still needing one to the backend in a single call, so a
+    folder of tracks costs a few batched generations, not one generation per track per try.
+    """
     cfg = config or DescribeConfig()
     p = _prompts()
-    aspects, facts = aspects_from_analysis(analysis)
-    fz = Faithfulness()
     backend = get_llm(llm, adapter)
     name = getattr(backend, "name", str(llm))
-    best = ""
-    if name != "none":
-        prompt = p.format_prompt(aspects, facts)
-        for attempt in range(max(1, max_tries)):
+    inputs = [aspects_from_analysis(a) for a in analyses]
+    fzs = [Faithfulness() for _ in analyses]
+    best = [""] * len(analyses)
+    todo = list(range(len(analyses))) if name != "none" else []
+    for attempt in range(max(1, max_tries)):
+        if not todo:
+            break
+        raws = _generate(backend, [p.format_prompt(*inputs[i]) for i in todo], cfg.max_new_tokens, attempt,
+                         cfg.temperature)
+        still = []
+        for i, raw in zip(todo, raws):
+            fz = fzs[i]
             fz.tries = attempt + 1
-            raw = _generate(backend, prompt, cfg.max_new_tokens, attempt, cfg.temperature)
-            kept, checked, dropped = guard(raw, analysis)
-            fz.checked = checked
+            kept, fz.checked, dropped = guard(raw, analyses[i])
             fz.dropped += [dict(d, attempt=attempt + 1) for d in dropped]
             n = len(split_sentences(raw)) or 1
             if len(kept.split()) >= cfg.min_words and len(dropped) / n <= cfg.max_drop_fraction:
-                best = kept  # clean, or clean after dropping a minority of sentences: keep it
-                break
-    if not best:
-        fz.fallback = name != "none"  # with --llm none the template is the model, not a fallback
-        best, checked, dropped = guard(p.template_caption(aspects, facts), analysis)
-        fz.checked = checked
-        fz.dropped += [dict(d, attempt="template") for d in dropped]
-        name = f"template (after {name})" if name != "none" else "template"
-    return best, name, fz
+                best[i] = kept  # clean, or clean after dropping a minority of sentences: keep it
+            else:
+                still.append(i)
+        todo = still
+    out = []
+    for i, a in enumerate(analyses):
+        fz, model = fzs[i], name
+        if not best[i]:
+            fz.fallback = name != "none"  # with --llm none the template is the model, not a fallback
+            best[i], fz.checked, dropped = guard(p.template_caption(*inputs[i]), a)
+            fz.dropped += [dict(d, attempt="template") for d in dropped]
+            model = f"template (after {name})" if name != "none" else "template"
+        out.append((best[i], model, fz))
+    return out
+
+
+def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, adapter=None,
+                          config: DescribeConfig | None = None) -> tuple[str, str, Faithfulness]:
+    """(caption, model name, faithfulness) for one music analysis; see captions_from_analyses."""
+    return captions_from_analyses([analysis], llm, max_tries, adapter, config)[0]
+
+
+def describe_many(sources, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,
+                  config: DescribeConfig | None = None) -> list[Description]:
+    """`describe` for several tracks with batched LLM calls (paths, Analyses or dicts)."""
+    analyses = [_load_analysis(x) for x in sources]
+    music = [i for i, a in enumerate(analyses) if a.is_music]
+    caps = dict(zip(music, captions_from_analyses([analyses[i] for i in music], llm, max_tries, adapter, config)))
+    out = []
+    for i, (x, a) in enumerate(zip(sources, analyses)):
+        if i not in caps:
+            out.append(Description(not_music_statement(a), [], a, "rule: not music", Faithfulness()))
+            continue
+        secs = describe_sections(a, audio_path=_path_of(x, a)) if sections else []
+        out.append(Description(caps[i][0], secs, a, caps[i][1], caps[i][2]))
+    return out
 
 
 def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from j2a.analysis import Analysis
-from j2a.describe import describe, guard, not_music_statement, segment
+from j2a.describe import describe, describe_many, guard, not_music_statement, segment
 from j2a.vocab import check_claims, extract_claims
 
 
@@ -41,7 +41,7 @@ class ScriptedLLM:
 
     def generate(self, prompts, max_new_tokens=200, **kw):
         self.calls.append((prompts[0], kw))
-        return [self.texts[min(len(self.calls), len(self.texts)) - 1]]
+        return [self.texts[min(len(self.calls), len(self.texts)) - 1]] * len(prompts)
 
 
 def test_guard_drops_only_unsupported_sentences():
@@ -85,6 +85,16 @@ def test_retry_decodes_differently_on_hf_backends():
     assert [kw for _, kw in llm.calls] == [{}, {"num_beams": 1},
                                            {"num_beams": 6, "no_repeat_ngram_size": 4, "length_penalty": 0.6}]
     assert "Music tags: rock, guitar, drums, male vocal" in llm.calls[0][0]
+
+
+def test_describe_many_batches_each_try():
+    good = "An energetic rock song in E minor with a driving guitar riff, steady drums and a male vocalist at 128 BPM."
+    llm = ScriptedLLM("A saxophone quartet with a female singer.", good)
+    speech = make_analysis(is_music=False, reason="speech")
+    ds = describe_many([make_analysis(**ROCK), speech, make_analysis(**ROCK)], llm=llm)
+    assert len(llm.calls) == 2  # one batched call per try, not one per track
+    assert [d.caption for d in ds] == [good, not_music_statement(speech), good]
+    assert [d.faithfulness.tries for d in ds] == [2, 0, 2]
 
 
 def test_template_backend_is_faithful():
@@ -151,12 +161,19 @@ def test_shared_clips_are_listed():
     assert len(MUSIC) >= 20 and set(NOT_MUSIC) == {"speech_librispeech.ogg", "bird_robin.ogg", "cat_purr.wav"}
 
 
+@pytest.fixture(scope="module")
+def music_descriptions(audio_dir, analysis_of):
+    """Every shared music clip described once, with batched LLM calls."""
+    analyses = [analysis_of(audio_dir / c) for c in MUSIC]
+    return dict(zip(MUSIC, describe_many(analyses, llm=_llm_for_tests())))
+
+
 @pytest.mark.parametrize("clip", MUSIC)
-def test_faithful_on_real_music(clip, audio_dir, analysis_of):
+def test_faithful_on_real_music(clip, music_descriptions):
     """0 unsupported instrument / vocal / genre claims; prints each claim with its supporting tag or fact."""
-    a = analysis_of(audio_dir / clip)
+    d = music_descriptions[clip]
+    a = d.analysis
     assert a.is_music, f"{clip}: music detector says {a.music.reason}"
-    d = describe(a, llm=_llm_for_tests())
     supported, unsupported = check_claims(extract_claims(d.caption), a)
     print(f"\n{clip} [{d.model}, tries {d.faithfulness.tries}, fallback {d.faithfulness.fallback}]: {d.caption}")
     for c, ev in supported:
