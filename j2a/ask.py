@@ -33,6 +33,7 @@ class Answer:
 
 _YESNO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|can|could|would|will|any)\b", re.I)
 _INTENTS = [  # first match wins; order puts the specific before the general
+    ("describe", r"\b(?:describe|description|tell me about|what does (?:it|this|the (?:song|track|music)) sound like|summari[sz]e)\b"),
     ("is_music", r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b"),
     ("tempo", r"\b(?:bpm|tempo|beats per minute|how fast|how slow|speed|pace)\b"),
     ("meter", r"\b(?:time signature|meter|metre|beats (?:per|in a|in each) bar|bar length|\d+/\d+ time)\b"),
@@ -245,6 +246,14 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None) -> Answer:
     if intent == "presence":
         text, ev = _presence(a, question)
         return Answer(question, text, "analysis", intent, ev)
+    if intent == "describe":  # the guarded whole-track caption
+        from .describe import caption_from_analysis, not_music_statement
+
+        if not a.is_music:
+            return Answer(question, not_music_statement(a), "analysis", intent, {"is_music": False})
+        caption, model, fz = caption_from_analysis(a, llm, adapter=adapter)
+        return Answer(question, caption, "analysis" if model == "template" else "llm", intent,
+                      {"model": model, "checked": fz.checked, "dropped": fz.dropped})
     if intent in _FACTUAL:
         text, ev = _FACTUAL[intent](a)
         return Answer(question, text, "analysis", intent, ev)

@@ -118,6 +118,7 @@ def test_table_is_large_enough():
     ("Tell me the chord progression", "chords"), ("Is there a female singer?", "presence"),
     ("What instruments can you hear?", "instruments"), ("What genre is this?", "genre"),
     ("What's the mood like?", "mood"), ("How loud is it?", "loudness"), ("Why was this written?", "other"),
+    ("Describe this song.", "describe"), ("What does it sound like?", "describe"),
 ])
 def test_routing(question, intent):
     assert classify(question) == intent
@@ -172,6 +173,11 @@ def test_open_question_goes_to_the_llm_and_is_guarded():
 def test_open_answer_that_contradicts_everything_is_replaced():
     ans = ask(_rock(), "Who would enjoy this?", llm=ScriptedLLM("Fans of female-fronted synth-pop in 3/4."))
     assert ans.answer.startswith("I can't answer that from what J2A measured") and "E minor" in ans.answer
+
+
+def test_describe_questions_get_the_guarded_caption():
+    ans = ask(_rock(), "Can you describe this track?", llm="none")
+    assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer
 
 
 def test_factual_questions_never_load_an_llm():
