@@ -1,0 +1,550 @@
+"""J2A-LLM: LoRA fine-tune of Gemma 3 270M from music tags (+ facts) to MusicCaps captions.
+
+    j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm --minutes 50
+    j2a caption-tags ../shared/data/captions/musiccaps-dev.csv --out dev-captions.jsonl
+
+Why it is built this way (it has to train in under an hour on 2 CPU cores):
+- Loss and logits only on caption positions. The tied 262k-token output layer costs more than the
+  whole transformer body per token, so the prompt positions never reach it.
+- Two kinds of prompts per row, drawn at random each time a row is used: the human aspect list, and
+  the aspect list *reduced* to the analysis vocabulary (musicnn's 100 tags) - what `describe` will
+  really have. Both get tempo / key / meter / chords / duration facts, taken from the caption when it
+  states them and otherwise synthetic but consistent with the tags, so the model learns to use them
+  when they matter and to ignore them otherwise.
+- Model selection on a held-out slice of the *train* CSV (never the dev rows): the adapter with the
+  lowest held-out loss is the one kept in --out.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import math
+import random
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import prompts
+
+# ------------------------------------------------------------------------------------ vocabulary
+_FALLBACK_TAGS = None
+
+
+def analysis_tags() -> list[str]:
+    """The tag labels the analysis can produce (musicnn MTT 50 + MSD 50: 92 distinct once lower-cased)."""
+    global _FALLBACK_TAGS
+    try:
+        from .features.tags import TAG_GROUPS  # written by the analysis engineer
+
+        labels = [t for group in TAG_GROUPS.values() for t in group]
+    except Exception:
+        labels = []
+    if not labels:
+        if _FALLBACK_TAGS is None:
+            from musicnn import configuration as c
+
+            _FALLBACK_TAGS = list(c.MTT_LABELS) + list(c.MSD_LABELS)
+        labels = _FALLBACK_TAGS
+    seen, out = set(), []
+    for t in labels:
+        t = str(t).lower()
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+_SYN = {"synthesizer": "synth", "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
+        "vocalists": "vocal", "vocals": "vocal", "voices": "voice", "drums": "drum", "beats": "beat",
+        "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast", "women": "woman",
+        "men": "man", "singer": "vocal", "singers": "vocal", "sung": "singing", "sings": "singing",
+        "violins": "violin", "guitars": "guitar", "pianos": "piano", "cellos": "cello", "flutes": "flute"}
+
+
+def _norm_words(text: str) -> list[str]:
+    words = re.sub(r"[^a-z0-9&' ]+", " ", text.lower().replace("-", " ")).split()
+    out = []
+    for w in words:
+        w = _SYN.get(w, w)
+        out.extend(w.split())
+    return out
+
+
+def _find(hay: list[str], needle: list[str]) -> int:
+    n = len(needle)
+    return next((i for i in range(len(hay) - n + 1) if hay[i : i + n] == needle), -1)
+
+
+def _contains(hay: list[str], needle: list[str]) -> bool:
+    return _find(hay, needle) >= 0
+
+
+def reduce_aspects(aspects: list[str]) -> list[str]:
+    """Map human aspect phrases onto the analysis tag vocabulary; drop what it cannot express.
+
+    'male vocalist' -> 'male vocal'; 'fast tempo' -> 'fast'; 'no voice' -> 'no voice';
+    'acoustic guitar strumming' -> 'acoustic', 'guitar'. The longest matching tag wins.
+    """
+    tags = analysis_tags()
+    normed = {t: _norm_words(t) for t in tags}
+    found: list[tuple[str, list[str]]] = []
+    for a in aspects:
+        words = _norm_words(a)
+        negative = bool(words) and words[0] in ("no", "without", "non")
+        hits = []
+        for t, tw in normed.items():
+            pos = _find(words, tw) if tw else -1
+            if pos < 0 or (negative and tw[0] != "no"):
+                continue  # 'no drums' must not become 'drums'
+            hits.append((pos, t, tw))
+        found.extend((t, tw) for _, t, tw in sorted(hits, key=lambda h: h[0]))
+    keep: list[str] = []
+    for t, tw in found:
+        longer = any(len(ow) > len(tw) and _contains(ow, tw) for _, ow in found)
+        same = any(" ".join(normed[k]) == " ".join(tw) for k in keep)
+        if not longer and not same:
+            keep.append(t)
+    return keep
+
+
+# ------------------------------------------------------------------------------------ facts
+_KEYS = [f"{n} {m}" for n in ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"] for m in ("major", "minor")]
+_PC = {"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6, "G": 7, "G#": 8,
+       "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11}
+_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+# Scale-degree progressions (semitones from the tonic, quality).
+_PROGS = {
+    "major": [[(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")], [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
+              [(2, "min7"), (7, "7"), (0, "maj7")], [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")]],
+    "minor": [[(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")], [(0, "min"), (5, "min"), (7, "min"), (0, "min")],
+              [(0, "min"), (10, "maj"), (8, "maj"), (7, "maj")], [(0, "min7"), (5, "min7")]],
+}
+
+
+def _text_facts(text: str) -> dict:
+    """Facts a caption states itself (then the prompt carries the true value)."""
+    facts = {}
+    t = text.lower()
+    if m := re.search(r"(\d{2,3})\s*(?:bpm|beats per minute)", t):
+        facts["tempo_bpm"] = float(m.group(1))
+    if m := re.search(r"\bkey of ([a-g])\s*(#|b|sharp|flat)?\s*(major|minor)", t):
+        acc = {"#": "#", "sharp": "#", "b": "b", "flat": "b"}.get(m.group(2) or "", "")
+        facts["key"] = f"{m.group(1).upper()}{acc} {m.group(3)}"
+    if m := re.search(r"\b([2-7])/(4|8)\b", t):
+        facts["meter"] = f"{m.group(1)}/{m.group(2)}"
+    elif re.search(r"\bwaltz|triple meter|three.four", t):
+        facts["meter"] = "3/4"
+    return facts
+
+
+def synth_facts(aspects: list[str], caption: str, rng: random.Random, p_each: float) -> dict:
+    """Facts for a training prompt: the caption's own when it states them, else plausible and
+    consistent with the tags (fast/slow tempo words, waltz -> 3/4); each present with p_each."""
+    text = " ".join(aspects) + " " + caption
+    told = _text_facts(text)
+    low = text.lower()
+    facts: dict = {}
+    if "tempo_bpm" in told:
+        facts["tempo_bpm"] = told["tempo_bpm"]
+    elif rng.random() < p_each:
+        if re.search(r"\b(fast|uptempo|up-tempo|quick|rapid)\b", low):
+            lo, hi = 120, 175
+        elif re.search(r"\b(slow|downtempo)\b", low):
+            lo, hi = 55, 88
+        elif re.search(r"\b(medium|moderate|mid)\b", low):
+            lo, hi = 88, 122
+        else:
+            lo, hi = 70, 160
+        facts["tempo_bpm"] = float(rng.randint(lo, hi))
+    key = told.get("key") or (rng.choice(_KEYS) if rng.random() < p_each else None)
+    if key:
+        facts["key"] = key
+    if "meter" in told:
+        facts["meter"] = told["meter"]
+    elif rng.random() < p_each:
+        facts["meter"] = "4/4" if rng.random() < 0.85 else rng.choice(["3/4", "6/8"])
+    if key and rng.random() < p_each:
+        root, mode = key.split()
+        tonic = _PC[root]
+        prog = rng.choice(_PROGS[mode])
+        facts["chords"] = [f"{_NAMES[(tonic + d) % 12]}:{q}" for d, q in prog] * rng.choice([1, 2])
+    if rng.random() < p_each * 0.5:
+        facts["duration_s"] = 10.0 if rng.random() < 0.5 else float(rng.randint(20, 400))
+    return facts
+
+
+# ------------------------------------------------------------------------------------ data
+def read_captions_csv(path: str | Path) -> list[dict]:
+    """MusicCaps-style rows: ytid, start_s, aspects (list), caption (may be empty)."""
+    rows = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "aspect_list" not in reader.fieldnames:
+            raise ValueError(f"{path}: not a MusicCaps CSV (no aspect_list column)")
+        for r in reader:
+            try:
+                aspects = ast.literal_eval(r["aspect_list"]) if r["aspect_list"].strip() else []
+            except (ValueError, SyntaxError):
+                aspects = [a.strip(" '\"") for a in r["aspect_list"].strip("[]").split(",")]
+            rows.append({"ytid": r.get("ytid", ""), "start_s": int(float(r.get("start_s") or 0)),
+                         "aspects": [str(a) for a in aspects], "caption": (r.get("caption") or "").strip()})
+    return rows
+
+
+def make_example(row: dict, rng: random.Random, p_reduced: float) -> str:
+    """One training prompt for a row: full or reduced aspects, with augmented facts."""
+    if rng.random() < p_reduced:
+        reduced = reduce_aspects(row["aspects"])
+        return prompts.format_prompt(reduced, synth_facts(row["aspects"], row["caption"], rng, 0.8))
+    aspects = list(row["aspects"])
+    return prompts.format_prompt(aspects, synth_facts(aspects, row["caption"], rng, 0.35))
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""
+    out: str = "runs/j2a-llm"
+    minutes: float = 40.0
+    max_steps: int = 0  # 0 = until time or epochs run out
+    epochs: float = 3.0
+    batch_size: int = 4
+    lr: float = 1e-3
+    warmup: int = 5
+    rank: int = 16
+    top_layers: int = 6  # LoRA only in the last N decoder layers: backward stops there (0 = all layers)
+    alpha: int = 32
+    dropout: float = 0.0  # >0 adds a full-size elementwise op per adapted layer (costly on CPU)
+    p_reduced: float = 0.35
+    holdout: int = 24
+    eval_every: int = 15
+    max_len: int = 160
+    dtype: str = "bf16"
+    threads: int = 0
+    seed: int = 0
+    base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
+
+
+def encode(tok, prompt: str, caption: str, max_len: int) -> tuple[list[int], int]:
+    """Token ids of prompt + ' ' + caption + EOS, and where the caption starts."""
+    p = tok(prompt)["input_ids"]
+    c = tok(" " + caption, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    ids = (p + c)[:max_len]
+    return ids, len(p)
+
+
+def collate(batch: list[tuple[list[int], int]], pad_id: int):
+    """Right-padded ids, attention mask, and labels that are -100 outside the caption."""
+    import torch
+
+    n = max(len(ids) for ids, _ in batch)
+    ids_t = torch.full((len(batch), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), n), dtype=torch.long)
+    labels = torch.full((len(batch), n), -100, dtype=torch.long)
+    for i, (ids, start) in enumerate(batch):
+        ids_t[i, : len(ids)] = torch.tensor(ids)
+        mask[i, : len(ids)] = 1
+        labels[i, start : len(ids)] = torch.tensor(ids[start:])
+    return ids_t, mask, labels
+
+
+def _parts(model):
+    """(decoder body, lm_head, softcap) of a causal LM, peft-wrapped or not."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body = base.model if hasattr(base, "model") else base.get_decoder()
+    cap = getattr(base.config, "final_logit_softcapping", None)
+    return body, base.get_output_embeddings(), cap
+
+
+def caption_vocab(tok, rows: list[dict]) -> list[int]:
+    """Token ids the captions and prompts of `rows` use, plus EOS: the output vocabulary of J2A-LLM.
+
+    Gemma's 262k-token output layer costs more than the whole transformer per token; MusicCaps
+    captions use about 10k distinct tokens. Training and generation score only this subset (plus the
+    tokens of the prompt at hand, so rare tag words can still be copied).
+    """
+    ids = {tok.eos_token_id}
+    for r in rows:
+        ids.update(tok(" " + r["caption"], add_special_tokens=False)["input_ids"])
+        ids.update(tok(prompts.format_prompt(r["aspects"]), add_special_tokens=False)["input_ids"])
+    return sorted(i for i in ids if i is not None)
+
+
+def target_loss(model, ids, mask, labels, vocab=None):
+    """Mean cross-entropy over caption tokens, with the output layer run only at those positions
+    (and, given `vocab` (a LongTensor of token ids), only over those output tokens)."""
+    import torch
+    import torch.nn.functional as F
+
+    body, head, cap = _parts(model)
+    hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
+    next_labels = labels[:, 1:]
+    sel = next_labels != -100
+    h = hidden[:, :-1][sel]
+    target = next_labels[sel]
+    if vocab is None:
+        logits = head(h).float()
+    else:
+        remap = torch.full((head.weight.shape[0],), -1, dtype=torch.long)
+        remap[vocab] = torch.arange(len(vocab))
+        target = remap[target]
+        if (target < 0).any():
+            raise ValueError("a caption token is outside the output vocabulary")
+        logits = (h @ head.weight[vocab].T).float()
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return F.cross_entropy(logits, target)
+
+
+def add_lora(model, cfg: TrainConfig):
+    from peft import LoraConfig, get_peft_model
+
+    names = {n.split(".")[-1] for n, _ in model.named_modules()}
+    targets = [t for t in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj") if t in names]
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", 0)
+    layers = list(range(n_layers - cfg.top_layers, n_layers)) if cfg.top_layers and n_layers > cfg.top_layers else None
+    # With no adapter (and a frozen base) below the top layers, autograd never enters them: the
+    # backward pass costs top_layers/num_layers of a full one.
+    lcfg = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                      layers_to_transform=layers, task_type="CAUSAL_LM")
+    return get_peft_model(model, lcfg)
+
+
+def save_adapter(model, out: Path, meta: dict) -> None:
+    """Adapter weights in bf16 safetensors (half the size; no accuracy loss at inference) + config."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().to(torch.bfloat16).contiguous() for k, v in get_peft_model_state_dict(model).items()}
+    tmp = out / "adapter_model.safetensors.tmp"
+    save_file(sd, str(tmp), metadata={"format": "pt"})
+    tmp.replace(out / "adapter_model.safetensors")
+    pcfg = model.peft_config["default"]
+    pcfg.base_model_name_or_path = meta.get("base_model", "google/gemma-3-270m")
+    pcfg.save_pretrained(str(out))
+    (out / "training.json").write_text(json.dumps(meta, indent=1))
+
+
+def heldout_loss(model, data: list[tuple[list[int], int]], pad_id: int, bs: int, vocab=None) -> float:
+    import torch
+
+    model.eval()
+    tot, n = 0.0, 0
+    with torch.inference_mode():
+        for s in range(0, len(data), bs):
+            b = data[s : s + bs]
+            ids, mask, labels = collate(b, pad_id)
+            k = int((labels[:, 1:] != -100).sum())
+            tot += float(target_loss(model, ids, mask, labels, vocab)) * k
+            n += k
+    model.train()
+    return tot / max(n, 1)
+
+
+def split_rows(rows: list[dict], holdout: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Deterministic train / held-out split of the training CSV (dev rows are never involved)."""
+    idx = list(range(len(rows)))
+    random.Random(seed).shuffle(idx)
+    hold = set(idx[:holdout])
+    return [r for i, r in enumerate(rows) if i not in hold], [r for i, r in enumerate(rows) if i in hold]
+
+
+def train(cfg: TrainConfig, log=print) -> Path:
+    """Train, checkpoint the best held-out adapter into cfg.out, return that folder."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .llm import _torch_dtype, gemma_base_dir
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    rows = [r for r in read_captions_csv(cfg.data) if r["caption"]]
+    if len(rows) <= cfg.holdout:
+        raise ValueError(f"{cfg.data}: {len(rows)} captioned rows, need more than --holdout {cfg.holdout}")
+    train_rows, hold_rows = split_rows(rows, cfg.holdout, cfg.seed)
+    base = cfg.base or str(gemma_base_dir())
+    tok = AutoTokenizer.from_pretrained(base)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=_torch_dtype(cfg.dtype))
+    model = add_lora(model, cfg)
+    model.train()
+    vocab_ids = caption_vocab(tok, rows)
+    vocab = torch.tensor(vocab_ids)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vocab.json").write_text(json.dumps(vocab_ids))
+    log(f"[train-llm] {len(train_rows)} train rows, {len(hold_rows)} held out, output vocabulary {len(vocab_ids)} tokens")
+    hrng = random.Random(cfg.seed + 1)
+    held = [encode(tok, make_example(r, hrng, cfg.p_reduced), r["caption"], cfg.max_len) for r in hold_rows]
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
+    total = int(steps_per_epoch * cfg.epochs)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    meta = {"config": asdict(cfg), "base_model": "google/gemma-3-270m", "train_rows": len(train_rows),
+            "heldout_rows": len(hold_rows), "history": []}
+    t0 = time.time()
+    deadline = t0 + cfg.minutes * 60
+    best = float("inf")
+    step, epoch_order = 0, []
+    sched_total = total
+    while step < sched_total and time.time() < deadline:
+        if not epoch_order:
+            epoch_order = list(range(len(train_rows)))
+            rng.shuffle(epoch_order)
+        take, epoch_order = epoch_order[: cfg.batch_size], epoch_order[cfg.batch_size :]
+        batch = [encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"], cfg.max_len) for i in take]
+        ids, mask, labels = collate(batch, pad_id)
+        frac = step / max(sched_total, 1)
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = target_loss(model, ids, mask, labels, vocab)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        el = time.time() - t0
+        if step == 10:  # now that a step's cost is known, fit the cosine schedule to the time budget
+            fit = int((deadline - t0) / (el / step) * 0.97)
+            sched_total = min(total, fit)
+            log(f"[train-llm] {el / step:.1f} s/step; schedule {sched_total} steps")
+        if step % 5 == 0:
+            log(f"[train-llm] step {step}/{sched_total} loss {float(loss):.3f} lr {lr:.2e} {el / 60:.1f} min")
+        last = step >= sched_total or time.time() >= deadline
+        if step % cfg.eval_every == 0 or last:
+            hl = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
+            meta["history"].append({"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)})
+            log(f"[train-llm] step {step} held-out loss {hl:.4f} (best {min(best, hl):.4f})")
+            if hl < best:
+                best = hl
+                meta.update(best_step=step, best_heldout_loss=round(hl, 4))
+                save_adapter(model, out, meta)
+            else:
+                (out / "training.json").write_text(json.dumps(meta, indent=1))
+    return out
+
+
+# ------------------------------------------------------------------------------------ captions
+def caption_rows(rows: list[dict], llm, reduced: bool = False, max_new_tokens: int = 120, prefix: str = "") -> list[str]:
+    """Captions for MusicCaps rows from their aspect lists (optionally reduced to the analysis
+    vocabulary; `prefix` is prepended to every prompt, e.g. few-shot examples for a base model)."""
+    ps = [prefix + prompts.format_prompt(reduce_aspects(r["aspects"]) if reduced else r["aspects"]) for r in rows]
+    return llm.generate(ps, max_new_tokens=max_new_tokens)
+
+
+def caption_journal(rows: list[dict], out: str | Path, llm, reduced: bool = False, batch: int = 16, resume: bool = True,
+                    max_new_tokens: int = 120, prefix: str = "", progress: bool = True) -> list[dict]:
+    """Caption rows into a JSONL journal ({ytid, start_s, prediction} per row), flushed per batch;
+    with resume, rows already in the journal are skipped. Returns all journal rows."""
+    outp = Path(out)
+    done: dict = {}
+    if resume and outp.exists():
+        for line in outp.read_text().splitlines():
+            try:
+                d = json.loads(line)
+                done[(d["ytid"], int(d["start_s"]))] = d
+            except (json.JSONDecodeError, KeyError, ValueError):
+                continue  # a line cut by a kill: that row is redone
+    elif outp.exists():
+        outp.unlink()
+    todo = [r for r in rows if (r["ytid"], r["start_s"]) not in done]
+    outp.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(outp, "a") as f:
+        for s in range(0, len(todo), batch):
+            chunk = todo[s : s + batch]
+            for r, pred in zip(chunk, caption_rows(chunk, llm, reduced, max_new_tokens, prefix)):
+                d = {"ytid": r["ytid"], "start_s": r["start_s"], "prediction": pred}
+                done[(r["ytid"], r["start_s"])] = d
+                f.write(json.dumps(d) + "\n")
+            f.flush()
+            if progress:
+                print(f"[caption-tags] {len(rows) - len(todo) + s + len(chunk)}/{len(rows)} rows, {time.time() - t0:.0f} s",
+                      file=sys.stderr, flush=True)
+    return [done[(r["ytid"], r["start_s"])] for r in rows if (r["ytid"], r["start_s"]) in done]
+
+
+def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool = False, batch: int = 16,
+                 resume: bool = True, limit: int = 0, max_new_tokens: int = 120, progress: bool = True) -> int:
+    """`j2a caption-tags`: a caption per CSV row from its aspect_list. Returns rows captioned now."""
+    from .llm import load_llm
+
+    rows = read_captions_csv(csv_path)
+    if limit:
+        rows = rows[:limit]
+    n_before = len(Path(out).read_text().splitlines()) if resume and Path(out).exists() else 0
+    caption_journal(rows, out, load_llm(llm_spec), reduced, batch, resume, max_new_tokens, progress=progress)
+    return len(Path(out).read_text().splitlines()) - n_before
+
+
+# ------------------------------------------------------------------------------------ CLI
+def add_cli(subparsers) -> None:
+    from .cli import sub
+
+    p = sub(subparsers, "train-llm", "fine-tune J2A-LLM (LoRA on Gemma 3 270M) on MusicCaps captions",
+            "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm --minutes 50")
+    p.add_argument("--data", required=True, help="MusicCaps-style CSV with aspect_list and caption (train split only)")
+    p.add_argument("--out", required=True, help="folder for the adapter (best held-out checkpoint, rewritten as it improves)")
+    p.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="time budget (default: %(default)s)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (default: time/epochs)")
+    p.add_argument("--epochs", type=float, default=TrainConfig.epochs)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--rank", type=int, default=TrainConfig.rank)
+    p.add_argument("--top-layers", type=int, default=TrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
+    p.add_argument("--holdout", type=int, default=TrainConfig.holdout, help="train rows held out for model selection")
+    p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    p.add_argument("--dtype", choices=["bf16", "fp32"], default=TrainConfig.dtype)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub(subparsers, "caption-tags", "caption each MusicCaps row from its aspect_list (tag-to-caption)",
+            "j2a caption-tags ../shared/data/captions/musiccaps-dev.csv --out dev.jsonl --llm local")
+    p.add_argument("csv", help="CSV with ytid, start_s, aspect_list columns")
+    p.add_argument("--out", "-o", required=True, help="JSONL output, one {ytid, start_s, prediction} per row; resumable")
+    p.add_argument("--llm", default="local", help="local | none | hf:<id-or-path> | openai:<model>@<url> (default: local)")
+    p.add_argument("--reduced", action="store_true", help="map aspects onto the analysis tag vocabulary first")
+    p.add_argument("--batch", type=int, default=16, help="rows per generation batch (and journal flush)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N rows")
+    p.add_argument("--max-new-tokens", type=int, default=120)
+    p.add_argument("--no-resume", action="store_true", help="start over (default: skip rows already in --out)")
+    p.set_defaults(func=_cmd_caption)
+
+
+def _cmd_train(args) -> int:
+    cfg = TrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, holdout=args.holdout,
+                      eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed)
+    if not Path(cfg.data).exists():
+        print(f"{cfg.data}: no such file", file=sys.stderr)
+        return 2
+    try:
+        out = train(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(str(out))
+    return 0
+
+
+def _cmd_caption(args) -> int:
+    if not Path(args.csv).exists():
+        print(f"{args.csv}: no such file", file=sys.stderr)
+        return 2
+    try:
+        caption_tags(args.csv, args.out, args.llm, args.reduced, args.batch, not args.no_resume, args.limit, args.max_new_tokens)
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,187 @@
+"""LLM backends: template, OpenAI-compatible HTTP, transformers (tiny random model), and the shipped J2A-LLM."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from j2a import llm as llm_mod
+from j2a import prompts
+
+FACTS = {"tempo_bpm": 121.6, "key": "A minor", "meter": "4/4", "chords": ["A:min", "A:min", "F:maj", "C:maj", "G:7", "N"], "duration_s": 184.2}
+
+
+# ------------------------------------------------------------------------------------ prompts
+def test_format_prompt_layout():
+    p = prompts.format_prompt(["rock", "electric guitar", " "], FACTS)
+    assert p.splitlines() == [
+        "Music tags: rock, electric guitar",
+        "Tempo: 122 BPM",
+        "Key: A minor",
+        "Meter: 4/4",
+        "Chords: Am - F - C - G7",
+        "Duration: 184 s",
+        "Description:",
+    ]
+    assert prompts.format_prompt([], None) == "Music tags: unknown\nDescription:"
+
+
+def test_parse_prompt_inverts_format():
+    aspects, facts = prompts.parse_prompt(prompts.format_prompt(["jazz", "trumpet"], FACTS))
+    assert aspects == ["jazz", "trumpet"]
+    assert facts == {"tempo_bpm": 122.0, "key": "A minor", "meter": "4/4", "chord_symbols": ["Am", "F", "C", "G7"], "duration_s": 184.0}
+
+
+@pytest.mark.parametrize("harte,sym", [("A:min", "Am"), ("C:maj", "C"), ("G:7", "G7"), ("D:min7/b3", "Dm7"), ("B:hdim7", "Bm7b5"), ("N", ""), ("E", "E")])
+def test_chord_symbol(harte, sym):
+    assert prompts.chord_symbol(harte) == sym
+
+
+# ------------------------------------------------------------------------------------ template
+def test_template_backend_is_deterministic_and_uses_only_inputs():
+    t = llm_mod.load_llm("none")
+    assert t is llm_mod.load_llm("none")  # cached per process
+    p = prompts.format_prompt(["jazz", "trumpet", "piano"], FACTS)
+    a, b = t.generate([p, p]), t.generate([p])
+    assert a[0] == a[1] == b[0]
+    assert a[0] == (
+        "This is a piece of music described as jazz, trumpet and piano. It has a tempo of about 122 BPM and 4/4 meter. "
+        "It is in A minor. It lasts 184 seconds. The chords move through Am - F - C - G7."
+    )
+    assert prompts.template_caption([], {}) == "This is a piece of music."
+
+
+def test_unknown_spec_is_one_line_error():
+    with pytest.raises(ValueError, match="unknown LLM spec"):
+        llm_mod.load_llm("gpt5")
+    with pytest.raises(ValueError, match="openai:<model>@<base_url>"):
+        llm_mod.load_llm("openai:nourl")
+
+
+# ------------------------------------------------------------------------------------ openai
+class _Handler(BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.seen.append((self.path, body, self.headers.get("Authorization")))
+        if self.path == "/v1/completions":
+            out = {"choices": [{"text": f" A {body['model']} caption for: {body['prompt'].splitlines()[0]}\n\nMusic tags: junk"}]}
+        elif self.path == "/v1/chat/completions":
+            out = {"choices": [{"message": {"content": "Chat answer about " + body["messages"][0]["content"][:15]}}]}
+        else:
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b"no such route")
+            return
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = HTTPServer(("127.0.0.1", 0), _Handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_openai_completions(server):
+    _Handler.seen.clear()
+    llm = llm_mod.load_llm(f"openai:tiny@{server}/v1", api_key="k123")
+    assert llm.name == f"openai:tiny@{server}/v1"
+    out = llm.generate([prompts.format_prompt(["rock"]), prompts.format_prompt(["jazz"])], max_new_tokens=33)
+    # the completion is cut where a base model starts a new example
+    assert out == ["A tiny caption for: Music tags: rock", "A tiny caption for: Music tags: jazz"]
+    path, body, auth = _Handler.seen[0]
+    assert path == "/v1/completions" and body["max_tokens"] == 33 and body["temperature"] == 0.0 and auth == "Bearer k123"
+
+
+def test_openai_chat_and_errors(server):
+    chat = llm_mod.load_llm(f"openai:tiny@{server}/v1", chat=True)
+    assert chat.generate(["Describe this music please"]) == ["Chat answer about Describe this m"]
+    bad = llm_mod.load_llm(f"openai:tiny@{server}/nope")
+    with pytest.raises(RuntimeError, match="HTTP 404"):
+        bad.generate(["x"])
+    dead = llm_mod.OpenAILLM("tiny", "http://127.0.0.1:9", timeout=2)
+    with pytest.raises(RuntimeError, match="cannot connect"):
+        dead.generate(["x"])
+
+
+# ------------------------------------------------------------------------------------ hf (tiny)
+def make_tiny_lm(path):
+    """A randomly initialised Gemma-3-style causal LM with a 60-word tokenizer, saved to path."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<bos>", "<unk>"] + (
+        "music tags description tempo key meter chords duration bpm this is a song with rock jazz guitar piano "
+        "drums bass male female vocal slow fast happy sad the and in of minor major : , . - s 4/4 120"
+    ).split()
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    cfg = Gemma3TextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
+                           sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(cfg)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
+
+
+def test_hf_backend_batched_generation_matches_single(tiny_lm):
+    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    assert llm.name == f"hf:{tiny_lm}"
+    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"})]
+    both = llm.generate(ps, max_new_tokens=8)
+    assert len(both) == 2 and all(isinstance(s, str) for s in both)
+    # left padding in a batch must not change what each prompt generates
+    assert [llm.generate([p], max_new_tokens=8)[0] for p in ps] == both
+    assert llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32") is llm
+
+
+def test_local_backend_without_adapter_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(llm_mod, "ASSET_DIR", tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="adapter missing"):
+        llm_mod.load_llm("local", adapter=None, dtype="bf16", batch_size=3)
+
+
+# ------------------------------------------------------------------------------------ real J2A-LLM
+def test_shipped_adapter_exists_with_gemma_notice():
+    files = {p.name for p in llm_mod.ASSET_DIR.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "NOTICE"} <= files
+    size = (llm_mod.ASSET_DIR / "adapter_model.safetensors").stat().st_size
+    assert 1e6 < size < 20e6
+    assert "Gemma" in (llm_mod.ASSET_DIR / "NOTICE").read_text()
+
+
+def test_j2a_llm_captions_mention_the_instrument():
+    llm = llm_mod.load_llm("local")
+    assert "j2a-llm" in llm.name
+    out = llm.generate(
+        [prompts.format_prompt(["acoustic guitar", "folk", "male vocal", "slow tempo"], {"tempo_bpm": 72, "key": "G major"}),
+         prompts.format_prompt(["piano", "classical", "instrumental"])],
+        max_new_tokens=48,
+    )
+    assert "guitar" in out[0].lower() and len(out[0].split()) >= 10
+    assert "piano" in out[1].lower()

@@ -1,0 +1,190 @@
+"""J2A-LLM training pieces on a tiny random causal LM: label masking, target-only loss, LoRA, save/load,
+the train-llm loop and caption-tags journaling."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+
+from j2a import llm_train as lt
+from j2a import prompts
+
+from .test_llm import tiny_lm  # noqa: F401 (session fixture)
+
+# ------------------------------------------------------------------------------------ data
+@pytest.mark.parametrize("aspects,expected", [
+    (["male vocalist", "fast tempo", "rock"], ["male vocals", "fast", "rock"]),
+    (["no drums", "female voice", "female vocalists"], ["female vocals"]),
+    (["acoustic guitar strumming", "hip-hop beat"], ["guitar", "hip hop", "beat"]),
+    (["low quality", "crowd noise"], []),
+])
+def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
+    assert lt.reduce_aspects(aspects) == expected
+    assert set(lt.reduce_aspects(aspects)) <= set(lt.analysis_tags())
+
+
+def test_analysis_vocabulary_is_the_tag_groups_canonical_words():
+    from j2a.features.tags import TAG_GROUPS
+
+    tags = lt.analysis_tags()
+    assert tags == [t.lower() for g in TAG_GROUPS.values() for t in g]
+    assert "guitar" in tags and "hip hop" in tags and "female vocals" in tags
+
+
+def test_facts_from_caption_win_and_synthetic_ones_are_consistent():
+    rng = random.Random(0)
+    f = lt.synth_facts(["slow tempo"], "A waltz at 90 bpm in the key of F sharp minor.", rng, 1.0)
+    assert f["tempo_bpm"] == 90 and f["key"] == "F# minor" and f["meter"] == "3/4"
+    for _ in range(30):
+        f = lt.synth_facts(["fast tempo", "rock"], "An energetic song.", rng, 1.0)
+        assert 120 <= f["tempo_bpm"] <= 175
+        root, mode = f["key"].split()
+        assert f["chords"][0].startswith(root + ":")  # progressions start on the tonic of the key
+        assert mode in ("major", "minor")
+    assert lt.synth_facts(["rock"], "A song.", rng, 0.0) == {}
+
+
+def test_read_csv_and_split_never_mix(captions_dir):
+    rows = lt.read_captions_csv(captions_dir / "musiccaps-train.csv")
+    assert len(rows) == 2663 and rows[0]["aspects"][0] == "guitar song"
+    tr, ho = lt.split_rows(rows, 96, 0)
+    assert len(ho) == 96 and len(tr) == 2663 - 96
+    assert not {(r["ytid"], r["start_s"]) for r in tr} & {(r["ytid"], r["start_s"]) for r in ho}
+    assert lt.split_rows(rows, 96, 0)[1] == ho  # deterministic
+
+
+def test_bad_csv_is_a_one_line_error(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="no aspect_list column"):
+        lt.read_captions_csv(p)
+
+
+# ------------------------------------------------------------------------------------ model
+@pytest.fixture(scope="module")
+def tiny(tiny_lm):  # noqa: F811
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_lm)
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)
+    return model, tok
+
+
+def _batch(tok):
+    pairs = [(prompts.format_prompt(["rock", "guitar"], {"tempo_bpm": 120}), "this is a rock song with guitar ."),
+             (prompts.format_prompt(["jazz"]), "a sad jazz song in a minor .")]
+    return [lt.encode(tok, p, c, 64) for p, c in pairs]
+
+
+def test_collate_masks_prompt_and_padding(tiny):
+    model, tok = tiny
+    enc = _batch(tok)
+    ids, mask, labels = lt.collate(enc, tok.pad_token_id)
+    for i, (seq, start) in enumerate(enc):
+        assert (labels[i, :start] == -100).all()
+        assert labels[i, start : len(seq)].tolist() == seq[start:]
+        assert (labels[i, len(seq) :] == -100).all() and (mask[i, len(seq) :] == 0).all()
+        assert seq[-1] == tok.eos_token_id
+        assert tok.decode(seq[start:], skip_special_tokens=True).split()[:2] == ["this", "is"][: 2] or i == 1
+
+
+def test_target_loss_equals_full_head_loss(tiny):
+    """Running the output layer on caption positions only gives the same loss as on all positions."""
+    import torch
+
+    model, tok = tiny
+    ids, mask, labels = lt.collate(_batch(tok), tok.pad_token_id)
+    with torch.no_grad():
+        ours = lt.target_loss(model, ids, mask, labels)
+        ref = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert torch.allclose(ours, ref, atol=1e-5)
+
+
+def test_lora_step_trains_only_adapter_and_save_load_round_trip(tiny_lm, tmp_path):  # noqa: F811
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_lm)
+    model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.TrainConfig(rank=4, alpha=8, dropout=0.0))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    ids, mask, labels = lt.collate(_batch(tok), tok.pad_token_id)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    first = None
+    for _ in range(8):
+        loss = lt.target_loss(model, ids, mask, labels)
+        first = first if first is not None else float(loss)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    assert float(lt.target_loss(model, ids, mask, labels)) < first - 0.1
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+
+    lt.save_adapter(model, tmp_path / "ad", {"base_model": "tiny"})
+    assert (tmp_path / "ad" / "adapter_model.safetensors").exists()
+    assert json.loads((tmp_path / "ad" / "adapter_config.json").read_text())["r"] == 4
+    model.eval()
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), str(tmp_path / "ad")).eval()
+    with torch.no_grad():
+        a = model(input_ids=ids, attention_mask=mask).logits
+        b = reloaded(input_ids=ids, attention_mask=mask).logits
+    assert torch.allclose(a, b, atol=0.05)  # adapter stored in bf16
+    assert not torch.allclose(b, AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)(input_ids=ids, attention_mask=mask).logits, atol=0.05)
+
+
+def _mini_csv(path, n=24):
+    words = ["rock", "jazz", "guitar", "piano", "drums", "bass", "male vocal", "female vocal", "slow", "fast"]
+    rng = random.Random(1)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["ytid", "start_s", "end_s", "aspect_list", "caption"])
+        w.writeheader()
+        for i in range(n):
+            a = rng.sample(words, 3)
+            w.writerow({"ytid": f"id{i}", "start_s": 30, "end_s": 40, "aspect_list": repr(a), "caption": f"this is a {a[0]} song with {a[1]} and {a[2]} ."})
+    return path
+
+
+def test_train_llm_cli_writes_best_adapter(tiny_lm, tmp_path):  # noqa: F811
+    from j2a.cli import main
+
+    data = _mini_csv(tmp_path / "mini.csv")
+    rc = main(["train-llm", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "6", "--batch-size", "4",
+               "--holdout", "4", "--eval-every", "3", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm), "--lr", "5e-3"])
+    assert rc == 0
+    meta = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert [h["step"] for h in meta["history"]] == [3, 6]
+    assert meta["best_heldout_loss"] == min(h["heldout_loss"] for h in meta["history"])
+    assert meta["train_rows"] == 20 and meta["heldout_rows"] == 4
+    assert (tmp_path / "run" / "adapter_model.safetensors").stat().st_size > 0
+    # the adapter is usable through load_llm
+    from j2a.llm import load_llm
+
+    out = load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate([prompts.format_prompt(["rock"])], max_new_tokens=5)
+    assert len(out) == 1 and isinstance(out[0], str)
+
+
+def test_train_llm_rejects_missing_file(tmp_path, capsys):
+    from j2a.cli import main
+
+    assert main(["train-llm", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "nope.csv: no such file" in capsys.readouterr().err
+
+
+def test_caption_tags_journal_and_resume(tmp_path):
+    from j2a.cli import main
+
+    data = _mini_csv(tmp_path / "mini.csv", n=7)
+    out = tmp_path / "caps.jsonl"
+    assert main(["caption-tags", str(data), "--out", str(out), "--llm", "none", "--batch", "3", "--limit", "5"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [d["ytid"] for d in lines] == [f"id{i}" for i in range(5)]
+    assert set(lines[0]) == {"ytid", "start_s", "prediction"} and lines[0]["start_s"] == 30
+    assert lines[0]["prediction"].startswith("This is a piece of music described as")
+    assert main(["caption-tags", str(data), "--out", str(out), "--llm", "none", "--reduced"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [d["ytid"] for d in lines] == [f"id{i}" for i in range(7)]  # resumed: only the 2 missing rows were added
