@@ -20,10 +20,11 @@ Threshold (`TagConfig.threshold`, 0.15): a tag is listed only when its track sco
 musicnn's sigmoid outputs are poorly calibrated and most tags sit near 0 (< 0.05) for most music. On the
 shared clips the tags a listener agrees with score 0.15-0.85 (piano 0.78 on ragtime piano, violin 0.53
 on a string orchestra, techno 0.84 on a techno loop, but "male vocal" only 0.18 on solo singing, since
-MTT's vocal tags are spread over many synonyms), while the wrong-but-plausible neighbours mostly stay
-below ~0.15. Nothing below the threshold is kept even if a group ends up empty: an empty list means
-"the model is not sure", which downstream text must not turn into a claim. Scores are listed with each
-tag so users can apply a stricter cut; the model's known confusions remain (it has no "bass" tag and
+MTT's vocal tags are spread over many synonyms), while wrong neighbours mostly stay below 0.15 (the
+exceptions are plausible ones: "classical" 0.18 next to "jazz" 0.42 on ragtime piano). Nothing below
+the threshold is kept even if a group ends up empty: an empty list means "the model is not sure",
+which downstream text must not turn into a claim. Scores are listed with each tag so users can apply
+a stricter cut; the model's known confusions remain (it has no "bass" tag and
 tends to call bass lines "guitar"; unaccompanied singing also raises "guitar"/"rock").
 """
 from __future__ import annotations
