@@ -140,62 +140,58 @@ class _Ensemble:
         self.out_b = np.stack([net.layers[3].bias for net in nets]).astype(np.float32)
 
     def __call__(self, feats: list[np.ndarray]) -> list[np.ndarray]:
-        """Per sequence (frames, 314) -> (frames, 2) [p(beat), p(downbeat)], averaged over the ensemble."""
-        lens = [len(f) for f in feats]
-        x = [np.broadcast_to(f[None].astype(np.float32), (self.n,) + f.shape) for f in feats]  # (net, T, in)
-        for W, b, R, P in self.layers:
-            x = self._bilstm(x, lens, W, b, R, P)
-        outs = []
-        for xi in x:
-            z = xi @ self.out_w + self.out_b[:, None]  # (net, T, 3)
-            z = np.exp(z - z.max(-1, keepdims=True))
-            outs.append((z / z.sum(-1, keepdims=True)).mean(0)[:, 1:])
-        return outs
+        """Per sequence (frames, 314) -> (frames, 2) [p(beat), p(downbeat)], averaged over the ensemble.
 
-    def _bilstm(self, x, lens, W, b, R, P):
-        """One bidirectional layer for all (sequence, net, direction) at once; torch only for its fast
-        small-tensor kernels (numpy's float32 sigmoid and strided tanh are 5-10x slower here)."""
+        torch only for its fast small-tensor kernels (numpy's float32 sigmoid and strided tanh are
+        5-10x slower at these sizes); one thread, since intra-op threading only loses here."""
         import torch
 
-        with torch.inference_mode():
-            return self._bilstm_torch(torch, x, lens, W, b, R, P)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                x = [torch.from_numpy(np.ascontiguousarray(f, np.float32)).expand(self.n, *f.shape) for f in feats]
+                for layer in self.layers:
+                    x = self._bilstm(torch, x, [len(f) for f in feats], *(torch.from_numpy(a) for a in layer))
+                out_w, out_b = torch.from_numpy(self.out_w), torch.from_numpy(self.out_b)
+                return [torch.baddbmm(out_b[:, None], xi, out_w).softmax(-1).mean(0)[:, 1:].numpy() for xi in x]
+        finally:
+            torch.set_num_threads(threads)
 
-    def _bilstm_torch(self, torch, x, lens, W, b, R, P):
+    def _bilstm(self, torch, x, lens, W, b, R, P, block: int = 256):
+        """One bidirectional layer for every (sequence, net, direction) at once.
+
+        Sequences are left-aligned in processing order (the backward direction reads its input
+        reversed) so that each time step is one batched matmul over (net*dir, sequence). Input
+        projections are made `block` steps at a time to keep memory small (~13 MB for 10 sequences).
+        """
         H, n, T, S = self.H, self.n, max(lens), len(x)
-        W, b, R, P = (torch.from_numpy(a) for a in (W, b, R, P))
-        # input projections for every step, in processing order (backward direction reversed),
-        # left-aligned; layout (T, net*dir, sequence, 4H) so a step is one batched matmul
-        proj = torch.zeros((T, n, 2, S, 4 * H))
-        for s, xi in enumerate(x):
-            p = torch.baddbmm(b[:, None], torch.from_numpy(np.ascontiguousarray(xi)), W).view(n, lens[s], 2, 4 * H).transpose(0, 1)
-            proj[:lens[s], :, 0, s] = p[:, :, 0]
-            proj[:lens[s], :, 1, s] = p.flip(0)[:, :, 1]
-        proj = proj.view(T, n * 2, S, 4 * H)
+        Wd = (W[..., :4 * H].contiguous(), W[..., 4 * H:].contiguous())
+        bd = (b[:, None, :4 * H], b[:, None, 4 * H:])
         R = R.reshape(n * 2, H, 4 * H)
-        p_if = P[:, :, :2].reshape(n * 2, 1, 2 * H)  # peepholes of input and forget gates
+        p_if = P[:, :, :2].reshape(n * 2, 1, 2, H)  # peepholes of input and forget gates
         p_o = P[:, :, 2].reshape(n * 2, 1, H)
         h = torch.zeros((n * 2, S, H))
         c = torch.zeros((n * 2, S, H))
         out = torch.empty((T, n * 2, S, H))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tensors this small only lose from intra-op threading
-        try:
-            for t in range(T):
-                g = torch.baddbmm(proj[t], h, R)  # gates i, f, cell, o
-                i_f = torch.addcmul(g[..., :2 * H], c.repeat(1, 1, 2), p_if).sigmoid_()
-                c = torch.addcmul(c * i_f[..., H:], g[..., 2 * H:3 * H].tanh(), i_f[..., :H])
-                h = torch.addcmul(g[..., 3 * H:], c, p_o).sigmoid_().mul_(c.tanh())
-                out[t] = h
-        finally:
-            torch.set_num_threads(threads)
-        out = out.view(T, n, 2, S, H).numpy()
-        nxt = []
-        for s in range(S):
-            L = lens[s]
-            fwd = out[:L, :, 0, s]
-            bwd = out[:L, :, 1, s][::-1]
-            nxt.append(np.ascontiguousarray(np.concatenate([fwd, bwd], axis=-1).transpose(1, 0, 2)))  # (net, T, 2H)
-        return nxt
+        proj = torch.empty((block, n, 2, S, 4 * H))
+        for t in range(T):
+            k = t % block
+            if k == 0:  # input projections of the next `block` steps, zero past a sequence's end
+                proj.zero_()
+                for s, (xs, L) in enumerate(zip(x, lens)):
+                    e = min(t + block, L)
+                    if e > t:
+                        proj[:e - t, :, 0, s] = torch.baddbmm(bd[0], xs[:, t:e], Wd[0]).transpose(0, 1)
+                        proj[:e - t, :, 1, s] = torch.baddbmm(bd[1], xs[:, L - e:L - t], Wd[1]).flip(1).transpose(0, 1)
+            g = torch.baddbmm(proj[k].view(n * 2, S, 4 * H), h, R)  # gates i, f, cell, o
+            i_f = torch.addcmul(g.view(n * 2, S, 4, H)[:, :, :2], c[:, :, None], p_if).sigmoid_()
+            c = torch.addcmul(c * i_f[:, :, 1], g[..., 2 * H:3 * H].tanh(), i_f[:, :, 0])
+            h = torch.addcmul(g[..., 3 * H:], c, p_o).sigmoid_().mul_(c.tanh())
+            out[t] = h
+        out = out.view(T, n, 2, S, H)
+        return [torch.cat([out[:L, :, 0, s], out[:L, :, 1, s].flip(0)], -1).transpose(0, 1).contiguous()
+                for s, L in enumerate(lens)]  # (net, T, 2H) per sequence
 
 
 @lru_cache(maxsize=1)
