@@ -105,16 +105,16 @@ def get_llm(spec="local", adapter=None):
     return load_llm(spec, adapter=adapter)
 
 
-# Retries decode differently, so a regenerated caption is not the same text again: greedy, then a
-# wider beam that prefers shorter output (HF backends); a little temperature for HTTP backends.
-_RETRY_HF = [{}, {"num_beams": 1}, {"num_beams": 6, "no_repeat_ngram_size": 4, "length_penalty": 0.6}]
+# Retries decode differently, so a regenerated caption is not the same text again: the first try
+# uses the backend's own decoding (greedy for J2A-LLM); retries sample with a seed (reproducible).
+_RETRY = [{}, {"temperature": 0.7, "seed": 1}, {"temperature": 0.9, "seed": 2}]
 
 
 def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float) -> list[str]:
     kw = {}
     if attempt > 0:
-        if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields per call
-            kw = dict(_RETRY_HF[min(attempt, len(_RETRY_HF) - 1)])
+        if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields (temperature, seed) per call
+            kw = dict(_RETRY[min(attempt, len(_RETRY) - 1)])
         elif hasattr(llm, "base_url"):  # j2a.llm.OpenAILLM
             kw = {"temperature": temperature}
     return llm.generate(prompts, max_new_tokens=max_new_tokens, **kw)
