@@ -85,7 +85,7 @@ def main() -> int:
     track = build_track(args.seconds, tmp / "track.wav")
     loads = [load_seconds(args.llm, args.threads) for _ in range(args.runs)]
     llm = load_llm(args.llm)
-    describe(str(track), llm=llm)  # warm-up: every model loaded and cached in this process (not timed)
+    describe(str(SHARED / "hiphop.mp3"), llm=llm)  # warm-up on a short clip: every model loaded and cached (not timed)
 
     backends = {"none": load_llm("none"), args.llm: llm}
     ana, cap, tries = [], {n: [] for n in backends}, {n: [] for n in backends}
