@@ -4,29 +4,38 @@ Pipeline (one RNN ensemble for everything):
   1. madmom's joint beat/downbeat BLSTM ensemble (`RNNDownBeatProcessor`'s 8 networks, Böck et al.
      2016) gives per-frame (100 fps) probabilities of "beat" and "downbeat". We run the *same* weights
      through a vectorised re-implementation (`_features`, `_Ensemble`): madmom's own code loops over
-     frames in Python (STFT and LSTM steps, per network and direction) and costs ~0.7 s per second of
-     audio; batching the 16 LSTM directions and several audio chunks per step makes it ~20x cheaper.
-     Tests check it reproduces madmom's activations.
+     frames in Python (per frame for the STFT, per frame x network x direction for the LSTMs);
+     batching all 16 LSTM directions and several audio blocks per time step is ~5x cheaper
+     (see the report in the module's tests/bench). Tests check it reproduces madmom's activations.
   2. madmom's `DBNBeatTrackingProcessor` (a tempo/phase HMM) decodes beats from p(beat)+p(downbeat).
-  3. A small beat-level HMM over bar positions, for 3 and for 4 beats per bar, reads the downbeat
-     probability at each beat. Its emission is a *scaled likelihood* log(q/pi), log((1-q)/(1-pi))
-     with pi the track's mean downbeat probability, so that an uninformative activation scores 0 for
-     both meters. madmom's bar models instead use log(q) vs log((1-q)/(lambda-1)), which rewards
-     whichever meter has more (or fewer) downbeats per beat regardless of the audio; that is why
-     madmom's defaults call waltzes 4/4. Comparing the two best paths' scores gives the meter and
-     its confidence (a logistic of the score difference), the best path gives the downbeats.
-  4. Tempo: 60 / median beat interval (robust to a few tracking errors); its confidence is the
-     share of beat intervals within 8% of the median (a steady pulse); the half/double candidates
-     are weighted by madmom's comb-filter tempo histogram of the beat activation.
+     It is ~3x cheaper than madmom's joint downbeat DBN for [3, 4] beats per bar (5,617 states
+     instead of 11,157 + 14,876), which is why meter and downbeats are decoded at beat level (3.).
+  3. A small beat-level HMM over bar positions, for 3 and for 4 beats per bar, reads at each beat
+     q = p(downbeat) / p(any beat). Its emission is a *scaled likelihood* log(q/pi) for a downbeat
+     and log((1-q)/(1-pi)) otherwise, pi being the track's mean q, so an uninformative activation
+     scores 0 for both meters and neither meter is favoured a priori. (madmom's joint DBN scores
+     downbeat frames with log p(downbeat) and other beats with log p(beat): when downbeats are weakly
+     marked, the meter with fewer downbeats per beat wins by default, which is our reading of why its
+     defaults call sweet_waltz.ogg 4.) The meter is the one whose best path scores higher; its
+     confidence is a logistic of the score difference (tempered: neighbouring beats are correlated);
+     the best path gives the downbeats (phase jumps allowed, for pick-up bars and tracking slips).
+  4. Tempo: 60 / mean of the beat intervals within 8% of the median; the half/double candidates are
+     weighted by madmom's comb-filter tempo histogram of the beat activation; confidence = share of
+     steady intervals x the histogram's support for that tempo family. When the beat tracker's tempo
+     is not a strong histogram peak (sparse solo material), beats are re-tracked around the
+     histogram's tempo and that tempo is reported (`_check_against_histogram`).
 
 Memory bound (why it is chunked): activations are computed on `chunk_s`-second blocks from
 `Audio.chunks()` (batches of `batch_chunks` blocks; the overlap is trimmed so blocks join without
 seams), and the beat DBN runs on `segment_s`-second segments whose beats are stitched at a beat
 both segments agree on. madmom's Viterbi keeps a uint32 back-pointer per frame and state (5,617
 states), i.e. 2.2 MB per second of audio: 8 GB for an hour in one piece. With the defaults rhythm
-peaks at about 200 MB whatever the file's length: the larger of one LSTM batch (10 blocks of 24 s:
-input projections 2400 x 16 x 10 x 100 float32 = 154 MB, plus 40 MB of outputs) and one 60 s DBN
-segment (135 MB), plus 8 bytes per frame of activations (2.9 MB for 60 min). Files shorter than a
+needs about 150 MB of working memory whatever the file's length: the larger of one LSTM batch (10
+blocks of 24 s: outputs 2400 x 16 x 10 x 25 float32 = 38 MB, layer outputs 2 x 38 MB, input
+projections made 256 steps at a time, 16 MB) and one 60 s DBN segment (135 MB), plus 8 bytes per
+frame of activations (2.9 MB for 60 min). Measured on a streamed 20-min file: process peak RSS
+664 MB with all models loaded (252 MB after imports, 351 MB after decoding/validation), i.e.
+~310 MB for rhythm including allocator slack. Files shorter than a
 block/segment go in one piece.
 """
 from __future__ import annotations
