@@ -15,7 +15,7 @@ Why this design:
   CNNChordFeatureProcessor + CRFChordRecognitionProcessor, each on the whole file. It covers
   rhythm + key + chords only (no tags, notes, loudness, is_music), which favours the peer.
 
-    nice -n 10 .venv/bin/python bench/analyze_speed.py --durations 30,180,600,3600 --runs 3,3,1,1 --append
+    nice -n 10 .venv/bin/python bench/analyze_speed.py --durations 30,180,600,3600 --runs 3,3,1,1 --peer-runs 1
 """
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.m
          "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg",
          "cuidado_falla_cancion.flac", "simac_01_mikri_rallou.flac"]
 SR = 44100
+RUN_ALL_ARGS = ["--durations", "30,180,600,3600", "--runs", "3,3,1,1", "--peer-runs", "1", "--peer-timeout", "1800",
+                "--mem-cap-gb", "8"]
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -181,7 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--peer-runs", default=None, help="runs per duration for madmom (default: --runs)")
     ap.add_argument("--peer-timeout", type=float, default=None, help="CPU-seconds limit for madmom runs (default: --timeout)")
     ap.add_argument("--tmp", default=None, help="folder for the generated inputs (default: a temp dir)")
-    ap.add_argument("--append", action="store_true", help="append the table to bench/RESULTS.md")
+    ap.add_argument("--no-heading", action="store_true", help="print the table only")
     ap.add_argument("--child", nargs=3, metavar=("TOOL", "PATH", "WARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -204,6 +206,10 @@ def main(argv=None) -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     warm = _warmup_clip(tmp)
     rows = []
+    if not args.no_heading:
+        print("## Analysis speed and memory\n")
+        print("RTF = audio seconds / processing seconds (after a warm-up that loads the models); CPU s = all threads; "
+              "peak = max RSS of the run's process; madmom = raw processors (beats, downbeats, key, chords) on the whole file.\n")
     header = ("| input | tool | runs | RTF wall (x real time) | RTF CPU | wall s | CPU s | wall s per audio min | peak GiB | load s "
               "| stages, CPU s (median) |")
     print(header)
@@ -235,12 +241,6 @@ def main(argv=None) -> int:
                        f"{fmt_stages([r['stages'] for r in ok])} |")
             print(row, flush=True)
             rows.append(row)
-    if args.append:
-        cmd = "nice -n 10 .venv/bin/python bench/analyze_speed.py " + " ".join(sys.argv[1:])
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        with open(REPO / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n## Analysis speed and memory\n\n`{cmd}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-                    f"{os.cpu_count()} CPU cores, commit {commit})\n\n{header}\n|" + "---|" * 10 + "\n" + "\n".join(rows) + "\n")
     return 0
 
 
