@@ -73,6 +73,13 @@ def test_dubstep_formats_agree(analysed):
     assert max(tempi) / min(tempi) - 1 <= 0.01, dict(zip(DUBSTEP, tempi))
 
 
+def test_sweet_waltz_is_three_four(analysed):
+    """A waltz (manifest: 3/4) that madmom's default downbeat DBN calls 4: the fair bar HMM says 3."""
+    r = analysed("sweet_waltz.ogg")
+    assert (r.meter.label, r.meter.beats_per_bar) == ("3/4", 3) and r.meter.confidence > 0.6, r.meter
+    assert len(r.downbeats) == pytest.approx(len(r.beats) / 3, abs=2)
+
+
 def test_short_clip_has_no_meter(analysed):
     r = analysed("madmom_sample.wav")  # 2.8 s, four annotated beats: too few to say a meter
     assert r.meter.label is None and r.meter.confidence == 0.0 and r.downbeats == []
