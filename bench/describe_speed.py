@@ -105,7 +105,7 @@ def main() -> int:
     aspects, facts = aspects_from_analysis(a)
     tps, ntok = tokens_per_s(llm, format_prompt(aspects, facts), args.runs) if hasattr(llm, "tokenizer") else (float("nan"), 0)
 
-    lines = [f"3-minute track ({args.seconds:.0f} s, {len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
+    lines = [f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
              f"median of {args.runs} runs; machine shared with other jobs.", "",
              "| backend | describe total (s) | analysis (s) | caption: LLM + guard (s) | max tries |",
              "|---|---|---|---|---|"]
