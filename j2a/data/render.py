@@ -190,9 +190,10 @@ def notated_key(score) -> dict:
 
     sigs = list(score.recurse().getElementsByClass("KeySignature"))
     sharps = int(sigs[0].sharps) if sigs else 0
-    last_end = score.highestTime
+    notes = list(score.flatten().notes)
+    last_end = max((n.offset + n.quarterLength for n in notes), default=0.0)  # not highestTime: trailing rests
     bass = None
-    for n in score.flatten().notes:
+    for n in notes:
         if n.offset + n.quarterLength >= last_end - 1e-6:
             for p in n.pitches:
                 if bass is None or p.ps < bass.ps:
