@@ -71,6 +71,8 @@ def _claim_row(claim, evidence) -> dict:
 def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list[dict]]:
     """Drop every sentence that makes a claim the analysis does not support.
 
+    One rewrite is tried first: when a sentence's only unsupported claims are recording qualifiers
+    ("low quality", "live", "amateur"), they are deleted and the rest of the sentence kept.
     Returns (kept text, checked claims, dropped sentences). Repeated sentences (a failure mode of
     small models) are dropped too, and a trailing unfinished sentence is cut.
     """
@@ -84,12 +86,34 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
             continue
         seen.add(norm)
         supported, unsupported = check_claims(extract_claims(s), analysis, cfg)
+        if unsupported and all(c.category == "recording" for c in unsupported):
+            r = _strip_qualifiers(s)  # "The low quality recording features X" -> "The recording features X"
+            if r != s:
+                sup2, uns2 = check_claims(extract_claims(r), analysis, cfg)
+                if not uns2:
+                    dropped.append({"sentence": s, "claims": [str(c) for c in unsupported], "rewritten": r})
+                    supported, unsupported, s = sup2, [], r
         checked += [_claim_row(c, e) for c, e in supported] + [_claim_row(c, None) for c in unsupported]
         if unsupported:
             dropped.append({"sentence": s, "claims": [str(c) for c in unsupported]})
         else:
             kept.append(s)
     return " ".join(kept), checked, dropped
+
+
+_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*",
+               r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)"]
+
+
+def _strip_qualifiers(s: str) -> str:
+    """Remove recording-quality / 'live' qualifiers MusicCaps captions habitually add (never measured)."""
+    out = s
+    for q in _QUALIFIERS:
+        out = re.sub(q, "", out, flags=re.I)
+    out = re.sub(r"\b([Aa])n\s+(?=[b-df-hj-np-tv-z])", r"\1 ", out)
+    out = re.sub(r"\b([Aa])\s+(?=[aeiou])", r"\1n ", out)
+    out = re.sub(r"\s{2,}", " ", out).strip()
+    return out[:1].upper() + out[1:]
 
 
 # ------------------------------------------------------------------------------------- backends
@@ -182,7 +206,8 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
             kept, fz.checked, dropped = guard(raw, analyses[i])
             fz.dropped += [dict(d, attempt=attempt + 1) for d in dropped]
             n = len(split_sentences(raw)) or 1
-            if len(kept.split()) >= cfg.min_words and len(dropped) / n <= cfg.max_drop_fraction:
+            lost = sum(1 for d in dropped if "rewritten" not in d)
+            if len(kept.split()) >= cfg.min_words and lost / n <= cfg.max_drop_fraction:
                 best[i] = kept  # clean, or clean after dropping a minority of sentences: keep it
             else:
                 still.append(i)

@@ -54,6 +54,14 @@ def test_guard_drops_only_unsupported_sentences():
     assert {c["concept"] for c in checked if not c["supported"]} == {"saxophone", "female vocals"}
 
 
+def test_recording_qualifiers_are_rewritten_not_dropped():
+    a = make_analysis(**ROCK)
+    kept, _, dropped = guard("The low quality recording features a rock song with electric guitar and drums. "
+                             "It is a live performance with crowd cheering.", a)
+    assert kept == "The recording features a rock song with electric guitar and drums."
+    assert dropped[0]["rewritten"] == kept and "rewritten" not in dropped[1]
+
+
 def test_regenerates_then_falls_back_to_template():
     a = make_analysis(**ROCK)
     bad = "A jazz piece with a saxophone. A trumpet plays. A female singer. A piano solo."
