@@ -44,9 +44,9 @@ def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
     return out
 
 
-def load_seconds(spec: str, threads: int) -> float:
+def load_seconds(spec: str, threads: int, adapter: str | None = None) -> float:
     code = (f"import torch; torch.set_num_threads({threads}); from j2a.llm import timed_load; "
-            f"_, t = timed_load({spec!r}); print(t)")
+            f"_, t = timed_load({spec!r}, adapter={adapter!r}); print(t)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     return float(r.stdout.strip().splitlines()[-1])
 
@@ -69,6 +69,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the target is stated for 2 cores)")
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--llm", default="local")
+    ap.add_argument("--adapter", default=None, help="LoRA adapter folder (default: the shipped J2A-LLM)")
     ap.add_argument("--append", action="store_true", help="append the table to bench/RESULTS.md")
     args = ap.parse_args()
 
@@ -83,8 +84,8 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp())
     track = build_track(args.seconds, tmp / "track.wav")
-    loads = [load_seconds(args.llm, args.threads) for _ in range(args.runs)]
-    llm = load_llm(args.llm)
+    loads = [load_seconds(args.llm, args.threads, args.adapter) for _ in range(args.runs)]
+    llm = load_llm(args.llm, adapter=args.adapter)
     describe(str(SHARED / "hiphop.mp3"), llm=llm)  # warm-up on a short clip: every model loaded and cached (not timed)
 
     backends = {"none": load_llm("none"), args.llm: llm}

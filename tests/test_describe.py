@@ -160,7 +160,8 @@ CHECKED = ("instrument", "vocals", "genre")
 
 
 def _llm_for_tests():
-    """The shipped J2A-LLM (the default model); J2A_TEST_LLM overrides (e.g. 'none')."""
+    """The shipped J2A-LLM (the default model); J2A_TEST_LLM overrides (e.g. 'none'), J2A_TEST_ADAPTER
+    points 'local' at another LoRA adapter folder."""
     return os.environ.get("J2A_TEST_LLM", "local")
 
 
@@ -172,7 +173,7 @@ def test_shared_clips_are_listed():
 def music_descriptions(audio_dir, analysis_of):
     """Every shared music clip described once, with batched LLM calls."""
     analyses = [analysis_of(audio_dir / c) for c in MUSIC]
-    return dict(zip(MUSIC, describe_many(analyses, llm=_llm_for_tests())))
+    return dict(zip(MUSIC, describe_many(analyses, llm=_llm_for_tests(), adapter=os.environ.get("J2A_TEST_ADAPTER"))))
 
 
 @pytest.mark.parametrize("clip", MUSIC)
