@@ -49,22 +49,26 @@ def lp_preds(name: str) -> dict[str, str]:
     return {f"{d['ytid']}_{int(d['start_s'])}": d["prediction"] for d in json.loads((CAPS / f"lp-musiccaps-{name}-dev.json").read_text())}
 
 
-def run_system(name: str, rows: list[dict], work: Path, spec: str, reduced=False, prefix="", batch=16) -> tuple[dict, float]:
-    from j2a.llm import load_llm
-
-    t = time.time()
-    llm = load_llm(spec)
-    out = lt.caption_journal(rows, work / f"{name}.jsonl", llm, reduced=reduced, batch=batch, prefix=prefix, max_new_tokens=110)
-    return {f"{d['ytid']}_{int(d['start_s'])}": d["prediction"] for d in out}, time.time() - t
+def journal_preds(path: Path) -> dict[str, str]:
+    preds = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            preds[f"{d['ytid']}_{int(d['start_s'])}"] = d["prediction"]
+    return preds
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=498, help="first N of the 498 LP-covered dev rows (default: all)")
-    ap.add_argument("--base-limit", type=int, default=0, help="rows for base-Gemma few-shot (default: --limit; 0 rows = skip with -1)")
+    ap.add_argument("--base-limit", type=int, default=0, help="rows for base-Gemma few-shot (default: --limit; -1 = skip)")
     ap.add_argument("--work", default=str(REPO / "runs" / "caption_quality"), help="journals of generated captions")
     ap.add_argument("--systems", default="j2a,j2a_reduced,base_fewshot,template", help="generated systems to run")
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--minutes", type=float, default=0, help="stop generating after this budget; score the rows done")
     ap.add_argument("--no-sbert", action="store_true")
     ap.add_argument("--write-results", action="store_true", help="append the table to bench/RESULTS.md")
     args = ap.parse_args()
@@ -77,11 +81,12 @@ def main() -> int:
     systems = args.systems.split(",")
     table: list[tuple[str, int, dict, str]] = []
 
+    jobs: list[tuple[str, dict]] = []
+
     def score(name, preds, note=""):
         preds = {k: v for k, v in preds.items() if k in refs}
-        s = score_captions({k: refs[k] for k in preds}, preds, sbert=not args.no_sbert)
-        table.append((name, s["n"], s, note))
-        print(f"{name:28s} n={s['n']:3d} " + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS), flush=True)
+        if preds:
+            jobs.append((name, preds))
 
     gen = {
         "j2a": ("J2A-LLM (aspects)", "local", False, "", len(rows)),
@@ -89,14 +94,47 @@ def main() -> int:
         "base_fewshot": ("Gemma 3 270M base, 3-shot", "gemma-base", False, few_shot_prefix(), args.base_limit or len(rows)),
         "template": ("Template (no LLM)", "none", False, "", len(rows)),
     }
+    # Rounds of --batch rows, every system per round, so a time budget leaves all systems on the same rows.
+    from j2a.llm import load_llm
+
+    deadline = time.time() + args.minutes * 60 if args.minutes else float("inf")
+    secs = {k: 0.0 for k in systems}
+    for s0 in range(0, len(rows), args.batch):
+        if time.time() > deadline:
+            print(f"time budget reached after {s0} rows", flush=True)
+            break
+        for key in systems:
+            name, spec, reduced, prefix, n = gen[key]
+            if s0 >= n:
+                continue
+            t = time.time()
+            lt.caption_journal(rows[s0 : min(s0 + args.batch, n)], work / f"{key}.jsonl", load_llm(spec), reduced=reduced,
+                               batch=args.batch, prefix=prefix, max_new_tokens=110, progress=False)
+            secs[key] += time.time() - t
+        print(f"[caption_quality] rows {s0 + args.batch}: " + ", ".join(f"{k} {v:.0f}s" for k, v in secs.items()), flush=True)
+    done = {k: journal_preds(work / f"{k}.jsonl") for k in systems}
+    common = set(keys)
     for key in systems:
-        name, spec, reduced, prefix, n = gen[key]
-        if n <= 0:
-            continue
-        preds, sec = run_system(key, rows[:n], work, spec, reduced, prefix, args.batch)
-        score(name, preds, f"{sec / max(len(preds), 1):.1f} s/row this run (resumed rows cost 0)")
+        if key != "base_fewshot":
+            common &= set(done[key])
+    for key in systems:
+        preds = done[key] if key == "base_fewshot" else {k: v for k, v in done[key].items() if k in common}
+        score(gen[key][0], preds)
     for lp, name in (("writing", "LP-MusicCaps writing (GPT-3.5)"), ("summary", "LP-MusicCaps summary (GPT-3.5)")):
-        score(name, lp_preds(lp))
+        score(name, {k: v for k, v in lp_preds(lp).items() if k in common})
+    if "base_fewshot" in systems and done["base_fewshot"] and len(done["base_fewshot"]) < len(common):
+        score("J2A-LLM (aspects) on the base-few-shot rows", {k: v for k, v in done["j2a"].items() if k in done["base_fewshot"]})
+    # The coco scorers start Java (PTB tokenizer, METEOR) per call: score the systems side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job):
+        name, preds = job
+        return name, score_captions({k: refs[k] for k in preds}, preds, sbert=not args.no_sbert)
+
+    with ThreadPoolExecutor(max_workers=min(4, len(jobs) or 1)) as ex:
+        for name, s in ex.map(one, jobs):
+            table.append((name, s["n"], s, ""))
+            print(f"{name:40s} n={s['n']:3d} " + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS), flush=True)
 
     head = "| system | rows | " + " | ".join(["B1", "B2", "B3", "B4", "METEOR", "ROUGE-L", "CIDEr", "SBERT"]) + " |"
     lines = [head, "|" + "---|" * 10]

@@ -75,6 +75,8 @@ class GenConfig:
     no_repeat_ngram_size: int = 3
     batch_size: int = 16
     restrict_vocab: bool = True
+    temperature: float = 0.0  # > 0: sample (seeded, reproducible) instead of greedy, e.g. for a retry
+    seed: int = 0
 
 
 class LLM:
@@ -104,7 +106,10 @@ class TemplateLLM(LLM):
 
 
 class HFLLM(LLM):
-    """A transformers causal LM (optionally with a merged LoRA adapter): batched greedy decoding on CPU."""
+    """A transformers causal LM (optionally with a merged LoRA adapter): batched greedy decoding on CPU.
+
+    generate() accepts GenConfig fields per call (no_repeat_ngram_size, temperature, seed, batch_size,
+    restrict_vocab); other keywords (num_beams, length_penalty, ...) are accepted and ignored."""
 
     def __init__(self, model, tokenizer, name: str, gen: GenConfig | None = None, vocab: list[int] | None = None):
         self.model = model.eval()
@@ -152,6 +157,7 @@ class HFLLM(LLM):
         seen: list[dict] = [{} for _ in batch]
         done = torch.zeros(len(batch), dtype=torch.bool)
         past, step_ids, step_pos = None, ids, pos
+        rng = torch.Generator().manual_seed(gen.seed)
         with torch.inference_mode():
             for _ in range(max_new_tokens):
                 o = body(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past, use_cache=True)
@@ -164,7 +170,11 @@ class HFLLM(LLM):
                         banned = seen[b].get(tuple(toks[-(n - 1) :])) if len(toks) >= n - 1 else None
                         if banned:
                             logits[b, list(banned)] = float("-inf")
-                nxt = logits.argmax(-1)
+                if gen.temperature > 0:
+                    probs = torch.softmax(logits / gen.temperature, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=rng)[:, 0]
+                else:
+                    nxt = logits.argmax(-1)
                 for b in range(len(batch)):
                     if done[b]:
                         continue

@@ -185,3 +185,12 @@ def test_j2a_llm_captions_mention_the_instrument():
     )
     assert "guitar" in out[0].lower() and len(out[0].split()) >= 10
     assert "piano" in out[1].lower()
+
+
+def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
+    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    p = [prompts.format_prompt(["rock", "guitar"])]
+    a = llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3, num_beams=6, length_penalty=0.6)
+    assert a == llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3)
+    outs = {llm.generate(p, max_new_tokens=12, temperature=1.5, seed=s)[0] for s in range(6)}
+    assert len(outs) > 1  # sampling differs from seed to seed
