@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+RUN_ALL_ARGS = ["--n", "20", "--seed", "0"]  # for bench/run_all.py (`make bench`)
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -218,13 +219,14 @@ def main() -> int:
     lines += ["", "J2A key errors: " + (", ".join(
         f"{p['piece']} (truth {p['truth']}{', modal' if p['modal'] else ''}: J2A {p['sys']['J2A']['key']}, "
         f"madmom {p['sys'].get('madmom default', {}).get('key', '-')})" for p in wrong) or "none")]
-    table_txt = "\n".join(lines)
-    print(table_txt)
+    cmd = "python " + " ".join(["bench/key_chords.py"] + sys.argv[1:])
+    section = (f"## Key and chords on rendered chorales\n\nCommand: `{cmd}` ({time.strftime('%Y-%m-%d')}; "
+               "2-core CPU shared with other jobs, so wall times are inflated; CPU times are the fairer figure)\n\n"
+               + "\n".join(lines) + "\n")
+    print(section)
     if a.append_results:
-        cmd = f"python bench/key_chords.py --n {a.n} --seed {a.seed}" + ("" if a.human else " --no-human")
         with open(REPO / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n## Key and chords on rendered chorales\n\nCommand: `{cmd}` "
-                    f"({time.strftime('%Y-%m-%d')}, 2-core CPU shared with other jobs: wall times are inflated)\n\n{table_txt}\n")
+            f.write("\n" + section)
     return 0
 
 
