@@ -125,7 +125,21 @@ def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:
     pool = candidate_scores(cfg.corpus, cfg.max_file_kb)
     if n > len(pool):
         raise ValueError(f"asked for {n} pieces but the {cfg.corpus} corpus has {len(pool)} usable scores")
-    picks = rng.sample(pool, n)
+    # round-robin over composers (each shuffled), so "all" is not dominated by whoever has most files
+    groups: dict[str, list[str]] = {}
+    for path in pool:
+        groups.setdefault(Path(path).parts[0], []).append(path)
+    if len(groups) > 1:
+        for g in groups.values():
+            rng.shuffle(g)
+    order = sorted(groups)
+    if len(groups) > 1:
+        rng.shuffle(order)
+    picks = rng.sample(pool, n) if len(groups) == 1 else []
+    while len(picks) < n:
+        for comp in order:
+            if groups[comp] and len(picks) < n:
+                picks.append(groups[comp].pop())
     fonts = soundfonts()
     return [Piece(source=p, bpm=round(rng.uniform(*cfg.bpm_range)), family=rng.choice(sorted(FAMILIES)),
                   soundfont=rng.choice(fonts), seed=rng.randrange(2**31)) for p in picks]
