@@ -180,3 +180,13 @@ def test_real_analysis_of_synth_clip(tmp_path, synth_truth):
     assert s["beat_f"] >= 0.95 and s["downbeat_f"] >= 0.9
     assert s["tempo_acc1"] == 1.0 and s["meter_acc"] == 1.0
     assert s["key_weighted"] >= 0.5 and s["chords_majmin"] >= 0.8
+
+
+def test_shared_manifest_truth(audio_dir):
+    """The shared manifest's cells: '87.5 (or 175)' is 87.5 BPM (Acc2 covers 175), unparseable keys stay unscored."""
+    by_name = {t.file.rsplit("/", 1)[-1]: t for t in mir.load_truth(audio_dir / "manifest.csv")}
+    assert by_name["madmom_sample.wav"].tempo_bpm == 87.5
+    assert by_name["hainsworth_001.flac"].tempo_bpm == pytest.approx(100.16)
+    assert by_name["sax_tenor_d_minor.wav"].key == "D minor" and by_name["brahms_hungarian_dance_5.ogg"].key == "F# minor"
+    assert by_name["trumpet_loop_f_90bpm.ogg"].key is None and by_name["sweet_waltz.ogg"].meter == "3/4"
+    assert score_item(by_name["madmom_sample.wav"], Prediction(tempo_bpm=175.0)) == {"tempo_acc1": 0.0, "tempo_acc2": 1.0}
