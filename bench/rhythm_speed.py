@@ -10,7 +10,9 @@ Both get the same decoded 44.1 kHz mono signal (real shared clips concatenated) 
 models loaded beforehand. Median of --runs runs. The machine is shared, so process CPU seconds are
 given beside wall seconds, with the 1-min load average. --memory-minutes writes a WAV of that length
 and runs rhythm on it in a fresh process (the file is longer than the decoder's cache, so it is
-streamed): peak RSS of that process, and its RSS after imports and after decoding.
+streamed): peak RSS of that process (VmHWM: getrusage's ru_maxrss would carry over the forking
+parent's size across exec), and its RSS after imports and after decoding. It runs first, so the
+child is forked from a small parent.
 """
 from __future__ import annotations
 
@@ -32,9 +34,9 @@ CLIPS = ["hainsworth_001.flac", "sweet_waltz.ogg", "pistachio_ragtime.ogg", "tec
 SR = 44100
 
 MEMORY_CHILD = """
-import resource, sys, time, warnings
+import sys, time, warnings
 warnings.filterwarnings("ignore")
-rss = lambda: int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+rss = lambda key="VmRSS": int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) / 1024
 from j2a.audio import open_audio
 from j2a.features import rhythm
 rhythm._ensemble(); rhythm._filterbanks(); rhythm._beat_dbn(55.0, 215.0)
@@ -44,7 +46,7 @@ a = open_audio(sys.argv[1])
 after_decode = rss()
 c = time.process_time()
 r = rhythm.analyze_rhythm(a)
-print("RESULT", after_imports, after_decode, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print("RESULT", after_imports, after_decode, rss("VmHWM"),
       time.process_time() - c, r.tempo.bpm, r.meter.label, len(r.beats))
 """
 
@@ -110,6 +112,7 @@ def main() -> None:
     rhythm.analyze_rhythm(open_audio(mix(5), sr=SR))  # load models and imports (torch, scipy.signal)
     dbn(rnn(mix(5)))
 
+    mem = memory(args.memory_minutes) if args.memory_minutes > 0 else None
     rows = []
     for d in [float(x) for x in args.durations.split(",")]:
         y = mix(d)
@@ -131,10 +134,10 @@ def main() -> None:
     print("| input | system | wall s | CPU s | x real time (wall) | x real time (CPU) | tempo / meter / beats |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    if args.memory_minutes > 0:
+    if mem is not None:
         print("\n| input | RSS after imports+models MB | RSS after decode MB | peak RSS MB | rhythm CPU s | tempo / meter / beats |")
         print("|---|---|---|---|---|---|")
-        print(memory(args.memory_minutes))
+        print(mem)
 
 
 if __name__ == "__main__":
