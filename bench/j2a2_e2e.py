@@ -106,7 +106,7 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
     jobs = [(s, [draw() for _ in range(renditions if i < n_train else 1)], out, "train" if i < n_train else "test")
             for i, s in enumerate(scores)]
     train_jobs, test_jobs = jobs[:n_train], jobs[n_train:]
-    spare_train, spare_test = [], test_jobs[n_test:]
+    spare_test = test_jobs[n_test:]
     rows = {"train": [], "test": []}
     t0 = time.time()
     with ProcessPoolExecutor(workers) as ex:
@@ -218,6 +218,11 @@ def report(work: Path, args) -> None:
             f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
             f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "
             f"{(work / 'train_s.txt').read_text().strip()} s")
+    print("## J2A-2.x end to end\n")
+    print(f"Command: `python bench/j2a2_e2e.py --stage all --work {work}` (stages render, train, eval, baseline, report). "
+          f"J2A-2.1 = MTT musicnn penultimate features (3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece) "
+          "-> linear -> LayerNorm -> avg-pool stride 2 -> frozen Gemma 3 270M; only the projector trains. A caption counts as "
+          "right when its first instrument-family word / tempo word (or its BPM's class) matches the truth.\n")
     print("\n".join(lines) + "\n\n" + info)
     print("\nexamples:\n" + "\n".join(f"  truth: {e['truth']}\n  pred:  {e['pred']}" for e in j21["examples"][:6]))
 
