@@ -110,3 +110,20 @@ def test_download_commands_cut_the_clip(tmp_path):
     else:
         with pytest.raises(FileNotFoundError, match="not installed"):
             download_musiccaps(bad, tmp_path / "o")
+
+
+def test_pseudo_caption_writes_a_training_manifest(tmp_path, capsys):
+    from j2a.cli import main
+    from j2a.data.synth import SynthSpec, render_to_file
+
+    d = tmp_path / "audio"
+    d.mkdir()
+    for i, bpm in enumerate((80, 140)):
+        render_to_file(SynthSpec(bpm=bpm, duration_s=3.0, sr=16000, seed=i), d / f"c{i}.wav")
+    out = tmp_path / "pseudo.jsonl"
+    assert main(["data", "pseudo-caption", str(d), "--llm", "none", "--out", str(out)]) == 0
+    rows = read_manifest(out)
+    assert len(rows) == 2 and all(r.split == "train" and len(r.text.split()) >= 5 for r in rows)
+    assert {r.audio for r in rows} == {str(d / "c0.wav"), str(d / "c1.wav")}
+    assert main(["data", "pseudo-caption", str(d), "--llm", "none", "--out", str(out), "--resume"]) == 0
+    assert "2 already there" in capsys.readouterr().err
