@@ -219,7 +219,9 @@ CONCEPTS: list[Concept] = [
                               r"brisk", r"frantic", r"allegro", r"presto", r"high tempo", r"high energy tempo"),
             ("@tempo_fast",)),
     Concept("medium", "tempo", (r"medium tempo", r"moderate tempo", r"mid ?tempo", r"moderate pace", r"medium pace",
-                                r"moderately paced", r"moderato", r"andante", r"walking pace"), ("@tempo_medium",)),
+                                r"moderately paced", r"moderato", r"andante", r"walking pace", r"medium paced",
+                                r"medium speed", r"tempo is (?:a )?(?:medium|moderate)", r"pace is (?:medium|moderate)"),
+            ("@tempo_medium",)),
     # ----------------------------------------------------------------------------------- meter words
     Concept("waltz", "meter", (r"waltz", r"waltzes", r"waltz time", r"triple meter", r"triple time", r"three four time",
                                r"three beats per bar", r"in three"), ("@meter_3",)),

@@ -99,6 +99,12 @@ def test_tempo_key_meter():
     assert len(check_claims(extract_claims(ok), none)[1]) == 6
 
 
+def test_bare_medium_tempo_is_checked():
+    fast = make_analysis(bpm=140.0)
+    sup, uns = check_claims(extract_claims("The tempo is medium with a lot of energy. It is fast."), fast)
+    assert [c.concept for c in uns] == ["medium"] and [c.concept for c, _ in sup] == ["fast"]
+
+
 def test_bass_needs_low_notes_or_genre():
     assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=40))[0]
     assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=60))[1]
