@@ -229,7 +229,7 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
         timings_s=timings,
     )
     if not detection.is_music:
-        return result
+        return _normalised(result)
     if cfg.rhythm:
         r = timed("rhythm", rhythm.analyze_rhythm, audio)
         result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
@@ -238,4 +238,10 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
         result.key, result.chords = h.key, h.chords
     if cfg.notes:
         result.notes = timed("notes", notes.analyze_notes, audio)
-    return result
+    return _normalised(result)
+
+
+def _normalised(result: Analysis) -> Analysis:
+    """The result as it reads back from JSON (rounded floats, plain types), so that
+    `Analysis.from_json(a.to_json()) == a` holds for every analysis we hand out."""
+    return Analysis.from_dict(result.to_dict())

@@ -2,8 +2,8 @@
 # One-step set-up for J2A on a fresh Linux machine (CPU only, Python 3.11+).
 # Why a script and not just `pip install .`: three dependencies need special handling —
 #   * torch is pinned to the CPU build (any other version drags in GBs of CUDA);
-#   * basic-pitch and musicnn are installed with --no-deps: we only need their bundled model files
-#     (ONNX / TF1 checkpoints) and run them without TensorFlow;
+#   * basic-pitch, musicnn and silero-vad are installed with --no-deps: we only need their bundled model files
+#     (ONNX / TF1 checkpoints) and run them with onnxruntime / our PyTorch port (no TensorFlow, no torchaudio);
 #   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
@@ -32,6 +32,6 @@ PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
 $PIP install torch==2.13.0
 $PIP install -e ".[test]"
-$PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0
+$PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3
 touch "$STAMP"
 echo "j2a setup: done"
