@@ -15,5 +15,7 @@ test: setup
 	$(VENV)/bin/python -m pytest -q
 
 ## Run every benchmark and rewrite bench/RESULTS.md.
+## (essentia and librosa are benchmark-only peers: installed here, never imported by the j2a package)
 bench: setup
+	$(VENV)/bin/python -m pip install -q essentia librosa
 	$(VENV)/bin/python bench/run_all.py

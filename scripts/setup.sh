@@ -29,9 +29,11 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+# pip on these machines is configured with extra local indexes that may be absent; hide that noise only.
+quiet() { "$@" 2> >(grep -v "WARNING: Location .* is ignored" >&2); }
 echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
-$PIP install torch==2.13.0
-$PIP install -e ".[test]"
-$PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3
+quiet $PIP install torch==2.13.0
+quiet $PIP install -e ".[test]"
+quiet $PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3
 touch "$STAMP"
 echo "j2a setup: done"
