@@ -119,6 +119,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def add_plugins(subparsers, modules: list[str]) -> None:
+    """Let each module in `modules` add its sub-commands (via its add_cli); modules not written yet are skipped."""
+    for mod in modules:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if mod == e.name or mod.startswith(f"{e.name}."):  # not written yet
+                continue
+            raise
+        if hasattr(m, "add_cli"):
+            m.add_cli(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="j2a",
@@ -141,15 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--describe", action="store_true", help="also describe it with the J2A-LLM")
     p.set_defaults(func=cmd_demo)
 
-    for mod in _PLUGINS:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if mod == e.name or mod.startswith(f"{e.name}."):  # not written yet
-                continue
-            raise
-        if hasattr(m, "add_cli"):
-            m.add_cli(sp)
+    add_plugins(sp, _PLUGINS)
     return ap
 
 
