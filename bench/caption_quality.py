@@ -70,6 +70,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--minutes", type=float, default=0, help="stop generating after this budget; score the rows done")
     ap.add_argument("--no-sbert", action="store_true")
+    ap.add_argument("--score-only", action="store_true", help="generate nothing with an LLM: score the journals in --work")
     ap.add_argument("--write-results", action="store_true", help="append the table to bench/RESULTS.md")
     args = ap.parse_args()
 
@@ -98,6 +99,11 @@ def main() -> int:
     from j2a.llm import load_llm
 
     deadline = time.time() + args.minutes * 60 if args.minutes else float("inf")
+    if args.score_only:  # score what the journals hold; the template (free) covers the same rows
+        have = set(journal_preds(work / "j2a.jsonl"))
+        rows = [r for r in rows if f"{r['ytid']}_{r['start_s']}" in have]
+        lt.caption_journal(rows, work / "template.jsonl", load_llm("none"), progress=False)
+        deadline = 0
     secs = {k: 0.0 for k in systems}
     for s0 in range(0, len(rows), args.batch):
         if time.time() > deadline:

@@ -41,7 +41,7 @@ def test_facts_from_caption_win_and_synthetic_ones_are_consistent():
         f = lt.synth_facts(["fast tempo", "rock"], "An energetic song.", rng, 1.0)
         assert 120 <= f["tempo_bpm"] <= 175
         root, mode = f["key"].split()
-        assert f["chords"][0].startswith(root + ":")  # progressions start on the tonic of the key
+        assert any(c.startswith(root + ":") for c in f["chords"])  # every progression visits the tonic of the key
         assert mode in ("major", "minor")
     assert lt.synth_facts(["rock"], "A song.", rng, 0.0) == {}
 
