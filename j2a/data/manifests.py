@@ -38,19 +38,28 @@ class Row:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+def read_jsonl(path: str | Path):
+    """Yield (line number, object) for each non-blank line; a bad line raises `PATH:LINE: not JSON`.
+
+    Strict on purpose (unlike the batch journals, which skip a line cut by a kill): a manifest or an
+    analysis file with a broken line is a user's error worth naming, not something to guess around."""
+    p = Path(path)
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield i, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}:{i}: not JSON ({e.msg})") from None
+
+
 def read_manifest(path: str | Path) -> list[Row]:
     """Parse and validate a manifest; errors name the file and line. Audio paths become absolute."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: manifest not found")
     rows = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}:{i}: not JSON ({e.msg})") from None
+    for i, d in read_jsonl(p):
         if not isinstance(d, dict) or not d.get("audio") or not isinstance(d.get("text"), str) or not d["text"].strip():
             raise ValueError(f"{p}:{i}: each line needs 'audio' and a non-empty 'text'")
         split = {"val": "valid", "validation": "valid", "dev": "valid", "eval": "test"}.get(d.get("split") or "train", d.get("split") or "train")

@@ -15,12 +15,13 @@ scores 0 where the truth exists; a metric with no truth for a clip is not counte
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..data.manifests import read_jsonl
 
 TEMPO_TOL = 0.04
 ACC2_FACTORS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
@@ -172,14 +173,7 @@ def load_truth(manifest: str | Path, chord_annotator: str | None = None) -> list
         with open(manifest, newline="") as f:
             rows = list(csv.DictReader(f))
     else:
-        rows = []
-        for i, line in enumerate(manifest.read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{manifest}: line {i}: not valid JSON ({e.msg})") from None
-                rows.append({**(r.get("truth") or {}), **{k: v for k, v in r.items() if k != "truth"}})
+        rows = [{**(r.get("truth") or {}), **{k: v for k, v in r.items() if k != "truth"}} for _, r in read_jsonl(manifest)]
     truths = []
     for i, r in enumerate(rows, 1):
         name = r.get("file") or r.get("audio") or r.get("path")
@@ -324,17 +318,11 @@ def score_mir(truths: list[Truth], preds: dict[str, Prediction], trim_s: float =
 def read_analysis(path: str | Path) -> dict[str, Prediction]:
     """Predictions from `j2a analyze --out analysis.jsonl` (the full JSON form)."""
     preds = {}
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: line {i}: not valid JSON ({e.msg})") from None
+    for i, d in read_jsonl(path):
         if "error" in d and "tempo" not in d:
             continue  # a file the batch could not analyse: it counts as missing
         if "file" not in d:
-            raise ValueError(f"{path}: line {i}: no `file` field (need `j2a analyze --format jsonl` output)")
+            raise ValueError(f"{path}:{i}: no `file` field (need `j2a analyze --format jsonl` output)")
         preds[d["file"]] = Prediction.from_analysis(d)
     return preds
 
