@@ -262,6 +262,33 @@ def load_hf(path: str, adapter: str | Path | None = None, dtype="bf16", merge: b
     return model.eval(), tok
 
 
+def merged_dir(adapter: str | Path, base: str | Path | None = None) -> Path:
+    """Gemma 3 270M with a LoRA adapter merged in, saved once per adapter in the user cache.
+
+    Why: loading the base, importing peft and merging costs seconds on every `j2a describe`; a
+    merged copy loads like a plain model. Keyed by a hash of the adapter files, so a new adapter
+    (a re-trained J2A-LLM) gets its own copy and a stale one is never used."""
+    import hashlib
+
+    adapter = Path(adapter)
+    h = hashlib.sha1()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        h.update((adapter / name).read_bytes())
+    out = cache_dir() / GEMMA_DIRNAME / f"merged-{h.hexdigest()[:12]}"
+    if (out / "model.safetensors").exists() and (out / "tokenizer.json").exists():
+        return out
+    model, tok = load_hf(str(base or gemma_base_dir()), adapter, dtype="bf16", merge=True)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(str(tmp))
+    tok.save_pretrained(str(tmp))
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
 def _adapter_vocab(adapter) -> list[int] | None:
     """The output vocabulary an adapter was trained with (vocab.json beside it), if any."""
     if adapter and (Path(adapter) / "vocab.json").exists():
@@ -284,7 +311,10 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
             adapter = adapter or (str(ASSET_DIR) if (ASSET_DIR / "adapter_config.json").exists() else None)
             if adapter is None:
                 raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
-        model, tok = load_hf(str(gemma_base_dir()), adapter, **kw)
+        if adapter and kw.get("dtype", "bf16") in ("bf16", "bfloat16"):
+            model, tok = load_hf(str(merged_dir(adapter)), None, **kw)
+        else:
+            model, tok = load_hf(str(gemma_base_dir()), adapter, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
         llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
                     _adapter_vocab(adapter or ASSET_DIR))

@@ -194,3 +194,36 @@ def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
     assert a == llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3)
     outs = {llm.generate(p, max_new_tokens=12, temperature=1.5, seed=s)[0] for s in range(6)}
     assert len(outs) > 1  # sampling differs from seed to seed
+
+
+def test_merged_adapter_is_cached_once_and_matches_in_memory_merge(tiny_lm, tmp_path, monkeypatch):
+    """`local` loads a merged copy from the user cache; it must equal peft's in-memory merge."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_lm), dtype=torch.float32)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.5)  # LoRA B starts at zero: make the adapter change the model
+    adapter = tmp_path / "adapter"
+    peft_model.save_pretrained(str(adapter))
+
+    out = llm_mod.merged_dir(adapter, base=tiny_lm)
+    assert out.parent == tmp_path / "cache" / "j2a" / llm_mod.GEMMA_DIRNAME
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert llm_mod.merged_dir(adapter, base=tiny_lm) == out
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # built once, then reused
+
+    ids = torch.tensor([[2, 5, 6, 7, 8, 9]])
+    ref, _ = llm_mod.load_hf(str(tiny_lm), adapter, dtype="bf16")
+    got, _ = llm_mod.load_hf(str(out), None, dtype="bf16")
+    plain, _ = llm_mod.load_hf(str(tiny_lm), None, dtype="bf16")
+    with torch.no_grad():
+        a, b, c = (m(input_ids=ids).logits for m in (ref, got, plain))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)  # the adapter really is in the merged copy
