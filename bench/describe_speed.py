@@ -84,6 +84,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp())
     track = build_track(args.seconds, tmp / "track.wav")
+    load_seconds(args.llm, args.threads, args.adapter)  # first load builds the cached merged model: not timed
     loads = [load_seconds(args.llm, args.threads, args.adapter) for _ in range(args.runs)]
     llm = load_llm(args.llm, adapter=args.adapter)
     describe(str(SHARED / "hiphop.mp3"), llm=llm)  # warm-up on a short clip: every model loaded and cached (not timed)
