@@ -73,6 +73,7 @@ class GenConfig:
     prompt's own are scored, which makes each step several times cheaper than Gemma's 262k-way head."""
 
     no_repeat_ngram_size: int = 3
+    min_new_tokens: int = 0  # no stop (EOS, newline) before this many tokens: captions of the reference length
     batch_size: int = 16
     restrict_vocab: bool = True
     temperature: float = 0.0  # > 0: sample (seeded, reproducible) instead of greedy, e.g. for a retry
@@ -151,6 +152,10 @@ class HFLLM(LLM):
             sub = torch.arange(head.weight.shape[0])
         w = head.weight[sub]
         stop = torch.isin(sub, torch.tensor(self.stops))
+        # what may not come before min_new_tokens: the stop tokens and anything with a newline
+        # (a completion cut at a blank line would end just as early)
+        early = stop | torch.tensor(["\n" in t for t in self.tokenizer.convert_ids_to_tokens(sub.tolist())]) \
+            if gen.min_new_tokens else None
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         n = gen.no_repeat_ngram_size
         out: list[list[int]] = [[] for _ in batch]
@@ -159,12 +164,14 @@ class HFLLM(LLM):
         past, step_ids, step_pos = None, ids, pos
         rng = torch.Generator().manual_seed(gen.seed)
         with torch.inference_mode():
-            for _ in range(max_new_tokens):
+            for t in range(max_new_tokens):
                 o = body(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past, use_cache=True)
                 past = o.past_key_values
                 logits = (o.last_hidden_state[:, -1] @ w.T).float()
                 if cap:
                     logits = torch.tanh(logits / cap) * cap
+                if early is not None and t < gen.min_new_tokens:
+                    logits[:, early] = float("-inf")
                 if n and n > 1:
                     for b, toks in enumerate(out):
                         banned = seen[b].get(tuple(toks[-(n - 1) :])) if len(toks) >= n - 1 else None
@@ -241,13 +248,37 @@ class OpenAILLM(LLM):
 _CACHE: dict[tuple, LLM] = {}
 
 
-def _torch_dtype(dtype):
+def fast_bf16() -> bool:
+    """Whether bf16 matrix products are fast on this machine (a GPU with bf16, or a CPU with
+    avx512_bf16 / AMX). $J2A_DTYPE=bf16|fp32 overrides.
+
+    Why it matters: on CPUs without native bf16 (AVX2 only, e.g. the 2-core AMD EPYC J2A is
+    developed on) PyTorch emulates bf16 GEMMs, measured 1.3 GFLOPS against 43.6 for fp32: a J2A-LLM
+    training step took 40 s in bf16 and 2.2 s in fp32. So "auto" means fp32 there."""
+    env = os.environ.get("J2A_DTYPE", "").lower()
+    if env in ("bf16", "bfloat16", "fp32", "float32"):
+        return env.startswith("bf")
     import torch
 
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _torch_dtype(dtype):
+    """'auto' | 'bf16' | 'fp32' (or a torch dtype) -> torch dtype; 'auto' follows fast_bf16()."""
+    import torch
+
+    if dtype in (None, "auto"):
+        return torch.bfloat16 if fast_bf16() else torch.float32
     return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}.get(dtype, dtype)
 
 
-def load_hf(path: str, adapter: str | Path | None = None, dtype="bf16", merge: bool = True):
+def load_hf(path: str, adapter: str | Path | None = None, dtype="auto", merge: bool = True):
     """(model, tokenizer) for a local folder or hub id, with an optional LoRA adapter merged in."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -262,22 +293,25 @@ def load_hf(path: str, adapter: str | Path | None = None, dtype="bf16", merge: b
     return model.eval(), tok
 
 
-def merged_dir(adapter: str | Path, base: str | Path | None = None) -> Path:
+def merged_dir(adapter: str | Path, base: str | Path | None = None, dtype="auto") -> Path:
     """Gemma 3 270M with a LoRA adapter merged in, saved once per adapter in the user cache.
 
     Why: loading the base, importing peft and merging costs seconds on every `j2a describe`; a
     merged copy loads like a plain model. Keyed by a hash of the adapter files, so a new adapter
-    (a re-trained J2A-LLM) gets its own copy and a stale one is never used."""
+    (a re-trained J2A-LLM) gets its own copy and a stale one is never used. The merge is done and
+    stored in the compute dtype: an fp32 copy keeps the whole LoRA delta (bf16 storage would round
+    most of it away against the base weights)."""
     import hashlib
 
     adapter = Path(adapter)
     h = hashlib.sha1()
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         h.update((adapter / name).read_bytes())
-    out = cache_dir() / GEMMA_DIRNAME / f"merged-{h.hexdigest()[:12]}"
+    tdtype = _torch_dtype(dtype)
+    out = cache_dir() / GEMMA_DIRNAME / f"merged-{h.hexdigest()[:12]}-{str(tdtype).split('.')[-1]}"
     if (out / "model.safetensors").exists() and (out / "tokenizer.json").exists():
         return out
-    model, tok = load_hf(str(base or gemma_base_dir()), adapter, dtype="bf16", merge=True)
+    model, tok = load_hf(str(base or gemma_base_dir()), adapter, dtype=tdtype, merge=True)
     tmp = out.with_name(out.name + ".tmp")
     model.save_pretrained(str(tmp))
     tok.save_pretrained(str(tmp))
@@ -311,8 +345,8 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
             adapter = adapter or (str(ASSET_DIR) if (ASSET_DIR / "adapter_config.json").exists() else None)
             if adapter is None:
                 raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
-        if adapter and kw.get("dtype", "bf16") in ("bf16", "bfloat16"):
-            model, tok = load_hf(str(merged_dir(adapter)), None, **kw)
+        if adapter:
+            model, tok = load_hf(str(merged_dir(adapter, dtype=kw.get("dtype", "auto"))), None, **kw)
         else:
             model, tok = load_hf(str(gemma_base_dir()), adapter, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)

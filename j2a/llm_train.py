@@ -221,7 +221,7 @@ class TrainConfig:
     holdout: int = 24
     eval_every: int = 15
     max_len: int = 160
-    dtype: str = "bf16"
+    dtype: str = "auto"  # bf16 only where it is fast (j2a.llm.fast_bf16); fp32 on AVX2-only CPUs
     threads: int = 0
     seed: int = 0
     base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
@@ -503,7 +503,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--top-layers", type=int, default=TrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
     p.add_argument("--holdout", type=int, default=TrainConfig.holdout, help="train rows held out for model selection")
     p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
-    p.add_argument("--dtype", choices=["bf16", "fp32"], default=TrainConfig.dtype)
+    p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=TrainConfig.dtype,
+                   help="compute dtype (default auto: bf16 on GPUs / CPUs with native bf16, else fp32 - emulated bf16 is ~20x slower)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
     p.add_argument("--seed", type=int, default=0)

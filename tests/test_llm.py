@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -187,6 +188,16 @@ def test_j2a_llm_captions_mention_the_instrument():
     assert "piano" in out[1].lower()
 
 
+def test_min_new_tokens_holds_back_the_stop():
+    llm = llm_mod.load_llm("local")
+    p = [prompts.format_prompt(["piano", "solo"])]
+    free = llm.generate(p, max_new_tokens=90)[0]
+    held = llm.generate(p, max_new_tokens=90, min_new_tokens=80)[0]
+    n = lambda s: len(llm.tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    assert n(held) >= 75 and "\n" not in held
+    assert n(free) < 75 and held.startswith(free[:20])  # the same caption, kept going
+
+
 def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
     llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     p = [prompts.format_prompt(["rock", "guitar"])]
@@ -196,7 +207,8 @@ def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
     assert len(outs) > 1  # sampling differs from seed to seed
 
 
-def test_merged_adapter_is_cached_once_and_matches_in_memory_merge(tiny_lm, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_merged_adapter_is_cached_once_and_matches_in_memory_merge(tiny_lm, tmp_path, monkeypatch, dtype):
     """`local` loads a merged copy from the user cache; it must equal peft's in-memory merge."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -213,17 +225,33 @@ def test_merged_adapter_is_cached_once_and_matches_in_memory_merge(tiny_lm, tmp_
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(str(adapter))
 
-    out = llm_mod.merged_dir(adapter, base=tiny_lm)
+    out = llm_mod.merged_dir(adapter, base=tiny_lm, dtype=dtype)
     assert out.parent == tmp_path / "cache" / "j2a" / llm_mod.GEMMA_DIRNAME
+    assert out.name.endswith("float32" if dtype == "fp32" else "bfloat16")  # one copy per compute dtype
     stamp = (out / "model.safetensors").stat().st_mtime_ns
-    assert llm_mod.merged_dir(adapter, base=tiny_lm) == out
+    assert llm_mod.merged_dir(adapter, base=tiny_lm, dtype=dtype) == out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # built once, then reused
 
     ids = torch.tensor([[2, 5, 6, 7, 8, 9]])
-    ref, _ = llm_mod.load_hf(str(tiny_lm), adapter, dtype="bf16")
-    got, _ = llm_mod.load_hf(str(out), None, dtype="bf16")
-    plain, _ = llm_mod.load_hf(str(tiny_lm), None, dtype="bf16")
+    ref, _ = llm_mod.load_hf(str(tiny_lm), adapter, dtype=dtype)
+    got, _ = llm_mod.load_hf(str(out), None, dtype=dtype)
+    plain, _ = llm_mod.load_hf(str(tiny_lm), None, dtype=dtype)
     with torch.no_grad():
         a, b, c = (m(input_ids=ids).logits for m in (ref, got, plain))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)  # the adapter really is in the merged copy
+
+
+def test_auto_dtype_is_fp32_without_native_bf16(monkeypatch):
+    """'auto' picks bf16 only where it is fast; $J2A_DTYPE overrides (emulated bf16 is ~20x slower)."""
+    import torch
+
+    monkeypatch.setenv("J2A_DTYPE", "fp32")
+    assert llm_mod._torch_dtype("auto") is torch.float32
+    monkeypatch.setenv("J2A_DTYPE", "bf16")
+    assert llm_mod._torch_dtype("auto") is torch.bfloat16
+    assert llm_mod._torch_dtype("fp32") is torch.float32  # an explicit choice wins
+    monkeypatch.delenv("J2A_DTYPE")
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+    native = torch.cuda.is_available() or "avx512_bf16" in flags or "amx_bf16" in flags
+    assert llm_mod.fast_bf16() is native

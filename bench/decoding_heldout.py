@@ -1,0 +1,61 @@
+"""Decoding settings for J2A-LLM, chosen on the *train* rows held out by `j2a train-llm` (never dev).
+
+The adapter's training.json names its seed and hold-out size; the same split is rebuilt here, each
+setting captions those rows from their aspect lists, and every setting is scored with the caption
+scorer (coco-caption + SBERT). Only settings are compared, so CIDEr's small-set document
+frequencies do not matter.
+
+    python bench/decoding_heldout.py --adapter runs/j2a-llm --settings ngram3,ngram4,ngram0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SETTINGS = {  # name -> GenConfig overrides (j2a.llm.GenConfig)
+    "ngram3": {"no_repeat_ngram_size": 3},
+    "ngram4": {"no_repeat_ngram_size": 4},
+    "ngram0": {"no_repeat_ngram_size": 0},
+    "ngram3_min40": {"no_repeat_ngram_size": 3, "min_new_tokens": 40},
+    "ngram3_min50": {"no_repeat_ngram_size": 3, "min_new_tokens": 50},
+}
+
+
+def main() -> int:
+    from j2a import llm_train as lt
+    from j2a.evaluate import score_captions
+    from j2a.llm import load_llm
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--adapter", default=str(REPO / "j2a" / "assets" / "j2a-llm"))
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "captions" / "musiccaps-train.csv"))
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--max-new-tokens", type=int, default=110)
+    args = ap.parse_args()
+
+    cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
+    rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
+    _, held = lt.split_rows(rows, cfg["holdout"], cfg["seed"])
+    refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
+    print(f"{len(held)} held-out train rows (seed {cfg['seed']})", flush=True)
+    print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
+    for name in args.settings.split(","):
+        llm = load_llm("local", adapter=args.adapter, **SETTINGS[name])
+        t = time.time()
+        preds = dict(zip(refs, lt.caption_rows(held, llm, max_new_tokens=args.max_new_tokens)))
+        dt = time.time() - t
+        s = score_captions(refs, preds)
+        words = sum(len(p.split()) for p in preds.values()) / len(preds)
+        print(f"| {name} | {s['bleu1']:.1f} | {s['bleu4']:.1f} | {s['meteor']:.1f} | {s['rouge_l']:.1f} | {s['cider']:.1f} | "
+              f"{s['sbert']:.1f} | {words:.0f} | {dt:.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
