@@ -254,7 +254,7 @@ def main() -> int:
                     help="bf16 autocast (default auto: only on GPUs / CPUs with native bf16)")
     ap.add_argument("--baseline-llm", default="none", help="J2A-1.0 LLM: none (template) or local (J2A-LLM)")
     a = ap.parse_args()
-    work = Path(a.work)
+    work = Path(a.work).resolve()  # manifest paths are read relative to the manifest: write absolute ones
     work.mkdir(parents=True, exist_ok=True)
     if a.stage in ("render", "all"):
         render(work, a.n_train_scores, a.renditions, a.n_test, a.seed, a.workers)
