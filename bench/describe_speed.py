@@ -11,6 +11,7 @@ caption (LLM + guard), median of several runs, with the template backend ('none'
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def main() -> int:
     tps, ntok = tokens_per_s(llm, format_prompt(aspects, facts), args.runs) if hasattr(llm, "tokenizer") else (float("nan"), 0)
 
     lines = [f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
-             f"median of {args.runs} runs; machine shared with other jobs.", "",
+             f"median of {args.runs} runs; 1-min load average at the end {os.getloadavg()[0]:.1f}.", "",
              "| backend | describe total (s) | analysis (s) | caption: LLM + guard (s) | max tries |",
              "|---|---|---|---|---|"]
     lines += [f"| {n} | {t:.2f} | {an:.2f} | {c:.2f} | {tr} |" for n, t, an, c, tr in rows]
@@ -120,7 +121,7 @@ def main() -> int:
     print(table)
     print("\nlast caption:", caption)
     if args.append:
-        cmd = "nice -n 10 .venv/bin/python bench/describe_speed.py " + " ".join(sys.argv[1:])
+        cmd = ".venv/bin/python bench/describe_speed.py " + " ".join(sys.argv[1:])
         with open(REPO / "bench" / "RESULTS.md", "a") as f:
             f.write(f"\n## Describe speed\n\nCommand: `{cmd}`\n\n{table}\n")
     return 0

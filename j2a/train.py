@@ -177,7 +177,7 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: TrainConfig) -> d
     """Validation loss on all rows and caption metrics on the first val_generate captioning rows."""
     model.eval()
     losses, weights = [], []
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+    with torch.no_grad(), torch.autocast(next(model.projector.parameters()).device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         for i in range(0, len(rows), cfg.batch_size):
             b = rows[i:i + cfg.batch_size]
             losses.append(float(model.loss(store.batch(b), [r.prompt or cfg.caption_prompt for r in b], [r.text for r in b],
@@ -375,7 +375,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (default: --epochs)")
     p.add_argument("--max-time-s", type=float, help="wall-clock budget in seconds (stops and saves after the step that crosses it)")
     p.add_argument("--epochs", type=float, help="passes over the training rows (default 10)")
-    p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
+    p.add_argument("--bf16", action="store_true", default=None,
+                   help="bf16 autocast (GPUs, CPUs with avx512_bf16/AMX; on AVX2-only CPUs emulated bf16 is ~20x slower)")
     p.add_argument("--cache-features", action=__import__("argparse").BooleanOptionalAction, default=None,
                    help="cache encoder features in OUT/feature-cache (default: on)")
     p.add_argument("--log-every", type=int)
