@@ -45,10 +45,11 @@ def main() -> int:
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
     print(f"{len(held)} held-out train rows (seed {cfg['seed']})", flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
+    llm = load_llm("local", adapter=args.adapter)  # one model; settings go per generate() call
+    ps = [lt.prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
-        llm = load_llm("local", adapter=args.adapter, **SETTINGS[name])
         t = time.time()
-        preds = dict(zip(refs, lt.caption_rows(held, llm, max_new_tokens=args.max_new_tokens)))
+        preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, **SETTINGS[name])))
         dt = time.time() - t
         s = score_captions(refs, preds)
         words = sum(len(p.split()) for p in preds.values()) / len(preds)
