@@ -7,7 +7,8 @@ Stages (each resumable; outputs under --work):
     render    scores from music21's Bach corpus -> GM instrument family + tempo per rendition
               (j2a.data.render's score loading and MIDI writing; FluidR3_GM.sf2 only, the
               compressed .sf3 costs ~10x more per render). Training scores get --renditions
-              renditions each (different family/tempo draws); test scores are other scores.
+              renditions each (one per tempo class, random families); test scores are other
+              scores, cycling through the tempo classes, so the classes are balanced.
     train     j2a.train.train (features cached; --train-minutes wall-clock budget)
     eval      greedy captions for the test pieces; family / tempo-class accuracy vs chance
     baseline  J2A-1.0 (j2a.describe) on the same test pieces
@@ -30,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 TEMPO_WORD = {"slow": "slow", "medium": "moderate", "fast": "fast"}
+TEMPO_CLASSES = ["slow", "medium", "fast"]
+TEMPO_RANGES = {"slow": (56, 75), "medium": (76, 120), "fast": (121, 144)}  # BPM, j2a.data.render.tempo_class
 # caption words -> family; order matters (string orchestra before strings)
 FAMILY_WORDS = [
     ("string_pad", r"string orchestra|orchestra"),
@@ -102,9 +105,23 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
     pool = R.candidate_scores("bach")
     scores = rng.sample(pool, min(len(pool), n_train + n_test + 20))
     fams = sorted(R.FAMILIES)
-    draw = lambda: (rng.choice(fams), round(rng.uniform(56, 144)))  # noqa: E731  (the renderer's tempo range)
-    jobs = [(s, [draw() for _ in range(renditions if i < n_train else 1)], out, "train" if i < n_train else "test")
-            for i, s in enumerate(scores)]
+
+    def draw(tclass: str) -> tuple[str, int]:
+        lo, hi = TEMPO_RANGES[tclass]
+        bpm = rng.randint(lo, hi)
+        assert R.tempo_class(bpm) == tclass
+        return rng.choice(fams), bpm
+
+    def classes(i: int) -> list[str]:
+        # Balanced tempo classes: a training score's renditions take slow / medium / fast in a random
+        # order (the same notes at three tempi, so only the tempo can tell them apart); test pieces
+        # cycle through the classes. Majority-class guessing is then worth 1/3, like uniform chance.
+        if i >= n_train:
+            return [TEMPO_CLASSES[(i - n_train) % 3]]
+        order = rng.sample(TEMPO_CLASSES, 3)
+        return [order[k % 3] for k in range(renditions)]
+
+    jobs = [(s, [draw(c) for c in classes(i)], out, "train" if i < n_train else "test") for i, s in enumerate(scores)]
     train_jobs, test_jobs = jobs[:n_train], jobs[n_train:]
     spare_test = test_jobs[n_test:]
     rows = {"train": [], "test": []}

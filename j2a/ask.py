@@ -124,7 +124,7 @@ def _chords(a):
     chords = [c for c in a.chords or [] if c.label not in ("N", "X")]
     if not chords:
         return "I couldn't detect any chords.", {"chords": []}
-    prog = chord_progression(chords)
+    prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
     distinct = sorted({c.label for c in chords})
     return (f"The main progression is {prog}; {len(chords)} chord segments using {len(distinct)} distinct chords.",
             {"progression": prog, "n_chords": len(chords)})

@@ -453,7 +453,7 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
     out = []
     for i, (s, e) in enumerate(spans):
         chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
-        prog = chord_progression(chords)
+        prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
         dens, pitch = _note_stats(a, s, e)
         sec = {"start": round(s, 2), "end": round(e, 2), "chords": prog, "notes_per_s": round(dens, 2),
                "mean_pitch_midi": round(pitch, 1) if pitch is not None else None}

@@ -78,6 +78,9 @@ class GenConfig:
     restrict_vocab: bool = True
     temperature: float = 0.0  # > 0: sample (seeded, reproducible) instead of greedy, e.g. for a retry
     seed: int = 0
+    num_beams: int = 1  # > 1: beam search (greedy only when temperature is 0); batch-1 decoding is
+    # memory-bound on CPU, so a few beams cost little more per token than one
+    length_penalty: float = 1.0  # beam scores are sum(log p) / length**length_penalty
 
 
 class LLM:
@@ -110,7 +113,7 @@ class HFLLM(LLM):
     """A transformers causal LM (optionally with a merged LoRA adapter): batched greedy decoding on CPU.
 
     generate() accepts GenConfig fields per call (no_repeat_ngram_size, temperature, seed, batch_size,
-    restrict_vocab); other keywords (num_beams, length_penalty, ...) are accepted and ignored."""
+    restrict_vocab, num_beams, length_penalty); other keywords are accepted and ignored."""
 
     def __init__(self, model, tokenizer, name: str, gen: GenConfig | None = None, vocab: list[int] | None = None):
         self.model = model.eval()
@@ -123,8 +126,9 @@ class HFLLM(LLM):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         stops = {self.tokenizer.eos_token_id}
         for t in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>"):
-            if t in self.tokenizer.get_vocab():
-                stops.add(self.tokenizer.convert_tokens_to_ids(t))
+            tid = self.tokenizer.convert_tokens_to_ids(t)
+            if tid is not None and tid != self.tokenizer.unk_token_id:
+                stops.add(tid)
         self.stops = sorted(i for i in stops if i is not None)
 
     def generate(self, prompts_: list[str], max_new_tokens: int = 200, **kw) -> list[str]:
@@ -134,28 +138,76 @@ class HFLLM(LLM):
         results: dict[int, str] = {}
         for s in range(0, len(order), gen.batch_size):
             idx = order[s : s + gen.batch_size]
-            texts = self._greedy([prompts_[i] for i in idx], max_new_tokens, gen)
+            decode = self._beam if gen.num_beams > 1 and gen.temperature <= 0 else self._greedy
+            texts = decode([prompts_[i] for i in idx], max_new_tokens, gen)
             results.update(zip(idx, texts))
         return [results[i] for i in range(len(prompts_))]
 
-    def _greedy(self, batch: list[str], max_new_tokens: int, gen: GenConfig) -> list[str]:
-        """Greedy decoding with a KV cache, scoring only the output vocabulary (+ prompt tokens)."""
+    def _setup(self, batch: list[str], gen: GenConfig):
+        """Tokenised batch, output sub-vocabulary and its weights, stop / early-stop masks."""
         import torch
 
-        body, head = self.model.get_decoder(), self.model.get_output_embeddings()
-        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        head = self.model.get_output_embeddings()
         enc = self.tokenizer(batch, return_tensors="pt", padding=True)
         ids, mask = enc["input_ids"], enc["attention_mask"]
         if self.vocab is not None and gen.restrict_vocab:
             sub = torch.unique(torch.cat([torch.tensor(self.vocab + self.stops), ids[mask.bool()]]))
         else:
             sub = torch.arange(head.weight.shape[0])
-        w = head.weight[sub]
         stop = torch.isin(sub, torch.tensor(self.stops))
+        # pad / bos / unk are never text (and vanish when decoded, hiding repeats around them)
+        special = [i for i in (self.tokenizer.pad_token_id, self.tokenizer.bos_token_id, self.tokenizer.unk_token_id)
+                   if i is not None and i not in self.stops]
+        self._never = torch.isin(sub, torch.tensor(special, dtype=torch.long))
         # what may not come before min_new_tokens: the stop tokens and anything with a newline
         # (a completion cut at a blank line would end just as early)
         early = stop | torch.tensor(["\n" in t for t in self.tokenizer.convert_ids_to_tokens(sub.tolist())]) \
             if gen.min_new_tokens else None
+        return ids, mask, sub, head.weight[sub], stop, early
+
+    def _step_logits(self, h, w, t: int, gen: GenConfig, early, outs: list[list[int]], seen: list[dict]):
+        """Next-token logits over the sub-vocabulary: soft-capped, early stops and repeated n-grams banned."""
+        import torch
+
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        logits = (h @ w.T).float()
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        logits[:, self._never] = float("-inf")
+        if early is not None and t < gen.min_new_tokens:
+            logits[:, early] = float("-inf")
+        n = gen.no_repeat_ngram_size
+        if n and n > 1:
+            for b, toks in enumerate(outs):
+                banned = seen[b].get(tuple(toks[-(n - 1) :])) if len(toks) >= n - 1 else None
+                if banned:
+                    logits[b, list(banned)] = float("-inf")
+        return logits
+
+    @staticmethod
+    def _ngram_table(toks: list[int], n: int) -> dict:
+        seen: dict = {}
+        for i in range(len(toks) - n + 1) if n and n > 1 else ():
+            seen.setdefault(tuple(toks[i : i + n - 1]), set()).add(toks[i + n - 1])
+        return seen
+
+    @staticmethod
+    def _record(seen: dict, toks: list[int], n: int) -> None:
+        if n and n > 1 and len(toks) >= n:
+            seen.setdefault(tuple(toks[-n:-1]), set()).add(toks[-1])
+
+    def _decode_ids(self, sub, toks: list[int]) -> str:
+        import torch
+
+        return _clean(self.tokenizer.decode(sub[torch.tensor(toks, dtype=torch.long)].tolist() if toks else [],
+                                            skip_special_tokens=True))
+
+    def _greedy(self, batch: list[str], max_new_tokens: int, gen: GenConfig) -> list[str]:
+        """Greedy decoding with a KV cache, scoring only the output vocabulary (+ prompt tokens)."""
+        import torch
+
+        body = self.model.get_decoder()
+        ids, mask, sub, w, stop, early = self._setup(batch, gen)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         n = gen.no_repeat_ngram_size
         out: list[list[int]] = [[] for _ in batch]
@@ -167,16 +219,7 @@ class HFLLM(LLM):
             for t in range(max_new_tokens):
                 o = body(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past, use_cache=True)
                 past = o.past_key_values
-                logits = (o.last_hidden_state[:, -1] @ w.T).float()
-                if cap:
-                    logits = torch.tanh(logits / cap) * cap
-                if early is not None and t < gen.min_new_tokens:
-                    logits[:, early] = float("-inf")
-                if n and n > 1:
-                    for b, toks in enumerate(out):
-                        banned = seen[b].get(tuple(toks[-(n - 1) :])) if len(toks) >= n - 1 else None
-                        if banned:
-                            logits[b, list(banned)] = float("-inf")
+                logits = self._step_logits(o.last_hidden_state[:, -1], w, t, gen, early, out, seen)
                 if gen.temperature > 0:
                     probs = torch.softmax(logits / gen.temperature, dim=-1)
                     nxt = torch.multinomial(probs, 1, generator=rng)[:, 0]
@@ -189,8 +232,7 @@ class HFLLM(LLM):
                         done[b] = True
                         continue
                     out[b].append(int(nxt[b]))
-                    if n and n > 1 and len(out[b]) >= n:
-                        seen[b].setdefault(tuple(out[b][-n:-1]), set()).add(int(nxt[b]))
+                    self._record(seen[b], out[b], n)
                 if done.all():
                     break
                 tok = sub[nxt]
@@ -198,7 +240,81 @@ class HFLLM(LLM):
                 step_ids = tok[:, None]
                 step_pos = step_pos[:, -1:] + 1
                 mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
-        return [_clean(self.tokenizer.decode(sub[torch.tensor(o, dtype=torch.long)].tolist() if o else [], skip_special_tokens=True)) for o in out]
+        return [self._decode_ids(sub, o) for o in out]
+
+    def _beam(self, batch: list[str], max_new_tokens: int, gen: GenConfig) -> list[str]:
+        """Beam search (gen.num_beams per prompt) with the same sub-vocabulary, n-gram block and
+        early-stop rules as greedy decoding. A prompt is finished when it has num_beams ended
+        hypotheses or none of its running beams can beat its best ended one."""
+        import torch
+
+        k, lp, n = gen.num_beams, gen.length_penalty, gen.no_repeat_ngram_size
+        body = self.model.get_decoder()
+        ids, mask, sub, w, stop, early = self._setup(batch, gen)
+        nb = len(batch)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        outs: list[list[int]] = [[] for _ in range(nb * k)]
+        scores = torch.full((nb, k), float("-inf"))
+        scores[:, 0] = 0.0  # all beams start identical: expand only the first
+        finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(nb)]
+        closed = [False] * nb
+        with torch.inference_mode():
+            o = body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+            past = o.past_key_values
+            past.batch_repeat_interleave(k)
+            mask, pos = mask.repeat_interleave(k, 0), pos.repeat_interleave(k, 0)
+            h = o.last_hidden_state[:, -1].repeat_interleave(k, 0)
+            for t in range(max_new_tokens):
+                seen = [self._ngram_table(toks, n) for toks in outs]
+                logp = torch.log_softmax(self._step_logits(h, w, t, gen, early, outs, seen), -1)
+                v = logp.shape[-1]
+                cand = (scores[:, :, None] + logp.view(nb, k, v)).view(nb, k * v)
+                top_s, top_i = cand.topk(2 * k, dim=-1)
+                src, new_outs, new_scores, new_tok = [], [], [], []
+                for b in range(nb):
+                    row_src, row_tok, row_sc = [], [], []
+                    if not closed[b]:
+                        for sc, ix in zip(top_s[b].tolist(), top_i[b].tolist()):
+                            beam, tok = divmod(ix, v)
+                            if sc == float("-inf"):
+                                break
+                            if stop[tok]:
+                                if len(finished[b]) < k:
+                                    finished[b].append((sc / max(len(outs[b * k + beam]), 1) ** lp, outs[b * k + beam]))
+                                continue
+                            row_src.append(b * k + beam)
+                            row_tok.append(tok)
+                            row_sc.append(sc)
+                            if len(row_src) == k:
+                                break
+                        best_run = max(row_sc) / (t + 1) ** lp if row_sc else float("-inf")
+                        if len(finished[b]) >= k or (finished[b] and max(f[0] for f in finished[b]) >= best_run):
+                            closed[b] = True
+                    while len(row_src) < k:  # closed prompt or too few live candidates: dead filler beams
+                        row_src.append(b * k)
+                        row_tok.append(0)
+                        row_sc.append(float("-inf"))
+                    for s_, tk, sc in zip(row_src, row_tok, row_sc):
+                        src.append(s_)
+                        new_outs.append(outs[s_] + [tk])
+                        new_scores.append(sc)
+                        new_tok.append(tk)
+                if all(closed):
+                    break
+                idx = torch.tensor(src)
+                past.reorder_cache(idx)
+                outs = new_outs
+                scores = torch.tensor(new_scores).view(nb, k)
+                mask = torch.cat([mask[idx], torch.ones(nb * k, 1, dtype=mask.dtype)], dim=1)
+                pos = pos[idx][:, -1:] + 1
+                o = body(input_ids=sub[torch.tensor(new_tok)][:, None], attention_mask=mask, position_ids=pos,
+                         past_key_values=past, use_cache=True)
+                past, h = o.past_key_values, o.last_hidden_state[:, -1]
+        texts = []
+        for b in range(nb):
+            pool = finished[b] or [(float(scores[b, j]) / max(len(outs[b * k + j]), 1) ** lp, outs[b * k + j]) for j in range(k)]
+            texts.append(self._decode_ids(sub, max(pool, key=lambda f: f[0])[1]))
+        return texts
 
 
 def _clean(text: str) -> str:
@@ -278,6 +394,88 @@ def _torch_dtype(dtype):
     return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}.get(dtype, dtype)
 
 
+class FastTokenizer:
+    """The part of a transformers tokenizer that HFLLM uses, run straight on the Rust tokenizer.
+
+    Why: wrapping Gemma's 262k-token tokenizer.json in transformers' GemmaTokenizer costs several
+    seconds per load (Python walks the vocabulary and added tokens); the Rust tokenizer alone loads in
+    about one and gives the same ids and text (tests/test_llm.py checks). Used for the folders J2A
+    writes itself (Gemma from the GGUF package, merged J2A-LLM copies); hub models keep AutoTokenizer.
+    """
+
+    def __init__(self, folder: str | Path):
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        self._tk = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        cfg_file = folder / "tokenizer_config.json"
+        cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+        names = {}
+        for role in ("bos", "eos", "pad", "unk"):
+            v = cfg.get(f"{role}_token")
+            names[role] = v.get("content") if isinstance(v, dict) else v
+        self.bos_token, self.eos_token, self._pad, self.unk_token = names["bos"], names["eos"], names["pad"], names["unk"]
+        self.padding_side = "right"
+
+    def _id(self, token):
+        return self._tk.token_to_id(token) if token else None
+
+    bos_token_id = property(lambda self: self._id(self.bos_token))
+    eos_token_id = property(lambda self: self._id(self.eos_token))
+    unk_token_id = property(lambda self: self._id(self.unk_token))
+    pad_token_id = property(lambda self: self._id(self._pad))
+    pad_token = property(lambda self: self._pad, lambda self, v: setattr(self, "_pad", v))
+
+    def __call__(self, text, return_tensors: str | None = None, padding: bool = False, add_special_tokens: bool = True):
+        single = isinstance(text, str)
+        ids = [e.ids for e in self._tk.encode_batch([text] if single else list(text), add_special_tokens=add_special_tokens)]
+        masks = [[1] * len(i) for i in ids]
+        if padding or return_tensors:
+            n, pad = max(map(len, ids)), self.pad_token_id or 0
+            fill = lambda seq, v: [v] * (n - len(seq)) + seq if self.padding_side == "left" else seq + [v] * (n - len(seq))  # noqa: E731
+            ids, masks = [fill(i, pad) for i in ids], [fill(m, 0) for m in masks]
+        if return_tensors == "pt":
+            import torch
+
+            return {"input_ids": torch.tensor(ids, dtype=torch.long), "attention_mask": torch.tensor(masks, dtype=torch.long)}
+        return {"input_ids": ids[0], "attention_mask": masks[0]} if single else {"input_ids": ids, "attention_mask": masks}
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        return self._tk.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [self._tk.id_to_token(int(i)) for i in ids]
+
+    def convert_tokens_to_ids(self, token: str):
+        tid = self._tk.token_to_id(token)
+        return self.unk_token_id if tid is None else tid
+
+
+def load_folder(folder: str | Path, dtype="auto"):
+    """(model, FastTokenizer) for a safetensors causal-LM folder written by J2A, loaded fast.
+
+    transformers' loader copies every tensor through its conversion machinery (seconds for 1 GB);
+    here the module is built with initialisation skipped and its parameters are assigned the
+    tensors safetensors reads, then the tied output layer is re-tied."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    folder = Path(folder)
+    tdtype = _torch_dtype(dtype)
+    config = AutoConfig.from_pretrained(str(folder))
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=tdtype)
+    state = {k: v.to(tdtype) if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    model.tie_weights()
+    tied = {k for k in missing if k.endswith("lm_head.weight")}
+    if set(missing) - tied or unexpected:
+        raise ValueError(f"{folder}: weights do not match the config (missing {sorted(set(missing) - tied)[:3]}, "
+                         f"unexpected {sorted(unexpected)[:3]})")
+    return model.eval(), FastTokenizer(folder)
+
+
 def load_hf(path: str, adapter: str | Path | None = None, dtype="auto", merge: bool = True):
     """(model, tokenizer) for a local folder or hub id, with an optional LoRA adapter merged in."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -345,10 +543,8 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
             adapter = adapter or (str(ASSET_DIR) if (ASSET_DIR / "adapter_config.json").exists() else None)
             if adapter is None:
                 raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
-        if adapter:
-            model, tok = load_hf(str(merged_dir(adapter, dtype=kw.get("dtype", "auto"))), None, **kw)
-        else:
-            model, tok = load_hf(str(gemma_base_dir()), adapter, **kw)
+        folder = merged_dir(adapter, dtype=kw.get("dtype", "auto")) if adapter else gemma_base_dir()
+        model, tok = load_folder(folder, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
         llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
                     _adapter_vocab(adapter or ASSET_DIR))

@@ -586,21 +586,20 @@ def chord_loop(chords, max_len: int = 8) -> list[str]:
     return seq[:max_len]
 
 
-def chord_progression(chords, max_len: int = 8) -> str | None:
-    """Readable progression of `chord_loop`: 'Am - F - C - G' (None when there are no chords)."""
+def chord_progression(chords, max_len: int = 8, key: str | None = None) -> str | None:
+    """Readable progression of `chord_loop`: 'Am - F - C - G' (None when there are no chords);
+    roots spelled by `key` when given ('Bb - Eb - F', not 'A# - D# - F')."""
+    from .prompts import chord_symbol
+
     loop = chord_loop(chords, max_len)
-    return " - ".join(_short_chord(x) for x in loop) if loop else None
+    return " - ".join(chord_symbol(x, key) for x in loop) if loop else None
 
 
 def _short_chord(label: str) -> str | None:
-    """Harte 'A:min7' -> 'Am7'; 'N' (no chord) -> None."""
-    if not label or label in ("N", "X"):
-        return None
-    root, _, qual = label.partition(":")
-    qual = qual.split("/")[0]
-    suffix = {"": "", "maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "aug": "aug",
-              "sus4": "sus4", "sus2": "sus2", "dim7": "dim7", "hdim7": "m7b5", "maj6": "6", "min6": "m6"}.get(qual, qual)
-    return root + suffix
+    """Harte 'A:min7' -> 'Am7'; 'N' (no chord) -> None (j2a.prompts.chord_symbol, the one chord speller)."""
+    from .prompts import chord_symbol
+
+    return chord_symbol(label) or None
 
 
 def aspects_from_analysis(analysis, cfg: VocabConfig = CFG) -> tuple[list[str], dict]:

@@ -40,6 +40,18 @@ def test_chord_symbol(harte, sym):
     assert prompts.chord_symbol(harte) == sym
 
 
+@pytest.mark.parametrize("key,chords,expected", [
+    ("Bb major", ["A#:maj", "D#:maj", "F:7", "G:min"], "Bb - Eb - F7 - Gm"),
+    ("E major", ["E:maj", "Eb:min", "Ab:min", "B:maj"], "E - D#m - G#m - B"),
+    ("D minor", ["D:min", "A#:maj", "C:maj", "A:7"], "Dm - Bb - C - A7"),
+    ("C major", ["C:maj", "A#:maj", "F:maj"], "C - A# - F"),  # no signature: as the model named it
+    (None, ["A#:maj", "F:maj"], "A# - F"),
+])
+def test_chord_roots_are_spelled_by_the_key(key, chords, expected):
+    assert prompts.chord_progression(chords, key=key) == expected
+    assert f"Chords: {expected}" in prompts.format_prompt(["rock"], {"key": key, "chords": chords})
+
+
 # ------------------------------------------------------------------------------------ template
 def test_template_backend_is_deterministic_and_uses_only_inputs():
     t = llm_mod.load_llm("none")
@@ -201,10 +213,44 @@ def test_min_new_tokens_holds_back_the_stop():
 def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
     llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     p = [prompts.format_prompt(["rock", "guitar"])]
-    a = llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3, num_beams=6, length_penalty=0.6)
+    a = llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3, num_beams=6, top_k=7)  # sampling: no beams
     assert a == llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3)
     outs = {llm.generate(p, max_new_tokens=12, temperature=1.5, seed=s)[0] for s in range(6)}
     assert len(outs) > 1  # sampling differs from seed to seed
+
+
+def test_beam_search_batches_like_single_prompts_and_blocks_ngrams(tiny_lm):
+    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
+          prompts.format_prompt(["piano", "sad", "slow"])]
+    beams = llm.generate(ps, max_new_tokens=10, num_beams=3)
+    assert [llm.generate([p], max_new_tokens=10, num_beams=3)[0] for p in ps] == beams
+    assert llm.generate(ps, max_new_tokens=10, num_beams=1) == llm.generate(ps, max_new_tokens=10)
+    for text in beams:
+        words = text.split()
+        grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+        assert len(grams) == len(set(grams))
+
+
+def test_beam_search_finds_a_likelier_caption_than_greedy(tiny_lm):
+    """Beam search keeps greedy's path among its candidates, so its best sum of log-probs is no worse."""
+    import torch
+
+    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    p = prompts.format_prompt(["rock", "guitar"])
+
+    def logprob(text):
+        ids = llm.tokenizer(p, return_tensors="pt")["input_ids"]
+        cont = llm.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        full = torch.cat([ids, cont], 1)
+        with torch.no_grad():
+            lp = torch.log_softmax(llm.model(full).logits[0, :-1].float(), -1)
+        tgt = full[0, 1:]
+        return float(lp[torch.arange(len(tgt)), tgt][ids.shape[1] - 1 :].sum())
+
+    greedy = llm.generate([p], max_new_tokens=6, no_repeat_ngram_size=0)[0]
+    beam = llm.generate([p], max_new_tokens=6, no_repeat_ngram_size=0, num_beams=4, length_penalty=0.0)[0]
+    assert logprob(beam) >= logprob(greedy) - 1e-4
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])

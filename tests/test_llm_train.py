@@ -91,6 +91,22 @@ def test_collate_masks_prompt_and_padding(tiny):
         assert tok.decode(seq[start:], skip_special_tokens=True).split()[:2] == ["this", "is"][: 2] or i == 1
 
 
+def test_length_batches_cover_every_example_once_with_less_padding():
+    rng = random.Random(0)
+    examples = [([1] * rng.randint(40, 160), 10) for _ in range(128)]
+    batches = lt.length_batches(examples, 8, random.Random(1))
+    assert sorted(id(e) for b in batches for e in b) == sorted(id(e) for e in examples)
+    assert all(len(b) == 8 for b in batches)
+
+    def padded(bs):
+        return sum(max(len(e[0]) for e in b) * len(b) for b in bs)
+
+    random_batches = [examples[s : s + 8] for s in range(0, 128, 8)]
+    assert padded(batches) < 0.85 * padded(random_batches)
+    # batch order is shuffled, not shortest-first
+    assert [max(len(e[0]) for e in b) for b in batches] != sorted(max(len(e[0]) for e in b) for b in batches)
+
+
 def test_target_loss_equals_full_head_loss(tiny):
     """Running the output layer on caption positions only gives the same loss as on all positions."""
     import torch
