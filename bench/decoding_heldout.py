@@ -5,7 +5,7 @@ setting captions those rows from their aspect lists, and every setting is scored
 scorer (coco-caption + SBERT). Only settings are compared, so CIDEr's small-set document
 frequencies do not matter.
 
-    python bench/decoding_heldout.py --adapter runs/j2a-llm --settings ngram3,ngram4,ngram0
+    python bench/decoding_heldout.py --adapter runs/j2a-llm --settings ngram3,beam4,beam4_lp1.5
 """
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ SETTINGS = {  # name -> GenConfig overrides (j2a.llm.GenConfig)
     "ngram0": {"no_repeat_ngram_size": 0},
     "ngram3_min40": {"no_repeat_ngram_size": 3, "min_new_tokens": 40},
     "ngram3_min50": {"no_repeat_ngram_size": 3, "min_new_tokens": 50},
+    "beam3": {"no_repeat_ngram_size": 3, "num_beams": 3},
+    "beam4": {"no_repeat_ngram_size": 3, "num_beams": 4},
+    "beam4_lp1.5": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5},
+    "beam4_lp2": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 2.0},
 }
 
 

@@ -238,6 +238,18 @@ def report(work: Path, args) -> None:
                 lines.append(f"| J2A-1.0 (describe, llm={llm}) | {s['family_acc']:.2f} | {s['tempo_acc']:.2f} |")
     lines += [f"| chance: uniform | {ch['family_uniform']:.2f} | {ch['tempo_uniform']:.2f} |",
               f"| chance: majority class of the training set | {ch['family_majority']:.2f} | {ch['tempo_majority']:.2f} |"]
+    # "clearly above chance": one-sided binomial test of J2A-2.1's hits against the better chance rate
+    from scipy.stats import binomtest
+
+    n = len(rows)
+    pv = {k: binomtest(round(j21[f"{k}_acc"] * n), n, max(ch[f"{k}_uniform"], ch[f"{k}_majority"]), alternative="greater").pvalue
+          for k in ("family", "tempo")}
+    lines.append(f"| p-value, J2A-2.1 vs the better chance rate (one-sided binomial, n={n}) | {pv['family']:.1e} | {pv['tempo']:.1e} |")
+    conf = Counter((r["truth"]["tempo_class"], tempo_of(e["pred"])) for r, e in zip(rows, j21["examples"]))
+    classes = ["slow", "medium", "fast"]
+    lines += ["", "J2A-2.1 tempo classes (rows: truth, columns: caption):", "",
+              "| truth \\ caption | " + " | ".join(classes) + " | none |", "|---|---|---|---|---|"]
+    lines += [f"| {t} | " + " | ".join(str(conf[(t, c)]) for c in classes + [None]) + " |" for t in classes]
     info = (f"{len(train_rows)} training renditions ({len({r['truth']['source'] for r in train_rows})} scores), "
             f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
             f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "

@@ -431,10 +431,17 @@ def train(cfg: TrainConfig, log=print) -> Path:
         opt.zero_grad(set_to_none=True)
         step += 1
         el = time.time() - t0
-        if step in (10, cfg.eval_every + 10):  # fit the cosine schedule to the time budget (again once an eval is paid)
-            fit = step + int((deadline - time.time()) / (el / step) * 0.97)
-            sched_total = min(total, fit)
-            log(f"[train-llm] {el / step:.1f} s/step; schedule {sched_total} steps")
+        if step == 10 or (step > cfg.eval_every and step % cfg.eval_every == 10):
+            # Fit the cosine schedule to the time budget: first from 10 steps, then after each eval from
+            # the last eval window's pace (evals included), so a busy start does not cut the run short.
+            if step == 10:
+                pace = el / step
+            else:
+                pace = (time.time() - win_t) / (step - win_step)
+            sched_total = min(total, step + int((deadline - time.time()) / pace * 0.98))
+            log(f"[train-llm] {pace:.1f} s/step; schedule {sched_total} steps")
+        if step % cfg.eval_every == 10:
+            win_t, win_step = time.time(), step
         if step % 5 == 0:
             log(f"[train-llm] step {step}/{sched_total} loss {float(loss):.3f} lr {lr:.2e} {el / 60:.1f} min")
         last = step >= sched_total or time.time() >= deadline

@@ -173,6 +173,31 @@ def test_hf_backend_batched_generation_matches_single(tiny_lm):
     assert llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32") is llm
 
 
+def test_load_folder_equals_transformers_loader(tiny_lm, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ref = AutoModelForCausalLM.from_pretrained(str(tiny_lm), dtype=torch.float32).eval()
+    fast, tok = llm_mod.load_folder(tiny_lm, dtype="fp32")
+    x = torch.tensor([[2, 5, 6, 7, 8, 9, 10]])
+    with torch.no_grad():
+        assert torch.equal(ref(x).logits, fast(x).logits)
+    assert fast.get_output_embeddings().weight is fast.get_input_embeddings().weight  # still tied
+    assert isinstance(tok, llm_mod.FastTokenizer) and tok.eos_token_id == 1
+    # a folder whose weights do not fit its config is a clear error, not a half-random model
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_lm, bad)
+    state = load_file(str(bad / "model.safetensors"))
+    state.pop(next(k for k in state if "mlp" in k))
+    save_file(state, str(bad / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="do not match"):
+        llm_mod.load_folder(bad, dtype="fp32")
+
+
 def test_local_backend_without_adapter_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(llm_mod, "ASSET_DIR", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="adapter missing"):
@@ -200,14 +225,37 @@ def test_j2a_llm_captions_mention_the_instrument():
     assert "piano" in out[1].lower()
 
 
+def test_fast_tokenizer_matches_transformers_on_gemma():
+    """`local` uses j2a.llm.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
+    import torch
+    from transformers import AutoTokenizer
+
+    folder = llm_mod.merged_dir(llm_mod.ASSET_DIR)
+    fast, ref = llm_mod.FastTokenizer(folder), AutoTokenizer.from_pretrained(str(folder))
+    texts = [prompts.format_prompt(["lo-fi", "piano", "rain sounds"], {"key": "F# minor", "tempo_bpm": 84}) + " A calm, dreamy piece.",
+             "Ünïcode — ‘quotes’, emoji 🎸 and\nnew lines\n\n", "  leading spaces and <b>tags</b> 4/4 120 BPM"]
+    for t in texts:
+        assert fast(t)["input_ids"] == ref(t)["input_ids"]
+        ids = ref(t, add_special_tokens=False)["input_ids"]
+        assert fast(t, add_special_tokens=False)["input_ids"] == ids
+        assert fast.decode(ids, skip_special_tokens=True) == ref.decode(ids, skip_special_tokens=True)
+    fast.padding_side = ref.padding_side = "left"
+    a, b = fast(texts, return_tensors="pt", padding=True), ref(texts, return_tensors="pt", padding=True)
+    assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["attention_mask"], b["attention_mask"])
+    assert (fast.eos_token_id, fast.pad_token_id, fast.bos_token_id) == (ref.eos_token_id, ref.pad_token_id, ref.bos_token_id)
+    assert fast.convert_tokens_to_ids("<end_of_turn>") == ref.convert_tokens_to_ids("<end_of_turn>")
+
+
 def test_min_new_tokens_holds_back_the_stop():
     llm = llm_mod.load_llm("local")
     p = [prompts.format_prompt(["piano", "solo"])]
-    free = llm.generate(p, max_new_tokens=90)[0]
-    held = llm.generate(p, max_new_tokens=90, min_new_tokens=80)[0]
+    free = llm.generate(p, max_new_tokens=90, num_beams=1)[0]
+    held = llm.generate(p, max_new_tokens=90, min_new_tokens=80, num_beams=1)[0]
     n = lambda s: len(llm.tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     assert n(held) >= 75 and "\n" not in held
     assert n(free) < 75 and held.startswith(free[:20])  # the same caption, kept going
+    beams = llm.generate(p, max_new_tokens=90, min_new_tokens=80)[0]  # beam search holds it back too
+    assert n(beams) >= 75 and "\n" not in beams
 
 
 def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
@@ -225,7 +273,8 @@ def test_beam_search_batches_like_single_prompts_and_blocks_ngrams(tiny_lm):
           prompts.format_prompt(["piano", "sad", "slow"])]
     beams = llm.generate(ps, max_new_tokens=10, num_beams=3)
     assert [llm.generate([p], max_new_tokens=10, num_beams=3)[0] for p in ps] == beams
-    assert llm.generate(ps, max_new_tokens=10, num_beams=1) == llm.generate(ps, max_new_tokens=10)
+    greedy = [llm._greedy([p], 10, llm_mod.GenConfig(num_beams=1))[0] for p in ps]
+    assert llm.generate(ps, max_new_tokens=10, num_beams=1) == greedy
     for text in beams:
         words = text.split()
         grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
