@@ -52,12 +52,12 @@ def load_seconds(spec: str, threads: int, adapter: str | None = None) -> float:
     return float(r.stdout.strip().splitlines()[-1])
 
 
-def tokens_per_s(llm, prompt: str, runs: int) -> tuple[float, int]:
-    """New tokens per second for one caption (the backend's own decoding settings)."""
+def tokens_per_s(llm, prompt: str, runs: int, **gen) -> tuple[float, int]:
+    """New tokens per second of the caption one prompt gets (the backend's decoding, `gen` overrides)."""
     rates, n = [], 0
     for _ in range(runs):
         t = time.perf_counter()
-        text = llm.generate([prompt], max_new_tokens=160)[0]
+        text = llm.generate([prompt], max_new_tokens=160, **gen)[0]
         dt = time.perf_counter() - t
         n = len(llm.tokenizer(text, add_special_tokens=False)["input_ids"])
         rates.append(n / dt)
@@ -78,7 +78,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from j2a import analyze
-    from j2a.describe import caption_from_analysis, describe
+    from j2a.describe import DescribeConfig, caption_from_analysis, describe
     from j2a.llm import load_llm
     from j2a.prompts import format_prompt
     from j2a.vocab import aspects_from_analysis
@@ -90,15 +90,17 @@ def main() -> int:
     llm = load_llm(args.llm, adapter=args.adapter)
     describe(str(SHARED / "hiphop.mp3"), llm=llm)  # warm-up on a short clip: every model loaded and cached (not timed)
 
-    backends = {"none": load_llm("none"), args.llm: llm}
+    backends = {"none": (load_llm("none"), None), args.llm: (llm, None)}
+    if hasattr(llm, "gen"):
+        backends[f"{args.llm}, greedy (--beams 1)"] = (llm, DescribeConfig(num_beams=1))
     ana, cap, tries = [], {n: [] for n in backends}, {n: [] for n in backends}
     for _ in range(args.runs):  # one analysis per run, shared by the backends (it is identical work)
         t0 = time.perf_counter()
         a = analyze(str(track))
         ana.append(time.perf_counter() - t0)
-        for n, backend in backends.items():
+        for n, (backend, cfg) in backends.items():
             t1 = time.perf_counter()
-            caption, model, fz = caption_from_analysis(a, llm=backend)
+            caption, model, fz = caption_from_analysis(a, llm=backend, config=cfg)
             cap[n].append(time.perf_counter() - t1)
             tries[n].append(fz.tries)
     rows = []
@@ -106,7 +108,10 @@ def main() -> int:
         totals = [x + y for x, y in zip(ana, cap[n])]
         rows.append((n, statistics.median(totals), statistics.median(ana), statistics.median(cap[n]), max(tries[n])))
     aspects, facts = aspects_from_analysis(a)
-    tps, ntok = tokens_per_s(llm, format_prompt(aspects, facts), args.runs) if hasattr(llm, "tokenizer") else (float("nan"), 0)
+    rates = {}
+    if hasattr(llm, "tokenizer"):
+        rates = {f"{llm.gen.num_beams} beams": tokens_per_s(llm, format_prompt(aspects, facts), args.runs),
+                 "greedy": tokens_per_s(llm, format_prompt(aspects, facts), args.runs, num_beams=1)}
 
     lines = [f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
              f"median of {args.runs} runs; 1-min load average at the end {os.getloadavg()[0]:.1f}.", "",
@@ -115,7 +120,8 @@ def main() -> int:
     lines += [f"| {n} | {t:.2f} | {an:.2f} | {c:.2f} | {tr} |" for n, t, an, c, tr in rows]
     lines += ["", f"- model load ({args.llm}, fresh process, cached weights): median {statistics.median(loads):.2f} s "
                   f"(runs: {', '.join(f'{x:.2f}' for x in loads)})",
-              f"- LLM decoding ({getattr(llm, 'name', args.llm)}): {tps:.1f} new tokens/s ({ntok} tokens per caption)",
+              f"- LLM decoding ({getattr(llm, 'name', args.llm)}): " + "; ".join(
+                  f"{k}: {tps:.1f} new tokens/s ({ntok} tokens in the caption)" for k, (tps, ntok) in rates.items()),
               f"- targets: describe <= 20 s per 3-min track, model load <= 5 s"]
     table = "\n".join(lines)
     print(table)

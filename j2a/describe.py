@@ -52,6 +52,7 @@ class DescribeConfig:
     min_words: int = 12  # a guarded caption shorter than this is regenerated
     max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
     temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
+    num_beams: int | None = None  # first try with a local model: beams (None = j2a.llm.GenConfig's 4; 1 = greedy, faster)
 
 
 # ------------------------------------------------------------------------------------- the guard
@@ -134,8 +135,9 @@ def get_llm(spec="local", adapter=None):
 _RETRY = [{}, {"temperature": 0.7, "seed": 1}, {"temperature": 0.9, "seed": 2}]
 
 
-def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float) -> list[str]:
-    kw = {}
+def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float,
+              num_beams: int | None = None) -> list[str]:
+    kw = {"num_beams": num_beams} if num_beams and hasattr(llm, "gen") else {}
     if attempt > 0:
         if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields (temperature, seed) per call
             kw = dict(_RETRY[min(attempt, len(_RETRY) - 1)])
@@ -198,7 +200,7 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
         if not todo:
             break
         raws = _generate(backend, [p.format_prompt(*inputs[i]) for i in todo], cfg.max_new_tokens, attempt,
-                         cfg.temperature)
+                         cfg.temperature, cfg.num_beams)
         still = []
         for i, raw in zip(todo, raws):
             fz = fzs[i]
@@ -515,8 +517,9 @@ def _section_caption(sec: dict, prev: dict | None) -> str:
 
 
 # -------------------------------------------------------------------------------------------- CLI
-def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None) -> dict:
-    return describe(path, llm=llm, sections=sections, adapter=adapter, model=model).to_dict()
+def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None) -> dict:
+    cfg = DescribeConfig(num_beams=beams) if beams else None
+    return describe(path, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
 
 
 def _flatten(d: dict) -> dict:
@@ -529,7 +532,8 @@ def _flatten(d: dict) -> dict:
 def cmd_describe(args) -> int:
     from .batch import run_batch
 
-    fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model)
+    fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
+                 beams=args.beams)
     res = run_batch(args.inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
                     desc="describe", flatten=_flatten)
     if args.out:
@@ -545,11 +549,14 @@ def add_cli(subparsers) -> None:
             "j2a describe song.mp3\n"
             "j2a describe song.mp3 --sections --format json\n"
             "j2a describe ~/Music --out captions.jsonl --resume\n"
-            "j2a describe song.wav --llm none            # template only, no language model")
+            "j2a describe song.wav --llm none            # template only, no language model\n"
+            "j2a describe song.wav --beams 1             # greedy decoding: faster")
     add_batch_args(p)
     p.add_argument("--sections", action="store_true", help="add time-stamped descriptions of the track's sections")
     p.add_argument("--llm", default="local", metavar="SPEC",
                    help="local (J2A-LLM, default) | none (template) | hf:MODEL_ID_OR_PATH | openai:MODEL@BASE_URL")
     p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
     p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint (audio -> caption) instead of the LLM")
+    p.add_argument("--beams", type=int, metavar="N", help="beam search width for the local LLM (default 4; 1 = greedy: "
+                   "faster, scores lower; both measured in bench/RESULTS.md)")
     p.set_defaults(func=cmd_describe)

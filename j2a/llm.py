@@ -79,8 +79,8 @@ class GenConfig:
     temperature: float = 0.0  # > 0: sample (seeded, reproducible) instead of greedy, e.g. for a retry
     seed: int = 0
     # Beam search (when temperature is 0): chosen on 64 held-out *train* rows (bench/decoding_heldout.py):
-    # 4 beams, length penalty 1.5 beat greedy by B4 +3.7, CIDEr +34, SBERT +0.6. Batch-1 decoding is
-    # memory-bound on a CPU, so 4 beams cost far less than 4x per token.
+    # 4 beams, length penalty 1.5 beat greedy by B4 +3.7, CIDEr +34, SBERT +0.6. The cost: a caption
+    # takes ~2.4x greedy's time on 2 CPU cores (bench/describe_speed.py); `j2a describe --beams 1`.
     num_beams: int = 4
     length_penalty: float = 1.5  # beam scores are sum(log p) / length**length_penalty
 
@@ -210,6 +210,9 @@ class HFLLM(LLM):
 
         body = self.model.get_decoder()
         ids, mask, sub, w, stop, banned = self._setup(batch, gen)
+        # Without left padding the causal mask is implied: passing none spares transformers building
+        # full and sliding-window masks at every step (batch-1 describe, the beams of one prompt).
+        padded = not bool(mask.all())
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         n = gen.no_repeat_ngram_size
         out: list[list[int]] = [[] for _ in batch]
@@ -219,7 +222,8 @@ class HFLLM(LLM):
         rng = torch.Generator().manual_seed(gen.seed)
         with torch.inference_mode():
             for t in range(max_new_tokens):
-                o = body(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past, use_cache=True)
+                o = body(input_ids=step_ids, attention_mask=mask if padded else None, position_ids=step_pos,
+                         past_key_values=past, use_cache=True)
                 past = o.past_key_values
                 logits = self._step_logits(o.last_hidden_state[:, -1], w, t, gen, banned, out, seen)
                 if gen.temperature > 0:
@@ -253,6 +257,9 @@ class HFLLM(LLM):
         k, lp, n = gen.num_beams, gen.length_penalty, gen.no_repeat_ngram_size
         body = self.model.get_decoder()
         ids, mask, sub, w, stop, banned = self._setup(batch, gen)
+        # Without left padding the causal mask is implied: passing none spares transformers building
+        # full and sliding-window masks at every step (batch-1 describe, the beams of one prompt).
+        padded = not bool(mask.all())
         nb = len(batch)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         outs: list[list[int]] = [[] for _ in range(nb * k)]
@@ -261,7 +268,7 @@ class HFLLM(LLM):
         finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(nb)]
         closed = [False] * nb
         with torch.inference_mode():
-            o = body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+            o = body(input_ids=ids, attention_mask=mask if padded else None, position_ids=pos, use_cache=True)
             past = o.past_key_values
             past.batch_repeat_interleave(k)
             mask, pos = mask.repeat_interleave(k, 0), pos.repeat_interleave(k, 0)
@@ -309,7 +316,7 @@ class HFLLM(LLM):
                 scores = torch.tensor(new_scores).view(nb, k)
                 mask = torch.cat([mask[idx], torch.ones(nb * k, 1, dtype=mask.dtype)], dim=1)
                 pos = pos[idx][:, -1:] + 1
-                o = body(input_ids=sub[torch.tensor(new_tok)][:, None], attention_mask=mask, position_ids=pos,
+                o = body(input_ids=sub[torch.tensor(new_tok)][:, None], attention_mask=mask if padded else None, position_ids=pos,
                          past_key_values=past, use_cache=True)
                 past, h = o.past_key_values, o.last_hidden_state[:, -1]
         texts = []
