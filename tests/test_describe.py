@@ -251,3 +251,30 @@ def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of)
         sup, uns = check_claims(claims, local)
         print(sec["caption"], [(str(c), e) for c, e in sup])
         assert not uns, sec
+
+
+def test_beams_option_reaches_a_local_backend_only():
+    """`j2a describe --beams N` sets the first try's beam width on J2A's own backends (they have .gen)."""
+    from j2a import describe as d
+
+    class Local:
+        gen = object()
+
+        def __init__(self):
+            self.calls = []
+
+        def generate(self, prompts, max_new_tokens=200, **kw):
+            self.calls.append(kw)
+            return ["x"] * len(prompts)
+
+    class Remote:  # e.g. an OpenAI-compatible server: no GenConfig
+        def __init__(self):
+            self.calls = []
+
+        generate = Local.generate
+
+    local, remote = Local(), Remote()
+    d._generate(local, ["p"], 10, 0, 0.7, num_beams=1)
+    d._generate(local, ["p"], 10, 0, 0.7)
+    d._generate(remote, ["p"], 10, 0, 0.7, num_beams=1)
+    assert local.calls == [{"num_beams": 1}, {}] and remote.calls == [{}]
