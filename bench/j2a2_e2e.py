@@ -147,13 +147,19 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
 def train_stage(work: Path, args) -> None:
     from j2a.train import TrainConfig, train
 
-    cfg = TrainConfig(data=str(work / "train.jsonl"), out=str(work / "model"), preset="j2a-2.1", encoder=args.encoder,
+    cfg = TrainConfig(data=str(work / "train.jsonl"), out=str(work / args.run), preset="j2a-2.1", encoder=args.encoder,
                       llm=args.llm, clip_s=10.0, stride=2, batch_size=args.batch_size, lr=args.lr, warmup_steps=5,
+                      weight_decay=args.weight_decay,
                       max_steps=args.max_steps, max_time_s=args.train_minutes * 60, save_every=50, val_every=10**9,
                       max_target_tokens=24, seed=0, resume=True, progress=False, bf16=_bf16(args.bf16))
     t0 = time.time()
     train(cfg)
-    (work / "train_s.txt").write_text(f"{time.time() - t0:.1f}\n")
+    _out(work, args, "train_s.txt").write_text(f"{time.time() - t0:.1f}\n")
+
+
+def _out(work: Path, args, name: str) -> Path:
+    """Per-run result files: the default run keeps the historical names, --run NAME prefixes them."""
+    return work / (name if args.run == "model" else f"{args.run}_{name}")
 
 
 def _bf16(choice: str) -> bool:
@@ -187,7 +193,7 @@ def eval_stage(work: Path, args) -> None:
     from j2a.models import load_j2a2
 
     rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
-    m = load_j2a2(work / "model")
+    m = load_j2a2(work / args.run)
     t0 = time.time()
     preds = []
     for i in range(0, len(rows), 8):
@@ -196,7 +202,7 @@ def eval_stage(work: Path, args) -> None:
         preds += m.generate(feats, [m.cfg.caption_prompt] * len(b), max_new_tokens=24)
     res = {"n": len(rows), **_score(rows, preds), "seconds": round(time.time() - t0, 1),
            "examples": [{"truth": r["text"], "pred": p} for r, p in zip(rows, preds)]}
-    (work / "eval_j2a21.json").write_text(json.dumps(res, indent=2))
+    _out(work, args, "eval_j2a21.json").write_text(json.dumps(res, indent=2))
     print(json.dumps({k: v for k, v in res.items() if k != "examples"}), file=sys.stderr)
 
 
@@ -224,9 +230,9 @@ def report(work: Path, args) -> None:
     train_rows = [json.loads(x) for x in (work / "train.jsonl").read_text().splitlines()]
     rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
     ch = chance(train_rows, rows)
-    log = [json.loads(x) for x in (work / "model" / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(x) for x in (work / args.run / "log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
-    j21 = json.loads((work / "eval_j2a21.json").read_text())
+    j21 = json.loads(_out(work, args, "eval_j2a21.json").read_text())
     lines = ["| system | instrument family acc | tempo class acc |", "|---|---|---|",
              f"| J2A-2.1 (musicnn + Gemma 3 270M, projector trained) | {j21['family_acc']:.2f} | {j21['tempo_acc']:.2f} |"]
     for llm in ("none", "local"):
@@ -253,10 +259,11 @@ def report(work: Path, args) -> None:
     info = (f"{len(train_rows)} training renditions ({len({r['truth']['source'] for r in train_rows})} scores), "
             f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
             f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "
-            f"{(work / 'train_s.txt').read_text().strip()} s")
+            f"{_out(work, args, 'train_s.txt').read_text().strip()} s")
     print("## J2A-2.x end to end\n")
     print(f"Command: `python bench/j2a2_e2e.py --stage all --work {work}` (stages render, train, eval, baseline, report). "
-          f"J2A-2.1 = MTT musicnn penultimate features (3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece) "
+          f"J2A-2.1 = `{args.encoder}` features (MTT musicnn, 3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece), "
+          f"standardised, "
           "-> linear -> LayerNorm -> avg-pool stride 2 -> frozen Gemma 3 270M; only the projector trains. A caption counts as "
           "right when its first instrument-family word / tempo word (or its BPM's class) matches the truth.\n")
     print("\n".join(lines) + "\n\n" + info)
@@ -272,7 +279,9 @@ def main() -> int:
     ap.add_argument("--n-test", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--encoder", default="musicnn:MTT_musicnn:penultimate:1")
+    ap.add_argument("--encoder", default="musicnn:MTT_musicnn:penultimate+rhythm:1")
+    ap.add_argument("--run", default="model", help="name of the model folder under --work (several runs can share one render)")
+    ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--llm", default="gemma3-270m")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-3)

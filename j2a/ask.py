@@ -23,7 +23,7 @@ from .vocab import (CFG, _BY_KEY, aspects_from_analysis, check_claims, chord_pro
 class Answer:
     question: str
     answer: str
-    source: str  # "analysis" | "llm"
+    source: str  # "analysis" | "llm" | "model" (a J2A-2.x checkpoint)
     intent: str  # tempo, key, meter, chords, instruments, presence, genre, mood, vocals, duration, loudness, is_music, other
     evidence: dict = field(default_factory=dict)
 
@@ -231,10 +231,18 @@ _FACTUAL = {"tempo": _tempo, "key": _key, "meter": _meter, "chords": _chords, "i
             "is_music": _is_music}
 
 
-def ask(path_or_analysis, question: str, llm="local", adapter=None) -> Answer:
-    """Answer `question` about a recording (a path, an Analysis or its dict)."""
+def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str | None = None) -> Answer:
+    """Answer `question` about a recording (a path, an Analysis or its dict).
+
+    `model`: a trained J2A-2.x checkpoint that answers open questions and "describe it" from the
+    audio itself (needs a path). Factual questions are still answered from the analysis, and the
+    checkpoint's answers pass the same guard, so it can add words but never contradict a fact."""
     if not question or not question.strip():
         raise ValueError("empty question")
+    if model:
+        from .describe import load_checkpoint
+
+        load_checkpoint(model)  # a bad checkpoint fails before the analysis is paid for
     a = _load(path_or_analysis)
     intent = classify(question)
     if not a.is_music and intent in _MUSICAL:
@@ -251,13 +259,34 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None) -> Answer:
 
         if not a.is_music:
             return Answer(question, not_music_statement(a), "analysis", intent, {"is_music": False})
-        caption, model, fz = caption_from_analysis(a, llm, adapter=adapter)
-        return Answer(question, caption, "analysis" if model == "template" else "llm", intent,
-                      {"model": model, "checked": fz.checked, "dropped": fz.dropped})
+        if model:
+            return _ask_checkpoint(path_or_analysis, a, question, model, intent)
+        caption, name, fz = caption_from_analysis(a, llm, adapter=adapter)
+        return Answer(question, caption, "analysis" if name == "template" else "llm", intent,
+                      {"model": name, "checked": fz.checked, "dropped": fz.dropped})
     if intent in _FACTUAL:
         text, ev = _FACTUAL[intent](a)
         return Answer(question, text, "analysis", intent, ev)
+    if model:
+        return _ask_checkpoint(path_or_analysis, a, question, model, intent)
     return _ask_llm(a, question, llm, adapter)
+
+
+def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str) -> Answer:
+    """A J2A-2.x checkpoint answers from the audio; unsupported claims are removed by the guard."""
+    from pathlib import Path
+
+    from .describe import _path_of, guard, load_checkpoint
+
+    path = _path_of(source, a)
+    if path is None:
+        raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
+    m = load_checkpoint(model)
+    raw = m.describe(path) if intent == "describe" else m.ask(path, question.strip())
+    kept, checked, dropped = guard(raw, a)
+    if not kept:
+        kept = "I can't answer that from what J2A measured."
+    return Answer(question, kept, "model", intent, {"model": f"j2a2:{Path(model).name}", "checked": checked, "dropped": dropped})
 
 
 def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
@@ -285,7 +314,7 @@ def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
 
 # -------------------------------------------------------------------------------------------- CLI
 def cmd_ask(args) -> int:
-    ans = ask(args.file, args.question, llm=args.llm, adapter=args.adapter)
+    ans = ask(args.file, args.question, llm=args.llm, adapter=args.adapter, model=args.model)
     print(json.dumps(ans.to_dict(), indent=2) if args.json else ans.answer)
     return 0
 
@@ -296,11 +325,14 @@ def add_cli(subparsers) -> None:
     p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
             'j2a ask song.mp3 "What is the tempo?"\n'
             'j2a ask song.mp3 "Is there a guitar?" --json\n'
-            'j2a ask song.mp3 "What would this suit in a film?" --llm local')
+            'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
+            'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2')
     p.add_argument("file", metavar="FILE", help="audio file")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--llm", default="local", metavar="SPEC",
                    help="for open questions: local (J2A-LLM, default) | none | hf:MODEL | openai:MODEL@BASE_URL")
     p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
+    p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint: answers open questions from the audio "
+                   "(factual ones still come from the analysis)")
     p.add_argument("--json", action="store_true", help="print the answer with its source and evidence as JSON")
     p.set_defaults(func=cmd_ask)

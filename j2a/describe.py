@@ -278,11 +278,8 @@ def _path_of(x, a: Analysis) -> str | None:
 _CKPTS: dict = {}
 
 
-def _caption_from_checkpoint(model, source, a, config):
-    """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
-    path = _path_of(source, a)
-    if path is None:
-        raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
+def load_checkpoint(model: str):
+    """A J2A-2.x checkpoint, loaded once per process; a one-line ValueError when it is not one."""
     if model not in _CKPTS:
         if not Path(model).exists():
             raise ValueError(f"{model}: no such J2A-2.x checkpoint")
@@ -294,7 +291,15 @@ def _caption_from_checkpoint(model, source, a, config):
             _CKPTS[model] = load_j2a2(model)
         except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise ValueError(f"{model}: not a J2A-2.x checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    m = _CKPTS[model]
+    return _CKPTS[model]
+
+
+def _caption_from_checkpoint(model, source, a, config):
+    """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
+    path = _path_of(source, a)
+    if path is None:
+        raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
+    m = load_checkpoint(model)
     fz = Faithfulness(tries=1)  # its decoding is deterministic: a retry would repeat the same text
     kept, fz.checked, dropped = guard(m.describe(path), a)
     fz.dropped = [dict(d, attempt=1) for d in dropped]

@@ -464,23 +464,25 @@ def load_folder(folder: str | Path, dtype="auto"):
     """(model, FastTokenizer) for a safetensors causal-LM folder written by J2A, loaded fast.
 
     transformers' loader copies every tensor through its conversion machinery (seconds for 1 GB);
-    here the module is built with initialisation skipped and its parameters are assigned the
-    tensors safetensors reads, then the tied output layer is re-tied."""
+    here the module is built with its parameters on the meta device (no memory, no initialisation;
+    buffers such as the rotary frequencies are still computed for real), the parameters are
+    assigned the tensors safetensors reads, then the tied output layer is re-tied."""
+    from accelerate import init_empty_weights
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.initialization import no_init_weights
 
     folder = Path(folder)
     tdtype = _torch_dtype(dtype)
     config = AutoConfig.from_pretrained(str(folder))
-    with no_init_weights():
+    with init_empty_weights(include_buffers=False):
         model = AutoModelForCausalLM.from_config(config, dtype=tdtype)
     state = {k: v.to(tdtype) if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     model.tie_weights()
     tied = {k for k in missing if k.endswith("lm_head.weight")}
-    if set(missing) - tied or unexpected:
-        raise ValueError(f"{folder}: weights do not match the config (missing {sorted(set(missing) - tied)[:3]}, "
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if set(missing) - tied or unexpected or left:
+        raise ValueError(f"{folder}: weights do not match the config (missing {sorted(set(missing) - tied | set(left))[:3]}, "
                          f"unexpected {sorted(unexpected)[:3]})")
     return model.eval(), FastTokenizer(folder)
 

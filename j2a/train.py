@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .data.manifests import Row, read_manifest
+from .models.projector import load_projector_weights
 
 
 @dataclass
@@ -55,6 +56,8 @@ class TrainConfig:
     epochs: float = 10.0
     bf16: bool = False
     cache_features: bool = True
+    input_stats: bool = False  # standardise encoder features with training-set mean/std (projector buffers); see projector.py
+    input_stats_rows: int = 512
     log_every: int = 1
     val_every: int = 200
     val_generate: int = 8
@@ -238,7 +241,7 @@ def train(cfg: TrainConfig) -> Path:
     if ckpt is not None:
         from safetensors.torch import load_file
 
-        model.projector.load_state_dict(load_file(str(ckpt / "projector.safetensors")))
+        load_projector_weights(model.projector, ckpt / "projector.safetensors")
         if cfg.lora_r:
             from peft import set_peft_model_state_dict
 
@@ -255,6 +258,8 @@ def train(cfg: TrainConfig) -> Path:
         for r in tqdm(train_rows + val_rows, desc="encoder features", disable=not cfg.progress, leave=False):
             store.get(r)
     acc.wait_for_everyone()
+    if ckpt is None and cfg.input_stats:  # a new run: standardise inputs with the training features
+        model.projector.set_input_stats(store.batch(train_rows[: cfg.input_stats_rows]))
 
     log_path = out / "log.jsonl"
     if rank == 0:  # drop log lines past the checkpoint we resume from (a killed run's tail)
@@ -379,6 +384,9 @@ def add_cli(subparsers) -> None:
                    help="bf16 autocast (GPUs, CPUs with avx512_bf16/AMX; on AVX2-only CPUs emulated bf16 is ~20x slower)")
     p.add_argument("--cache-features", action=__import__("argparse").BooleanOptionalAction, default=None,
                    help="cache encoder features in OUT/feature-cache (default: on)")
+    p.add_argument("--input-stats", action=__import__("argparse").BooleanOptionalAction, default=None,
+                   help="standardise encoder features with the training set's mean/std, kept in the projector (default: off; "
+                        "for encoders whose feature dimensions differ wildly in scale)")
     p.add_argument("--log-every", type=int)
     p.add_argument("--val-every", type=int, help="validate every N steps (default 200)")
     p.add_argument("--val-generate", type=int, help="validation rows to caption and score (default 8)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from j2a.train import TrainConfig, lr_at, micro_batch, train
 
@@ -64,6 +65,21 @@ def test_resume_continues_the_same_loss_curve(manifest, tmp_path):
     assert (part / "tb").is_dir() and list((part / "tb").iterdir())
 
 
+def test_input_stats_set_by_a_new_run_and_kept_on_resume(manifest, tmp_path):
+    from safetensors.torch import load_file
+
+    full = train(cfg(manifest, tmp_path / "full", max_steps=4, input_stats=True))
+    part = tmp_path / "part"
+    train(cfg(manifest, part, max_steps=3, input_stats=True))
+    train(cfg(manifest, part, max_steps=4, resume=True))
+    sd_full, sd_part = (load_file(str(d / "projector.safetensors")) for d in (full, part))
+    assert sd_full["in_mean"].abs().sum() > 0 and not torch.equal(sd_full["in_std"], torch.ones_like(sd_full["in_std"]))
+    assert torch.equal(sd_full["in_mean"], sd_part["in_mean"]) and torch.equal(sd_full["in_std"], sd_part["in_std"])
+    assert losses(part) == losses(full)
+    plain = load_file(str(train(cfg(manifest, tmp_path / "plain", max_steps=1)) / "projector.safetensors"))
+    assert torch.equal(plain["in_mean"], torch.zeros_like(plain["in_mean"]))  # default: identity
+
+
 def test_validation_logged_and_checkpoint_describes(manifest, tmp_path):
     from j2a.models import load_j2a2
 
@@ -90,3 +106,21 @@ def test_cli_smoke_and_errors(manifest, tmp_path, capsys):
     bad.write_text('{"audio": "nope.wav", "text": "x"}\n')
     assert main(["train", "--data", str(bad), "--out", str(tmp_path / "b"), "--llm", "tiny-random", "--encoder", "tiny-random"]) == 1
     assert "nope.wav" in capsys.readouterr().err
+
+
+def test_describe_and_ask_cli_use_a_trained_checkpoint(manifest, tmp_path, capsys):
+    from j2a.cli import main
+
+    out = train(cfg(manifest, tmp_path / "ck", max_steps=2))
+    clip = str(manifest.parent / "c0.wav")
+    assert main(["describe", clip, "--model", str(out), "--llm", "none"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["model"] in ("j2a2:ck", "template (after j2a2)") and row["caption"]
+    # open question -> the checkpoint (guarded); factual question -> still the analysis
+    assert main(["ask", clip, "What does this remind you of?", "--model", str(out), "--json"]) == 0
+    ans = json.loads(capsys.readouterr().out)
+    assert ans["source"] == "model" and ans["evidence"]["model"] == "j2a2:ck"
+    assert main(["ask", clip, "What is the tempo?", "--model", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == "analysis"
+    assert main(["ask", clip, "What is this?", "--model", str(tmp_path / "nope")]) == 1
+    assert "no such J2A-2.x checkpoint" in capsys.readouterr().err

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .encoders import Encoder, build_encoder
-from .projector import Projector, ProjectorConfig, embedding_rms
+from .projector import Projector, ProjectorConfig, embedding_rms, load_projector_weights
 
 AUDIO_MARK = "\u2063AUDIO\u2063"
 CAPTION_PROMPT = "Describe this music."
@@ -323,7 +323,7 @@ class AdaptedLM(nn.Module):
             if cfg.llm.startswith("tiny-random"):
                 llm.load_state_dict(load_file(str(p / "llm.safetensors")), strict=False)
         model = cls(cfg, enc, llm, tokenizer)
-        model.projector.load_state_dict(load_file(str(p / "projector.safetensors")))
+        load_projector_weights(model.projector, p / "projector.safetensors")
         if cfg.lora:
             from peft import set_peft_model_state_dict
 

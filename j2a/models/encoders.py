@@ -5,7 +5,8 @@ rate, so any encoder (musicnn, MW-MAE, a Hugging Face audio model, a tiny random
 plugs in by name:
 
     tiny-random[:SEED]         log-mel -> frame pooling -> random linear (32-d, 10 frames/s); tests
-    musicnn[:MODEL[:LAYER[:HOP_S]]]  the pretrained musicnn port (one vector per 3-s window, 1-s hop)
+    musicnn[:MODEL[:LAYER[:HOP_S]]]  the pretrained musicnn port (one vector per 3-s window, 1-s hop;
+                               LAYER e.g. penultimate, pool, penultimate+rhythm)
     mwmae:CHECKPOINT_DIR       an MW-MAE encoder from `j2a pretrain-encoder` (25 frames/s)
     mwmae-SIZE                 a randomly initialised MW-MAE encoder (tiny, mini, small, base)
     hf:ID_OR_PATH[@LAYER]      any transformers audio model (MERT, CLAP audio tower, Whisper encoder,
@@ -94,39 +95,72 @@ class MWMAEEncoder(Encoder):
 class MusicnnEncoder(Encoder):
     """musicnn (Pons & Serra) as a sequence encoder: one feature vector per 3-s window, 1-s hop.
 
-    LAYER: "penultimate" (200-d dense layer before the tag logits, the usual transfer embedding),
-    "mean_pool" / "max_pool" (753-d mid-level pools) or "pool" (both, 1506-d). MTT_musicnn (default)
-    was trained on MagnaTagATune, whose tags name instruments (piano, strings, flute, harp ...).
+    LAYER names one part or several joined by "+" (concatenated in that order):
+      penultimate  200-d dense layer before the tag logits (the usual transfer embedding)
+      mean_pool / max_pool  753-d temporal mean / max of the mid-level maps; pool = both (1506-d)
+      rhythm       61-d periodicity summary of the frame-level maps (see `rhythm_features`)
+    MTT_musicnn (default) was trained on MagnaTagATune, whose tags name instruments (piano,
+    strings, flute, harp ...). Why `rhythm`: every musicnn output above pools its 187 frames
+    (16 ms each) over the window, which keeps timbre but throws away *when* things happen; a linear
+    probe on penultimate features tells slow / medium / fast renditions of the same score apart
+    only 58% of the time, on penultimate+rhythm 83% (bench/RESULTS.md, J2A-2.x end to end).
     """
 
-    LAYERS = ("penultimate", "mean_pool", "max_pool", "pool")
+    PARTS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "rhythm": 61}
+    LAYERS = (*PARTS, "pool", "penultimate+rhythm")  # examples; any "+" join of PARTS works
 
     def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate", hop_s: float = 1.0):
         super().__init__()
         from ..features.musicnn_net import load_musicnn
 
-        if layer not in self.LAYERS:
-            raise ValueError(f"unknown musicnn layer {layer!r} (choose {', '.join(self.LAYERS)})")
+        parts = [q for p in layer.split("+") for q in (("mean_pool", "max_pool") if p == "pool" else (p,))]
+        bad = [p for p in parts if p not in self.PARTS]
+        if bad or not parts:
+            raise ValueError(f"unknown musicnn layer {layer!r} (parts: {', '.join(self.PARTS)}, pool; join with +)")
         hop_s = float(hop_s)
         self.spec = f"musicnn:{name}:{layer}:{hop_s:g}"
-        self.net, self.layer, self.hop_s = load_musicnn(name), layer, hop_s
+        self.net, self.layer, self.parts, self.hop_s = load_musicnn(name), layer, parts, hop_s
         self.sample_rate = 16000
         self.frame_rate = 1.0 / hop_s
-        self.dim = 1506 if layer == "pool" else 753 if layer.endswith("_pool") else 200
+        self.dim = sum(self.PARTS[p] for p in parts)
 
     def _one(self, y: torch.Tensor) -> torch.Tensor:
         from ..features.musicnn_net import musicnn_windows
 
         batch, _ = musicnn_windows(y.detach().cpu().numpy(), hop_s=self.hop_s)
-        out = self.net(batch.to(y.device))
-        if self.layer == "pool":
-            return torch.cat([out["mean_pool"], out["max_pool"]], -1)
-        return out[self.layer]
+        out = self.net(batch.to(y.device), return_maps="rhythm" in self.parts)
+        if "rhythm" in self.parts:
+            out["rhythm"] = rhythm_features(out)
+        return torch.cat([out[p] for p in self.parts], -1)
 
     def forward(self, wave):
         seqs = [self._one(w) for w in wave]
         t = max(s.shape[0] for s in seqs)  # equal-length inputs give equal lengths; pad defensively
         return torch.stack([torch.cat([s, s[-1:].expand(t - len(s), -1)]) for s in seqs])
+
+
+RHYTHM_LAGS = range(15, 70)  # 16-ms frames: 0.24-1.10 s, beat periods of 55-250 BPM
+MAP_GROUPS = (("timbral", 0, 204), ("timbral", 204, 408), ("temporal", 0, 153), ("cnn1", 0, 64), ("cnn2", 0, 64), ("cnn3", 0, 64))
+
+
+def rhythm_features(out: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(W, 61) per window from musicnn's frame-level maps (`return_maps=True`).
+
+    An onset curve is the half-wave-rectified frame-to-frame rise of all 753 map channels, averaged;
+    its normalised autocorrelation at lags 0.24-1.10 s (55 values) peaks at the beat period and its
+    multiples. Six onset densities (mean rise per frame of each front-end / mid-end map group, x10 to
+    unit scale) say how busy the window is, which separates a beat period from twice it.
+    """
+    rises = []
+    for name, a, b in MAP_GROUPS:
+        m = out[name][..., a:b]
+        rises.append((m[:, 1:] - m[:, :-1]).clamp(min=0))  # (W, T-1, C)
+    dens = torch.stack([r.mean((1, 2)) for r in rises], 1) * 10.0
+    oc = torch.cat(rises, -1).mean(2)
+    oc = oc - oc.mean(1, keepdim=True)
+    var = oc.pow(2).mean(1, keepdim=True) + 1e-6
+    ac = torch.stack([(oc[:, :-lag] * oc[:, lag:]).mean(1) for lag in RHYTHM_LAGS], 1) / var
+    return torch.cat([ac, dens], 1)
 
 
 class HFEncoder(Encoder):

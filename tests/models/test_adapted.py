@@ -120,6 +120,7 @@ def test_save_load_bit_exact(tmp_path, feats, preset):
     with torch.no_grad():
         for p in m.projector.parameters():
             p.add_(torch.randn_like(p) * 0.1)  # make it differ from a fresh init
+    m.projector.set_input_stats(feats * 3 + 1)  # and the input statistics from the identity
     m.save_pretrained(tmp_path)
     assert not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("*.pt"))
     m2 = AdaptedLM.from_pretrained(tmp_path)
@@ -152,3 +153,72 @@ def test_load_clip_middle_and_padding():
     assert len(c) == 96000 and np.all(c[64000:] == 0)
     c = load_clip(a, 16000, 2.0, start=3.0, end=4.0)
     assert np.allclose(c[:16000], a.load(16000)[48000:]) and np.all(c[16000:] == 0)
+
+
+def test_projector_input_stats_standardise_and_survive_save_load(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from j2a.models.projector import load_projector_weights
+
+    torch.manual_seed(0)
+    cfg = ProjectorConfig(kind="j2a-2.1", in_dim=8, out_dim=16, stride=2, scale=1.0)
+    p = Projector(cfg)
+    raw = torch.randn(4, 6, 8) * torch.linspace(0.1, 30, 8) + 50.0  # offset and very uneven scales
+    p.set_input_stats(raw)
+    z = (raw - raw.reshape(-1, 8).mean(0)) / raw.reshape(-1, 8).std(0)
+    plain = Projector(cfg)
+    plain.load_state_dict({k: v for k, v in p.state_dict().items() if not k.startswith("in_")}, strict=False)
+    assert torch.allclose(p(raw), plain(z), atol=1e-5)  # same as feeding standardised features
+    # a constant input dimension does not divide by zero
+    const = raw.clone()
+    const[..., 3] = 7.0
+    p.set_input_stats(const)
+    assert p.in_std[3] == 1.0 and torch.isfinite(p(const)).all()
+    # the statistics are saved with the weights; files written before they existed load as identity
+    save_file(p.state_dict(), str(tmp_path / "new.safetensors"))
+    q = Projector(cfg)
+    load_projector_weights(q, tmp_path / "new.safetensors")
+    assert torch.equal(q.in_mean, p.in_mean) and torch.equal(q.in_std, p.in_std)
+    old = {k: v for k, v in p.state_dict().items() if not k.startswith("in_")}
+    save_file(old, str(tmp_path / "old.safetensors"))
+    r = Projector(cfg)
+    load_projector_weights(r, tmp_path / "old.safetensors")
+    assert torch.equal(r.in_mean, torch.zeros(8)) and torch.equal(r.in_std, torch.ones(8))
+    assert set(load_file(str(tmp_path / "new.safetensors"))) >= {"in_mean", "in_std"}
+
+
+def test_rhythm_features_find_the_beat_period():
+    from j2a.models.encoders import RHYTHM_LAGS, rhythm_features
+
+    def maps(period):
+        t = torch.arange(187)
+        pulse = (t % period == 0).float()  # one onset every `period` 16-ms frames, in every channel
+        out = {"timbral": pulse[None, :, None].expand(2, 187, 408).clone(), "temporal": pulse[None, :, None].expand(2, 187, 153).clone()}
+        out.update({f"cnn{i}": pulse[None, :, None].expand(2, 187, 64).clone() for i in (1, 2, 3)})
+        return out
+
+    lags = list(RHYTHM_LAGS)
+    for period in (25, 40, 60):  # 150, 94 and 62.5 BPM
+        r = rhythm_features(maps(period))
+        assert r.shape == (2, len(lags) + 6)
+        ac = r[0, : len(lags)]
+        assert lags[int(ac.argmax())] == period
+    # more onsets per window -> larger onset densities (the last six values)
+    assert (rhythm_features(maps(25))[0, -6:] > rhythm_features(maps(60))[0, -6:]).all()
+
+
+def test_musicnn_layer_names():
+    enc = build_encoder("musicnn:MTT_musicnn:penultimate+rhythm:1")
+    assert enc.dim == 261 and enc.parts == ["penultimate", "rhythm"]
+    assert build_encoder("musicnn:MTT_musicnn:pool:1").dim == 1506
+    with pytest.raises(ValueError, match="unknown musicnn layer 'bogus'"):
+        build_encoder("musicnn:MTT_musicnn:bogus:1")
+    x = enc(torch.from_numpy(_sine_clip())[None])
+    assert x.shape == (1, 2, 261) and torch.isfinite(x).all()
+
+
+def _sine_clip():
+    import numpy as np
+
+    t = np.arange(16000 * 4) / 16000
+    return (0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype("float32")
