@@ -130,17 +130,12 @@ def main() -> int:
         score(name, {k: v for k, v in lp_preds(lp).items() if k in common})
     if "base_fewshot" in systems and done["base_fewshot"] and len(done["base_fewshot"]) < len(common):
         score("J2A-LLM (aspects) on the base-few-shot rows", {k: v for k, v in done["j2a"].items() if k in done["base_fewshot"]})
-    # The coco scorers start Java (PTB tokenizer, METEOR) per call: score the systems side by side.
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(job):
-        name, preds = job
-        return name, score_captions({k: refs[k] for k in preds}, preds, sbert=not args.no_sbert)
-
-    with ThreadPoolExecutor(max_workers=min(4, len(jobs) or 1)) as ex:
-        for name, s in ex.map(one, jobs):
-            table.append((name, s["n"], s, ""))
-            print(f"{name:40s} n={s['n']:3d} " + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS), flush=True)
+    # One system after another: scoring them side by side in threads (Java METEOR / PTB tokenizer and the
+    # SBERT model shared between threads) twice ended the script with exit code 0 and no table.
+    for name, preds in jobs:
+        s = score_captions({k: refs[k] for k in preds}, preds, sbert=not args.no_sbert)
+        table.append((name, s["n"], s, ""))
+        print(f"{name:40s} n={s['n']:3d} " + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS), flush=True)
 
     head = "| system | rows | " + " | ".join(["B1", "B2", "B3", "B4", "METEOR", "ROUGE-L", "CIDEr", "SBERT"]) + " |"
     lines = [head, "|" + "---|" * 10]

@@ -262,8 +262,7 @@ def report(work: Path, args) -> None:
             f"{_out(work, args, 'train_s.txt').read_text().strip()} s")
     print("## J2A-2.x end to end\n")
     print(f"Command: `python bench/j2a2_e2e.py --stage all --work {work}` (stages render, train, eval, baseline, report). "
-          f"J2A-2.1 = `{args.encoder}` features (MTT musicnn, 3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece), "
-          f"standardised, "
+          f"J2A-2.1 = `{args.encoder}` features (MTT musicnn, 3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece) "
           "-> linear -> LayerNorm -> avg-pool stride 2 -> frozen Gemma 3 270M; only the projector trains. A caption counts as "
           "right when its first instrument-family word / tempo word (or its BPM's class) matches the truth.\n")
     print("\n".join(lines) + "\n\n" + info)
@@ -275,8 +274,8 @@ def main() -> int:
     ap.add_argument("--stage", default="all", choices=["render", "train", "eval", "baseline", "report", "all"])
     ap.add_argument("--work", default="/tmp/j2a2-e2e")
     ap.add_argument("--n-train-scores", type=int, default=100)
-    ap.add_argument("--renditions", type=int, default=2)
-    ap.add_argument("--n-test", type=int, default=30)
+    ap.add_argument("--renditions", type=int, default=3)
+    ap.add_argument("--n-test", type=int, default=42)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--encoder", default="musicnn:MTT_musicnn:penultimate+rhythm:1")
@@ -285,7 +284,7 @@ def main() -> int:
     ap.add_argument("--llm", default="gemma3-270m")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-3)
-    ap.add_argument("--max-steps", type=int, default=60)
+    ap.add_argument("--max-steps", type=int, default=450)
     ap.add_argument("--train-minutes", type=float, default=30.0, help="wall-clock budget for the train stage "
                     "(feature extraction + model loading + steps)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",

@@ -358,7 +358,8 @@ def add_cli(subparsers) -> None:
             "j2a train ... --out runs/j2a21 --resume          # continue a killed run exactly\n"
             "accelerate launch --num_processes 4 -m j2a.cli train --encoder hf:m-a-p/MERT-v1-95M@7 \\\n"
             "    --llm Qwen/Qwen2.5-0.5B --data musiccaps.jsonl --out runs/mert-qwen --bf16 --lora 8\n"
-            "encoders: tiny-random | musicnn | mwmae:DIR | mwmae-SIZE | hf:ID[@LAYER];\n"
+            "encoders: tiny-random | musicnn[:MODEL[:LAYER[:HOP_S]]] (LAYER penultimate+rhythm by default; penultimate,\n"
+            "  mean_pool, max_pool, pool, rhythm or a + join) | mwmae:DIR | mwmae-SIZE | hf:ID[@LAYER];\n"
             "LLMs: gemma3-270m (from the PyPI package) | tiny-random | any HF causal LM id or path",
             description="Train the projector between a frozen audio encoder and a frozen LLM on a manifest JSONL "
                         "(audio, text, [start, end], [split], [prompt]); rows with split 'valid' are used for validation.")

@@ -6,7 +6,7 @@ plugs in by name:
 
     tiny-random[:SEED]         log-mel -> frame pooling -> random linear (32-d, 10 frames/s); tests
     musicnn[:MODEL[:LAYER[:HOP_S]]]  the pretrained musicnn port (one vector per 3-s window, 1-s hop;
-                               LAYER e.g. penultimate, pool, penultimate+rhythm)
+                               LAYER penultimate+rhythm by default; also penultimate, pool ...)
     mwmae:CHECKPOINT_DIR       an MW-MAE encoder from `j2a pretrain-encoder` (25 frames/s)
     mwmae-SIZE                 a randomly initialised MW-MAE encoder (tiny, mini, small, base)
     hf:ID_OR_PATH[@LAYER]      any transformers audio model (MERT, CLAP audio tower, Whisper encoder,
@@ -103,13 +103,15 @@ class MusicnnEncoder(Encoder):
     strings, flute, harp ...). Why `rhythm`: every musicnn output above pools its 187 frames
     (16 ms each) over the window, which keeps timbre but throws away *when* things happen; a linear
     probe on penultimate features tells slow / medium / fast renditions of the same score apart
-    only 58% of the time, on penultimate+rhythm 83% (bench/RESULTS.md, J2A-2.x end to end).
+    only 58% of the time, on penultimate+rhythm (the default) 79% (bench/encoder_probe.py), and a
+    J2A-2.1 model's captions get the tempo class right 0.60 of the time instead of 0.48
+    (bench/RESULTS.md, J2A-2.x end to end).
     """
 
     PARTS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "rhythm": 61}
     LAYERS = (*PARTS, "pool", "penultimate+rhythm")  # examples; any "+" join of PARTS works
 
-    def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate", hop_s: float = 1.0):
+    def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate+rhythm", hop_s: float = 1.0):
         super().__init__()
         from ..features.musicnn_net import load_musicnn
 
