@@ -464,17 +464,17 @@ def load_folder(folder: str | Path, dtype="auto"):
     """(model, FastTokenizer) for a safetensors causal-LM folder written by J2A, loaded fast.
 
     transformers' loader copies every tensor through its conversion machinery (seconds for 1 GB);
-    here the module is built with its parameters on the meta device (no memory, no initialisation;
-    buffers such as the rotary frequencies are still computed for real), the parameters are
-    assigned the tensors safetensors reads, then the tied output layer is re-tied."""
-    from accelerate import init_empty_weights
+    here the module is built with initialisation skipped (0.03 s for Gemma 3 270M; accelerate's
+    meta-device init was no faster and patches nn.Module for every thread at once) and its
+    parameters are assigned the tensors safetensors reads, then the tied output layer is re-tied."""
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
 
     folder = Path(folder)
     tdtype = _torch_dtype(dtype)
     config = AutoConfig.from_pretrained(str(folder))
-    with init_empty_weights(include_buffers=False):
+    with no_init_weights():
         model = AutoModelForCausalLM.from_config(config, dtype=tdtype)
     state = {k: v.to(tdtype) if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
