@@ -276,12 +276,9 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
     """A J2A-2.x checkpoint answers from the audio; unsupported claims are removed by the guard."""
     from pathlib import Path
 
-    from .describe import _path_of, guard, load_checkpoint
+    from .describe import checkpoint_and_audio, guard
 
-    path = _path_of(source, a)
-    if path is None:
-        raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
-    m = load_checkpoint(model)
+    m, path = checkpoint_and_audio(model, source, a)
     raw = m.describe(path) if intent == "describe" else m.ask(path, question.strip())
     kept, checked, dropped = guard(raw, a)
     if not kept:

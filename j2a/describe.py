@@ -294,12 +294,18 @@ def load_checkpoint(model: str):
     return _CKPTS[model]
 
 
-def _caption_from_checkpoint(model, source, a, config):
-    """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
+def checkpoint_and_audio(model: str, source, a: Analysis):
+    """(J2A-2.x model, audio path) for `source`: the checkpoint listens to the audio, so an Analysis
+    alone is not enough."""
     path = _path_of(source, a)
     if path is None:
         raise ValueError("--model (a J2A-2.x checkpoint) needs the audio file, not only an analysis")
-    m = load_checkpoint(model)
+    return load_checkpoint(model), path
+
+
+def _caption_from_checkpoint(model, source, a, config):
+    """Caption from a J2A-2.x checkpoint (audio in, words out), through the same guard."""
+    m, path = checkpoint_and_audio(model, source, a)
     fz = Faithfulness(tries=1)  # its decoding is deterministic: a retry would repeat the same text
     kept, fz.checked, dropped = guard(m.describe(path), a)
     fz.dropped = [dict(d, attempt=1) for d in dropped]

@@ -109,7 +109,6 @@ class MusicnnEncoder(Encoder):
     """
 
     PARTS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "rhythm": 61}
-    LAYERS = (*PARTS, "pool", "penultimate+rhythm")  # examples; any "+" join of PARTS works
 
     def __init__(self, name: str = "MTT_musicnn", layer: str = "penultimate+rhythm", hop_s: float = 1.0):
         super().__init__()
