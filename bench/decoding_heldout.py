@@ -28,6 +28,12 @@ SETTINGS = {  # name -> GenConfig overrides (j2a.llm.GenConfig)
     "beam4": {"no_repeat_ngram_size": 3, "num_beams": 4},
     "beam4_lp1.5": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5},
     "beam4_lp2": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 2.0},
+    "beam4_lp2.5": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 2.5},
+    "beam4_lp3": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 3.0},
+    "beam4_lp1.5_min50": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5, "min_new_tokens": 50},
+    "beam4_lp1.5_stop1": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5, "stop_penalty": 1},
+    "beam4_lp1.5_stop2": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5, "stop_penalty": 2},
+    "beam4_lp1.5_stop3": {"no_repeat_ngram_size": 3, "num_beams": 4, "length_penalty": 1.5, "stop_penalty": 3},
 }
 
 
@@ -41,19 +47,26 @@ def main() -> int:
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "captions" / "musiccaps-train.csv"))
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--max-new-tokens", type=int, default=110)
+    ap.add_argument("--batch-size", type=int, default=16, help="prompts per generate step (1 = as describe runs)")
+    ap.add_argument("--decode", default=None, help="decode-step precision of the local model: fp32 | bf16 | int8 "
+                    "(used only for steps of <= 16 rows, e.g. --batch-size 1 --settings beam4)")
     args = ap.parse_args()
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
     rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
     _, held = lt.split_rows(rows, cfg["holdout"], cfg["seed"])
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
-    print(f"{len(held)} held-out train rows (seed {cfg['seed']})", flush=True)
+    print(f"{len(held)} held-out train rows (seed {cfg['seed']}); batch {args.batch_size}, decode {args.decode or 'default'}",
+          flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
     llm = load_llm("local", adapter=args.adapter)  # one model; settings go per generate() call
+    if args.decode:
+        llm.model.quantize_decode(args.decode)
     ps = [lt.prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
         t = time.time()
-        preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, **SETTINGS[name])))
+        preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                                                **SETTINGS[name])))
         dt = time.time() - t
         s = score_captions(refs, preds)
         words = sum(len(p.split()) for p in preds.values()) / len(preds)

@@ -91,8 +91,12 @@ def main() -> int:
     describe(str(SHARED / "hiphop.mp3"), llm=llm)  # warm-up on a short clip: every model loaded and cached (not timed)
 
     backends = {"none": (load_llm("none"), None), args.llm: (llm, None)}
+    fp32 = None
     if hasattr(llm, "gen"):
         backends[f"{args.llm}, greedy (--beams 1)"] = (llm, DescribeConfig(num_beams=1))
+    if getattr(getattr(llm, "model", None), "decode_precision", "fp32") != "fp32":  # j2a.gemma with int8 / bf16 steps
+        fp32 = load_llm(args.llm, adapter=args.adapter, decode="fp32")
+        backends[f"{args.llm}, fp32 decode steps"] = (fp32, None)
     ana, cap, tries = [], {n: [] for n in backends}, {n: [] for n in backends}
     for _ in range(args.runs):  # one analysis per run, shared by the backends (it is identical work)
         t0 = time.perf_counter()
@@ -110,8 +114,13 @@ def main() -> int:
     aspects, facts = aspects_from_analysis(a)
     rates = {}
     if hasattr(llm, "tokenizer"):
-        rates = {f"{llm.gen.num_beams} beams": tokens_per_s(llm, format_prompt(aspects, facts), args.runs),
-                 "greedy": tokens_per_s(llm, format_prompt(aspects, facts), args.runs, num_beams=1)}
+        prec = getattr(llm.model, "decode_precision", "")
+        p = format_prompt(aspects, facts)
+        rates = {f"{llm.gen.num_beams} beams, {prec} decode": tokens_per_s(llm, p, args.runs),
+                 f"greedy, {prec} decode": tokens_per_s(llm, p, args.runs, num_beams=1)}
+        if fp32 is not None:
+            rates[f"{llm.gen.num_beams} beams, fp32 decode"] = tokens_per_s(fp32, p, args.runs)
+            rates["greedy, fp32 decode"] = tokens_per_s(fp32, p, args.runs, num_beams=1)
 
     lines = [f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
              f"median of {args.runs} runs; 1-min load average at the end {os.getloadavg()[0]:.1f}.", "",
