@@ -75,7 +75,8 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
     One rewrite is tried first: when a sentence's only unsupported claims are recording qualifiers
     ("low quality", "live", "amateur"), they are deleted and the rest of the sentence kept.
     Returns (kept text, checked claims, dropped sentences). Repeated sentences (a failure mode of
-    small models) are dropped too, and a trailing unfinished sentence is cut.
+    small models) are dropped too, stuttering lists are cut back (_unstutter), and a trailing
+    unfinished sentence is cut.
     """
     sentences = split_sentences(text)
     if sentences and not re.search(r"[.!?\"')]$", sentences[-1]):
@@ -86,6 +87,10 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
         if not norm or norm in seen:
             continue
         seen.add(norm)
+        r = _unstutter(s)
+        if r != s:
+            dropped.append({"sentence": s, "claims": ["repetition"], "rewritten": r})
+            s = r
         supported, unsupported = check_claims(extract_claims(s), analysis, cfg)
         if unsupported and all(c.category == "recording" for c in unsupported):
             r = _strip_qualifiers(s)  # "The low quality recording features X" -> "The recording features X"
@@ -100,6 +105,27 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
         else:
             kept.append(s)
     return " ".join(kept), checked, dropped
+
+
+def _unstutter(s: str, stem: int = 5, limit: int = 3) -> str:
+    """Cut a list that stutters on one word ("upbeat, groovy, punchy, punch like, punchlike, punchly,
+    punchable and infectious": beam search on a 270M model does this) back to its first variant.
+    Items are split at commas and "and"; an item's key is the first `stem` letters of its first word
+    (of its last word for the sentence head). Nothing changes unless a key repeats `limit` times."""
+    end = s[-1] if s[-1:] in ".!?" else ""
+    items = [i.strip() for i in re.split(r",\s*(?:and\s+)?|\s+and\s+", s[: len(s) - len(end)]) if i.strip()]
+    words = [re.findall(r"[a-z]+", i.lower()) for i in items]
+    keys = [(w[-1] if k == 0 else w[0])[:stem] if w else "" for k, w in enumerate(words)]
+    if len(items) < limit or max(keys.count(k) for k in keys if k) < limit:
+        return s
+    kept, seen = [], set()
+    for item, key in zip(items, keys):
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(item)
+    body = kept[0] if len(kept) == 1 else ", ".join(kept[:-1]) + " and " + kept[-1]
+    return body + end
 
 
 _QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*",

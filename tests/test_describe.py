@@ -62,6 +62,18 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
     assert dropped[0]["rewritten"] == kept and "rewritten" not in dropped[1]
 
 
+def test_stuttering_lists_are_cut_back_to_their_first_variant():
+    a = make_analysis(**ROCK)
+    text = ("This is a rock song with electric guitar and drums. "
+            "The music is upbeat, groovy, punchy, punch like, punchlike, punchly, punchable and infectious.")
+    kept, _, dropped = guard(text, a)
+    assert kept.endswith("The music is upbeat, groovy, punchy and infectious.")
+    assert dropped == [{"sentence": text.split(". ")[1], "claims": ["repetition"],
+                        "rewritten": "The music is upbeat, groovy, punchy and infectious."}]
+    plain = "It has electric guitar, drums, bass and piano."  # distinct items (or two alike) stay untouched
+    assert guard(plain, a)[0] in (plain, "") and not any(d["claims"] == ["repetition"] for d in guard(plain, a)[2])
+
+
 def test_regenerates_then_falls_back_to_template():
     a = make_analysis(**ROCK)
     bad = "A jazz piece with a saxophone. A trumpet plays. A female singer. A piano solo."
