@@ -114,6 +114,17 @@ def _linear(x: torch.Tensor, w: torch.Tensor, small=None) -> torch.Tensor:
     return y.reshape(b, t, -1)
 
 
+def _int8_kernel_works() -> bool:
+    """Whether torch's weight-only int8 matmul runs here (and agrees with a plain product)."""
+    try:
+        w = (torch.arange(256, dtype=torch.float32).reshape(8, 32) % 7) - 3
+        q, scale = _quantize(w, "int8")
+        y = torch.ops.aten._weight_int8pack_mm(torch.ones(1, 32, dtype=torch.bfloat16), q, scale).float()
+        return bool(torch.allclose(y, w.sum(1)[None], atol=0.5))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+
+
 def _quantize(w: torch.Tensor, kind: str):
     """A decoding copy of w: ("int8": int8 rows + one bf16 scale per row; "bf16": bf16)."""
     if kind == "bf16":
@@ -282,10 +293,18 @@ class GemmaForCausalLM(nn.Module):
         """Decode steps (<= DECODE_ROWS rows) use `kind` copies of the layer matrices: "int8" (per-row
         scales, bf16 activations), "bf16", or "fp32" (none). Prompts keep the fp32 weights.
         Measured on J2A-LLM against fp32, teacher-forced over 8 train captions: int8 top-1 agreement
-        98.2%, KL 0.002 nats/token; bf16 99.8%, KL 9e-5 (bench/describe_speed.py has the speeds)."""
+        98.2%, KL 0.002 nats/token; bf16 99.8%, KL 9e-5 (bench/describe_speed.py has the speeds).
+        Where this PyTorch build lacks the int8 kernel, decode steps stay fp32 (with a warning)."""
+        if kind == "int8" and not _int8_kernel_works():
+            import warnings
+
+            warnings.warn("j2a.gemma: this PyTorch has no working _weight_int8pack_mm; decoding in fp32", stacklevel=2)
+            kind = "fp32"
         for layer in self.model.layers:
-            layer.small = {} if kind == "fp32" else {n: _quantize(getattr(layer, n).data, kind)
-                                                     for n in ("qkv", "o", "gate_up", "down")}
+            mats = {} if kind == "fp32" else {n: getattr(layer, n).data for n in ("qkv", "o", "gate_up", "down")}
+            # the int8 kernel reads its inner dimension 8 at a time: other widths crash it (K = 4, 12, 20
+            # segfaulted with torch 2.13), so such matrices keep fp32 steps
+            layer.small = {n: _quantize(w, kind) for n, w in mats.items() if kind != "int8" or w.shape[1] % 8 == 0}
         self.decode_precision = kind
         return self
 

@@ -176,3 +176,29 @@ def test_load_folder_uses_j2a_gemma_with_int8_decode(tiny_lm):  # noqa: F811
     assert json.loads((folder / "config.json").read_text())["model_type"] == "gemma3_text"
     text = llm_mod.HFLLM(model, tok, "tiny").generate([prompts.format_prompt(["rock"])], max_new_tokens=5)
     assert isinstance(text[0], str)
+
+
+def test_int8_skips_widths_the_kernel_cannot_read_and_falls_back_without_it(tmp_path, monkeypatch):
+    """torch's int8 kernel needs the inner dimension in multiples of 8 (others crashed it): a 36-wide
+    model keeps fp32 steps for the matrices that read the 36-wide hidden state, int8 for the rest."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    cfg = Gemma3TextConfig(vocab_size=50, hidden_size=36, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=32, sliding_window=16,
+                           pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(cfg).save_pretrained(tmp_path / "m")
+    fp32, low = gemma.load(tmp_path / "m"), gemma.load(tmp_path / "m").quantize_decode("int8")
+    assert set(low.model.layers[0].small) == {"o", "down"}  # their inputs are 64 wide; qkv / gate_up read 36
+    x = _ids(b=1, t=5, seed=5)
+    with torch.inference_mode():
+        outs = []
+        for m in (fp32, low):
+            o = m.get_decoder()(input_ids=x, use_cache=True)
+            outs.append(m.get_decoder()(input_ids=torch.tensor([[7]]), past_key_values=o.past_key_values,
+                                        use_cache=True, position_ids=torch.tensor([[5]])).last_hidden_state)
+    assert torch.isfinite(outs[1]).all() and ((outs[0] - outs[1]).norm() / outs[0].norm()) < 0.1
+    monkeypatch.setattr(gemma, "_int8_kernel_works", lambda: False)
+    with pytest.warns(UserWarning, match="int8"):
+        m = gemma.load(tmp_path / "m").quantize_decode("int8")
+    assert m.decode_precision == "fp32" and not m.model.layers[0].small
