@@ -114,7 +114,7 @@ def main() -> int:
             if s0 >= n:
                 continue
             t = time.time()
-            lt.caption_journal(rows[s0 : min(s0 + args.batch, n)], work / f"{key}.jsonl", load_llm(spec), reduced=reduced,
+            lt.caption_journal(rows[s0 : min(s0 + args.batch, n)], work / f"{key}.jsonl", load_llm(spec, decode="fp32"), reduced=reduced,
                                batch=args.batch, prefix=prefix, max_new_tokens=110, progress=False)
             secs[key] += time.time() - t
         print(f"[caption_quality] rows {s0 + args.batch}: " + ", ".join(f"{k} {v:.0f}s" for k, v in secs.items()), flush=True)

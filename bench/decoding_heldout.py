@@ -48,20 +48,18 @@ def main() -> int:
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--max-new-tokens", type=int, default=110)
     ap.add_argument("--batch-size", type=int, default=16, help="prompts per generate step (1 = as describe runs)")
-    ap.add_argument("--decode", default=None, help="decode-step precision of the local model: fp32 | bf16 | int8 "
-                    "(used only for steps of <= 16 rows, e.g. --batch-size 1 --settings beam4)")
+    ap.add_argument("--decode", default="fp32", help="decode-step precision of the local model: fp32 (default, as "
+                    "j2a caption-tags) | int8 (describe's default) | bf16")
     args = ap.parse_args()
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
     rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
     _, held = lt.split_rows(rows, cfg["holdout"], cfg["seed"])
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
-    print(f"{len(held)} held-out train rows (seed {cfg['seed']}); batch {args.batch_size}, decode {args.decode or 'default'}",
+    print(f"{len(held)} held-out train rows (seed {cfg['seed']}); batch {args.batch_size}, decode {args.decode}",
           flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
-    llm = load_llm("local", adapter=args.adapter)  # one model; settings go per generate() call
-    if args.decode:
-        llm.model.quantize_decode(args.decode)
+    llm = load_llm("local", adapter=args.adapter, decode=args.decode)  # one model; settings go per generate() call
     ps = [lt.prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
         t = time.time()

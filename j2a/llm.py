@@ -468,7 +468,8 @@ def decode_precision(decode: str = "auto", dtype=None) -> str:
     """Precision of J2A's Gemma decode steps: 'auto' -> int8 for an fp32 model, else fp32 (no copies).
     $J2A_DECODE=fp32|bf16|int8 overrides 'auto'. Why int8: a decode step reads every weight matrix for
     one token per beam, so it is memory-bound; int8 copies read a quarter of fp32's bytes (4-beam
-    caption on 2 cores: 6.3 s -> 2.9 s) at 98% top-1 agreement with fp32 (j2a.gemma.quantize_decode)."""
+    caption on 2 cores: 6.3 s -> 2.9 s) at 98% top-1 agreement with fp32 (j2a.gemma.quantize_decode).
+    `j2a caption-tags` (the tag-to-caption benchmark) asks for fp32: its scores are fp32 decoding's."""
     import torch
 
     if decode in (None, "auto"):
@@ -563,11 +564,13 @@ def _adapter_vocab(adapter) -> list[int] | None:
 
 
 def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
-    """Backend by spec: 'local', 'hf:<id-or-path>', 'openai:<model>@<base_url>', 'none'. Cached per process."""
+    """Backend by spec: 'local', 'hf:<id-or-path>', 'openai:<model>@<base_url>', 'none'. Cached per process.
+    `decode` (auto | fp32 | bf16 | int8, see decode_precision) applies to the local Gemma backends only."""
     key = (spec, str(adapter), tuple(sorted((k, str(v)) for k, v in kw.items())))
     if key in _CACHE:
         return _CACHE[key]
     gen = GenConfig(**{k: kw.pop(k) for k in list(kw) if k in GenConfig.__dataclass_fields__})
+    decode = kw.pop("decode", "auto")
     if spec == "none":
         llm: LLM = TemplateLLM()
     elif spec in ("local", "gemma", "gemma-base"):
@@ -578,7 +581,7 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
             if adapter is None:
                 raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
         folder = merged_dir(adapter, dtype=kw.get("dtype", "auto")) if adapter else gemma_base_dir()
-        model, tok = load_folder(folder, **kw)
+        model, tok = load_folder(folder, decode=decode, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
         llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
                     _adapter_vocab(adapter or ASSET_DIR))

@@ -202,3 +202,15 @@ def test_int8_skips_widths_the_kernel_cannot_read_and_falls_back_without_it(tmp_
     with pytest.warns(UserWarning, match="int8"):
         m = gemma.load(tmp_path / "m").quantize_decode("int8")
     assert m.decode_precision == "fp32" and not m.model.layers[0].small
+
+
+@pytest.mark.parametrize("decode", ["int8", "fp32"])
+def test_a_prompt_gets_the_same_caption_alone_or_in_a_batch(tiny_lm, decode):  # noqa: F811
+    """int8 copies serve every decode step whatever the batch size, so batching never changes a caption."""
+    model, tok = llm_mod.load_folder(tiny_lm, dtype="fp32", decode=decode)
+    llm = llm_mod.HFLLM(model, tok, "tiny")
+    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
+          prompts.format_prompt(["slow", "piano", "sad", "female vocal"])]
+    for beams in (1, 4):
+        both = llm.generate(ps, max_new_tokens=10, num_beams=beams)
+        assert [llm.generate([p], max_new_tokens=10, num_beams=beams)[0] for p in ps] == both
