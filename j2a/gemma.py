@@ -42,7 +42,8 @@ class GemmaConfig:
     rope_theta: dict[str, float] = field(default_factory=lambda: {"sliding_attention": 10000.0, "full_attention": 1e6})
     rope_factor: dict[str, float] = field(default_factory=dict)  # linear position scaling per layer type
     final_logit_softcapping: float | None = None
-    attn_logit_softcapping: float | None = None
+    # attn_logit_softcapping is not read: Gemma 3 replaced it by q/k norms, and transformers' Gemma 3
+    # ignores the field too (tests/test_gemma.py compares against transformers)
     hidden_activation: str = "gelu_pytorch_tanh"
     tie_word_embeddings: bool = True
 
@@ -193,7 +194,6 @@ class Layer(nn.Module):
         self.norms = nn.ModuleList([RMSNorm(d, cfg.rms_norm_eps) for _ in range(4)])  # in, post-attn, pre-ff, post-ff
         self.scale = cfg.query_pre_attn_scalar ** -0.5
         self.small: dict[str, tuple] = {}  # decoding copies of the matrices (GemmaForCausalLM.quantize_decode)
-        self.softcap = cfg.attn_logit_softcapping
 
     def forward(self, x, cos, sin, mask, cache: Cache | None, i: int) -> torch.Tensor:
         b, t, _ = x.shape
@@ -205,16 +205,7 @@ class Layer(nn.Module):
         q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
         if cache is not None:
             k, v = cache.update(i, k, v)
-        if self.softcap:
-            if kv != h:
-                k, v = k.repeat_interleave(h // kv, 1), v.repeat_interleave(h // kv, 1)
-            w = (q @ k.transpose(-1, -2)) * self.scale
-            w = torch.tanh(w / self.softcap) * self.softcap
-            if mask is not None:
-                w = w + mask
-            a = torch.softmax(w.float(), -1).type_as(q) @ v
-        else:
-            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=kv != h)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=kv != h)
         x = x + self.norms[1](_linear(a.transpose(1, 2).reshape(b, t, h * hd), self.o, self.small.get("o")))
         gate, up = _linear(self.norms[2](x), self.gate_up, self.small.get("gate_up")).chunk(2, dim=-1)
         return x + self.norms[3](_linear(F.gelu(gate, approximate="tanh") * up, self.down, self.small.get("down")))

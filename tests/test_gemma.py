@@ -214,3 +214,21 @@ def test_a_prompt_gets_the_same_caption_alone_or_in_a_batch(tiny_lm, decode):  #
     for beams in (1, 4):
         both = llm.generate(ps, max_new_tokens=10, num_beams=beams)
         assert [llm.generate([p], max_new_tokens=10, num_beams=beams)[0] for p in ps] == both
+
+
+def test_softcapping_fields_follow_transformers(tmp_path):
+    """final_logit_softcapping squashes logits; attn_logit_softcapping is ignored by Gemma 3 (q/k norms)."""
+    from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
+
+    cfg = Gemma3TextConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=16, sliding_window=4, attn_logit_softcapping=0.5,
+                           final_logit_softcapping=2.0, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(cfg).save_pretrained(tmp_path / "m")
+    ref = AutoModelForCausalLM.from_pretrained(str(tmp_path / "m"), dtype=torch.float32, attn_implementation="eager").eval()
+    ours = gemma.load(tmp_path / "m")
+    x = _ids(seed=6)
+    with torch.inference_mode():
+        got = ours(x).logits
+        torch.testing.assert_close(got, ref(x).logits, atol=1e-5, rtol=1e-5)
+    assert got.abs().max() < 2.0
