@@ -328,6 +328,8 @@ def load(folder: str | Path, dtype=torch.float32) -> GemmaForCausalLM:
 
     folder = Path(folder)
     cfg = GemmaConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    if not cfg.tie_word_embeddings:
+        raise ValueError(f"{folder}: untied output layer is not supported by j2a.gemma")
     state = load_file(str(folder / "model.safetensors"))
     prefix = "model." if any(k.startswith("model.") for k in state) else ""
     model = GemmaForCausalLM(cfg)
@@ -351,8 +353,6 @@ def load(folder: str | Path, dtype=torch.float32) -> GemmaForCausalLM:
         new[f"model.{p}q_norm.weight"], new[f"model.{p}k_norm.weight"] = take(a + "q_norm.weight"), take(a + "k_norm.weight")
         for j, n in enumerate(("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")):
             new[f"model.{p}norms.{j}.weight"] = take(p + n + ".weight")
-    if not cfg.tie_word_embeddings:
-        raise ValueError(f"{folder}: untied output layer is not supported by j2a.gemma")
     extra = sorted(set(state) - used - {"lm_head.weight"})
     if extra:
         raise ValueError(f"{folder}: weights do not match the config (unexpected {extra[:3]})")

@@ -113,10 +113,11 @@ class TemplateLLM(LLM):
 
 
 class HFLLM(LLM):
-    """A transformers causal LM (optionally with a merged LoRA adapter): batched beam / greedy decoding on CPU.
+    """A causal LM — j2a.gemma's Gemma 3 or any transformers model, optionally with a merged LoRA adapter:
+    batched beam / greedy decoding on CPU.
 
     generate() accepts GenConfig fields per call (no_repeat_ngram_size, temperature, seed, batch_size,
-    restrict_vocab, num_beams, length_penalty); other keywords are accepted and ignored."""
+    restrict_vocab, num_beams, length_penalty, stop_penalty); other keywords are accepted and ignored."""
 
     def __init__(self, model, tokenizer, name: str, gen: GenConfig | None = None, vocab: list[int] | None = None):
         self.model = model.eval()
@@ -166,13 +167,13 @@ class HFLLM(LLM):
         # (a completion cut at a blank line would end just as early)
         early = stop | torch.tensor(["\n" in t for t in self.tokenizer.convert_ids_to_tokens(sub.tolist())]) \
             if gen.min_new_tokens else None
-        banned = ((early | never) if early is not None else never, never, stop)  # before / after min_new_tokens, stops
+        banned = ((early | never) if early is not None else never, never)  # before / after min_new_tokens
         return ids, mask, sub, head.weight[sub], stop, banned
 
-    def _step_logits(self, h, w, t: int, gen: GenConfig, banned_masks, outs: list[list[int]], seen: list[dict]):
+    def _step_logits(self, h, w, t: int, gen: GenConfig, banned_masks, outs: list[list[int]], seen: list[dict], stop):
         """Next-token logits over the sub-vocabulary: soft-capped; never-text tokens, stops before
-        min_new_tokens and repeated n-grams banned; stops lowered by stop_penalty.
-        banned_masks = (banned before min_new_tokens, banned after, stop tokens)."""
+        min_new_tokens and repeated n-grams banned; the stop tokens (mask `stop`) lowered by
+        stop_penalty. banned_masks = (before min_new_tokens, after)."""
         import torch
 
         cap = getattr(self.model.config, "final_logit_softcapping", None)
@@ -181,7 +182,7 @@ class HFLLM(LLM):
             logits = torch.tanh(logits / cap) * cap
         logits[:, banned_masks[0] if t < gen.min_new_tokens else banned_masks[1]] = float("-inf")
         if gen.stop_penalty:
-            logits[:, banned_masks[2]] -= gen.stop_penalty
+            logits[:, stop] -= gen.stop_penalty
         n = gen.no_repeat_ngram_size
         if n and n > 1:
             for b, toks in enumerate(outs):
@@ -229,7 +230,7 @@ class HFLLM(LLM):
                 o = body(input_ids=step_ids, attention_mask=mask if padded else None, position_ids=step_pos,
                          past_key_values=past, use_cache=True)
                 past = o.past_key_values
-                logits = self._step_logits(o.last_hidden_state[:, -1], w, t, gen, banned, out, seen)
+                logits = self._step_logits(o.last_hidden_state[:, -1], w, t, gen, banned, out, seen, stop)
                 if gen.temperature > 0:
                     probs = torch.softmax(logits / gen.temperature, dim=-1)
                     nxt = torch.multinomial(probs, 1, generator=rng)[:, 0]
@@ -279,7 +280,7 @@ class HFLLM(LLM):
             h = o.last_hidden_state[:, -1].repeat_interleave(k, 0)
             for t in range(max_new_tokens):
                 seen = [self._ngram_table(toks, n) for toks in outs]
-                logp = torch.log_softmax(self._step_logits(h, w, t, gen, banned, outs, seen), -1)
+                logp = torch.log_softmax(self._step_logits(h, w, t, gen, banned, outs, seen, stop), -1)
                 v = logp.shape[-1]
                 cand = (scores[:, :, None] + logp.view(nb, k, v)).view(nb, k * v)
                 top_s, top_i = cand.topk(2 * k, dim=-1)
