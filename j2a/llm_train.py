@@ -530,6 +530,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--rank", type=int, default=TrainConfig.rank)
     p.add_argument("--top-layers", type=int, default=TrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
+    p.add_argument("--dropout", type=float, default=TrainConfig.dropout, help="LoRA dropout (default: %(default)s)")
     p.add_argument("--p-reduced", type=float, default=TrainConfig.p_reduced,
                    help="share of training prompts reduced to what the analysis can produce")
     p.add_argument("--holdout", type=int, default=TrainConfig.holdout, help="train rows held out for model selection")
@@ -559,7 +560,8 @@ def add_cli(subparsers) -> None:
 
 def _cmd_train(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, holdout=args.holdout,
+                      batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, dropout=args.dropout,
+                      holdout=args.holdout,
                       p_reduced=args.p_reduced,
                       eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed)
     if not Path(cfg.data).exists():

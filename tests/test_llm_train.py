@@ -170,9 +170,12 @@ def test_train_llm_cli_writes_best_adapter(tiny_lm, tmp_path):  # noqa: F811
 
     data = _mini_csv(tmp_path / "mini.csv")
     rc = main(["train-llm", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "6", "--batch-size", "4",
-               "--holdout", "4", "--eval-every", "3", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm), "--lr", "5e-3"])
+               "--holdout", "4", "--eval-every", "3", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm), "--lr", "5e-3",
+               "--dropout", "0.1"])
     assert rc == 0
     meta = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert meta["config"]["dropout"] == 0.1
+    assert json.loads((tmp_path / "run" / "adapter_config.json").read_text())["lora_dropout"] == 0.1
     assert [h["step"] for h in meta["history"]] == [3, 6]
     assert meta["best_heldout_loss"] == min(h["heldout_loss"] for h in meta["history"])
     assert meta["train_rows"] == 20 and meta["heldout_rows"] == 4
