@@ -54,9 +54,10 @@ def main() -> int:
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
     rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
-    _, held = lt.split_rows(rows, cfg["holdout"], cfg["seed"])
+    split = cfg["seed"] if cfg.get("split_seed") is None else cfg["split_seed"]
+    _, held = lt.split_rows(rows, cfg["holdout"], split)
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
-    print(f"{len(held)} held-out train rows (seed {cfg['seed']}); batch {args.batch_size}, decode {args.decode}",
+    print(f"{len(held)} held-out train rows (split seed {split}); batch {args.batch_size}, decode {args.decode}",
           flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
     llm = load_llm("local", adapter=args.adapter, decode=args.decode)  # one model; settings go per generate() call

@@ -237,7 +237,11 @@ class TrainConfig:
     max_len: int = 160
     dtype: str = "auto"  # bf16 only where it is fast (j2a.llm.fast_bf16); fp32 on AVX2-only CPUs
     threads: int = 0
-    seed: int = 0
+    seed: int = 0  # LoRA initialisation and data order
+    # >1: train that many adapters (seeds seed, seed+1, ...; same held-out rows), each on its share of the
+    # time budget, and ship their uniform soup (soup_adapters): an ensemble's gain at one model's cost
+    seeds: int = 1
+    split_seed: int | None = None  # which train rows are held out (None = seed): other seeds, same hold-out
     base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
 
 
@@ -379,7 +383,79 @@ def split_rows(rows: list[dict], holdout: int, seed: int) -> tuple[list[dict], l
     return [r for i, r in enumerate(rows) if i not in hold], [r for i, r in enumerate(rows) if i in hold]
 
 
+def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> Path:
+    """A uniform model soup of LoRA adapters of one base model, written as one LoRA adapter.
+
+    The soup's weight delta is the mean of the members' deltas, mean_i(s_i B_i A_i) (s_i = alpha_i / r_i);
+    that is exactly a LoRA of rank sum(r_i) with the A matrices stacked and the B matrices side by side,
+    each scaled by s_i / n (alpha = rank, so its own scale is 1). Merged into the base at load time
+    (j2a.llm.merged_dir), it decodes as fast as one adapter. Why: two 1.6-epoch runs that differ only in
+    seed make different errors; their average is better than either (bench/RESULTS.md, Caption quality).
+    """
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folders = [Path(f) for f in folders]
+    cfgs = [json.loads((f / "adapter_config.json").read_text()) for f in folders]
+    sds = [load_file(str(f / "adapter_model.safetensors")) for f in folders]
+    for f, c, sd in zip(folders[1:], cfgs[1:], sds[1:]):
+        same = ("target_modules", "layers_to_transform", "base_model_name_or_path", "use_rslora")
+        if any(c.get(k) != cfgs[0].get(k) for k in same) or set(sd) != set(sds[0]):
+            raise ValueError(f"{f}: not an adapter of the same model and modules as {folders[0]}")
+    n, rank = len(folders), sum(c["r"] for c in cfgs)
+    soup = {}
+    for k in sds[0]:
+        if ".lora_A." in k:
+            soup[k] = torch.cat([sd[k].float() for sd in sds], 0)
+        elif ".lora_B." in k:
+            soup[k] = torch.cat([sd[k].float() * (c["lora_alpha"] / c["r"]) / n for sd, c in zip(sds, cfgs)], 1)
+        else:
+            raise ValueError(f"{folders[0]}: unexpected adapter tensor {k}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.to(torch.bfloat16).contiguous() for k, v in soup.items()}, str(out / "adapter_model.safetensors"),
+              metadata={"format": "pt"})
+    (out / "adapter_config.json").write_text(json.dumps({**cfgs[0], "r": rank, "lora_alpha": rank}, indent=2))
+    for name in ("vocab.json", "length_model.json"):  # the same for every member: one split, one vocabulary
+        if (folders[0] / name).exists():
+            shutil.copy(folders[0] / name, out / name)
+    (out / "training.json").write_text(json.dumps({**(meta or {}), "soup_of": [str(f) for f in folders]}, indent=1))
+    return out
+
+
 def train(cfg: TrainConfig, log=print) -> Path:
+    """Train (one adapter, or cfg.seeds of them and their soup) into cfg.out; return that folder."""
+    if cfg.seeds > 1:
+        return _train_soup(cfg, log)
+    return _train_one(cfg, log)
+
+
+def _train_soup(cfg: TrainConfig, log=print) -> Path:
+    """cfg.seeds members under cfg.out/members/, each given an equal share of the time left, then their soup."""
+    from dataclasses import replace
+
+    out = Path(cfg.out)
+    split = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    deadline = time.time() + cfg.minutes * 60
+    members, metas = [], []
+    for i in range(cfg.seeds):
+        minutes = (deadline - time.time()) / 60 / (cfg.seeds - i)
+        m = replace(cfg, seeds=1, seed=cfg.seed + i, split_seed=split, minutes=minutes, out=str(out / "members" / f"seed{cfg.seed + i}"))
+        log(f"[train-llm] soup member {i + 1}/{cfg.seeds}: seed {m.seed}, {minutes:.1f} min")
+        members.append(_train_one(m, log))
+        metas.append(json.loads((members[-1] / "training.json").read_text()))
+    meta = {"config": {**asdict(cfg), "split_seed": split}, "base_model": metas[0]["base_model"],
+            "train_rows": metas[0]["train_rows"], "heldout_rows": metas[0]["heldout_rows"],
+            "members": [{"seed": mm["config"]["seed"], "best_step": mm.get("best_step"),
+                         "best_heldout_loss": mm.get("best_heldout_loss")} for mm in metas]}
+    soup_adapters(members, out, meta)
+    log(f"[train-llm] soup of {len(members)} adapters -> {out}")
+    return out
+
+
+def _train_one(cfg: TrainConfig, log=print) -> Path:
     """Train, checkpoint the best held-out adapter into cfg.out, return that folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -393,7 +469,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
     rows = [r for r in read_captions_csv(cfg.data) if r["caption"]]
     if len(rows) <= cfg.holdout:
         raise ValueError(f"{cfg.data}: {len(rows)} captioned rows, need more than --holdout {cfg.holdout}")
-    train_rows, hold_rows = split_rows(rows, cfg.holdout, cfg.seed)
+    split = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    train_rows, hold_rows = split_rows(rows, cfg.holdout, split)
     base = cfg.base or str(gemma_base_dir())
     tok = AutoTokenizer.from_pretrained(base)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -408,7 +485,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     if cfg.p_length > 0:  # fitted on the training rows only: the held-out rows test it too
         LengthModel.fit(train_rows).save(out / "length_model.json")
     log(f"[train-llm] {len(train_rows)} train rows, {len(hold_rows)} held out, output vocabulary {len(vocab_ids)} tokens")
-    hrng = random.Random(cfg.seed + 1)
+    hrng = random.Random(split + 1)  # the held-out prompts follow the split: runs of any seed score the same examples
     held = sorted((encode(tok, make_example(r, hrng, cfg.p_reduced, cfg.p_length), r["caption"], cfg.max_len) for r in hold_rows),
                   key=lambda e: len(e[0]))  # evaluation batches of similar length
     params = [p for p in model.parameters() if p.requires_grad]
@@ -566,7 +643,12 @@ def add_cli(subparsers) -> None:
                    help="compute dtype (default auto: bf16 on GPUs / CPUs with native bf16, else fp32 - emulated bf16 is ~20x slower)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="LoRA initialisation and data order (default: %(default)s)")
+    p.add_argument("--seeds", type=int, default=TrainConfig.seeds,
+                   help="train N adapters (seeds --seed, --seed+1, ...) on shares of --minutes and ship their average, "
+                        "a model soup (default: %(default)s)")
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the held-out split (default: --seed); fix it to compare runs of several seeds")
     p.set_defaults(func=_cmd_train)
 
     p = sub(subparsers, "caption-tags", "caption each MusicCaps row from its aspect_list (tag-to-caption)",
@@ -590,7 +672,8 @@ def _cmd_train(args) -> int:
                       batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, dropout=args.dropout,
                       holdout=args.holdout,
                       p_reduced=args.p_reduced, p_length=args.p_length,
-                      eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed)
+                      eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed,
+                      split_seed=args.split_seed, seeds=args.seeds)
     if not Path(cfg.data).exists():
         print(f"{cfg.data}: no such file", file=sys.stderr)
         return 2

@@ -207,3 +207,67 @@ def test_caption_tags_journal_and_resume(tmp_path):
     assert main(["caption-tags", str(data), "--out", str(out), "--llm", "none", "--reduced"]) == 0
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [d["ytid"] for d in lines] == [f"id{i}" for i in range(7)]  # resumed: only the 2 missing rows were added
+
+
+def test_soup_adapter_is_the_mean_of_the_members_deltas(tiny_lm, tmp_path):  # noqa: F811
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    def base():
+        return AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)
+
+    def merged(folder):
+        return {n: p.detach() for n, p in PeftModel.from_pretrained(base(), str(folder)).merge_and_unload().named_parameters()}
+
+    for i, (rank, alpha) in enumerate([(4, 8), (2, 8)]):  # members may differ in rank and scale
+        torch.manual_seed(i)
+        model = lt.add_lora(base(), lt.TrainConfig(rank=rank, alpha=alpha))
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if "lora_B" in n:
+                    p.normal_(0, 0.05)  # B starts at zero: give each member a real delta
+        lt.save_adapter(model, tmp_path / f"m{i}", {"base_model": "tiny"})
+        (tmp_path / f"m{i}" / "vocab.json").write_text("[1, 2, 3]")
+    soup = lt.soup_adapters([tmp_path / "m0", tmp_path / "m1"], tmp_path / "soup", {"note": "x"})
+    cfg = json.loads((soup / "adapter_config.json").read_text())
+    assert cfg["r"] == 6 and cfg["lora_alpha"] == 6
+    assert json.loads((soup / "vocab.json").read_text()) == [1, 2, 3]
+    assert json.loads((soup / "training.json").read_text())["soup_of"] == [str(tmp_path / "m0"), str(tmp_path / "m1")]
+    b = {n: p.detach() for n, p in base().named_parameters()}
+    m0, m1, ms = merged(tmp_path / "m0"), merged(tmp_path / "m1"), merged(soup)
+    moved = [n for n in b if not torch.equal(m0[n], b[n])]
+    assert moved
+    for n in moved:
+        want = b[n] + ((m0[n] - b[n]) + (m1[n] - b[n])) / 2
+        assert torch.allclose(ms[n], want, atol=2e-3), n  # members and soup are stored in bf16
+
+
+def test_soup_rejects_adapters_of_different_modules(tiny_lm, tmp_path):  # noqa: F811
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    for i, top in enumerate([0, 1]):
+        model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.TrainConfig(rank=2, top_layers=top))
+        lt.save_adapter(model, tmp_path / f"m{i}", {})
+    with pytest.raises(ValueError, match="not an adapter of the same model"):
+        lt.soup_adapters([tmp_path / "m0", tmp_path / "m1"], tmp_path / "soup")
+
+
+def test_train_llm_seeds_trains_members_and_writes_their_soup(tiny_lm, tmp_path):  # noqa: F811
+    from j2a.cli import main
+
+    data = _mini_csv(tmp_path / "mini.csv")
+    rc = main(["train-llm", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "4",
+               "--holdout", "4", "--eval-every", "2", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm),
+               "--seeds", "2", "--seed", "3"])
+    assert rc == 0
+    meta = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert [m["seed"] for m in meta["members"]] == [3, 4] and meta["config"]["split_seed"] == 3
+    members = [json.loads((tmp_path / "run" / "members" / f"seed{s}" / "training.json").read_text()) for s in (3, 4)]
+    assert all(m["config"]["split_seed"] == 3 and m["heldout_rows"] == 4 for m in members)
+    assert json.loads((tmp_path / "run" / "adapter_config.json").read_text())["r"] == 8
+    from j2a.llm import load_llm
+
+    assert len(load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate(["Music tags: rock\nDescription:"],
+                                                                                                 max_new_tokens=3)) == 1
