@@ -61,7 +61,7 @@ def main() -> int:
           flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
     llm = load_llm("local", adapter=args.adapter, decode=args.decode)  # one model; settings go per generate() call
-    ps = [lt.row_prompt(r, llm) for r in held]  # as lt.caption_rows builds them (with the predicted length, if any)
+    ps = [lt.prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
         t = time.time()
         preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,

@@ -53,9 +53,6 @@ class DescribeConfig:
     max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
     temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
     num_beams: int | None = None  # first try with a local model: beams (None = j2a.llm.GenConfig's 4; 1 = greedy, faster)
-    # caption length asked of the model: None = what the adapter's length model predicts from the tags
-    # (j2a.caption_length; nothing for models trained without lengths), 0 = ask for none, N = about N words
-    words: int | None = None
 
 
 # ------------------------------------------------------------------------------------- the guard
@@ -221,7 +218,7 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
     p = _prompts()
     backend = get_llm(llm, adapter)
     name = getattr(backend, "name", str(llm))
-    inputs = [_with_length(aspects_from_analysis(a), backend, cfg.words) for a in analyses]
+    inputs = [aspects_from_analysis(a) for a in analyses]
     fzs = [Faithfulness() for _ in analyses]
     best = [""] * len(analyses)
     todo = list(range(len(analyses))) if name != "none" else []
@@ -253,16 +250,6 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
             model = f"template (after {name})" if name != "none" else "template"
         out.append((best[i], model, fz))
     return out
-
-
-def _with_length(inputs: tuple[list[str], dict], backend, words: int | None) -> tuple[list[str], dict]:
-    """(aspects, facts) plus the caption length to ask for (see DescribeConfig.words)."""
-    from .caption_length import round_words
-    from .llm import caption_words
-
-    aspects, facts = inputs
-    n = caption_words(backend, aspects) if words is None else (round_words(words) if words else None)
-    return aspects, ({**facts, "words": n} if n else facts)
 
 
 def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, adapter=None,
@@ -567,8 +554,8 @@ def _section_caption(sec: dict, prev: dict | None) -> str:
 
 
 # -------------------------------------------------------------------------------------------- CLI
-def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None, words=None) -> dict:
-    cfg = DescribeConfig(num_beams=beams, words=words)
+def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None) -> dict:
+    cfg = DescribeConfig(num_beams=beams) if beams else None
     return describe(path, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
 
 
@@ -583,7 +570,7 @@ def cmd_describe(args) -> int:
     from .batch import run_batch
 
     fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
-                 beams=args.beams, words=args.words)
+                 beams=args.beams)
     res = run_batch(args.inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
                     desc="describe", flatten=_flatten)
     if args.out:
@@ -600,8 +587,7 @@ def add_cli(subparsers) -> None:
             "j2a describe song.mp3 --sections --format json\n"
             "j2a describe ~/Music --out captions.jsonl --resume\n"
             "j2a describe song.wav --llm none            # template only, no language model\n"
-            "j2a describe song.wav --beams 1             # greedy decoding: faster\n"
-            "j2a describe song.wav --words 80            # a longer description (about 80 words)")
+            "j2a describe song.wav --beams 1             # greedy decoding: faster")
     add_batch_args(p)
     p.add_argument("--sections", action="store_true", help="add time-stamped descriptions of the track's sections")
     p.add_argument("--llm", default="local", metavar="SPEC",
@@ -610,6 +596,4 @@ def add_cli(subparsers) -> None:
     p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint (audio -> caption) instead of the LLM")
     p.add_argument("--beams", type=int, metavar="N", help="beam search width for the local LLM (default 4; 1 = greedy: "
                    "faster, scores lower; both measured in bench/RESULTS.md)")
-    p.add_argument("--words", type=int, metavar="N", help="ask the LLM for about N words (default: the length J2A-LLM "
-                   "predicts from the tags; 0 = no length in the prompt). The guard may still drop sentences")
     p.set_defaults(func=cmd_describe)

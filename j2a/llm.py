@@ -125,7 +125,6 @@ class HFLLM(LLM):
         self.name = name
         self.gen = gen or GenConfig()
         self.vocab = vocab
-        self.length_model = None  # j2a.caption_length.LengthModel of the adapter, when it was trained with lengths
         self.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -565,20 +564,6 @@ def _adapter_vocab(adapter) -> list[int] | None:
     return None
 
 
-def _adapter_length_model(adapter):
-    """The caption-length model an adapter was trained with (length_model.json beside it), if any."""
-    from .caption_length import LengthModel
-
-    return LengthModel.load(Path(adapter) / "length_model.json") if adapter else None
-
-
-def caption_words(llm, aspects: list[str]) -> int | None:
-    """The 'Length' a prompt for `aspects` should ask this backend for: its adapter's prediction, or
-    None when the model was not trained with lengths (then prompts carry none)."""
-    lm = getattr(llm, "length_model", None)
-    return lm.words(aspects) if lm is not None else None
-
-
 def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
     """Backend by spec: 'local', 'hf:<id-or-path>', 'openai:<model>@<base_url>', 'none'. Cached per process.
     `decode` (auto | fp32 | bf16 | int8, see decode_precision) applies to the local Gemma backends only."""
@@ -601,12 +586,10 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
         llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
                     _adapter_vocab(adapter or ASSET_DIR))
-        llm.length_model = _adapter_length_model(adapter)
     elif spec.startswith("hf:"):
         path = spec[3:]
         model, tok = load_hf(path, adapter, **kw)
         llm = HFLLM(model, tok, f"hf:{path}" + (f"+{Path(adapter).name}" if adapter else ""), gen, _adapter_vocab(adapter))
-        llm.length_model = _adapter_length_model(adapter)
     elif spec.startswith("openai:"):
         model_name, sep, url = spec[len("openai:") :].partition("@")
         if not sep or not model_name or not url:

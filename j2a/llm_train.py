@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import prompts
-from .caption_length import LengthModel, round_words
 
 # ------------------------------------------------------------------------------------ vocabulary
 _FALLBACK_TAGS = None
@@ -196,18 +195,13 @@ def read_captions_csv(path: str | Path) -> list[dict]:
     return rows
 
 
-def make_example(row: dict, rng: random.Random, p_reduced: float, p_length: float = 0.0) -> str:
-    """One training prompt for a row: full or reduced aspects, with augmented facts and (with
-    probability p_length) the caption's own length, so the model learns to write to a length."""
+def make_example(row: dict, rng: random.Random, p_reduced: float) -> str:
+    """One training prompt for a row: full or reduced aspects, with augmented facts."""
     if rng.random() < p_reduced:
-        aspects = reduce_aspects(row["aspects"])
-        facts = synth_facts(row["aspects"], row["caption"], rng, 0.8)
-    else:
-        aspects = list(row["aspects"])
-        facts = synth_facts(aspects, row["caption"], rng, 0.35)
-    if p_length and rng.random() < p_length:  # no draw at 0: the older recipe stays reproducible
-        facts["words"] = round_words(len(row["caption"].split()))
-    return prompts.format_prompt(aspects, facts)
+        reduced = reduce_aspects(row["aspects"])
+        return prompts.format_prompt(reduced, synth_facts(row["aspects"], row["caption"], rng, 0.8))
+    aspects = list(row["aspects"])
+    return prompts.format_prompt(aspects, synth_facts(aspects, row["caption"], rng, 0.35))
 
 
 @dataclass
@@ -228,9 +222,6 @@ class TrainConfig:
     alpha: int = 32
     dropout: float = 0.0  # 0.05 with 2 epochs: lower held-out loss, but not better captions (bench/RESULTS.md)
     p_reduced: float = 0.25
-    # share of prompts that carry the caption's length ("Length: about N words"); inference asks for the
-    # length j2a.caption_length predicts from the tags. The rest teach captions without one.
-    p_length: float = 0.0
     holdout: int = 64
     eval_every: int = 50
     pool: int = 16  # batches drawn at a time and grouped by length (less padding, more steps per minute)
@@ -418,9 +409,8 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in soup.items()}, str(out / "adapter_model.safetensors"),
               metadata={"format": "pt"})
     (out / "adapter_config.json").write_text(json.dumps({**cfgs[0], "r": rank, "lora_alpha": rank}, indent=2))
-    for name in ("vocab.json", "length_model.json"):  # the same for every member: one split, one vocabulary
-        if (folders[0] / name).exists():
-            shutil.copy(folders[0] / name, out / name)
+    if (folders[0] / "vocab.json").exists():  # the same for every member trained on one split
+        shutil.copy(folders[0] / "vocab.json", out / "vocab.json")
     (out / "training.json").write_text(json.dumps({**(meta or {}), "soup_of": [str(f) for f in folders]}, indent=1))
     return out
 
@@ -482,11 +472,9 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "vocab.json").write_text(json.dumps(vocab_ids))
-    if cfg.p_length > 0:  # fitted on the training rows only: the held-out rows test it too
-        LengthModel.fit(train_rows).save(out / "length_model.json")
     log(f"[train-llm] {len(train_rows)} train rows, {len(hold_rows)} held out, output vocabulary {len(vocab_ids)} tokens")
     hrng = random.Random(split + 1)  # the held-out prompts follow the split: runs of any seed score the same examples
-    held = sorted((encode(tok, make_example(r, hrng, cfg.p_reduced, cfg.p_length), r["caption"], cfg.max_len) for r in hold_rows),
+    held = sorted((encode(tok, make_example(r, hrng, cfg.p_reduced), r["caption"], cfg.max_len) for r in hold_rows),
                   key=lambda e: len(e[0]))  # evaluation batches of similar length
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
@@ -508,7 +496,7 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
                 rng.shuffle(epoch_order)
             n_take = cfg.batch_size * max(cfg.pool, 1)
             take, epoch_order = epoch_order[:n_take], epoch_order[n_take:]
-            queue = length_batches([encode(tok, make_example(train_rows[i], rng, cfg.p_reduced, cfg.p_length), train_rows[i]["caption"],
+            queue = length_batches([encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"],
                                            cfg.max_len) for i in take], cfg.batch_size, rng)
         ids, mask, labels = collate(queue.pop(), pad_id)
         frac = step / max(sched_total, 1)
@@ -550,20 +538,10 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
 
 
 # ------------------------------------------------------------------------------------ captions
-def row_prompt(row: dict, llm=None, reduced: bool = False) -> str:
-    """The inference prompt for a MusicCaps row: its aspects (optionally reduced to the analysis
-    vocabulary) and, for an adapter trained with lengths, the length it predicts for them."""
-    from .llm import caption_words
-
-    aspects = reduce_aspects(row["aspects"]) if reduced else row["aspects"]
-    words = caption_words(llm, aspects)
-    return prompts.format_prompt(aspects, {"words": words} if words else None)
-
-
 def caption_rows(rows: list[dict], llm, reduced: bool = False, max_new_tokens: int = 120, prefix: str = "") -> list[str]:
     """Captions for MusicCaps rows from their aspect lists (optionally reduced to the analysis
     vocabulary; `prefix` is prepended to every prompt, e.g. few-shot examples for a base model)."""
-    ps = [prefix + row_prompt(r, llm, reduced) for r in rows]
+    ps = [prefix + prompts.format_prompt(reduce_aspects(r["aspects"]) if reduced else r["aspects"]) for r in rows]
     return llm.generate(ps, max_new_tokens=max_new_tokens)
 
 
@@ -635,8 +613,6 @@ def add_cli(subparsers) -> None:
     p.add_argument("--dropout", type=float, default=TrainConfig.dropout, help="LoRA dropout (default: %(default)s)")
     p.add_argument("--p-reduced", type=float, default=TrainConfig.p_reduced,
                    help="share of training prompts reduced to what the analysis can produce")
-    p.add_argument("--p-length", type=float, default=TrainConfig.p_length,
-                   help="share of training prompts that state the caption's length (default: %(default)s; 0 = none)")
     p.add_argument("--holdout", type=int, default=TrainConfig.holdout, help="train rows held out for model selection")
     p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
     p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=TrainConfig.dtype,
@@ -671,7 +647,7 @@ def _cmd_train(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, dropout=args.dropout,
                       holdout=args.holdout,
-                      p_reduced=args.p_reduced, p_length=args.p_length,
+                      p_reduced=args.p_reduced,
                       eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed,
                       split_seed=args.split_seed, seeds=args.seeds)
     if not Path(cfg.data).exists():

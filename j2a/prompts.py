@@ -62,7 +62,7 @@ def format_prompt(aspects: list[str], facts: dict | None = None) -> str:
     """Completion prompt: tags, then whichever facts are known, then 'Description:'.
 
     facts keys (all optional): tempo_bpm, key (e.g. 'A minor'), meter (e.g. '3/4'),
-    chords (Harte labels in time order), duration_s, and words (the caption length to write).
+    chords (Harte labels in time order), duration_s.
     """
     facts = facts or {}
     tags = ", ".join(a.strip() for a in aspects if a and a.strip())
@@ -79,8 +79,6 @@ def format_prompt(aspects: list[str], facts: dict | None = None) -> str:
             lines.append(f"Chords: {prog}")
     if facts.get("duration_s"):
         lines.append(f"Duration: {round(float(facts['duration_s']))} s")
-    if facts.get("words"):  # the caption's length (j2a.caption_length): asked for, not a fact of the music
-        lines.append(f"Length: about {int(facts['words'])} words")
     return "\n".join(lines) + f"\n{PROMPT_END}"
 
 
@@ -103,8 +101,6 @@ def parse_prompt(prompt: str) -> tuple[list[str], dict]:
             facts["chord_symbols"] = [c.strip() for c in value.split(" - ") if c.strip()]
         elif name == "Duration" and (m := re.match(r"([\d.]+)", value)):
             facts["duration_s"] = float(m.group(1))
-        elif name == "Length" and (m := re.search(r"(\d+)", value)):
-            facts["words"] = int(m.group(1))
     return aspects, facts
 
 
