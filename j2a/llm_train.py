@@ -14,6 +14,9 @@ Why it is built this way (it has to train in under an hour on 2 CPU cores):
 - Batches grouped by length within a pool of 16 (random batches were 27% padding): more steps per minute.
 - Model selection on a held-out slice of the *train* CSV (never the dev rows): the adapter with the
   lowest held-out loss is the one kept in --out.
+- `--seeds N` averages N runs that differ only in their seed into one adapter (a uniform model soup,
+  `soup_adapters`; merged into the base once, so free at inference). Measured, not shipped: see
+  bench/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -208,11 +211,12 @@ def make_example(row: dict, rng: random.Random, p_reduced: float) -> str:
 class TrainConfig:
     data: str = ""
     out: str = "runs/j2a-llm"
-    minutes: float = 54.0  # time budget: < 60 min with loading and saving on any 2-core machine
+    minutes: float = 54.0  # time budget for all seeds: < 60 min with loading and saving on any 2-core machine
     max_steps: int = 0  # 0 = until time or epochs run out
-    # The shipped adapter saw 1.6 epochs: 519 steps of 8, when its 54-min budget ran out on an AVX2-only
-    # CPU (fp32). A CPU with AMX (bf16) runs ~2x faster and would finish 3 epochs, which overfit the 2.6k
-    # captions (held-out loss rises in the third), so the epoch count, not the clock, fixes the recipe.
+    # The shipped adapter saw 1.6 epochs: 519 steps of 8, when its 54-min budget ran out on a slow AVX2-only
+    # CPU (5.3 s/step, fp32). Faster CPUs (another EPYC: 2.6-3.1 s/step; AMX bf16: 1.7 s) would finish 3
+    # epochs, which overfit the 2.6k captions (held-out loss rises in the third), so the epoch count, not
+    # the clock, fixes the recipe.
     epochs: float = 1.6
     batch_size: int = 8
     lr: float = 1e-3
@@ -230,7 +234,8 @@ class TrainConfig:
     threads: int = 0
     seed: int = 0  # LoRA initialisation and data order
     # >1: train that many adapters (seeds seed, seed+1, ...; same held-out rows), each on its share of the
-    # time budget, and ship their uniform soup (soup_adapters): an ensemble's gain at one model's cost
+    # time budget, and write their uniform soup (soup_adapters). Not the default: a two-seed soup decoded the
+    # held-out train rows far better (CIDEr 168 vs 155 / 154) but the dev rows no better (bench/RESULTS.md).
     seeds: int = 1
     split_seed: int | None = None  # which train rows are held out (None = seed): other seeds, same hold-out
     base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
@@ -393,7 +398,10 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     sds = [load_file(str(f / "adapter_model.safetensors")) for f in folders]
     for f, c, sd in zip(folders[1:], cfgs[1:], sds[1:]):
         same = ("target_modules", "layers_to_transform", "base_model_name_or_path", "use_rslora")
-        if any(c.get(k) != cfgs[0].get(k) for k in same) or set(sd) != set(sds[0]):
+        def norm(v):  # peft writes target_modules from a set: any order
+            return sorted(v) if isinstance(v, list) else v
+
+        if any(norm(c.get(k)) != norm(cfgs[0].get(k)) for k in same) or set(sd) != set(sds[0]):
             raise ValueError(f"{f}: not an adapter of the same model and modules as {folders[0]}")
     n, rank = len(folders), sum(c["r"] for c in cfgs)
     soup = {}
@@ -602,7 +610,7 @@ def add_cli(subparsers) -> None:
             "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm")
     p.add_argument("--data", required=True, help="MusicCaps-style CSV with aspect_list and caption (train split only)")
     p.add_argument("--out", required=True, help="folder for the adapter (best held-out checkpoint, rewritten as it improves)")
-    p.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="time budget (default: %(default)s)")
+    p.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="time budget of the whole run, all seeds (default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (default: time/epochs)")
     p.add_argument("--epochs", type=float, default=TrainConfig.epochs,
                    help="passes over the training rows (default: %(default)s; --minutes may end the run first)")
@@ -621,8 +629,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
     p.add_argument("--seed", type=int, default=0, help="LoRA initialisation and data order (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=TrainConfig.seeds,
-                   help="train N adapters (seeds --seed, --seed+1, ...) on shares of --minutes and ship their average, "
-                        "a model soup (default: %(default)s)")
+                   help="train N adapters (seeds --seed, --seed+1, ...) on equal shares of --minutes and write their "
+                        "average, a model soup, to --out; the members stay in --out/members (default: %(default)s)")
     p.add_argument("--split-seed", type=int, default=None,
                    help="seed of the held-out split (default: --seed); fix it to compare runs of several seeds")
     p.set_defaults(func=_cmd_train)
