@@ -229,6 +229,9 @@ def test_soup_adapter_is_the_mean_of_the_members_deltas(tiny_lm, tmp_path):  # n
                     p.normal_(0, 0.05)  # B starts at zero: give each member a real delta
         lt.save_adapter(model, tmp_path / f"m{i}", {"base_model": "tiny"})
         (tmp_path / f"m{i}" / "vocab.json").write_text("[1, 2, 3]")
+    cfg1 = json.loads((tmp_path / "m1" / "adapter_config.json").read_text())
+    cfg1["target_modules"] = sorted(cfg1["target_modules"], reverse=True)  # peft writes a set: any order
+    (tmp_path / "m1" / "adapter_config.json").write_text(json.dumps(cfg1))
     soup = lt.soup_adapters([tmp_path / "m0", tmp_path / "m1"], tmp_path / "soup", {"note": "x"})
     cfg = json.loads((soup / "adapter_config.json").read_text())
     assert cfg["r"] == 6 and cfg["lora_alpha"] == 6
