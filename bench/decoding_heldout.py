@@ -54,7 +54,7 @@ def main() -> int:
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
     rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
-    split = cfg["seed"] if cfg.get("split_seed") is None else cfg["split_seed"]
+    split = lt.TrainConfig(**{k: v for k, v in cfg.items() if k in lt.TrainConfig.__dataclass_fields__}).held_out_seed
     _, held = lt.split_rows(rows, cfg["holdout"], split)
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
     print(f"{len(held)} held-out train rows (split seed {split}); batch {args.batch_size}, decode {args.decode}",
