@@ -331,17 +331,23 @@ def add_lora(model, cfg: TrainConfig):
     return get_peft_model(model, lcfg)
 
 
-def save_adapter(model, out: Path, meta: dict) -> None:
-    """Adapter weights in bf16 safetensors (half the size; no accuracy loss at inference) + config."""
+def _write_adapter_weights(state: dict, out: Path) -> None:
+    """LoRA tensors as bf16 safetensors (half the size; no accuracy loss at inference), written to a
+    temporary file first so a kill never leaves a half-written adapter behind."""
     import torch
-    from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().to(torch.bfloat16).contiguous() for k, v in get_peft_model_state_dict(model).items()}
     tmp = out / "adapter_model.safetensors.tmp"
-    save_file(sd, str(tmp), metadata={"format": "pt"})
+    save_file({k: v.detach().to(torch.bfloat16).contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"})
     tmp.replace(out / "adapter_model.safetensors")
+
+
+def save_adapter(model, out: Path, meta: dict) -> None:
+    """Adapter weights (bf16 safetensors) + peft config + training.json."""
+    from peft import get_peft_model_state_dict
+
+    _write_adapter_weights(get_peft_model_state_dict(model), out)
     pcfg = model.peft_config["default"]
     pcfg.base_model_name_or_path = meta.get("base_model", "google/gemma-3-270m")
     pcfg.save_pretrained(str(out))
@@ -397,11 +403,12 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     import shutil
 
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     folders = [Path(f) for f in folders]
     cfgs = [json.loads((f / "adapter_config.json").read_text()) for f in folders]
     sds = [load_file(str(f / "adapter_model.safetensors")) for f in folders]
+
     def norm(v):  # peft writes target_modules from a set: any order
         return sorted(v) if isinstance(v, list) else v
 
@@ -419,9 +426,7 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
         else:
             raise ValueError(f"{folders[0]}: unexpected adapter tensor {k}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.to(torch.bfloat16).contiguous() for k, v in soup.items()}, str(out / "adapter_model.safetensors"),
-              metadata={"format": "pt"})
+    _write_adapter_weights(soup, out)
     (out / "adapter_config.json").write_text(json.dumps({**cfgs[0], "r": rank, "lora_alpha": rank}, indent=2))
     if (folders[0] / "vocab.json").exists():  # the same for every member trained on one split
         shutil.copy(folders[0] / "vocab.json", out / "vocab.json")
