@@ -572,6 +572,11 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
         return _CACHE[key]
     gen = GenConfig(**{k: kw.pop(k) for k in list(kw) if k in GenConfig.__dataclass_fields__})
     decode = kw.pop("decode", "auto")
+    if decode == "fp32" and kw.get("dtype") in (None, "auto") and spec in ("local", "gemma", "gemma-base"):
+        # fp32 decoding means an fp32 model: on CPUs with native bf16 'auto' would load bf16 weights,
+        # whose captions differ (40 of the first 100 dev rows; CIDEr 82.0 vs fp32's 84.7 there), so
+        # the benchmark commands that ask for fp32 (caption-tags, bench/) would not reproduce.
+        kw["dtype"] = "fp32"
     if spec == "none":
         llm: LLM = TemplateLLM()
     elif spec in ("local", "gemma", "gemma-base"):

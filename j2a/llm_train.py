@@ -601,8 +601,9 @@ def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool
                  decode: str = "fp32") -> int:
     """`j2a caption-tags`: a caption per CSV row from its aspect_list. Returns rows captioned now.
 
-    Decode steps in fp32 by default (not describe's int8 copies): this is the benchmark command, and
-    bench/RESULTS.md's tag-to-caption scores are fp32 decoding's."""
+    fp32 by default, weights and decode steps (not describe's int8 copies, nor the bf16 model that 'auto'
+    loads on CPUs with native bf16): this is the benchmark command, and bench/RESULTS.md's tag-to-caption
+    scores are fp32 decoding's."""
     from .llm import load_llm
 
     rows = read_captions_csv(csv_path)
@@ -657,8 +658,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--max-new-tokens", type=int, default=120)
     p.add_argument("--no-resume", action="store_true", help="start over (default: skip rows already in --out)")
     p.add_argument("--decode", choices=["fp32", "int8", "bf16", "auto"], default="fp32",
-                   help="precision of the local model's decode steps (default fp32, as scored in bench/RESULTS.md; "
-                        "describe uses int8: faster, 98%% top-1 agreement)")
+                   help="precision of the local model's decode steps (default fp32: an fp32 model throughout, as scored in "
+                        "bench/RESULTS.md; describe uses int8 steps, or bf16 weights on CPUs with native bf16: faster)")
     p.set_defaults(func=_cmd_caption)
 
 

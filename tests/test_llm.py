@@ -225,6 +225,17 @@ def test_j2a_llm_captions_mention_the_instrument():
     assert "piano" in out[1].lower()
 
 
+def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
+    """caption-tags and the bench scripts ask for decode='fp32': that must be an fp32 model even on CPUs
+    with native bf16 (there 'auto' loads bf16 weights, and 40 of the first 100 dev captions change)."""
+    import torch
+
+    monkeypatch.setenv("J2A_DTYPE", "bf16")  # what 'auto' is on an AMX / avx512_bf16 machine
+    assert next(llm_mod.load_llm("local", decode="fp32").model.parameters()).dtype is torch.float32
+    assert next(llm_mod.load_llm("local", decode="auto").model.parameters()).dtype is torch.bfloat16
+    assert next(llm_mod.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
+
+
 def test_fast_tokenizer_matches_transformers_on_gemma():
     """`local` uses j2a.llm.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
     import torch
