@@ -567,16 +567,17 @@ def _adapter_vocab(adapter) -> list[int] | None:
 def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
     """Backend by spec: 'local', 'hf:<id-or-path>', 'openai:<model>@<base_url>', 'none'. Cached per process.
     `decode` (auto | fp32 | bf16 | int8, see decode_precision) applies to the local Gemma backends only."""
+    if kw.get("decode") == "fp32" and kw.get("dtype") in (None, "auto") and spec in ("local", "gemma", "gemma-base"):
+        # fp32 decoding means an fp32 model: on CPUs with native bf16 'auto' would load bf16 weights,
+        # whose captions differ (40 of the first 100 dev rows; CIDEr 82.0 vs fp32's 84.7 there), so
+        # the benchmark commands that ask for fp32 (caption-tags, bench/) would not reproduce.
+        kw["dtype"] = "fp32"
+    # (before the cache key: decode='fp32' and decode='fp32', dtype='fp32' are one model)
     key = (spec, str(adapter), tuple(sorted((k, str(v)) for k, v in kw.items())))
     if key in _CACHE:
         return _CACHE[key]
     gen = GenConfig(**{k: kw.pop(k) for k in list(kw) if k in GenConfig.__dataclass_fields__})
     decode = kw.pop("decode", "auto")
-    if decode == "fp32" and kw.get("dtype") in (None, "auto") and spec in ("local", "gemma", "gemma-base"):
-        # fp32 decoding means an fp32 model: on CPUs with native bf16 'auto' would load bf16 weights,
-        # whose captions differ (40 of the first 100 dev rows; CIDEr 82.0 vs fp32's 84.7 there), so
-        # the benchmark commands that ask for fp32 (caption-tags, bench/) would not reproduce.
-        kw["dtype"] = "fp32"
     if spec == "none":
         llm: LLM = TemplateLLM()
     elif spec in ("local", "gemma", "gemma-base"):

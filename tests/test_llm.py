@@ -232,6 +232,7 @@ def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
 
     monkeypatch.setenv("J2A_DTYPE", "bf16")  # what 'auto' is on an AMX / avx512_bf16 machine
     assert next(llm_mod.load_llm("local", decode="fp32").model.parameters()).dtype is torch.float32
+    assert llm_mod.load_llm("local", decode="fp32") is llm_mod.load_llm("local", decode="fp32", dtype="fp32")  # one model
     assert next(llm_mod.load_llm("local", decode="auto").model.parameters()).dtype is torch.bfloat16
     assert next(llm_mod.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
 
