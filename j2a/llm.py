@@ -564,15 +564,29 @@ def _adapter_vocab(adapter) -> list[int] | None:
     return None
 
 
+LOCAL_SPECS = ("local", "gemma", "gemma-base")  # J2A's own Gemma 3 270M (j2a.gemma), CPU inference
+
+
+def local_dtype(decode: str = "auto") -> str:
+    """Weights dtype of the local Gemma at inference when none is given: fp32, unless $J2A_DTYPE=bf16.
+
+    Why not bf16 where the CPU has native bf16 (as training does, fast_bf16): inference is a short
+    prompt (little compute) and then decode steps that read every weight matrix once per token, so they
+    are memory-bound and int8 copies of fp32 weights (decode_precision) beat bf16 weights. On a 2-core
+    AMD EPYC with avx512_bf16, 64 held-out captions one at a time: fp32 + int8 steps 61 s, CIDEr 146.8;
+    bf16 weights 89 s, 144.7 (fp32 steps: 118 s, 155.4); describe on a 3-min track 8.2 s vs 10.2 s.
+    One rule on every CPU also means one set of captions. decode='fp32' always gets fp32 weights: the
+    benchmark commands (caption-tags, bench/) ask for it, and their scores are fp32 decoding's."""
+    if decode != "fp32" and os.environ.get("J2A_DTYPE", "").lower() in ("bf16", "bfloat16"):
+        return "bf16"
+    return "fp32"
+
+
 def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
     """Backend by spec: 'local', 'hf:<id-or-path>', 'openai:<model>@<base_url>', 'none'. Cached per process.
     `decode` (auto | fp32 | bf16 | int8, see decode_precision) applies to the local Gemma backends only."""
-    if kw.get("decode") == "fp32" and kw.get("dtype") in (None, "auto") and spec in ("local", "gemma", "gemma-base"):
-        # fp32 decoding means an fp32 model: on CPUs with native bf16 'auto' would load bf16 weights,
-        # whose captions differ (40 of the first 100 dev rows; CIDEr 82.0 vs fp32's 84.7 there), so
-        # the benchmark commands that ask for fp32 (caption-tags, bench/) would not reproduce.
-        kw["dtype"] = "fp32"
-    # (before the cache key: decode='fp32' and decode='fp32', dtype='fp32' are one model)
+    if spec in LOCAL_SPECS and kw.get("dtype") in (None, "auto"):
+        kw["dtype"] = local_dtype(kw.get("decode", "auto"))  # before the cache key: one model per real dtype
     key = (spec, str(adapter), tuple(sorted((k, str(v)) for k, v in kw.items())))
     if key in _CACHE:
         return _CACHE[key]
@@ -580,7 +594,7 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
     decode = kw.pop("decode", "auto")
     if spec == "none":
         llm: LLM = TemplateLLM()
-    elif spec in ("local", "gemma", "gemma-base"):
+    elif spec in LOCAL_SPECS:
         if spec == "gemma-base":
             adapter = None
         else:

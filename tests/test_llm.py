@@ -237,6 +237,27 @@ def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
     assert next(llm_mod.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
 
 
+def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(monkeypatch):
+    """On CPUs with native bf16 (fast_bf16) training uses bf16, but `local` inference keeps fp32 weights with
+    int8 decode steps: faster there (memory-bound steps) and the same captions as on any other CPU."""
+    import torch
+
+    from j2a import gemma
+
+    monkeypatch.delenv("J2A_DTYPE", raising=False)
+    monkeypatch.delenv("J2A_DECODE", raising=False)
+    monkeypatch.setattr(llm_mod, "fast_bf16", lambda: True)
+    assert llm_mod._torch_dtype("auto") is torch.bfloat16  # what training and the J2A-2.x models get
+    llm = llm_mod.load_llm("local")
+    assert next(llm.model.parameters()).dtype is torch.float32
+    assert llm.model.decode_precision in ("int8", "fp32")  # fp32 only where torch lacks the int8 kernel
+    assert llm.model.decode_precision == ("int8" if gemma._int8_kernel_works() else "fp32")
+    assert llm is llm_mod.load_llm("local", dtype="fp32")  # one model, not a second copy
+    assert llm_mod.local_dtype("fp32") == llm_mod.local_dtype("auto") == "fp32"
+    monkeypatch.setenv("J2A_DTYPE", "bf16")  # an explicit opt-in still gives bf16 weights
+    assert llm_mod.local_dtype("auto") == "bf16" and llm_mod.local_dtype("fp32") == "fp32"
+
+
 def test_fast_tokenizer_matches_transformers_on_gemma():
     """`local` uses j2a.llm.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
     import torch
