@@ -250,8 +250,7 @@ def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(mon
     assert llm_mod._torch_dtype("auto") is torch.bfloat16  # what training and the J2A-2.x models get
     llm = llm_mod.load_llm("local")
     assert next(llm.model.parameters()).dtype is torch.float32
-    assert llm.model.decode_precision in ("int8", "fp32")  # fp32 only where torch lacks the int8 kernel
-    assert llm.model.decode_precision == ("int8" if gemma._int8_kernel_works() else "fp32")
+    assert llm.model.decode_precision == ("int8" if gemma._int8_kernel_works() else "fp32")  # fp32: no int8 kernel
     assert llm is llm_mod.load_llm("local", dtype="fp32")  # one model, not a second copy
     assert llm_mod.local_dtype("fp32") == llm_mod.local_dtype("auto") == "fp32"
     monkeypatch.setenv("J2A_DTYPE", "bf16")  # an explicit opt-in still gives bf16 weights
