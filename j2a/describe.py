@@ -72,8 +72,10 @@ def _claim_row(claim, evidence) -> dict:
 def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list[dict]]:
     """Drop every sentence that makes a claim the analysis does not support.
 
-    One rewrite is tried first: when a sentence's only unsupported claims are recording qualifiers
-    ("low quality", "live", "amateur"), they are deleted and the rest of the sentence kept.
+    One rewrite is tried first: recording qualifiers ("low quality", "live", "amateur") are deleted, and
+    so are the items of a list ("violin, strings, brass and percussion") that carry the other unsupported
+    claims; if what is left claims nothing unsupported it is kept. Why: a 270M model packs a whole
+    instrumentation into one sentence, and dropping it for one wrong item lost every right one.
     Returns (kept text, checked claims, dropped sentences). Repeated sentences (a failure mode of
     small models) are dropped too, stuttering lists are cut back (_unstutter), and a trailing
     unfinished sentence is cut.
@@ -92,8 +94,9 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
             dropped.append({"sentence": s, "claims": ["repetition"], "rewritten": r})
             s = r
         supported, unsupported = check_claims(extract_claims(s), analysis, cfg)
-        if unsupported and all(c.category == "recording" for c in unsupported):
-            r = _strip_qualifiers(s)  # "The low quality recording features X" -> "The recording features X"
+        if unsupported:
+            r = _drop_items(_strip_qualifiers(s) if any(c.category == "recording" for c in unsupported) else s,
+                            [c.phrase for c in unsupported if c.category != "recording"])
             if r != s:
                 sup2, uns2 = check_claims(extract_claims(r), analysis, cfg)
                 if not uns2:
@@ -112,20 +115,45 @@ def _unstutter(s: str, stem: int = 5, limit: int = 3) -> str:
     punchable and infectious": beam search on a 270M model does this) back to its first variant.
     Items are split at commas and "and"; an item's key is the first `stem` letters of its first word
     (of its last word for the sentence head). Nothing changes unless a key repeats `limit` times."""
-    end = s[-1] if s[-1:] in ".!?" else ""
-    items = [i.strip() for i in re.split(r",\s*(?:and\s+)?|\s+and\s+", s[: len(s) - len(end)]) if i.strip()]
+    items, end = _list_items(s)
     words = [re.findall(r"[a-z]+", i.lower()) for i in items]
     keys = [(w[-1] if k == 0 else w[0])[:stem] if w else "" for k, w in enumerate(words)]
     if len(items) < limit or max(keys.count(k) for k in keys if k) < limit:
-        return s
+        # no stutter; an item said twice word for word ("lively, spirited, spirited and engaging") goes
+        said = [" ".join(w) for w in words]
+        kept = [i for k, i in enumerate(items) if k == 0 or said[k] not in said[:k]]
+        return s if len(kept) == len(items) else _join_items(kept, end)
     kept, seen = [], set()
     for item, key in zip(items, keys):
         if key and key in seen:
             continue
         seen.add(key)
         kept.append(item)
-    body = kept[0] if len(kept) == 1 else ", ".join(kept[:-1]) + " and " + kept[-1]
-    return body + end
+    return _join_items(kept, end)
+
+
+def _list_items(s: str) -> tuple[list[str], str]:
+    """A sentence split at commas and "and" (its head is item 0), and its final punctuation."""
+    end = s[-1] if s[-1:] in ".!?" else ""
+    return [i.strip() for i in re.split(r",\s*(?:and\s+)?|\s+and\s+", s[: len(s) - len(end)]) if i.strip()], end
+
+
+def _join_items(items: list[str], end: str) -> str:
+    return (items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]) + end
+
+
+def _drop_items(s: str, phrases: list[str]) -> str:
+    """The sentence without the list items that contain one of `phrases`; unchanged when a phrase is in
+    the sentence's head (item 0: cutting it would leave no sentence) or in no item."""
+    if not phrases:
+        return s
+    items, end = _list_items(s)
+    has = lambda item, p: re.search(rf"\b{re.escape(p.lower())}\b", item.lower()) is not None
+    if len(items) < 2 or any(has(items[0], p) for p in phrases):
+        return s
+    if not all(any(has(i, p) for i in items[1:]) for p in phrases):
+        return s
+    return _join_items([i for k, i in enumerate(items) if k == 0 or not any(has(i, p) for p in phrases)], end)
 
 
 _QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*",

@@ -70,8 +70,28 @@ def test_stuttering_lists_are_cut_back_to_their_first_variant():
     assert kept.endswith("The music is upbeat, groovy, punchy and infectious.")
     assert dropped == [{"sentence": text.split(". ")[1], "claims": ["repetition"],
                         "rewritten": "The music is upbeat, groovy, punchy and infectious."}]
-    plain = "It has electric guitar, drums, bass and piano."  # distinct items (or two alike) stay untouched
-    assert guard(plain, a)[0] in (plain, "") and not any(d["claims"] == ["repetition"] for d in guard(plain, a)[2])
+    plain = "It has electric guitar, drums, bass and piano."  # distinct items are no stutter (bass, piano: unsupported)
+    kept, _, dropped = guard(plain, a)
+    assert kept == "It has electric guitar and drums." and not any(d["claims"] == ["repetition"] for d in dropped)
+    kept, _, dropped = guard("The music is upbeat, groovy, groovy and punchy.", a)  # said twice word for word
+    assert kept == "The music is upbeat, groovy and punchy." and dropped[0]["claims"] == ["repetition"]
+
+
+def test_unsupported_list_items_are_cut_and_the_supported_ones_kept():
+    """A 270M model packs a whole instrumentation into one sentence: one wrong item must not cost the right ones."""
+    a = make_analysis(genre=[("classical", 0.67)], instrument=[("violin", 0.53), ("strings", 0.49)], bpm=148.0)
+    text = "The tempo is fast with a spirited violin harmony, string section harmony, brass section harmony and jazz percussion."
+    kept, checked, dropped = guard(text, a)
+    assert kept == "The tempo is fast with a spirited violin harmony and string section harmony."
+    assert dropped == [{"sentence": text, "claims": ["instrument:brass ('brass section')", "genre:jazz ('jazz')",
+                                                     "instrument:drums ('percussion')"], "rewritten": kept}]
+    assert all(c["supported"] for c in checked) and {c["concept"] for c in checked} >= {"violin", "strings"}
+    # an unsupported claim in the sentence's head leaves nothing to keep: the sentence goes
+    kept, _, dropped = guard("A saxophone plays over violin and strings.", a)
+    assert kept == "" and "rewritten" not in dropped[0]
+    # recording qualifiers and unsupported items in one sentence: both cut
+    kept, _, _ = guard("The low quality recording features a violin melody, a piano and strings.", a)
+    assert kept == "The recording features a violin melody and strings."
 
 
 def test_regenerates_then_falls_back_to_template():
