@@ -114,7 +114,8 @@ def _unstutter(s: str, stem: int = 5, limit: int = 3) -> str:
     """Cut a list that stutters on one word ("upbeat, groovy, punchy, punch like, punchlike, punchly,
     punchable and infectious": beam search on a 270M model does this) back to its first variant.
     Items are split at commas and "and"; an item's key is the first `stem` letters of its first word
-    (of its last word for the sentence head). Nothing changes unless a key repeats `limit` times."""
+    (of its last word for the sentence head). Nothing else changes unless a key repeats `limit` times;
+    an item said twice word for word is cut at any count."""
     items, end = _list_items(s)
     words = [re.findall(r"[a-z]+", i.lower()) for i in items]
     keys = [(w[-1] if k == 0 else w[0])[:stem] if w else "" for k, w in enumerate(words)]
