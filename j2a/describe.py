@@ -157,7 +157,11 @@ def _drop_items(s: str, phrases: list[str]) -> str:
     return _join_items([i for k, i in enumerate(items) if k == 0 or not any(has(i, p) for p in phrases)], end)
 
 
-_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*",
+# "low quality" goes only where it qualifies a following noun ("the low quality recording features"):
+# where "quality" is itself the noun ("it has a bad audio quality", "of low quality and ...") cutting it
+# would leave a broken sentence, so that sentence stays unsupported and is dropped whole.
+_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
+               r"(?=(?!(?:and|but|or|with|in|of|is|was)\b)[a-z])",
                r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)"]
 
 

@@ -203,7 +203,7 @@ CONCEPTS: list[Concept] = [
     # ------------------------------------------------------ recording context (MusicCaps habits, never measured)
     Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
-                                               r"low (?:audio )?quality", r"poor (?:audio |sound )?quality",
+                                               r"(?:low|poor|bad) (?:audio |sound |recording )?quality",
                                                r"amateur recording", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
     # ------------------------------------------- titles, artists, labels: nothing in the audio can support them

@@ -60,6 +60,10 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
                              "It is a live performance with crowd cheering.", a)
     assert kept == "The recording features a rock song with electric guitar and drums."
     assert dropped[0]["rewritten"] == kept and "rewritten" not in dropped[1]
+    # where "quality" is the noun, cutting the qualifier would break the sentence: it goes whole
+    for s in ("This music has a bad audio quality.", "The recording is of low quality and features electric guitar."):
+        kept, _, dropped = guard(s, a)
+        assert kept == "" and dropped[0]["claims"][0].startswith("recording:") and "rewritten" not in dropped[0]
 
 
 def test_stuttering_lists_are_cut_back_to_their_first_variant():
