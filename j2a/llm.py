@@ -601,7 +601,7 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
             adapter = adapter or (str(ASSET_DIR) if (ASSET_DIR / "adapter_config.json").exists() else None)
             if adapter is None:
                 raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
-        folder = merged_dir(adapter, dtype=kw.get("dtype", "auto")) if adapter else gemma_base_dir()
+        folder = merged_dir(adapter, dtype=kw["dtype"]) if adapter else gemma_base_dir()
         model, tok = load_folder(folder, decode=decode, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
         llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
