@@ -56,6 +56,11 @@ class VocabConfig:
     medium_bpm: tuple[float, float] = (80.0, 135.0)
     word_bands: tuple[float, float] = (85.0, 125.0)  # words J2A itself writes: slow < 85 <= medium <= 125 < fast
     low_note_midi: int = 45  # A2: a transcribed note this low counts as a bass part
+    # Prompt genres: only those within this fraction of the top genre's score. The tagger lists every genre
+    # over its threshold, and the LLM would pick a weak runner-up as readily as the leader (Brahms'
+    # Hungarian Dance, classical 0.67 / jazz 0.36, came out "a jazz instrumental"). The guard still accepts
+    # any listed genre; this only chooses what the description leads with.
+    genre_ratio: float = 0.6
 
 
 CFG = VocabConfig()
@@ -615,7 +620,10 @@ def aspects_from_analysis(analysis, cfg: VocabConfig = CFG) -> tuple[list[str], 
     order = []
     t = analysis.tags
     for group in ("genre", "instrument", "vocals", "mood"):
-        for tag in sorted(getattr(t, group) or [], key=lambda x: -x.score) if t else []:
+        ranked = sorted(getattr(t, group) or [], key=lambda x: -x.score) if t else []
+        if group == "genre" and ranked:
+            ranked = [g for g in ranked if g.score >= cfg.genre_ratio * ranked[0].score]
+        for tag in ranked:
             k = norm_tag(tag.label)
             if k in tags and k not in _SKIP_ASPECT:
                 order.append(_READABLE.get(k, k))

@@ -133,6 +133,19 @@ def test_aspects_are_all_supported():
     assert aspects_from_analysis(make_analysis(is_music=False, reason="speech")) == ([], {"duration_s": 30.0})
 
 
+def test_prompt_genres_are_the_leader_and_close_runners_up():
+    # Brahms' Hungarian Dance as tagged: the weak runner-up is not put to the LLM, so it cannot lead with it
+    brahms = make_analysis(genre=[("jazz", 0.36), ("classical", 0.67)], instrument=[("violin", 0.53)])
+    aspects, _ = aspects_from_analysis(brahms)
+    assert aspects[0] == "classical" and "jazz" not in aspects and "violin" in aspects
+    assert not check_claims(extract_claims("A jazz piece."), brahms)[1]  # still a supported claim for the guard
+    techno = make_analysis(genre=[("techno", 0.84), ("dance", 0.59), ("electronic", 0.39)])
+    assert [a for a in aspects_from_analysis(techno)[0] if a != "fast tempo"][:2] == ["techno", "dance"]
+    assert "electronic" not in aspects_from_analysis(techno)[0]
+    from j2a.vocab import VocabConfig
+    assert "electronic" in aspects_from_analysis(techno, VocabConfig(genre_ratio=0.0))[0]
+
+
 def test_chord_progression_and_keys():
     assert chord_progression([{"label": x} for x in ["C:maj", "F:maj", "G:maj", "C:maj"] * 2]) == "C - F - G"  # C-C merges
     assert chord_progression([{"label": x} for x in ["A:min", "F:maj"] * 4 + ["C:maj", "G:maj"]]) == "Am - F"
