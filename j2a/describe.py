@@ -503,13 +503,15 @@ _SECTION_GROUPS = ("instrument", "vocals")
 
 
 def _tag_words(tags) -> list[str]:
+    """The sounding parts a section's tags name. "instrumental" is left out: it names an absence, and
+    "opens with violin and instrumental" / "now without instrumental" read as nonsense."""
     from .vocab import _READABLE, norm_tag
 
     words = []
     for g in _SECTION_GROUPS:
         for t in getattr(tags, g) or []:
             w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
-            if w not in words:
+            if w != "instrumental" and w not in words:
                 words.append(w)
     if "vocals" in words and ("male vocal" in words or "female vocal" in words):
         words.remove("vocals")

@@ -178,6 +178,20 @@ def test_sections_follow_harmony_changes():
     assert s2["caption"].startswith("0:") and "busier note activity" in s2["caption"].lower() and "higher" in s2["caption"]
 
 
+def test_section_words_name_sounding_parts_only():
+    """A 'no vocals' tag is not a part that opens, enters or leaves a section."""
+    from j2a.describe import _section_caption, _tag_words
+
+    first = make_analysis(instrument=[("violin", 0.55), ("strings", 0.5)], vocals=[("instrumental (no vocals)", 0.2)])
+    later = make_analysis(instrument=[("violin", 0.3)], vocals=[("male vocals", 0.4)])
+    w1, w2 = _tag_words(first.tags), _tag_words(later.tags)
+    assert w1 == ["violin", "strings"] and w2 == ["violin", "male vocal"]
+    s1 = {"start": 0.0, "end": 14.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w1}
+    s2 = {"start": 14.0, "end": 30.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w2}
+    assert _section_caption(s1, None) == "0:00-0:14: Opens with violin and strings."
+    assert _section_caption(s2, s1) == "0:14-0:30: Male vocal enters, now without strings."
+
+
 def test_short_track_is_one_section():
     assert segment(make_analysis(**{**ROCK, "duration": 10.0})) == [(0.0, 10.0)]
 
