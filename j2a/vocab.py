@@ -207,6 +207,7 @@ CONCEPTS: list[Concept] = [
                                      r"chiptune", r"anime"), ()),
     # ------------------------------------------------------ recording context (MusicCaps habits, never measured)
     Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
+                                               r"(?:playing|played|performed|performing|heard) live", r"live at (?:a|an|the)",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
                                                r"(?:low|poor|bad) (?:audio |sound |recording )?quality",
                                                r"amateur recording", r"background noise", r"people talking",

@@ -161,3 +161,8 @@ def test_titles_artists_and_recording_context_are_never_supported():
     sup, uns = check_claims(extract_claims(text), a)
     assert not sup
     assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 8
+    # MusicCaps writers' "may be playing live" says the clip is a live recording: nothing measures that
+    for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
+              "A piece heard live at the festival."):
+        assert [(c.category, c.negated) for c in check_claims(extract_claims(s), a)[1]] == [("recording", False)], s
+    assert not check_claims(extract_claims("A lively rock song that lives on its guitar."), a)[1]
