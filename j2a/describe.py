@@ -95,19 +95,40 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
             s = r
         supported, unsupported = check_claims(extract_claims(s), analysis, cfg)
         if unsupported:
-            r = _drop_items(_strip_qualifiers(s) if any(c.category == "recording" for c in unsupported) else s,
-                            [c.phrase for c in unsupported if c.category != "recording"])
-            if r != s:
+            items = _drop_items(_strip_qualifiers(s) if any(c.category == "recording" for c in unsupported) else s,
+                                [c.phrase for c in unsupported if c.category != "recording"])
+            for r in (items, _opener_only(s)):
+                if r == s:
+                    continue
                 sup2, uns2 = check_claims(extract_claims(r), analysis, cfg)
                 if not uns2:
                     dropped.append({"sentence": s, "claims": [str(c) for c in unsupported], "rewritten": r})
                     supported, unsupported, s = sup2, [], r
+                    break
         checked += [_claim_row(c, e) for c, e in supported] + [_claim_row(c, None) for c in unsupported]
         if unsupported:
             dropped.append({"sentence": s, "claims": [str(c) for c in unsupported]})
         else:
             kept.append(s)
+    if kept:  # its antecedent was dropped: "This is accompanied by percussion ..." cannot open a caption
+        kept[0] = re.sub(r"^(?:This|It) is accompanied by ", "The music features ", kept[0])
     return " ".join(kept), checked, dropped
+
+
+# MusicCaps' opener "This jazz song features a saxophone playing the melody.": when what it features
+# is unsupported, "This is a jazz song." keeps the genre (and the antecedent of the next sentence's "This").
+_OPENER = re.compile(r"^(?:This|It)\s+(?:is\s+)?(?:an?\s+)?(?P<desc>[\w/&' -]+?)\s+"
+                     r"(?P<noun>song|piece|track|tune|instrumental|composition)\s+(?:that\s+|which\s+)?"
+                     r"(?:features?|has|contains|includes?|with)\b", re.I)
+
+
+def _opener_only(s: str) -> str:
+    """'This X song features ...' cut back to 'This is a X song.'; anything else unchanged."""
+    m = _OPENER.match(s)
+    if not m:
+        return s
+    desc, noun = m["desc"].strip(), m["noun"].lower()
+    return f"This is {_a(desc.lower())} {desc} {noun}."
 
 
 def _unstutter(s: str, stem: int = 5, limit: int = 3) -> str:

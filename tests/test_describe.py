@@ -66,6 +66,21 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
         assert kept == "" and dropped[0]["claims"][0].startswith("recording:") and "rewritten" not in dropped[0]
 
 
+def test_an_opener_keeps_its_genre_when_what_it_features_is_unsupported():
+    a = make_analysis(**ROCK)
+    text = ("This rock song features a saxophone playing the main melody. "
+            "This is accompanied by drums playing a simple rock beat.")
+    kept, _, dropped = guard(text, a)
+    assert kept == "This is a rock song. This is accompanied by drums playing a simple rock beat."
+    assert dropped == [{"sentence": text.split(". ")[0] + ".", "claims": ["instrument:saxophone ('saxophone')"],
+                        "rewritten": "This is a rock song."}]
+    # an unsupported genre in the opener still drops it; the next sentence then cannot open with "This is"
+    kept, _, dropped = guard(text.replace("rock song", "jazz song"), a)
+    assert kept == "The music features drums playing a simple rock beat." and "rewritten" not in dropped[0]
+    # a supported opener is left alone
+    assert guard("This rock song features a male vocalist singing.", a)[0] == "This rock song features a male vocalist singing."
+
+
 def test_stuttering_lists_are_cut_back_to_their_first_variant():
     a = make_analysis(**ROCK)
     text = ("This is a rock song with electric guitar and drums. "
