@@ -74,8 +74,10 @@ def guard(text: str, analysis: Analysis, cfg=CFG) -> tuple[str, list[dict], list
 
     One rewrite is tried first: recording qualifiers ("low quality", "live", "amateur") are deleted, and
     so are the items of a list ("violin, strings, brass and percussion") that carry the other unsupported
-    claims; if what is left claims nothing unsupported it is kept. Why: a 270M model packs a whole
-    instrumentation into one sentence, and dropping it for one wrong item lost every right one.
+    claims; if what is left claims nothing unsupported it is kept. Failing that, an opener is cut back to
+    its head ("This jazz song features a saxophone ..." -> "This is a jazz song.", _opener_only). Why: a
+    270M model packs a whole instrumentation into one sentence, and dropping it for one wrong item lost
+    every right one (and the genre with the opener).
     Returns (kept text, checked claims, dropped sentences). Repeated sentences (a failure mode of
     small models) are dropped too, stuttering lists are cut back (_unstutter), and a trailing
     unfinished sentence is cut.
