@@ -268,3 +268,56 @@ def _normalised(result: Analysis) -> Analysis:
     """The result as it reads back from JSON (rounded floats, plain types), so that
     `Analysis.from_json(a.to_json()) == a` holds for every analysis we hand out."""
     return Analysis.from_dict(result.to_dict())
+
+
+# ------------------------------------------------------------------------------- saved analyses
+SAVED_SUFFIXES = (".json", ".jsonl")
+
+
+def is_saved_analysis(path) -> bool:
+    """A file name that `j2a analyze --format json|jsonl` (or `j2a describe`) writes, not audio."""
+    return str(path).lower().endswith(SAVED_SUFFIXES)
+
+
+def read_analyses(path) -> list[Analysis]:
+    """The analyses saved in a file: `j2a analyze --format json` (one object or a list) or `jsonl` (one
+    per line), or `j2a describe` output (each row carries its analysis).
+
+    Why: analysing a 3-minute track costs about 8 s on 2 cores; describing a library analysed before,
+    or asking a second question about a song, should not pay it again. Errors name the file."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
+    try:
+        rows = json.loads(text)
+        rows = rows if isinstance(rows, list) else [rows]
+    except json.JSONDecodeError:
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not JSON or JSON lines ({e.msg}, line {e.lineno})") from None
+    out = []
+    for i, r in enumerate(rows, 1):
+        r = r.get("analysis", r) if isinstance(r, dict) else r
+        if not isinstance(r, dict) or "duration_s" not in r or "is_music" not in r:
+            raise ValueError(f"{path}: entry {i} is not a J2A analysis (no duration_s / is_music)")
+        out.append(Analysis.from_dict(r))
+    if not out:
+        raise ValueError(f"{path}: no analyses in it")
+    return out
+
+
+def as_analysis(x) -> Analysis:
+    """An Analysis from an Analysis, its dict, a saved analysis file holding one (read_analyses), or an
+    audio path (analysed now)."""
+    if isinstance(x, Analysis):
+        return x
+    if isinstance(x, dict):
+        return Analysis.from_dict(x)
+    if is_saved_analysis(x):
+        rows = read_analyses(x)
+        if len(rows) > 1:
+            raise ValueError(f"{x}: holds {len(rows)} analyses, not one: give the recording itself or a file with its analysis alone")
+        return rows[0]
+    return analyze(x)

@@ -14,7 +14,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from .analysis import Analysis
+from .analysis import Analysis, as_analysis
 from .vocab import (CFG, _BY_KEY, aspects_from_analysis, check_claims, chord_progression, extract_claims, norm_tag,
                     present_tags, tag_scores)
 
@@ -58,16 +58,6 @@ def classify(question: str) -> str:
         if re.search(pat, q):
             return name
     return "other"
-
-
-def _load(x) -> Analysis:
-    if isinstance(x, Analysis):
-        return x
-    if isinstance(x, dict):
-        return Analysis.from_dict(x)
-    from .analysis import analyze
-
-    return analyze(x)
 
 
 def _clock(t: float) -> str:
@@ -243,7 +233,7 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
         from .describe import load_checkpoint
 
         load_checkpoint(model)  # a bad checkpoint fails before the analysis is paid for
-    a = _load(path_or_analysis)
+    a = as_analysis(path_or_analysis)
     intent = classify(question)
     if not a.is_music and intent in _MUSICAL:
         from .describe import not_music_statement
@@ -322,9 +312,10 @@ def add_cli(subparsers) -> None:
     p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
             'j2a ask song.mp3 "What is the tempo?"\n'
             'j2a ask song.mp3 "Is there a guitar?" --json\n'
+            'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
             'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
             'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2')
-    p.add_argument("file", metavar="FILE", help="audio file")
+    p.add_argument("file", metavar="FILE", help="audio file, or its saved analysis (.json from `j2a analyze`: no re-analysis)")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--llm", default="local", metavar="SPEC",
                    help="for open questions: local (J2A-LLM, default) | none | hf:MODEL | openai:MODEL@BASE_URL")

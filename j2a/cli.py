@@ -29,9 +29,10 @@ class _Fmt(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def add_batch_args(p: argparse.ArgumentParser, default_format: str = "jsonl") -> None:
+def add_batch_args(p: argparse.ArgumentParser, default_format: str = "jsonl",
+                   inputs_help: str = "audio files and/or folders (walked recursively)") -> None:
     """Arguments every batch command shares (analyze, describe, ...)."""
-    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked recursively)")
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
     p.add_argument("--format", choices=["json", "jsonl", "csv"], default=default_format, help="output format (default: %(default)s)")
     p.add_argument("--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once")
     p.add_argument("--workers", "-j", type=int, default=1, help="parallel worker processes (default: 1)")

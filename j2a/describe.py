@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import Analysis
+from .analysis import Analysis, as_analysis, is_saved_analysis, read_analyses
 from .vocab import CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
 
 
@@ -253,16 +253,6 @@ def _a(word: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- describe
-def _load_analysis(x) -> Analysis:
-    if isinstance(x, Analysis):
-        return x
-    if isinstance(x, dict):
-        return Analysis.from_dict(x)
-    from .analysis import analyze
-
-    return analyze(x)
-
-
 def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int = 3, adapter=None,
                            config: DescribeConfig | None = None) -> list[tuple[str, str, Faithfulness]]:
     """(caption, model name, faithfulness) per music analysis: guarded, retried, template fallback.
@@ -317,7 +307,7 @@ def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, a
 def describe_many(sources, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,
                   config: DescribeConfig | None = None) -> list[Description]:
     """`describe` for several tracks with batched LLM calls (paths, Analyses or dicts)."""
-    analyses = [_load_analysis(x) for x in sources]
+    analyses = [as_analysis(x) for x in sources]
     music = [i for i, a in enumerate(analyses) if a.is_music]
     caps = dict(zip(music, captions_from_analyses([analyses[i] for i in music], llm, max_tries, adapter, config)))
     out = []
@@ -340,7 +330,7 @@ def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: i
     """
     if model and model not in _CKPTS and not Path(model).exists():
         raise ValueError(f"{model}: no such J2A-2.x checkpoint")
-    a = _load_analysis(path_or_analysis)
+    a = as_analysis(path_or_analysis)
     if not a.is_music:
         return Description(not_music_statement(a), [], a, "rule: not music", Faithfulness())
     if model:
@@ -352,7 +342,7 @@ def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: i
 
 
 def _path_of(x, a: Analysis) -> str | None:
-    if isinstance(x, (str, Path)):
+    if isinstance(x, (str, Path)) and not is_saved_analysis(x):
         return str(x)
     return a.file if a.file and Path(a.file).exists() else None
 
@@ -612,9 +602,23 @@ def _section_caption(sec: dict, prev: dict | None) -> str:
 
 
 # -------------------------------------------------------------------------------------------- CLI
+_SAVED: dict[str, Analysis] = {}  # analyses read from saved files given to `j2a describe`, by their audio path
+
+
+def _read_saved(paths: list[str]) -> list[str]:
+    """Read saved analysis files into _SAVED (also each worker's initializer); their audio paths, in order."""
+    keys = []
+    for p in paths:
+        for a in read_analyses(p):
+            _SAVED[a.file] = a
+            keys.append(a.file)
+    return list(dict.fromkeys(keys))
+
+
 def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None) -> dict:
     cfg = DescribeConfig(num_beams=beams) if beams else None
-    return describe(path, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
+    return describe(_SAVED.get(path, path), llm=llm, sections=sections, adapter=adapter, model=model,
+                    config=cfg).to_dict()
 
 
 def _flatten(d: dict) -> dict:
@@ -629,12 +633,24 @@ def cmd_describe(args) -> int:
 
     fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
                  beams=args.beams)
-    res = run_batch(args.inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
-                    desc="describe", flatten=_flatten)
+    inputs, saved, bad = [], [], 0
+    for x in args.inputs:  # saved analyses (from `j2a analyze --out X.jsonl`) are described without re-analysis
+        if not is_saved_analysis(x):
+            inputs.append(x)
+            continue
+        try:
+            inputs += _read_saved([x])
+            saved.append(x)
+        except ValueError as e:
+            print(e, file=sys.stderr, flush=True)
+            bad += 1
+    init = partial(_read_saved, saved) if saved and args.workers > 1 else None
+    res = run_batch(inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
+                    desc="describe", flatten=_flatten, initializer=init)
     if args.out:
-        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
+        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed) + bad} failed -> {args.out}",
               file=sys.stderr)
-    return res.exit_code
+    return 1 if bad else res.exit_code
 
 
 def add_cli(subparsers) -> None:
@@ -644,9 +660,11 @@ def add_cli(subparsers) -> None:
             "j2a describe song.mp3\n"
             "j2a describe song.mp3 --sections --format json\n"
             "j2a describe ~/Music --out captions.jsonl --resume\n"
+            "j2a describe library.jsonl --out captions.jsonl   # analyses saved by `j2a analyze --out`: no re-analysis\n"
             "j2a describe song.wav --llm none            # template only, no language model\n"
             "j2a describe song.wav --beams 1             # greedy decoding: faster")
-    add_batch_args(p)
+    add_batch_args(p, inputs_help="audio files and/or folders (walked recursively), or analyses saved by "
+                                  "`j2a analyze --out X.json|X.jsonl` (described without analysing again)")
     p.add_argument("--sections", action="store_true", help="add time-stamped descriptions of the track's sections")
     p.add_argument("--llm", default="local", metavar="SPEC",
                    help="local (J2A-LLM, default) | none (template) | hf:MODEL_ID_OR_PATH | openai:MODEL@BASE_URL")

@@ -185,3 +185,26 @@ def test_describe_questions_get_the_guarded_caption():
 def test_factual_questions_never_load_an_llm():
     ans = ask(_rock(), "What is the tempo?", llm="openai:nothing@http://127.0.0.1:9")  # unreachable: never called
     assert ans.answer.startswith("About 128 BPM") and ans.source == "analysis"
+
+
+def test_a_saved_analysis_is_asked_without_analysing_again(tmp_path, monkeypatch, capsys):
+    """`j2a ask song.json "..."` reads what `j2a analyze --format json --out song.json` saved; a file with
+    several analyses, or none, is a one-line error naming it."""
+    import j2a.analysis
+    from j2a.cli import main
+
+    monkeypatch.setattr(j2a.analysis, "analyze", lambda *a, **k: pytest.fail("analysed again"))
+    one = tmp_path / "song.json"
+    one.write_text(json.dumps([_rock().to_dict()], indent=2))  # --format json writes a list
+    assert ask(str(one), "What key is it in?", llm="none").answer.startswith("E minor")
+    assert main(["ask", str(one), "What is the tempo?", "--llm", "none"]) == 0
+    assert capsys.readouterr().out.startswith("About 128 BPM")
+    lib = tmp_path / "library.jsonl"
+    lib.write_text(_rock().to_json() + "\n" + _rock().to_json() + "\n")
+    with pytest.raises(ValueError, match=r"library\.jsonl: holds 2 analyses, not one"):
+        ask(str(lib), "What key is it in?", llm="none")
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    assert main(["ask", str(junk), "What key is it in?"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert str(junk) in err and "not JSON" in err and len(err.splitlines()) == 1

@@ -270,6 +270,34 @@ def test_non_music_clips_are_not_songs(clip, audio_dir, analysis_of):
         assert d.caption == "This recording does not appear to be music: it sounds like speech."
 
 
+def test_cli_describe_reads_saved_analyses_without_analysing_again(tmp_path, monkeypatch, capsys):
+    """`j2a describe library.jsonl`: the analyses `j2a analyze --out` saved are described as they are;
+    a file that is not one is reported by name and skipped, and --resume works on the audio paths."""
+    import j2a.analysis
+    from j2a.cli import main
+
+    monkeypatch.setattr(j2a.analysis, "analyze", lambda *a, **k: pytest.fail("analysed again"))
+    rock, speech = make_analysis(**ROCK), make_analysis(is_music=False)
+    rock.file, speech.file = "/music/rock.wav", "/music/talk.wav"
+    lib = tmp_path / "library.jsonl"
+    lib.write_text(rock.to_json() + "\n" + speech.to_json() + "\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"ytid": "x"}')
+    out = tmp_path / "d.jsonl"
+    assert main(["describe", str(lib), str(bad), "--llm", "none", "--out", str(out)]) == 1
+    assert f"{bad}: entry 1 is not a J2A analysis" in capsys.readouterr().err
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["file"] for r in rows] == ["/music/rock.wav", "/music/talk.wav"]
+    assert rows[0]["caption"] == describe(rock, llm="none").caption and rows[0]["analysis"] == rock.to_dict()
+    assert rows[1]["caption"].startswith("This recording does not appear to be music")
+    assert main(["describe", str(lib), "--llm", "none", "--out", str(out), "--resume"]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    # `j2a describe` output holds its analyses too: it can be described again (say, with another LLM)
+    again = tmp_path / "again.jsonl"
+    assert main(["describe", str(out), "--llm", "none", "--out", str(again)]) == 0
+    assert [json.loads(x)["caption"] for x in again.read_text().splitlines()] == [r["caption"] for r in rows]
+
+
 def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
     from j2a.cli import main
 
