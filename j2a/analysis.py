@@ -318,6 +318,7 @@ def as_analysis(x) -> Analysis:
     if is_saved_analysis(x):
         rows = read_analyses(x)
         if len(rows) > 1:
-            raise ValueError(f"{x}: holds {len(rows)} analyses, not one: give the recording itself or a file with its analysis alone")
+            raise ValueError(f"{x}: holds {len(rows)} analyses, not one: "
+                             "give the recording itself or a file with its analysis alone")
         return rows[0]
     return analyze(x)
