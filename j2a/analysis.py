@@ -279,33 +279,61 @@ def is_saved_analysis(path) -> bool:
     return str(path).lower().endswith(SAVED_SUFFIXES)
 
 
-def read_analyses(path) -> list[Analysis]:
-    """The analyses saved in a file: `j2a analyze --format json` (one object or a list) or `jsonl` (one
-    per line), or `j2a describe` output (each row carries its analysis).
+def iter_analyses(path):
+    """(offset, Analysis) for each analysis saved in a file: `j2a analyze --format json` (one object or a
+    list; offset None) or `jsonl` (one per line; offset = the line's byte position, for read_analysis_at),
+    or `j2a describe` output (each row carries its analysis). Errors name the file.
 
     Why: analysing a 3-minute track costs about 8 s on 2 cores; describing a library analysed before,
-    or asking a second question about a song, should not pay it again. Errors name the file."""
+    or asking a second question about a song, should not pay it again. Lines are read one at a time, so
+    a library's worth of analyses (note events and all) need not fit in memory."""
     try:
-        text = open(path).read()
+        f = open(path, "rb")
     except OSError as e:
         raise ValueError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
-    try:
-        rows = json.loads(text)
-        rows = rows if isinstance(rows, list) else [rows]
-    except json.JSONDecodeError:
-        try:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not JSON or JSON lines ({e.msg}, line {e.lineno})") from None
-    out = []
-    for i, r in enumerate(rows, 1):
-        r = r.get("analysis", r) if isinstance(r, dict) else r
-        if not isinstance(r, dict) or "duration_s" not in r or "is_music" not in r:
-            raise ValueError(f"{path}: entry {i} is not a J2A analysis (no duration_s / is_music)")
-        out.append(Analysis.from_dict(r))
-    if not out:
+    i = 0
+    with f:
+        doc = None
+        if not str(path).lower().endswith(".jsonl"):
+            try:  # a JSON document; else JSON lines after all
+                doc = json.loads(f.read())
+            except json.JSONDecodeError:
+                f.seek(0)
+        if doc is not None:
+            for i, r in enumerate(doc if isinstance(doc, list) else [doc], 1):
+                yield None, _saved_row(path, i, r)
+        else:
+            offset = 0
+            for line in f:
+                if line.strip():
+                    i += 1
+                    try:
+                        r = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"{path}: line {i} is not JSON ({e.msg})") from None
+                    yield offset, _saved_row(path, i, r)
+                offset += len(line)
+    if not i:
         raise ValueError(f"{path}: no analyses in it")
-    return out
+
+
+def read_analysis_at(path, offset: int) -> Analysis:
+    """The analysis on the JSON line that starts at byte `offset` of `path` (from iter_analyses)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return _saved_row(path, offset, json.loads(f.readline()))
+
+
+def _saved_row(path, i, r) -> Analysis:
+    r = r.get("analysis", r) if isinstance(r, dict) else r
+    if not isinstance(r, dict) or "duration_s" not in r or "is_music" not in r:
+        raise ValueError(f"{path}: entry {i} is not a J2A analysis (no duration_s / is_music)")
+    return Analysis.from_dict(r)
+
+
+def read_analyses(path) -> list[Analysis]:
+    """Every analysis saved in a file (iter_analyses)."""
+    return [a for _, a in iter_analyses(path)]
 
 
 def as_analysis(x) -> Analysis:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import Analysis, as_analysis, is_saved_analysis, read_analyses
+from .analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
 from .vocab import CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
 
 
@@ -602,23 +602,26 @@ def _section_caption(sec: dict, prev: dict | None) -> str:
 
 
 # -------------------------------------------------------------------------------------------- CLI
-_SAVED: dict[str, Analysis] = {}  # analyses read from saved files given to `j2a describe`, by their audio path
+# analyses saved in files given to `j2a describe`, by their audio path: the analysis itself, or where its
+# JSON line starts (a library's JSONL is indexed, not held in memory)
+_SAVED: dict[str, Analysis | tuple[str, int]] = {}
 
 
 def _read_saved(paths: list[str]) -> list[str]:
-    """Read saved analysis files into _SAVED (also each worker's initializer); their audio paths, in order."""
+    """Index saved analysis files into _SAVED (also each worker's initializer); their audio paths, in order."""
     keys = []
     for p in paths:
-        for a in read_analyses(p):
-            _SAVED[a.file] = a
+        for offset, a in iter_analyses(p):
+            _SAVED[a.file] = a if offset is None else (p, offset)
             keys.append(a.file)
     return list(dict.fromkeys(keys))
 
 
 def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None) -> dict:
     cfg = DescribeConfig(num_beams=beams) if beams else None
-    return describe(_SAVED.get(path, path), llm=llm, sections=sections, adapter=adapter, model=model,
-                    config=cfg).to_dict()
+    src = _SAVED.get(path, path)
+    src = read_analysis_at(*src) if isinstance(src, tuple) else src
+    return describe(src, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
 
 
 def _flatten(d: dict) -> dict:
