@@ -1,23 +1,15 @@
-"""J2A — open music description: audio in, truthful words out."""
+"""J2A — open music description: audio in, truthful words out.
+
+The three jobs, as functions: `j2a.analyze(path)`, `j2a.describe(path)`, `j2a.ask(path, question)`.
+They are imported here, not wrapped lazily: `describe` and `ask` are also submodule names, and importing
+a submodule rebinds the package attribute to the module, so a lazy wrapper worked once and then
+`j2a.describe(...)` raised "'module' object is not callable". Importing them costs about 0.2 s and
+loads no model (models load on first use).
+"""
 __version__ = "0.1.0"
 
+from .analysis import Analysis, analyze  # noqa: E402
+from .ask import ask  # noqa: E402
+from .describe import describe  # noqa: E402
 
-def analyze(source, sr=None, config=None):
-    """Analyse a file path or a mono/stereo array (with `sr`). See j2a.analysis.analyze."""
-    from .analysis import analyze as _analyze
-
-    return _analyze(source, sr=sr, config=config)
-
-
-def describe(source, llm="local", sections=False, max_tries=3, **kw):
-    """Describe a whole track in words, guarded against unsupported claims. See j2a.describe.describe."""
-    from .describe import describe as _describe
-
-    return _describe(source, llm=llm, sections=sections, max_tries=max_tries, **kw)
-
-
-def ask(source, question, llm="local", **kw):
-    """Answer a question about a recording (facts from the analysis). See j2a.ask.ask."""
-    from .ask import ask as _ask
-
-    return _ask(source, question, llm=llm, **kw)
+__all__ = ["Analysis", "analyze", "ask", "describe", "__version__"]
