@@ -10,7 +10,8 @@ detect, like "trumpet", is still recognised so that it can be rejected) and narr
 
 Support rules (`Concept.support`): a list of alternatives, any one suffices. An alternative is a
 tag name, several tags joined by "+" (all required), or a fact test starting with "@"
-("@low_notes": transcribed notes reach the bass register; "@vocals": any vocal tag).
+("@low_notes": transcribed notes reach the bass register in a band with a rhythm section; "@vocals":
+any vocal tag).
 """
 from __future__ import annotations
 
@@ -442,9 +443,13 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: VocabConfig) -> str 
     if name == "@low_notes":
         notes = getattr(analysis, "notes", None)
         low = (notes.pitch_range or {}).get("low") if notes is not None and notes.pitch_range else None
-        if low and low.get("midi") is not None and int(low["midi"]) <= cfg.low_note_midi:
-            return f"lowest transcribed note {low.get('name', low['midi'])} (bass register)"
-        return None
+        if not (low and low.get("midi") is not None and int(low["midi"]) <= cfg.low_note_midi):
+            return None
+        # Low notes alone are no bass player: a solo piano's left hand (pistachio_ragtime.ogg) or a
+        # guitar's low E gets there too. Only beside a rhythm section do they stand for a bass part.
+        band = [f"'{t}' = {tags[t]:.2f}" for t in _DRUM_TAGS if t in tags]
+        return (f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "
+                f"({', '.join(band)})") if band else None
     if name == "@vocals":
         hits = [f"'{t}' = {tags[t]:.2f}" for t in _VOCAL_TAGS if t in tags]
         return "vocal tag " + ", ".join(hits) if hits else None

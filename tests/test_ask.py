@@ -86,6 +86,8 @@ TABLE = [
     ("brahms_hungarian_dance_5.ogg", "Is anyone singing?", "presence", no),
     ("vocadito_1.wav", "Does it have vocals?", "presence", yes),
     ("choice_drum_bass.ogg", "Are there drums?", "presence", yes),
+    ("choice_drum_bass.ogg", "Is there a bass?", "presence", yes),  # manifest: drums, bass
+    ("pistachio_ragtime.ogg", "Is there a bass?", "presence", no),  # manifest: piano alone (its left hand is low)
     ("techno_loop.mp3", "Is it electronic music?", "presence", yes),
     ("trumpet_loop_f_90bpm.ogg", "Is there a saxophone?", "presence", cant),
 ]
