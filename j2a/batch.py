@@ -99,14 +99,14 @@ def run_batch(
         if resume and fmt != "jsonl" and not jpath.exists() and outp.exists():
             prior.update({r.get("file"): r for r in _load_finished(outp, fmt)})
             for r in prior.values():  # re-journal so a later kill still has them
-                _append(jpath, r)
+                append_jsonl(jpath, r)
         # rewrite the journal cleanly (drops a half-written last line, even when no row is complete)
         if resume and jpath.exists():
             with open(jpath, "w") as f:
                 for r in prior.values():
                     f.write(json.dumps(r) + "\n")
         journal = open(jpath, "a", buffering=1)
-        errpath = outp.with_name(outp.name + ".errors.jsonl")
+        errpath = errors_path(outp)
         if errpath.exists():  # failed files are retried on --resume, so it describes this run only
             errpath.unlink()
     todo = [f for f in files if f not in prior]
@@ -118,7 +118,7 @@ def run_batch(
             print(err, file=sys.stderr, flush=True)
             res.failed.append({"file": path, "error": err})
             if out:
-                _append(errpath, {"file": path, "error": err})
+                append_jsonl(errpath, {"file": path, "error": err})
             return
         results[path] = value
         line = json.dumps(value)
@@ -161,7 +161,12 @@ def run_batch(
     return res
 
 
-def _append(path: Path, row: dict) -> None:
+def errors_path(out: str | Path) -> Path:
+    """Where a batch writing `out` records its bad files: `<out>.errors.jsonl`."""
+    return Path(out).with_name(Path(out).name + ".errors.jsonl")
+
+
+def append_jsonl(path: Path, row: dict) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(row) + "\n")
 

@@ -632,11 +632,11 @@ def _flatten(d: dict) -> dict:
 
 
 def cmd_describe(args) -> int:
-    from .batch import run_batch
+    from .batch import append_jsonl, errors_path, run_batch
 
     fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
                  beams=args.beams)
-    inputs, saved, bad = [], [], 0
+    inputs, saved, bad = [], [], []
     for x in args.inputs:  # saved analyses (from `j2a analyze --out X.jsonl`) are described without re-analysis
         if not is_saved_analysis(x):
             inputs.append(x)
@@ -646,14 +646,17 @@ def cmd_describe(args) -> int:
             saved.append(x)
         except ValueError as e:
             print(e, file=sys.stderr, flush=True)
-            bad += 1
+            bad.append({"file": x, "error": str(e)})
     init = partial(_read_saved, saved) if saved and args.workers > 1 else None
     res = run_batch(inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
                     desc="describe", flatten=_flatten, initializer=init)
+    res.failed += bad
     if args.out:
-        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed) + bad} failed -> {args.out}",
+        for row in bad:  # beside the batch's own errors (run_batch starts that file afresh)
+            append_jsonl(errors_path(args.out), row)
+        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
               file=sys.stderr)
-    return 1 if bad else res.exit_code
+    return res.exit_code
 
 
 def add_cli(subparsers) -> None:

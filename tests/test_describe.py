@@ -287,6 +287,7 @@ def test_cli_describe_reads_saved_analyses_without_analysing_again(tmp_path, mon
     out = tmp_path / "d.jsonl"
     assert main(["describe", str(lib), str(bad), "--llm", "none", "--out", str(out)]) == 1
     assert f"{bad}: entry 1 is not a J2A analysis" in capsys.readouterr().err
+    assert [json.loads(x)["file"] for x in (tmp_path / "d.jsonl.errors.jsonl").read_text().splitlines()] == [str(bad)]
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["file"] for r in rows] == ["/music/rock.wav", "/music/talk.wav"]
     assert rows[0]["caption"] == describe(rock, llm="none").caption and rows[0]["analysis"] == rock.to_dict()
