@@ -166,9 +166,11 @@ def _join_items(items: list[str], end: str) -> str:
     return (items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]) + end
 
 
-def _drop_items(s: str, phrases: list[str]) -> str:
+def _drop_items(s: str, phrases: list[str], max_words: int = 6) -> str:
     """The sentence without the list items that contain one of `phrases`; unchanged when a phrase is in
-    the sentence's head (item 0: cutting it would leave no sentence) or in no item."""
+    the sentence's head (item 0: cutting it would leave no sentence) or in no item, or when an item to
+    cut is longer than `max_words`: that is a clause after a comma ("After 2 bars, the percussion plays
+    an ascending phrase …"), not a list item, and cutting it left the fragment "After 2 bars."."""
     if not phrases:
         return s
     items, end = _list_items(s)
@@ -177,13 +179,17 @@ def _drop_items(s: str, phrases: list[str]) -> str:
         return s
     if not all(any(has(i, p) for i in items[1:]) for p in phrases):
         return s
-    return _join_items([i for k, i in enumerate(items) if k == 0 or not any(has(i, p) for p in phrases)], end)
+    cut = [k for k, i in enumerate(items) if k and any(has(i, p) for p in phrases)]
+    if any(len(items[k].split()) > max_words for k in cut):
+        return s
+    return _join_items([i for k, i in enumerate(items) if k not in cut], end)
 
 
 # "low quality" goes only where it qualifies a following noun ("the low quality recording features"):
 # where "quality" is itself the noun ("it has a bad audio quality", "of low quality and ...") cutting it
 # would leave a broken sentence, so that sentence stays unsupported and is dropped whole.
-_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad)(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
+_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad|high|good|great|excellent|decent|clean|crisp|clear|professional|studio)"
+               r"(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
                r"(?=(?!(?:and|but|or|with|in|of|is|was)\b)[a-z])",
                r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)"]
 

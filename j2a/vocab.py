@@ -211,6 +211,11 @@ CONCEPTS: list[Concept] = [
                                                r"(?:playing|played|performed|performing|heard) live", r"live at (?:a|an|the)",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
                                                r"(?:low|poor|bad) (?:audio |sound |recording )?quality",
+                                               r"(?:high|good|great|excellent|decent|clean|crisp|clear|professional|"
+                                               r"studio) (?:audio |sound |recording )?quality",
+                                               r"(?:audio|sound|recording) quality (?:of (?:this|the) \w+ )?"
+                                               r"(?:is|was|seems|sounds)",
+                                               r"quality of the (?:recording|audio|sound)",
                                                r"amateur recording", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
     # ------------------------------------------- titles, artists, labels: nothing in the audio can support them

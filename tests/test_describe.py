@@ -62,9 +62,20 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
     assert kept == "The recording features a rock song with electric guitar and drums."
     assert dropped[0]["rewritten"] == kept and "rewritten" not in dropped[1]
     # where "quality" is the noun, cutting the qualifier would break the sentence: it goes whole
-    for s in ("This music has a bad audio quality.", "The recording is of low quality and features electric guitar."):
+    kept, _, _ = guard("This high quality recording features a rock song with drums.", a)
+    assert kept == "This recording features a rock song with drums."
+    for s in ("This music has a bad audio quality.", "The recording is of low quality and features electric guitar.",
+              "The audio quality is poor.", "The audio quality of this song is good.",
+              "The quality of the recording is low with electric guitar."):
         kept, _, dropped = guard(s, a)
         assert kept == "" and dropped[0]["claims"][0].startswith("recording:") and "rewritten" not in dropped[0]
+
+
+def test_a_clause_after_a_comma_is_not_a_list_item():
+    a = make_analysis(**ROCK)
+    s = "After 2 bars, the saxophone plays an ascending phrase followed by a descending phrase."
+    kept, _, dropped = guard(s, a)
+    assert kept == "" and dropped == [{"sentence": s, "claims": ["instrument:saxophone ('saxophone')"]}]
 
 
 def test_an_opener_keeps_its_genre_when_what_it_features_is_unsupported():

@@ -162,7 +162,12 @@ def test_titles_artists_and_recording_context_are_never_supported():
             "A live recording with crowd cheering. The audio quality is low quality.")
     sup, uns = check_claims(extract_claims(text), a)
     assert not sup
-    assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 8
+    # 9: "The audio quality is low quality." is two recording claims ("audio quality is", "low quality")
+    assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 9
+    for s in ("The audio quality is poor.", "The recording quality is decent.", "This is a high quality recording.",
+              "The quality of the recording is low."):
+        assert [c.category for c in check_claims(extract_claims(s), a)[1]] == ["recording"], s
+    assert not check_claims(extract_claims("The guitar has a warm tonal quality."), a)[1]
     # MusicCaps writers' "may be playing live" says the clip is a live recording: nothing measures that
     for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
               "A piece heard live at the festival."):
