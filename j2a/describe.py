@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
-from .vocab import CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
+from .vocab import _LANGS, CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
 
 
 @dataclass
@@ -191,7 +191,9 @@ def _drop_items(s: str, phrases: list[str], max_words: int = 6) -> str:
 _QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad|high|good|great|excellent|decent|clean|crisp|clear|professional|studio)"
                r"(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
                r"(?=(?!(?:and|but|or|with|in|of|is|was)\b)[a-z])",
-               r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)"]
+               r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)",
+               # "sings in Spanish" / "in a foreign language": the singing is heard, the language is not
+               rf"\s+in (?:a )?(?:foreign|different|native|local) (?:language|tongue)\b|\s+in {_LANGS}\b(?!\s+\w)"]
 
 
 def _strip_qualifiers(s: str) -> str:

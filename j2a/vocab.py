@@ -75,6 +75,8 @@ _VOCAL_TAGS = ("vocal", "vocals", "singing", "male vocals", "female vocals", "vo
 _NO_VOCAL_TAGS = ("instrumental (no vocals)", "no vocals", "no vocal", "no voice", "instrumental")
 
 _PL = "(?:s|es)?"  # optional plural
+_LANGS = ("(?:english|spanish|french|german|italian|portuguese|hindi|punjabi|tamil|arabic|hebrew|turkish|greek|"
+          "russian|japanese|korean|chinese|mandarin|cantonese|swahili|latin)")
 
 CONCEPTS: list[Concept] = [
     # ---------------------------------------------------------------------------------- instruments
@@ -218,6 +220,12 @@ CONCEPTS: list[Concept] = [
                                                r"quality of the (?:recording|audio|sound)",
                                                r"amateur recording", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
+    # ---------------------------------- what is sung: J2A transcribes no lyrics and identifies no language
+    Concept("language or lyrics", "recording", (r"in (?:a )?(?:foreign|different|native|local) (?:language|tongue)",
+                                                rf"(?:in|sung in|lyrics in) {_LANGS}\b(?!\s+(?:style|guitar|flavou?r|rhythm))",
+                                                rf"{_LANGS} (?:lyrics|language|vocals?|singing)",
+                                                r"lyrics (?:are|is|talk|speak|tell|deal)", r"(?:the )?lyrics (?:about|of)",
+                                                r"sings? about", r"singing about"), ()),
     # ------------------------------------------- titles, artists, labels: nothing in the audio can support them
     Concept("attribution", "attribution", (r"by the (?:band|artist|singer|group|composer|rapper|dj)", r"song called",
                                            r"track called", r"song titled", r"track titled", r"titled", r"entitled",

@@ -64,6 +64,11 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
     # where "quality" is the noun, cutting the qualifier would break the sentence: it goes whole
     kept, _, _ = guard("This high quality recording features a rock song with drums.", a)
     assert kept == "This recording features a rock song with drums."
+    # the singing is heard, its language is not: the language goes, the singer stays
+    kept, _, dropped = guard("A male vocalist sings in a foreign language over electric guitar. "
+                             "The male vocalist sings in Spanish. The lyrics are about love.", a)
+    assert kept == "A male vocalist sings over electric guitar. The male vocalist sings."
+    assert dropped[-1] == {"sentence": "The lyrics are about love.", "claims": ["recording:language or lyrics ('lyrics are')"]}
     for s in ("This music has a bad audio quality.", "The recording is of low quality and features electric guitar.",
               "The audio quality is poor.", "The audio quality of this song is good.",
               "The quality of the recording is low with electric guitar."):

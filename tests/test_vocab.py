@@ -168,6 +168,9 @@ def test_titles_artists_and_recording_context_are_never_supported():
               "The quality of the recording is low."):
         assert [c.category for c in check_claims(extract_claims(s), a)[1]] == ["recording"], s
     assert not check_claims(extract_claims("The guitar has a warm tonal quality."), a)[1]
+    for s in ("A woman sings in a foreign language.", "The song has Spanish lyrics.", "He sings about heartbreak."):
+        assert "recording" in [c.category for c in check_claims(extract_claims(s), a)[1]], s
+    assert [c.category for c in extract_claims("A Spanish guitar plays in Spanish style.")] == ["instrument"]
     # MusicCaps writers' "may be playing live" says the clip is a live recording: nothing measures that
     for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
               "A piece heard live at the festival."):
