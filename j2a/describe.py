@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
-from .vocab import _LANGS, CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
+from .vocab import _LANGS, _OTHER_TONGUE, _QUALITY_WORDS, CFG, aspects_from_analysis, chord_progression, check_claims, extract_claims
 
 
 @dataclass
@@ -188,12 +188,11 @@ def _drop_items(s: str, phrases: list[str], max_words: int = 6) -> str:
 # "low quality" goes only where it qualifies a following noun ("the low quality recording features"):
 # where "quality" is itself the noun ("it has a bad audio quality", "of low quality and ...") cutting it
 # would leave a broken sentence, so that sentence stays unsupported and is dropped whole.
-_QUALIFIERS = [r"\b(?:very\s+|rather\s+)?(?:low|poor|bad|high|good|great|excellent|decent|clean|crisp|clear|professional|studio)"
-               r"(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
+_QUALIFIERS = [rf"\b(?:very\s+|rather\s+)?{_QUALITY_WORDS}(?:[\s-]+(?:audio|sound|recording))?[\s-]+quality[\s,]*"
                r"(?=(?!(?:and|but|or|with|in|of|is|was)\b)[a-z])",
                r"\blive\s+(?=(?:performance|recording|version)\b)", r"\bamateur\s+(?=recording\b)",
                # "sings in Spanish" / "in a foreign language": the singing is heard, the language is not
-               rf"\s+in (?:a )?(?:foreign|different|native|local) (?:language|tongue)\b|\s+in {_LANGS}\b(?!\s+\w)"]
+               rf"\s+{_OTHER_TONGUE}\b|\s+in {_LANGS}\b(?!\s+\w)"]
 
 
 def _strip_qualifiers(s: str) -> str:

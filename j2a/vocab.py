@@ -75,6 +75,9 @@ _VOCAL_TAGS = ("vocal", "vocals", "singing", "male vocals", "female vocals", "vo
 _NO_VOCAL_TAGS = ("instrumental (no vocals)", "no vocals", "no vocal", "no voice", "instrumental")
 
 _PL = "(?:s|es)?"  # optional plural
+# shared with j2a.describe's qualifier rewrite, which cuts these words where the guard finds them
+_QUALITY_WORDS = "(?:low|poor|bad|high|good|great|excellent|decent|clean|crisp|clear|professional|studio)"
+_OTHER_TONGUE = r"in (?:a )?(?:foreign|different|native|local) (?:language|tongue)"
 _LANGS = ("(?:english|spanish|french|german|italian|portuguese|hindi|punjabi|tamil|arabic|hebrew|turkish|greek|"
           "russian|japanese|korean|chinese|mandarin|cantonese|swahili|latin)")
 
@@ -212,16 +215,14 @@ CONCEPTS: list[Concept] = [
     Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
                                                r"(?:playing|played|performed|performing|heard) live", r"live at (?:a|an|the)",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
-                                               r"(?:low|poor|bad) (?:audio |sound |recording )?quality",
-                                               r"(?:high|good|great|excellent|decent|clean|crisp|clear|professional|"
-                                               r"studio) (?:audio |sound |recording )?quality",
+                                               rf"{_QUALITY_WORDS} (?:audio |sound |recording )?quality",
                                                r"(?:audio|sound|recording) quality (?:of (?:this|the) \w+ )?"
                                                r"(?:is|was|seems|sounds)",
                                                r"quality of the (?:recording|audio|sound)",
                                                r"amateur recording", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
     # ---------------------------------- what is sung: J2A transcribes no lyrics and identifies no language
-    Concept("language or lyrics", "recording", (r"in (?:a )?(?:foreign|different|native|local) (?:language|tongue)",
+    Concept("language or lyrics", "recording", (_OTHER_TONGUE,
                                                 rf"(?:in|sung in|lyrics in) {_LANGS}\b(?!\s+(?:style|guitar|flavou?r|rhythm))",
                                                 rf"{_LANGS} (?:lyrics|language|vocals?|singing)",
                                                 r"lyrics (?:are|is|talk|speak|tell|deal)", r"(?:the )?lyrics (?:about|of)",
