@@ -128,13 +128,28 @@ def child_madmom(path: str, warm: str) -> dict:
 
 
 # --------------------------------------------------------------------------------- parent side
+def ref_tree(ref: str) -> Path:
+    """The j2a package as it was at git `ref`, unpacked once into a temp dir (for "j2a@REF" runs: today's
+    code and an earlier one side by side in one bench run, on the same inputs and machine)."""
+    out = Path(tempfile.gettempdir()) / f"j2a-ref-{ref}"
+    if not (out / "j2a").is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "j2a"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
 def run_child(tool: str, path: Path, warm: Path, mem_cap_gb: float, timeout_s: float) -> dict:
     """Run one measurement in a fresh process; enforce the memory cap and the timeout."""
     import psutil
 
+    env = dict(os.environ)
+    if tool.startswith("j2a@"):
+        env["PYTHONPATH"] = str(ref_tree(tool[4:]))
+        tool = "j2a"
     cmd = [sys.executable, __file__, "--child", tool, str(path), str(warm)]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out_box: dict = {}
     reader = threading.Thread(target=lambda: out_box.update(zip(("out", "err"), p.communicate())), daemon=True)
     reader.start()
@@ -177,7 +192,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--durations", default="30,180,600,3600", help="input lengths in seconds")
     ap.add_argument("--runs", default="3,3,1,1", help="runs per duration (median reported)")
-    ap.add_argument("--tools", default="j2a,madmom")
+    ap.add_argument("--tools", default="j2a,madmom", help="j2a, madmom, or j2a@REF (the package at a git commit)")
     ap.add_argument("--mem-cap-gb", type=float, default=8.0, help="kill a run above this RSS (GiB)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="kill a run after this many CPU seconds")
     ap.add_argument("--peer-runs", default=None, help="runs per duration for madmom (default: --runs)")
@@ -220,8 +235,8 @@ def main(argv=None) -> int:
             build_track(dur, path)
         for tool in tools:
             results = []
-            n = n_j2a if tool == "j2a" else n_peer
-            timeout = args.timeout if tool == "j2a" else (args.peer_timeout or args.timeout)
+            n = n_j2a if tool.startswith("j2a") else n_peer
+            timeout = args.timeout if tool.startswith("j2a") else (args.peer_timeout or args.timeout)
             if n == 0:
                 continue
             for _ in range(n):

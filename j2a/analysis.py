@@ -18,7 +18,9 @@ import numpy as np
 
 from . import __version__
 
-SCHEMA_VERSION = 1
+# 2: fused musicnn + YAMNet tags (Tag.sources, Tags.sound, Tags.audioset, Tags.timeline). Version-1 files load
+# unchanged: every new field has a default.
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -60,7 +62,34 @@ class Chord:
 @dataclass
 class Tag:
     label: str
-    score: float
+    score: float  # fused score (j2a.features.fusion): >= 0.15 when listed, comparable across labels
+    sources: dict[str, float] = field(default_factory=dict)  # raw score of each model that has the label
+
+
+@dataclass
+class TagTimeline:
+    """Fused scores over time, one value per segment of `hop_s` seconds (musicnn's 3-s patch; YAMNet's
+    0.96-s windows are averaged into it), for every label that reaches the listing score somewhere.
+    Per-model series are kept so the fusion can be redone; `fused` is what sections and `ask` read."""
+
+    hop_s: float = 0.0
+    fused: dict[str, list[float]] = field(default_factory=dict)  # "group:label" -> per-segment score
+    models: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # model -> "group:label" -> series
+
+    def spans(self, key: str, on: float = 0.15, off: float = 0.1) -> list[tuple[float, float]]:
+        """(start_s, end_s) where `key` plays: on at `on`, off below `off` (hysteresis, so a score that
+        hovers at the threshold does not flicker)."""
+        out, start, active = [], 0.0, False
+        series = self.fused.get(key, [])
+        for i, v in enumerate(series):
+            if not active and v >= on:
+                active, start = True, i * self.hop_s
+            elif active and v < off:
+                active = False
+                out.append((round(start, 2), round(i * self.hop_s, 2)))
+        if active:
+            out.append((round(start, 2), round(len(series) * self.hop_s, 2)))
+        return out
 
 
 @dataclass
@@ -69,7 +98,10 @@ class Tags:
     instrument: list[Tag] = field(default_factory=list)
     mood: list[Tag] = field(default_factory=list)
     vocals: list[Tag] = field(default_factory=list)
-    scores: dict[str, float] = field(default_factory=dict)  # every raw tag score (both musicnn models)
+    sound: list[Tag] = field(default_factory=list)  # non-music sources heard (speech, animals, machines, weather)
+    scores: dict[str, float] = field(default_factory=dict)  # every raw musicnn tag score ("mtt:x", "msd:y")
+    audioset: dict[str, float] = field(default_factory=dict)  # YAMNet track scores >= 0.01, by AudioSet name
+    timeline: TagTimeline | None = None
 
 
 @dataclass
@@ -102,8 +134,9 @@ class Loudness:
 class MusicDetection:
     is_music: bool
     confidence: float
-    reason: str  # "music", "speech", "silence", "non-musical sound", ...
+    reason: str  # "music", "silence", "speech: Speech 0.99", "non-musical sound: Electric shaver, electric razor 0.95"
     scores: dict[str, float] = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # not music: the sound heard {label, audioset_class, score}
 
 
 @dataclass
@@ -207,7 +240,7 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
     can describe it as a song.
     """
     from .audio import open_audio
-    from .features import harmony, loudness, music, notes, rhythm, tags
+    from .features import harmony, loudness, music, notes, rhythm, tags, yamnet
 
     cfg = config or AnalyzeConfig()
     timings: dict[str, float] = {}
@@ -222,7 +255,13 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
     # Every extractor reads the same Audio, so they run concurrently (torch, onnxruntime and numpy release
     # the GIL). The musical ones start before is_music is known and are discarded for non-music input:
     # that wastes a little work on speech, but nearly halves the wall time on music, the common case.
-    jobs = {"is_music": (True, music.detect), "tags": (cfg.tags, tags.analyze_tags),
+    # YAMNet runs first inside the is_music job (about 3 ms per 0.48-s window): its sound-source
+    # evidence decides is_music, and its windows are fused with musicnn's patches into the tags.
+    def hear():
+        windows = timed("yamnet", yamnet.window_scores, audio) if cfg.tags else None
+        return music.detect(audio, windows), windows
+
+    jobs = {"is_music": (True, hear), "tags": (cfg.tags, tags.patch_scores),
             "rhythm": (cfg.rhythm, rhythm.analyze_rhythm), "notes": (cfg.notes, notes.analyze_notes),
             "harmony": (cfg.harmony, harmony.analyze_harmony), "loudness": (cfg.loudness, loudness.analyze_loudness)}
     import torch
@@ -231,8 +270,9 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
     if cfg.threads > 1:  # parallel across extractors, not inside each: no oversubscribed cores
         torch.set_num_threads(1)
     with ThreadPoolExecutor(max_workers=max(1, cfg.threads)) as pool:
-        futs = {name: pool.submit(timed, name, fn, audio) for name, (on, fn) in jobs.items() if on}
-        detection = futs.pop("is_music").result()  # decides from the audio alone (tags are only recorded)
+        futs = {name: pool.submit(timed, name, fn, audio) if name != "is_music" else pool.submit(timed, name, fn)
+                for name, (on, fn) in jobs.items() if on}
+        detection, windows = futs.pop("is_music").result()
         if not detection.is_music:
             for name in ("rhythm", "notes", "harmony"):
                 if name in futs:
@@ -241,15 +281,17 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
             out = {name: f.result() for name, f in futs.items() if not f.cancelled()}
         finally:
             torch.set_num_threads(torch_threads)
-    tag_result = out.get("tags")
-    if tag_result is not None and tag_result.scores:
-        detection.scores["tag_max"] = round(max(tag_result.scores.values()), 3)
+    tag_result = None
+    if "tags" in out:
+        tag_result = tags.fused_tags(*out["tags"], windows, audio.duration_s)
+        if tag_result.scores:
+            detection.scores["tag_max"] = round(max(tag_result.scores.values()), 3)
     result = Analysis(
         file=audio.name,
         duration_s=round(audio.duration_s, 3),
         is_music=detection.is_music,
         music=detection,
-        tags=tag_result if detection.is_music else None,
+        tags=tag_result if detection.is_music else _sounds_only(tag_result),
         loudness=out.get("loudness"),
         timings_s=timings,
     )
@@ -262,6 +304,18 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
         result.key, result.chords = out["harmony"].key, out["harmony"].chords
     result.notes = out.get("notes")
     return _normalised(result)
+
+
+def _sounds_only(t: Tags | None) -> Tags | None:
+    """Non-music keeps what was heard (speech, a bird, a fan), never a musical tag."""
+    if t is None:
+        return None
+    tl = t.timeline
+    if tl is not None:
+        keep = [k for k in tl.fused if k.startswith("sound:")]
+        tl = TagTimeline(tl.hop_s, {k: tl.fused[k] for k in keep},
+                         {m: {k: v[k] for k in keep if k in v} for m, v in tl.models.items()})
+    return Tags(sound=t.sound, audioset=t.audioset, timeline=tl)
 
 
 def _normalised(result: Analysis) -> Analysis:

@@ -203,6 +203,11 @@ def _presence(a, question):
             pos = concept.positive_of if concept.negative else concept.key
             found = check_claims(extract_claims(pos), a)[0]
             text = f"No: {pos} detected ({found[0][1]})." if found else f"No: {pos} detected."
+        elif concept is not None and (weak := _weak_tag(a, concept)) is not None:
+            srcs = ", ".join(f"{m} {v:.2f}" for m, v in weak.sources.items())
+            text = (f"Possibly: J2A hears a weak sign of {c.phrase} ('{weak.label}' {weak.score:.2f}; {srcs}), "
+                    "below the score at which it states an instrument as fact.")
+            answer = "maybe"
         elif concept is not None:
             tags = [t for alt in concept.support for t in alt.split("+") if not t.startswith("@")]
             best = max(((t, raw[t]) for t in tags if t in raw), key=lambda kv: kv[1], default=None)
@@ -214,6 +219,15 @@ def _presence(a, question):
         parts.append(text)
         ev[c.phrase] = {"answer": answer, "evidence": text}
     return " ".join(parts), ev
+
+
+def _weak_tag(a, concept):
+    """A listed tag that would support `concept` but is below the claim score (fusion.Calibration.claim)."""
+    if a.tags is None:
+        return None
+    names = {t for alt in concept.support for t in alt.split("+") if not t.startswith("@")}
+    listed = [t for g in ("instrument", "vocals", "genre") for t in getattr(a.tags, g) or [] if t.label in names]
+    return max(listed, key=lambda t: t.score, default=None)
 
 
 _FACTUAL = {"tempo": _tempo, "key": _key, "meter": _meter, "chords": _chords, "instruments": _instruments,

@@ -248,7 +248,15 @@ _REASON_PHRASE = {"speech": "it sounds like speech", "silence": "it is silent", 
 
 
 def not_music_statement(analysis: Analysis) -> str:
-    reason = ((analysis.music.reason if analysis.music else "") or "").strip().lower()
+    reason = ((analysis.music.reason if analysis.music else "") or "").strip().lower().split(":")[0]
+    source = (analysis.music.source if analysis.music else None) or {}
+    if source.get("label") and source["label"] != "speech":  # what YAMNet heard: "a machine", "a bird"
+        from .features.fusion import sound_phrase
+
+        # the AudioSet class name stays in analysis.music.reason: names like "Bird vocalization" would read
+        # as musical claims here
+        return (f"This recording does not appear to be music: it sounds like {sound_phrase(source['label'])} "
+                f"(score {source['score']:.2f}).")
     phrase = _REASON_PHRASE.get(reason)
     if phrase is None and reason and reason != "music":
         phrase = f"it sounds like {reason}" if reason.endswith("s") or " " in reason else f"it sounds like {_a(reason)} {reason}"
@@ -501,12 +509,13 @@ def _clock(t: float) -> str:
     return f"{int(t // 60)}:{int(t % 60):02d}"
 
 
-def _section_tags(path: str | None, spans) -> list | None:
-    """musicnn tags of each section (the same tagger and threshold as the whole track), or None.
+def _section_tags(a: Analysis, path: str | None, spans) -> list | None:
+    """Fused tags of each section, or None: from the analysis' tag timeline (both taggers, the track's
+    fusion); for an analysis saved without one (schema 1), one more musicnn pass over the audio."""
+    from .features.tags import tags_between
 
-    Why a second tagging pass: the Analysis keeps only track-level tag means, and "drums enter at
-    1:02" needs tags per section. It costs one more musicnn pass, so only `--sections` pays it.
-    """
+    if a.tags is not None and a.tags.timeline is not None and a.tags.timeline.models:
+        return [tags_between(a.tags, s, e) for s, e in spans]
     if not path:
         return None
     try:
@@ -525,11 +534,14 @@ _SECTION_GROUPS = ("instrument", "vocals")
 def _tag_words(tags) -> list[str]:
     """The sounding parts a section's tags name. "instrumental" is left out: it names an absence, and
     "opens with violin and instrumental" / "now without instrumental" read as nonsense."""
+    from .features.fusion import calibration
     from .vocab import _READABLE, norm_tag
 
     words = []
     for g in _SECTION_GROUPS:
         for t in getattr(tags, g) or []:
+            if t.sources and not calibration().claimable(g, t.sources):
+                continue  # listed but below what a description may state
             w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
             if w != "instrumental" and w not in words:
                 words.append(w)
@@ -543,7 +555,7 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
     spans = segment(a, audio_path, cfg)
     edges = np.array([s for s, _ in spans] + [spans[-1][1]])
     level = _level_db(audio_path, edges) if len(spans) > 1 else None
-    tags = _section_tags(audio_path, spans) if len(spans) > 1 else None
+    tags = _section_tags(a, audio_path, spans) if len(spans) > 1 else None
     out = []
     for i, (s, e) in enumerate(spans):
         chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]

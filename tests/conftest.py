@@ -24,6 +24,12 @@ def audio_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def labelled_dir() -> Path:
+    _require_shared()
+    return SHARED / "data" / "labelled"
+
+
+@pytest.fixture(scope="session")
 def captions_dir() -> Path:
     _require_shared()
     return CAPTIONS_DIR

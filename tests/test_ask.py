@@ -45,6 +45,12 @@ def cant(t):
     return t.startswith("I can't")
 
 
+def yes_or_weak(t):
+    """Present per the manifest, and J2A must not deny it: "Yes", or "Possibly" where a tagger hears it
+    below the score at which descriptions state it (j2a.features.fusion: listed vs claimed)."""
+    return t.startswith(("Yes", "Possibly"))
+
+
 def seconds(x, tol=0.1):
     return lambda t: abs(float(re.search(r"\(([\d.]+) seconds\)", t).group(1)) - x) <= tol
 
@@ -64,7 +70,8 @@ TABLE = [
     (SYNTH, "Which chords does it use?", "chords", lambda t: {"C", "F", "G"} <= set(re.findall(r"\b[A-G]\b", t))),
     (SYNTH, "How long is it?", "duration", seconds(30.0)),
     (SYNTH, "Is this music?", "is_music", yes),
-    (SYNTH, "Is there a trumpet?", "presence", cant),  # the tagger has no trumpet tag: honest "can't tell"
+    (SYNTH, "Is there a trumpet?", "presence", no),  # YAMNet hears trumpets; the synth has none
+    (SYNTH, "Is there an oboe?", "presence", cant),  # neither tagger has an oboe class: honest "can't tell"
     ("hainsworth_001.flac", "What's the BPM?", "tempo", near(100.16)),
     # metrical level: the analysis check (issue 2) accepts x2 / x1/2 of a whole-track tempo annotation
     ("simac_01_mikri_rallou.flac", "What is the tempo of this track?", "tempo", metrical_level(74.34)),
@@ -82,14 +89,16 @@ TABLE = [
     ("cat_purr.wav", "Is this music or not?", "is_music", no),
     ("pistachio_ragtime.ogg", "Is there a piano?", "presence", yes),
     ("pistachio_ragtime.ogg", "Does it have vocals?", "presence", no),
-    ("brahms_hungarian_dance_5.ogg", "Are there strings?", "presence", yes),
+    ("brahms_hungarian_dance_5.ogg", "Are there strings?", "presence", yes_or_weak),
     ("brahms_hungarian_dance_5.ogg", "Is anyone singing?", "presence", no),
     ("vocadito_1.wav", "Does it have vocals?", "presence", yes),
-    ("choice_drum_bass.ogg", "Are there drums?", "presence", yes),
-    ("choice_drum_bass.ogg", "Is there a bass?", "presence", yes),  # manifest: drums, bass
+    ("choice_drum_bass.ogg", "Are there drums?", "presence", yes_or_weak),
+    ("choice_drum_bass.ogg", "Is there a bass?", "presence", yes_or_weak),  # manifest: drums, bass
     ("pistachio_ragtime.ogg", "Is there a bass?", "presence", no),  # manifest: piano alone (its left hand is low)
     ("techno_loop.mp3", "Is it electronic music?", "presence", yes),
-    ("trumpet_loop_f_90bpm.ogg", "Is there a saxophone?", "presence", cant),
+    ("trumpet_loop_f_90bpm.ogg", "Is there a saxophone?", "presence", no),
+    ("trumpet_loop_f_90bpm.ogg", "Is there a trumpet?", "presence", yes),
+    ("sax_tenor_d_minor.wav", "Is there a saxophone?", "presence", yes),
 ]
 
 

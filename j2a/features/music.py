@@ -194,8 +194,9 @@ def beat_periodicity(y: np.ndarray, sr: int = SR) -> float:
 
 
 # ------------------------------------------------------------------------------------- decision
-def detect(audio, tags=None) -> MusicDetection:
-    """Decide music vs speech / non-musical sound / near-silence (see the module docstring)."""
+def signal_evidence(audio) -> dict[str, float]:
+    """The signal measurements (tonal, melodic, speech VAD, and the beat when those are inconclusive),
+    plus `music_evidence`, the largest of their logistic scores (0..1)."""
     from ..audio import resample
 
     clips = [c for c in excerpts(audio) if len(c)]
@@ -218,13 +219,46 @@ def detect(audio, tags=None) -> MusicDetection:
         rhythmic = float(np.average([beat_periodicity(c[:per_clip]) for c in clips], weights=weights))
         scores["rhythmic"] = round(rhythmic, 3)
         evidence = max(evidence, _logistic(rhythmic, RHYTHM_MIN, 0.04))
-    if tags is not None and tags.scores:
-        scores["tag_max"] = round(max(tags.scores.values()), 3)
     scores["music_evidence"] = round(evidence, 3)
+    return scores
 
-    if rms_db < SILENCE_DBFS:
+
+def decide(scores: dict[str, float], heard: dict | None = None, cal=None) -> MusicDetection:
+    """Music or not, from the signal evidence and (when given) YAMNet's `fusion.music_evidence`.
+
+    Order: near-silence first; then YAMNet's music classes (a noisy-OR of Music, singing, chant and
+    every instrument / style class) at or above the calibrated `music` threshold say music, which is
+    what rescues solo singing that the signal evidence calls speech; then a sound source (speech, an
+    animal, a vehicle, a machine, weather) at or above the calibrated `source` threshold says not
+    music, and the reason names it, which is what catches a fan's steady hum that the tuning test calls
+    tonal; otherwise the signal evidence decides as before. Thresholds: j2a/assets/fusion.json."""
+    from .fusion import calibration
+
+    cal = cal or calibration()
+    evidence = scores["music_evidence"]
+    if heard is not None:
+        scores.update({"yamnet_music": round(heard["music"], 3), "yamnet_speech": round(heard["speech"], 3),
+                       "yamnet_source": round(heard["source"], 3)})
+    if scores["rms_dbfs"] < SILENCE_DBFS:
         return MusicDetection(False, round(max(1 - evidence, 0.9), 3), "silence", scores)
+    if heard is not None:
+        t_music, t_source = cal.music.get("music", 0.06), cal.music.get("source", 0.15)
+        if heard["music"] >= t_music:
+            return MusicDetection(True, round(max(evidence, min(1.0, heard["music"] / (2 * t_music))), 3), "music", scores)
+        source, label, name = max((heard["speech"], "speech", "Speech"), (heard["source"], *heard["source_label"]))
+        if source >= t_source:
+            kind = "speech" if label == "speech" else "non-musical sound"
+            return MusicDetection(False, round(min(1.0, source / (2 * t_source)), 3), f"{kind}: {name} {source:.2f}",
+                                  scores, {"label": label, "audioset_class": name, "score": round(source, 3)})
     if evidence >= 0.5:
         return MusicDetection(True, round(evidence, 3), "music", scores)
-    reason = "speech" if speech >= SPEECH_MIN else "non-musical sound"
+    reason = "speech" if scores["speech"] >= SPEECH_MIN else "non-musical sound"
     return MusicDetection(False, round(1 - evidence, 3), reason, scores)
+
+
+def detect(audio, yamnet_windows: np.ndarray | None = None) -> MusicDetection:
+    """Decide music vs speech / non-musical sound / near-silence (see the module docstring and `decide`)."""
+    from .fusion import music_evidence
+
+    heard = music_evidence(yamnet_windows.mean(0)) if yamnet_windows is not None and len(yamnet_windows) else None
+    return decide(signal_evidence(audio), heard)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..analysis import Tag, Tags
+from ..analysis import Tag, Tags, TagTimeline
 from ..audio import Audio
 from . import musicnn_net as mn
 
@@ -168,27 +168,27 @@ def _to_input(mels: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(mn.log_compress(np.stack(mels)))
 
 
-def track_scores(audio: Audio, cfg: TagConfig | None = None) -> dict[str, float]:
-    """Mean patch probability of every tag of both models, keyed "mtt:<tag>" / "msd:<tag>"."""
+def patch_scores(audio: Audio, cfg: TagConfig | None = None) -> tuple[list[str], np.ndarray]:
+    """(keys "mtt:<tag>"/"msd:<tag>", (patches, 100) probabilities): both models over every 3-s patch."""
     cfg = cfg or TagConfig()
     nets = {"mtt": mn.load_musicnn("MTT_musicnn"), "msd": mn.load_musicnn("MSD_musicnn")}
-    sums = {k: torch.zeros(net.out.out_features) for k, net in nets.items()}
-    count = 0
+    rows = []
     with torch.inference_mode():
         for x in _patches(audio, cfg):
-            for k, net in nets.items():
-                sums[k] += net(x)["probs"].sum(0)
-            count += len(x)
-    out = {}
-    for k, labels in (("mtt", mn.MTT_LABELS), ("msd", mn.MSD_LABELS)):
-        for label, s in zip(labels, (sums[k] / count).tolist()):
-            out[f"{k}:{label}"] = s
-    return out
+            rows.append(torch.cat([nets["mtt"](x)["probs"], nets["msd"](x)["probs"]], 1).numpy())
+    keys = [f"mtt:{t}" for t in mn.MTT_LABELS] + [f"msd:{t}" for t in mn.MSD_LABELS]
+    return keys, np.concatenate(rows).astype(np.float32)
+
+
+def track_scores(audio: Audio, cfg: TagConfig | None = None) -> dict[str, float]:
+    """Mean patch probability of every tag of both models, keyed "mtt:<tag>" / "msd:<tag>"."""
+    keys, probs = patch_scores(audio, cfg)
+    return dict(zip(keys, probs.mean(0).tolist()))
 
 
 def group_scores(scores: dict[str, float], threshold: float) -> dict[str, list[Tag]]:
-    """Canonical tags per group with score = max over their raw sources, kept when >= threshold,
-    best first."""
+    """musicnn alone: canonical tags per group with score = max over their raw sources, kept when
+    >= threshold, best first (J2A before the fusion; the "musicnn alone" column of bench/tagging_real)."""
     groups = {}
     for group, entries in TAG_GROUPS.items():
         tags = [Tag(label, max(scores[r] for r in raws)) for label, raws in entries.items()]
@@ -196,10 +196,81 @@ def group_scores(scores: dict[str, float], threshold: float) -> dict[str, list[T
     return groups
 
 
-def analyze_tags(audio: Audio, cfg: TagConfig | None = None) -> Tags:
-    """Tag a whole track with both musicnn models; see the module docstring for groups and threshold."""
+def analyze_tags(audio: Audio, cfg: TagConfig | None = None, yamnet_windows: np.ndarray | None = None) -> Tags:
+    """Tag a whole track: musicnn's patches, fused with YAMNet's windows when given (j2a.features.fusion),
+    plus the time-resolved scores of both (`Tags.timeline`)."""
     cfg = cfg or TagConfig()
-    scores = track_scores(audio, cfg)
-    g = group_scores(scores, cfg.threshold)
-    return Tags(genre=g["genre"], instrument=g["instrument"], mood=g["mood"], vocals=g["vocals"],
-                scores={k: round(v, 4) for k, v in scores.items()})
+    keys, probs = patch_scores(audio, cfg)
+    return fused_tags(keys, probs, yamnet_windows, audio.duration_s)
+
+
+def fused_tags(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray | None, duration_s: float) -> Tags:
+    """Tags from per-patch musicnn and per-window YAMNet scores (both kept for the timeline)."""
+    from . import fusion
+    from .yamnet import class_names
+
+    m_track = dict(zip(keys, musicnn.mean(0).tolist()))
+    y_track = yamnet_windows.mean(0) if yamnet_windows is not None and len(yamnet_windows) else None
+    fused = fusion.fuse_scores(fusion.model_scores(m_track, y_track))
+    groups = {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
+                  for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
+    audioset = {} if y_track is None else {n: round(float(v), 4) for n, v in zip(class_names(), y_track) if v >= 0.01}
+    return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
+                sound=groups["sound"], scores={k: round(v, 4) for k, v in m_track.items()}, audioset=audioset,
+                timeline=timeline(keys, musicnn, yamnet_windows, duration_s))
+
+
+def timeline(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray | None, duration_s: float) -> TagTimeline:
+    """Both models' scores per musicnn patch (3 s): YAMNet windows are averaged into the patch that holds
+    their centre. Only labels whose fused score reaches the listing score in some segment are kept,
+    rounded to 0.01, so a 60-minute track's timeline stays small."""
+    from . import fusion
+    from .yamnet import PATCH_HOP_S
+
+    hop = mn.N_FRAMES * mn.HOP / mn.SR
+    n = max(len(musicnn), int(np.ceil(duration_s / hop - 1e-6)), 1)
+    m = np.zeros((n, musicnn.shape[1]), np.float32)
+    full = min(len(musicnn), n)
+    m[:full] = musicnn[:full]
+    m[full:] = musicnn[-1]  # the tail patch covers the end
+    y = None
+    if yamnet_windows is not None and len(yamnet_windows):
+        seg = np.minimum(((np.arange(len(yamnet_windows)) + 1) * PATCH_HOP_S / hop).astype(int), n - 1)
+        y = np.zeros((n, yamnet_windows.shape[1]), np.float32)
+        np.add.at(y, seg, yamnet_windows)
+        counts = np.bincount(seg, minlength=n)[:, None]
+        filled = counts[:, 0] > 0
+        y[filled] /= counts[filled]
+        for i in np.nonzero(~filled)[0]:  # a segment with no window centre: take its neighbour's
+            y[i] = y[i - 1] if i else y[min(i + 1, n - 1)]
+    per_seg = [fusion.model_scores(dict(zip(keys, m[i].tolist())), None if y is None else y[i]) for i in range(n)]
+    fused = [fusion.fuse_scores(p) for p in per_seg]
+    keep = sorted({k for f in fused for k, v in f.items() if v["score"] >= fusion.LISTED})
+    tl = TagTimeline(hop_s=round(hop, 4))
+    for k in keep:
+        tl.fused[k] = [round(f[k]["score"], 2) for f in fused]
+        for model in per_seg[0]:
+            if k in per_seg[0][model]:
+                tl.models.setdefault(model, {})[k] = [round(p[model][k], 2) for p in per_seg]
+    return tl
+
+
+def tags_between(tags: Tags, start_s: float, end_s: float) -> Tags:
+    """The fused tags of the segments of `tags.timeline` that overlap [start_s, end_s): each model's
+    mean raw score there, fused as the whole track's are (empty Tags when there is no timeline).
+    Why from the timeline: sections and `ask` ("when does the piano come in?") then agree with the
+    track's tags and cost no second tagging pass."""
+    from . import fusion
+
+    tl = tags.timeline
+    if tl is None or not tl.models or not tl.hop_s:
+        return Tags()
+    n = max((len(v) for m in tl.models.values() for v in m.values()), default=0)
+    lo = min(int(start_s // tl.hop_s), max(n - 1, 0))
+    hi = max(lo + 1, min(n, int(np.ceil(end_s / tl.hop_s - 1e-6))))
+    per = {m: {k: float(np.mean(v[lo:hi])) for k, v in series.items()} for m, series in tl.models.items()}
+    fused = fusion.fuse_scores(per)
+    groups = {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
+                  for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
+    return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
+                sound=groups["sound"])

@@ -72,3 +72,25 @@ def test_tuning_statistic_separates_tuned_tones_from_glides():
     glide = np.sin(2 * np.pi * np.cumsum(np.linspace(200, 900, len(t))) / sr)  # a sweeping, untuned pitch
     assert np.median(music.tuning_z(tones.astype(np.float32))) > 50
     assert np.median(music.tuning_z(glide.astype(np.float32))) < 8
+
+
+def test_decide_with_what_yamnet_heard():
+    """YAMNet's music classes say music (solo singing the voice detector calls speech); a sound source
+    outweighs a steady hum the tuning test calls tonal, and the reason names it; else the signal decides."""
+    from j2a.features.fusion import Calibration
+
+    cal = Calibration(music={"music": 0.06, "source": 0.14})
+    hum = {"music_evidence": 1.0, "speech": 0.0, "rms_dbfs": -30.0}  # a fan: strongly tonal
+    fan = {"music": 0.0, "speech": 0.02, "source": 0.95, "source_label": ("machine", "Electric shaver, electric razor")}
+    d = music.decide(dict(hum), fan, cal)
+    assert not d.is_music and d.reason == "non-musical sound: Electric shaver, electric razor 0.95"
+    assert d.source == {"label": "machine", "audioset_class": "Electric shaver, electric razor", "score": 0.95}
+    sung = {"music_evidence": 0.1, "speech": 0.9, "rms_dbfs": -24.0}  # vocadito_14: the VAD hears speech
+    d = music.decide(dict(sung), {"music": 0.1, "speech": 0.53, "source": 0.0, "source_label": ("animal", "Animal")}, cal)
+    assert d.is_music and d.reason == "music"
+    talk = {"music": 0.01, "speech": 0.99, "source": 0.0, "source_label": ("animal", "Animal")}
+    d = music.decide(dict(sung), talk, cal)
+    assert not d.is_music and d.reason == "speech: Speech 0.99"
+    quiet = {"music": 0.01, "speech": 0.03, "source": 0.01, "source_label": ("animal", "Animal")}
+    assert music.decide(dict(hum), quiet, cal).is_music  # nothing heard either way: the signal evidence decides
+    assert music.decide({**hum, "rms_dbfs": -70.0}, quiet, cal).reason == "silence"

@@ -155,7 +155,20 @@ CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.m
 
 @pytest.fixture(scope="module")
 def clip_tags(audio_dir):
-    return {c: T.analyze_tags(open_audio(audio_dir / c)) for c in CLIPS}
+    """The tags `j2a.analyze` gives: musicnn fused with YAMNet (j2a.features.fusion)."""
+    from j2a.features import yamnet
+
+    out = {}
+    for c in CLIPS:
+        audio = open_audio(audio_dir / c)
+        out[c] = T.analyze_tags(audio, yamnet_windows=yamnet.window_scores(audio))
+    return out
+
+
+def _specific(tags):
+    from j2a.features.fusion import BROAD
+
+    return [t.label for t in tags if t.label not in BROAD]
 
 
 def _labels(tags):
@@ -175,7 +188,7 @@ def test_tags_structure(clip_tags):
 @pytest.mark.slow
 def test_ragtime_is_piano(clip_tags):
     t = clip_tags["pistachio_ragtime.ogg"]
-    assert _labels(t.instrument)[0] == "piano"
+    assert _specific(t.instrument)[0] == "piano"
     assert t.scores["mtt:piano"] > 0.5
     assert "drums" not in _labels(t.instrument)
 
@@ -186,7 +199,7 @@ def test_brahms_is_classical_strings(clip_tags):
     assert _labels(t.genre)[0] == "classical"
     assert {"strings", "violin"} <= set(_labels(t.instrument))
     assert not {"drums", "synth", "piano"} & set(_labels(t.instrument))
-    assert "instrumental (no vocals)" in _labels(t.vocals)
+    assert not [v for v in _labels(t.vocals) if v != "instrumental (no vocals)"]  # no singing tag
 
 
 @pytest.mark.slow
