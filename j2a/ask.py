@@ -24,7 +24,8 @@ class Answer:
     question: str
     answer: str
     source: str  # "analysis" | "llm" | "model" (a J2A-2.x checkpoint)
-    intent: str  # tempo, key, meter, chords, instruments, presence, genre, mood, vocals, duration, loudness, is_music, other
+    intent: str  # tempo, key, meter, chords, instruments, presence, when, genre, mood, vocals, duration, loudness,
+    # is_music, unknowable, compound (evidence["parts"] holds each part's Answer), other
     evidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -33,6 +34,12 @@ class Answer:
 
 _YESNO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|can|could|would|will|any)\b", re.I)
 _INTENTS = [  # first match wins; order puts the specific before the general
+    ("unknowable", r"\b(?:who (?:composed|wrote|sings|sang|performs|performed|plays|played|made|produced|is (?:the |this )?"
+                   r"(?:singer|artist|band|composer|performer|rapper))|composer|artist|band name|title|called|"
+                   r"name of (?:the|this) (?:song|track|piece)|what (?:song|piece|track|work) is (?:this|it)|lyrics|"
+                   r"what (?:are|is) (?:they|he|she) (?:singing|saying)|words|(?:what|which) language|language|"
+                   r"what year|when was (?:it|this)|release date|released|which album|album|record label)\b"),
+    ("when", r"\b(?:when|at what (?:time|point)|what time|where in the (?:song|track|piece|recording)|how long into)\b"),
     ("describe", r"\b(?:describe|description|tell me about|what does (?:it|this|the (?:song|track|music)) sound like|summari[sz]e)\b"),
     ("is_music", r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b"),
     ("tempo", r"\b(?:bpm|tempo|beats per minute|how fast|how slow|speed|pace)\b"),
@@ -51,13 +58,36 @@ _MUSICAL = {"tempo", "meter", "key", "chords", "instruments", "genre", "mood", "
 
 def classify(question: str) -> str:
     q = question.lower()
+    if re.search(_INTENTS[0][1], q):  # "who sang this?" is not a vocals question
+        return "unknowable"
+    if re.search(_INTENTS[1][1], q) and any(c.category in ("instrument", "vocals") for c in extract_claims(question)):
+        return "when"
     if _YESNO.match(q) and any(c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
                               for c in extract_claims(question)):
         return "presence"
-    for name, pat in _INTENTS:
+    for name, pat in _INTENTS[2:]:
         if re.search(pat, q):
             return name
     return "other"
+
+
+_CLAUSES = re.compile(r"\?|;|,|\band\b|\balso\b|\bplus\b", re.I)
+
+
+def split_question(question: str) -> list[tuple[str, str]]:
+    """(clause, intent) for each part of a compound question that has an intent of its own ("what key is it
+    in and how fast?" -> key, tempo); one part (the whole question) otherwise."""
+    parts = [(c.strip(), classify(c)) for c in _CLAUSES.split(question) if c.strip()]
+    seen, out = set(), []
+    for clause, intent in parts:
+        if intent not in ("other", "describe") and intent not in seen:
+            seen.add(intent)
+            out.append((clause, intent))
+    return out if len(out) > 1 else [(question, classify(question))]
+
+
+UNKNOWABLE = ("J2A does not identify works, artists, lyrics, languages or release dates: it describes what the "
+              "recording sounds like (tempo, key, chords, instruments, genre, mood, vocals).")
 
 
 def _clock(t: float) -> str:
@@ -221,6 +251,43 @@ def _presence(a, question):
     return " ".join(parts), ev
 
 
+def _when(a, question):
+    """When an instrument or voice plays, from the tag timeline (both taggers per 3-s segment; a span
+    opens at the listing score and closes only below two thirds of it, so a hovering score does not
+    flicker)."""
+    from .features.fusion import LISTED
+
+    tl = a.tags.timeline if a.tags is not None else None
+    if tl is None or not tl.fused:
+        return ("This analysis has no tag timeline (saved before J2A kept one): analyse the recording again "
+                "to ask when something plays.", {"timeline": None})
+    parts, ev = [], {}
+    for c in extract_claims(question):
+        concept = _BY_KEY.get(c.concept)
+        if concept is None or c.category not in ("instrument", "vocals"):
+            continue
+        names = {t for alt in concept.support for t in alt.split("+") if not t.startswith("@")}
+        keys = [k for k in tl.fused if k.split(":", 1)[0] in ("instrument", "vocals") and k.split(":", 1)[1] in names]
+        spans = sorted(s for k in keys for s in tl.spans(k, on=LISTED, off=LISTED * 2 / 3))
+        merged: list[list[float]] = []
+        for s0, s1 in spans:
+            if merged and s0 <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], s1)
+            else:
+                merged.append([s0, min(s1, a.duration_s)])
+        if not concept.support:
+            text = f"I can't tell: neither of J2A's taggers can detect {c.phrase}."
+        elif not merged:
+            text = f"J2A does not hear {c.phrase} at any point."
+        else:
+            when = ", ".join(f"{_clock(s0)}-{_clock(s1)}" for s0, s1 in merged)
+            first = "from the start" if merged[0][0] < tl.hop_s else f"first at {_clock(merged[0][0])}"
+            text = f"J2A hears {c.phrase} {first} ({when}; tags per {tl.hop_s:.0f}-s segment: {', '.join(keys)})."
+        parts.append(text)
+        ev[c.phrase] = {"spans": merged, "tags": keys}
+    return (" ".join(parts) or "Ask about an instrument or the voice, e.g. 'when does the piano come in?'"), ev
+
+
 def _weak_tag(a, concept):
     """A listed tag that would support `concept` but is below the claim score (fusion.Calibration.claim)."""
     if a.tags is None:
@@ -248,8 +315,15 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
 
         load_checkpoint(model)  # a bad checkpoint fails before the analysis is paid for
     a = as_analysis(path_or_analysis)
-    intent = classify(question)
-    if not a.is_music and intent in _MUSICAL:
+    parts = split_question(question)
+    if len(parts) > 1:  # a compound question: each part answered from the analysis, in order
+        answers = [ask(a, clause, llm=llm, adapter=adapter) for clause, _ in parts]
+        return Answer(question, " ".join(x.answer for x in answers), "analysis", "compound",
+                      {"parts": [x.to_dict() for x in answers]})
+    intent = parts[0][1]
+    if intent == "unknowable":
+        return Answer(question, UNKNOWABLE, "analysis", intent, {})
+    if not a.is_music and intent in _MUSICAL | {"when"}:
         from .describe import not_music_statement
 
         return Answer(question, not_music_statement(a) + " So it has no musical " +
@@ -257,6 +331,9 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
                       {"is_music": False, "reason": a.music.reason})
     if intent == "presence":
         text, ev = _presence(a, question)
+        return Answer(question, text, "analysis", intent, ev)
+    if intent == "when":
+        text, ev = _when(a, question)
         return Answer(question, text, "analysis", intent, ev)
     if intent == "describe":  # the guarded whole-track caption
         from .describe import caption_from_analysis, not_music_statement
@@ -326,6 +403,8 @@ def add_cli(subparsers) -> None:
     p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
             'j2a ask song.mp3 "What is the tempo?"\n'
             'j2a ask song.mp3 "Is there a guitar?" --json\n'
+            'j2a ask song.mp3 "What key is it in and how fast is it?"\n'
+            'j2a ask song.mp3 "When does the piano come in?"\n'
             'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
             'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
             'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2')

@@ -45,6 +45,14 @@ def cant(t):
     return t.startswith("I can't")
 
 
+def both(*checks):
+    return lambda t: all(c(t) for c in checks)
+
+
+def unknowable(t):
+    return t.startswith("J2A does not identify works, artists")
+
+
 def yes_or_weak(t):
     """Present per the manifest, and J2A must not deny it: "Yes", or "Possibly" where a tagger hears it
     below the score at which descriptions state it (j2a.features.fusion: listed vs claimed)."""
@@ -99,6 +107,22 @@ TABLE = [
     ("trumpet_loop_f_90bpm.ogg", "Is there a saxophone?", "presence", no),
     ("trumpet_loop_f_90bpm.ogg", "Is there a trumpet?", "presence", yes),
     ("sax_tenor_d_minor.wav", "Is there a saxophone?", "presence", yes),
+    # compound questions: each part answered
+    (SYNTH, "What key is it in and how fast is it?", "compound", both(has("C major"), near(120))),
+    (SYNTH, "What is the time signature, and which chords does it use?", "compound",
+     both(has("4/4"), lambda t: {"C", "F", "G"} <= set(re.findall(r"\b[A-G]\b", t)))),
+    ("vocadito_1.wav", "Is it music, and is there a singer?", "compound", both(has("Yes, it is music"), has("vocals"))),
+    # what no analysis can know: said plainly, never a generated description
+    ("pistachio_ragtime.ogg", "Who composed this?", "unknowable", unknowable),
+    ("vocadito_1.wav", "What are the lyrics?", "unknowable", unknowable),
+    ("vocadito_1.wav", "What language is she singing in?", "unknowable", unknowable),
+    ("brahms_hungarian_dance_5.ogg", "What year was this recorded?", "unknowable", unknowable),
+    ("hiphop.mp3", "Who is the artist?", "unknowable", unknowable),
+    # time questions, from the tag timeline
+    ("pistachio_ragtime.ogg", "When does the piano come in?", "when", has("J2A hears piano from the start")),
+    ("pistachio_ragtime.ogg", "When does the trumpet come in?", "when", has("does not hear trumpet")),
+    ("vocadito_1.wav", "When do the vocals start?", "when", has("J2A hears vocals")),
+    ("speech_librispeech.ogg", "When does the guitar come in?", "when", has("does not appear to be music")),
 ]
 
 
@@ -126,12 +150,32 @@ def test_table_is_large_enough():
     assert len(TABLE) >= 30
 
 
+def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
+    """12 s of ragtime piano, then the trumpet loop twice: the answer puts the trumpet after the piano's start."""
+    import numpy as np
+    import soundfile as sf
+
+    from j2a import analyze
+    from j2a.audio import open_audio
+
+    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[:22050 * 12]
+    trumpet = open_audio(audio_dir / "trumpet_loop_f_90bpm.ogg").load(22050)
+    path = tmp_path / "piano_then_trumpet.wav"
+    sf.write(path, np.concatenate([piano, trumpet, trumpet]), 22050)
+    ans = ask(analyze(path), "When does the trumpet come in?", llm="none")
+    start = ans.evidence["trumpet"]["spans"][0][0]
+    assert ans.intent == "when" and 9.0 <= start <= 15.0, ans.answer
+    assert "first at 0:" in ans.answer
+
+
 @pytest.mark.parametrize("question, intent", [
     ("what's the bpm", "tempo"), ("Is it in a minor key?", "presence"), ("What is the key?", "key"),
     ("Tell me the chord progression", "chords"), ("Is there a female singer?", "presence"),
     ("What instruments can you hear?", "instruments"), ("What genre is this?", "genre"),
     ("What's the mood like?", "mood"), ("How loud is it?", "loudness"), ("Why was this written?", "other"),
     ("Describe this song.", "describe"), ("What does it sound like?", "describe"),
+    ("Who sang this?", "unknowable"), ("What is the song called?", "unknowable"), ("When was it released?", "unknowable"),
+    ("When does the piano come in?", "when"), ("At what point do the drums enter?", "when"),
 ])
 def test_routing(question, intent):
     assert classify(question) == intent
