@@ -19,7 +19,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-CATEGORIES = ("instrument", "vocals", "genre", "tempo", "key", "meter", "recording", "attribution")
+CATEGORIES = ("instrument", "vocals", "genre", "mood", "usage", "tempo", "key", "meter", "recording", "attribution")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ _VOCAL_TAGS = ("vocal", "vocals", "singing", "rapping", "chant", "humming", "a c
                "male vocals", "female vocals", "voice", "male vocal", "female vocal", "male voice", "female voice",
                "male", "female", "man", "woman", "choir", "choral", "opera", "male vocalists", "female vocalists",
                "female vocalist")
+_MOOD_TAGS = ("happy", "sad", "tender", "exciting", "angry", "scary", "beautiful", "mellow", "chill", "sexy", "catchy",
+              "party", "weird")
 _NO_VOCAL_TAGS = ("instrumental (no vocals)", "no vocals", "no vocal", "no voice", "instrumental")
 
 _PL = "(?:s|es)?"  # optional plural
@@ -240,6 +242,38 @@ CONCEPTS: list[Concept] = [
     Concept("other genre", "genre", (r"reggaeton", r"ragtime", r"polka", r"marching band", r"march", r"celtic", r"anime"),
             ()),
     # ------------------------------------------------------ recording context (MusicCaps habits, never measured)
+    # ------------------------------------------------------------------- mood: a tagger's mood (or a style) behind it
+    Concept("happy", "mood", (r"happy", r"joyful", r"joyous", r"cheerful", r"uplifting", r"feel ?good", r"fun",
+                              r"playful", r"bright mood", r"positive"), ("happy", "exciting", "party", "catchy")),
+    Concept("sad", "mood", (r"sad", r"sadness", r"melanchol(?:y|ic)", r"sorrowful", r"mournful", r"gloomy",
+                            r"heartbreaking", r"depressing", r"somber", r"sombre", r"emotional"), ("sad",)),
+    Concept("romantic", "mood", (r"romantic", r"romance", r"love song", r"sentimental", r"tender", r"loving",
+                                 r"intimate", r"passionate", r"sensual", r"sexy"), ("tender", "sexy")),
+    Concept("energetic", "mood", (r"energetic", r"energy", r"exciting", r"excited", r"intense", r"powerful",
+                                  r"aggressive", r"upbeat", r"groovy", r"danceable", r"dancy", r"lively", r"vibrant",
+                                  r"driving"),
+            ("exciting", "angry", "party", "dance", "techno", "house", "edm", "drum and bass", "metal", "heavy metal",
+             "punk", "@tempo_fast")),
+    Concept("calm", "mood", (r"calm", r"calming", r"relaxing", r"relaxed", r"peaceful", r"soothing", r"mellow",
+                             r"chill", r"chilled", r"laid ?back", r"serene", r"tranquil", r"gentle", r"soft mood",
+                             r"meditative", r"dreamy"),
+            ("mellow", "chill", "tender", "soft", "quiet", "ambient", "new age", "chillout", "easy listening", "lullaby")),
+    Concept("dark", "mood", (r"dark", r"scary", r"ominous", r"eerie", r"spooky", r"creepy", r"sinister", r"haunting",
+                             r"menacing", r"suspenseful", r"tense"), ("scary",)),
+    Concept("angry", "mood", (r"angry", r"anger", r"furious", r"rage"), ("angry",)),
+    Concept("epic", "mood", (r"epic", r"heroic", r"triumphant", r"majestic", r"cinematic", r"dramatic",
+                             r"inspiring", r"motivational", r"spiritual", r"nostalgic", r"mysterious"), ()),
+    # --------------------------------------------- usage: where a track "can be played": only with a mood behind it
+    Concept("usage", "usage", (r"(?:can|could|may|might|would|will) (?:also )?(?:be )?(?:played|used|heard|playing|featured)"
+                               r"(?: (?!live\b)\w+){0,2} (?:in|at|during|for|as|on)",
+                               r"suitable for", r"perfect for", r"ideal for", r"great for", r"fit(?:s|ting)? for",
+                               r"(?:would|could|might) (?:fit|suit|work) (?:well )?(?:in|for|with|as)",
+                               r"(?:is|was) (?:being )?played (?:in|at|during)", r"background music for"),
+            ("@mood",)),
+    # ------------------------------------------ absence: "no other instruments" needs one instrument heard at most
+    Concept("other instruments", "instrument", (r"other instruments?", r"any other instruments?", r"other instrumentation",
+                                                r"further instruments?", r"additional instruments?"),
+            ("@several_instruments",)),
     Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
                                                r"(?:playing|played|performed|performing|heard) live", r"live at (?:a|an|the)",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
@@ -503,6 +537,12 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: VocabConfig) -> str 
         band = [f"'{t}' = {tags[t]:.2f}" for t in _DRUM_TAGS if t in tags]
         return (f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "
                 f"({', '.join(band)})") if band else None
+    if name == "@mood":  # a mood the taggers hear (not a tempo or loudness impression)
+        hits = [f"'{t}' = {tags[t]:.2f}" for t in _MOOD_TAGS if t in tags]
+        return "mood tag " + ", ".join(hits) if hits else None
+    if name == "@several_instruments":
+        heard = _specific_instruments(analysis)
+        return f"{len(heard)} instruments heard ({', '.join(heard)})" if len(heard) >= 2 else None
     if name == "@vocals":
         hits = [f"'{t}' = {tags[t]:.2f}" for t in _VOCAL_TAGS if t in tags]
         return "vocal tag " + ", ".join(hits) if hits else None
@@ -584,11 +624,34 @@ def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
     return supported, unsupported
 
 
-def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str:
+def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str | None:
+    """Evidence that something is absent, or None. Absence is a claim too: J2A may say "no drums" only
+    when a tagger that can hear drums lists none, not even below the score at which it states them
+    (a weak tag is doubt, not absence); "no other instruments" only when one instrument is heard at most;
+    nothing it cannot hear at all (no support) can be said to be absent."""
+    if positive.key == "other instruments":
+        heard = _specific_instruments(analysis)
+        return f"{len(heard)} instrument heard ({', '.join(heard) or 'none'})" if len(heard) <= 1 else None
+    if not positive.support:
+        return None
     neg = [f"tag '{t}' = {tags[t]:.2f}" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
     if neg:
         return neg[0]
+    names = {t for alt in positive.support for t in alt.split("+") if not t.startswith("@")}
+    weak = [t.label for g in ("instrument", "vocals", "genre") for t in getattr(getattr(analysis, "tags", None), g, None) or []
+            if norm_tag(t.label) in names]
+    if weak:
+        return None
     return f"no tag supports {positive.key}"
+
+
+def _specific_instruments(analysis) -> list[str]:
+    """Specific instruments and voices listed (fusion.BROAD families left out), at any listed score."""
+    from .features.fusion import BROAD
+
+    tags = getattr(analysis, "tags", None)
+    return [t.label for g in ("instrument", "vocals") for t in getattr(tags, g, None) or []
+            if t.label not in BROAD and t.label != "acoustic instruments"]
 
 
 def is_supported(text: str, analysis, cfg: VocabConfig = CFG) -> bool:

@@ -102,7 +102,7 @@ def test_tempo_key_meter():
 def test_bare_medium_tempo_is_checked():
     fast = make_analysis(bpm=140.0)
     sup, uns = check_claims(extract_claims("The tempo is medium with a lot of energy. It is fast."), fast)
-    assert [c.concept for c in uns] == ["medium"] and [c.concept for c, _ in sup] == ["fast"]
+    assert [c.concept for c in uns] == ["medium"] and [c.concept for c, _ in sup] == ["energetic", "fast"]
 
 
 def test_bass_needs_low_notes_in_a_band_or_genre():
@@ -175,4 +175,24 @@ def test_titles_artists_and_recording_context_are_never_supported():
     for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
               "A piece heard live at the festival."):
         assert [(c.category, c.negated) for c in check_claims(extract_claims(s), a)[1]] == [("recording", False)], s
-    assert not check_claims(extract_claims("A lively rock song that lives on its guitar."), a)[1]
+    # "lively" / "lives" are not "live" (lively is a mood claim, checked as one)
+    assert "recording" not in [c.category for c in extract_claims("A lively rock song that lives on its guitar.")]
+
+
+def test_mood_usage_and_absence_need_evidence():
+    """Mood words need a mood tag (or a style that carries it); "can be played at ..." needs a mood;
+    an absence needs a tagger that can hear the thing and lists nothing of it, not even weakly."""
+    plain = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)])
+    uns = check_claims(extract_claims("The mood of this song is romantic. This song can be played in a romantic movie."),
+                       plain)[1]
+    assert [c.category for c in uns] == ["mood", "usage", "mood"]
+    tender = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)], mood=[("tender", 0.3)])
+    assert not check_claims(extract_claims("A romantic song that could be played at a wedding."), tender)[1]
+    calm = make_analysis(genre=[("ambient", 0.5)])
+    assert not check_claims(extract_claims("It is calm and relaxing."), calm)[1]
+    assert check_claims(extract_claims("It is sad."), calm)[1]
+    # absence: one instrument heard supports "no other instruments"; two do not
+    assert not check_claims(extract_claims("There are no other instruments."), plain)[1]
+    duo = make_analysis(instrument=[("piano", 0.8), ("trumpet", 0.4)])
+    assert check_claims(extract_claims("There are no other instruments."), duo)[1]
+    assert check_claims(extract_claims("No saxophone or oboe is heard."), duo)[1][0].concept == "woodwinds"
