@@ -532,22 +532,48 @@ _SECTION_GROUPS = ("instrument", "vocals")
 
 
 def _tag_words(tags) -> list[str]:
-    """The sounding parts a section's tags name. "instrumental" is left out: it names an absence, and
-    "opens with violin and instrumental" / "now without instrumental" read as nonsense."""
-    from .features.fusion import calibration
-    from .vocab import _READABLE, norm_tag
-
-    words = []
-    for g in _SECTION_GROUPS:
-        for t in getattr(tags, g) or []:
-            if t.sources and not calibration().claimable(g, t.sources):
-                continue  # listed but below what a description may state
-            w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
-            if w != "instrumental" and w not in words:
-                words.append(w)
+    """The sounding parts a section's tags name, at the score a description may state them. "instrumental"
+    is left out: it names an absence, and "opens with violin and instrumental" reads as nonsense."""
+    words = [w for w, (_, claimable) in _tag_levels(tags).items() if claimable]
     if "vocals" in words and ("male vocal" in words or "female vocal" in words):
         words.remove("vocals")
     return words
+
+
+def _tag_levels(tags) -> dict[str, tuple[float, bool]]:
+    """Every listed sounding part of a section, weak ones too: word -> (fused score, claimable)."""
+    from .features.fusion import calibration
+    from .vocab import _READABLE, norm_tag
+
+    out: dict[str, tuple[float, bool]] = {}
+    for g in _SECTION_GROUPS:
+        for t in getattr(tags, g) or []:
+            w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
+            if w == "instrumental":
+                continue
+            claimable = not t.sources or calibration().claimable(g, t.sources)
+            old = out.get(w, (0.0, False))
+            out[w] = (max(old[0], float(t.score)), old[1] or claimable)
+    return out
+
+
+def _changes(words: list[str], levels: dict, prev_words: list[str], prev_levels: dict) -> tuple[list[str], list[str]]:
+    """(entering, leaving) with hysteresis: a part enters only if it is stated now and was not even weakly
+    heard before; it leaves only if it was stated before and is not even weakly heard now. Families count
+    as the part ("vocals" and "female vocal", "strings" and "violin"): so no sentence both keeps and
+    removes a part, and a voice that was weakly there does not "enter" under another name."""
+    from .vocab import _BY_KEY, extract_claims
+
+    def family(w):
+        cs = [_BY_KEY.get(c.concept) for c in extract_claims(w)]
+        return {t for c in cs if c for alt in c.support for t in alt.split("+")} | {w}
+
+    def heard(w, among):  # w, or a word of its family, among these parts
+        return bool(family(w) & set(among)) or any(w in family(p) for p in among)
+
+    new = [w for w in words if not heard(w, prev_levels)]
+    gone = [w for w in prev_words if not heard(w, levels)]
+    return new, gone
 
 
 def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[dict]:
@@ -569,10 +595,12 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
             sec["tags"] = {g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
                            for g in ("genre", "instrument", "mood", "vocals")}
             sec["_words"] = _tag_words(tags[i])
+            sec["_levels"] = _tag_levels(tags[i])
         sec["caption"] = _section_caption(sec, out[-1] if out else None)
         out.append(sec)
     for sec in out:
         sec.pop("_words", None)
+        sec.pop("_levels", None)
     return out
 
 
@@ -585,39 +613,43 @@ def _verb(words: list[str], one: str, many: str) -> str:
 
 
 def _section_caption(sec: dict, prev: dict | None) -> str:
-    """'0:19-0:43: Drums enter, now without piano, quieter (-2 dB); chords A - G.' Only measured changes."""
+    """'0:19-0:43: Drums enter and the piano drops out; it gets quieter (-2 dB). Chords: A - G.' Full
+    sentences, only measured changes, parts entering and leaving with hysteresis (`_changes`)."""
     head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
     words = sec.get("_words")
-    parts = []
+    sentences = []
     if prev is None:
-        parts.append(f"opens with {_join(words)}" if words else "opening section")
+        sentences.append(f"It opens with {_join(words)}" if words else "The opening section")
     else:
+        parts = []
         if words is not None and prev.get("_words") is not None:
-            new = [w for w in words if w not in prev["_words"]]
-            gone = [w for w in prev["_words"] if w not in words]
+            levels = sec.get("_levels") or {w: (1.0, True) for w in words}
+            prev_levels = prev.get("_levels") or {w: (1.0, True) for w in prev["_words"]}
+            new, gone = _changes(words, levels, prev["_words"], prev_levels)
             if new:
                 parts.append(f"{_join(new)} {_verb(new, 'enters', 'enter')}")
-            if gone:
-                parts.append(f"now without {_join(gone)}")  # a negation the guard's vocabulary reads
+            if gone:  # "drops out": a negation the guard's vocabulary reads
+                parts.append(f"the {_join(gone)} {_verb(gone, 'drops out', 'drop out')}")
+        change = " and ".join(parts)
+        more = []
         if "level_db" in sec and "level_db" in prev:
             d = sec["level_db"] - prev["level_db"]
             if abs(d) >= 2:
-                parts.append(f"{'louder' if d > 0 else 'quieter'} ({d:+.0f} dB)")
+                more.append(f"it gets {'louder' if d > 0 else 'quieter'} ({d:+.0f} dB)")
         if prev.get("notes_per_s") and sec["notes_per_s"]:
             r = sec["notes_per_s"] / prev["notes_per_s"]
             if r >= 1.5 or r <= 0.67:
-                parts.append("busier note activity" if r > 1 else "sparser note activity")
+                more.append("busier note activity" if r > 1 else "sparser note activity")
         if sec.get("mean_pitch_midi") and prev.get("mean_pitch_midi"):
             d = sec["mean_pitch_midi"] - prev["mean_pitch_midi"]
             if abs(d) >= 3:
-                parts.append(f"notes move {'higher' if d > 0 else 'lower'}")
-        if not parts:
-            parts.append("continues in the same way")
-    text = ", ".join(parts)
+                more.append(f"the notes move {'higher' if d > 0 else 'lower'}")
+        text = "; ".join(x for x in [change, *more] if x)
+        sentences.append(text or "It continues in the same way")
     if sec.get("chords"):
         same = prev is not None and prev.get("chords") == sec["chords"]
-        text += "; the same chords" if same else f"; chords {sec['chords']}"
-    return f"{head}: {text[:1].upper() + text[1:]}."
+        sentences.append("The chords stay the same" if same else f"Chords: {sec['chords']}")
+    return f"{head}: " + " ".join(x[:1].upper() + x[1:] + "." for x in sentences)
 
 
 # -------------------------------------------------------------------------------------------- CLI

@@ -208,6 +208,7 @@ def test_sections_follow_harmony_changes():
     assert s1["start"] == 0 and s2["end"] == 60.0 and s1["end"] == s2["start"]
     assert set(s1["chords"].split(" - ")) == {"Am", "F"} and set(s2["chords"].split(" - ")) == {"C", "G"}
     assert s2["caption"].startswith("0:") and "busier note activity" in s2["caption"].lower() and "higher" in s2["caption"]
+    assert s2["caption"].endswith(".") and "Chords: " in s2["caption"]
 
 
 def test_section_words_name_sounding_parts_only():
@@ -220,8 +221,27 @@ def test_section_words_name_sounding_parts_only():
     assert w1 == ["violin", "strings"] and w2 == ["violin", "male vocal"]
     s1 = {"start": 0.0, "end": 14.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w1}
     s2 = {"start": 14.0, "end": 30.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w2}
-    assert _section_caption(s1, None) == "0:00-0:14: Opens with violin and strings."
-    assert _section_caption(s2, s1) == "0:14-0:30: Male vocal enters, now without strings."
+    assert _section_caption(s1, None) == "0:00-0:14: It opens with violin and strings."
+    # full sentences; "strings" does not drop out while the violin, a string instrument, plays on
+    assert _section_caption(s2, s1) == "0:14-0:30: Male vocal enters."
+
+
+def test_section_changes_use_hysteresis_and_never_contradict():
+    from j2a.describe import _section_caption
+
+    def sec(start, words, levels):
+        return {"start": start, "end": start + 10, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0,
+                "_words": words, "_levels": levels}
+
+    s1 = sec(0, ["piano", "female vocal"], {"piano": (0.8, True), "female vocal": (0.6, True), "drums": (0.2, False)})
+    # drums were weakly heard before and are stated now: no clear change, so no "enter"; the piano is gone
+    s2 = sec(10, ["drums", "female vocal"], {"drums": (0.7, True), "female vocal": (0.6, True)})
+    assert _section_caption(s2, s1) == "0:10-0:20: The piano drops out."
+    # vocals stated before, only weakly heard now: neither stated nor said to leave
+    s3 = sec(20, ["drums"], {"drums": (0.7, True), "female vocal": (0.2, False)})
+    assert _section_caption(s3, s2) == "0:20-0:30: It continues in the same way."
+    s4 = sec(30, ["drums", "vocals"], {"drums": (0.7, True), "vocals": (0.5, True)})
+    assert _section_caption(s4, s3) == "0:30-0:40: It continues in the same way."  # a vocal was weakly there
 
 
 def test_short_track_is_one_section():
