@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .analysis import Analysis, as_analysis
 from .vocab import (CFG, _BY_KEY, aspects_from_analysis, check_claims, chord_progression, extract_claims, norm_tag,
-                    present_tags, tag_scores)
+                    present_tags, support_tags, tag_scores)
 
 
 @dataclass
@@ -239,7 +239,7 @@ def _presence(a, question):
                     "below the score at which it states an instrument as fact.")
             answer = "maybe"
         elif concept is not None:
-            tags = [t for alt in concept.support for t in alt.split("+") if not t.startswith("@")]
+            tags = sorted(support_tags(concept))
             best = max(((t, raw[t]) for t in tags if t in raw), key=lambda kv: kv[1], default=None)
             detail = f" (highest supporting tag '{best[0]}' scores {best[1]:.2f})" if best else ""
             text = f"No, it is not tagged as {c.phrase}{detail}." if c.category == "genre" else \
@@ -266,7 +266,7 @@ def _when(a, question):
         concept = _BY_KEY.get(c.concept)
         if concept is None or c.category not in ("instrument", "vocals"):
             continue
-        names = {t for alt in concept.support for t in alt.split("+") if not t.startswith("@")}
+        names = support_tags(concept)
         keys = [k for k in tl.fused if k.split(":", 1)[0] in ("instrument", "vocals") and k.split(":", 1)[1] in names]
         spans = sorted(s for k in keys for s in tl.spans(k, on=LISTED, off=LISTED * 2 / 3))
         merged: list[list[float]] = []
@@ -292,7 +292,7 @@ def _weak_tag(a, concept):
     """A listed tag that would support `concept` but is below the claim score (fusion.Calibration.claim)."""
     if a.tags is None:
         return None
-    names = {t for alt in concept.support for t in alt.split("+") if not t.startswith("@")}
+    names = support_tags(concept)
     listed = [t for g in ("instrument", "vocals", "genre") for t in getattr(a.tags, g) or [] if t.label in names]
     return max(listed, key=lambda t: t.score, default=None)
 

@@ -562,11 +562,11 @@ def _changes(words: list[str], levels: dict, prev_words: list[str], prev_levels:
     heard before; it leaves only if it was stated before and is not even weakly heard now. Families count
     as the part ("vocals" and "female vocal", "strings" and "violin"): so no sentence both keeps and
     removes a part, and a voice that was weakly there does not "enter" under another name."""
-    from .vocab import _BY_KEY, extract_claims
+    from .vocab import _BY_KEY, extract_claims, support_tags
 
     def family(w):
         cs = [_BY_KEY.get(c.concept) for c in extract_claims(w)]
-        return {t for c in cs if c for alt in c.support for t in alt.split("+")} | {w}
+        return {t for c in cs if c for t in support_tags(c)} | {w}
 
     def heard(w, among):  # w, or a word of its family, among these parts
         return bool(family(w) & set(among)) or any(w in family(p) for p in among)

@@ -325,6 +325,11 @@ _NOT_A_CLAIM_AFTER = {  # words after a match that make it something else
 }
 
 
+def support_tags(concept: Concept) -> set[str]:
+    """The tag names that can back a concept (its support alternatives, facts left out)."""
+    return {t for alt in concept.support for t in alt.split("+") if not t.startswith("@")}
+
+
 def _word_regex(form: str) -> str:
     return form.replace(" ", r"[\s\-]*") if " ?" in form else form.replace(" ", r"[\s\-]+")
 
@@ -637,7 +642,7 @@ def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> st
     neg = [f"tag '{t}' = {tags[t]:.2f}" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
     if neg:
         return neg[0]
-    names = {t for alt in positive.support for t in alt.split("+") if not t.startswith("@")}
+    names = support_tags(positive)
     weak = [t.label for g in ("instrument", "vocals", "genre") for t in getattr(getattr(analysis, "tags", None), g, None) or []
             if norm_tag(t.label) in names]
     if weak:

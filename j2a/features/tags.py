@@ -212,12 +212,19 @@ def fused_tags(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray 
     m_track = dict(zip(keys, musicnn.mean(0).tolist()))
     y_track = yamnet_windows.mean(0) if yamnet_windows is not None and len(yamnet_windows) else None
     fused = fusion.fuse_scores(fusion.model_scores(m_track, y_track))
-    groups = {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
-                  for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
+    groups = _listed_tags(fused)
     audioset = {} if y_track is None else {n: round(float(v), 4) for n, v in zip(class_names(), y_track) if v >= 0.01}
     return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
                 sound=groups["sound"], scores={k: round(v, 4) for k, v in m_track.items()}, audioset=audioset,
                 timeline=timeline(keys, musicnn, yamnet_windows, duration_s))
+
+
+def _listed_tags(fused: dict) -> dict[str, list[Tag]]:
+    """Group -> listed Tags (fused score, each model's raw score), best first."""
+    from . import fusion
+
+    return {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
+                for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
 
 
 def timeline(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray | None, duration_s: float) -> TagTimeline:
@@ -270,7 +277,6 @@ def tags_between(tags: Tags, start_s: float, end_s: float) -> Tags:
     hi = max(lo + 1, min(n, int(np.ceil(end_s / tl.hop_s - 1e-6))))
     per = {m: {k: float(np.mean(v[lo:hi])) for k, v in series.items()} for m, series in tl.models.items()}
     fused = fusion.fuse_scores(per)
-    groups = {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
-                  for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
+    groups = _listed_tags(fused)
     return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
                 sound=groups["sound"])
