@@ -75,6 +75,7 @@ def _flatten_analysis(d: dict) -> dict:
         "instrument": top("instrument"),
         "mood": top("mood"),
         "vocals": top("vocals"),
+        "sound": top("sound"),
         "integrated_lufs": (d.get("loudness") or {}).get("integrated_lufs"),
         "n_notes": (d.get("notes") or {}).get("count"),
         "version": d.get("version"),

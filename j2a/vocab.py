@@ -91,15 +91,15 @@ CONCEPTS: list[Concept] = [
     Concept("acoustic guitar", "instrument", (rf"acoustic guitar{_PL}", rf"classical guitar{_PL}", rf"nylon guitar{_PL}",
                                               rf"spanish guitar{_PL}", rf"flamenco guitar{_PL}", rf"folk guitar{_PL}"),
             ("acoustic guitar", "guitar+acoustic instruments", "guitar+folk", "guitar+country", "guitar+classical")),
-    Concept("electric guitar", "instrument", (rf"electric guitar{_PL}", rf"distorted guitar{_PL}", r"guitar distortion",
+    Concept("electric guitar", "instrument", (rf"electric guitar{_PL}", rf"e guitar{_PL}", rf"distorted guitar{_PL}", r"guitar distortion",
                                               rf"overdriven guitar{_PL}", rf"lead guitar{_PL}", rf"rhythm guitar{_PL}",
                                               r"power chords?", r"guitar solos?"),
             ("electric guitar", "guitar+rock", "guitar+metal", "guitar+blues", "guitar+punk", "guitar+alternative", "guitar+indie rock",
              "metal", "hard rock", "heavy metal", "punk", "classic rock")),
-    Concept("bass", "instrument", (r"bass", r"basses", r"bass ?lines?", rf"bass guitar{_PL}", r"bassist", r"electric bass",
+    Concept("bass", "instrument", (r"bass", r"basses", r"e bass", r"bass ?lines?", rf"bass guitar{_PL}", r"bassist", r"electric bass",
                                    r"upright bass", r"double bass", r"sub ?bass", r"wobble bass", r"bass synth"),
             ("bass guitar", "double bass", "@low_notes", "techno", "house", "hip hop", "funk", "electro", "dance")),
-    Concept("piano", "instrument", (rf"piano{_PL}", r"pianist", r"grand piano", r"electric piano", r"rhodes", r"wurlitzer",
+    Concept("piano", "instrument", (rf"piano{_PL}", r"pianist", r"grand piano", r"electric piano", rf"e piano{_PL}", r"rhodes", r"wurlitzer",
                                     r"keys", r"keyboards?", r"ivories"),
             ("piano", "electric piano", "harpsichord")),
     Concept("harpsichord", "instrument", (r"harpsichords?",), ("harpsichord",)),
@@ -110,10 +110,10 @@ CONCEPTS: list[Concept] = [
             _ELECTRONIC_TAGS),
     Concept("drums", "instrument", (r"drums?", r"drum kit", r"drummer", r"drumming", r"percussion", r"percussive",
                                     r"hi ?hats?", r"snares?", r"snare drums?", r"kick drums?", r"bass drums?",
-                                    r"cymbals?", r"rimshots?", r"claps?", r"hand ?claps?",
+                                    r"cymbals?", r"rimshots?", r"claps?", r"hand ?claps?", r"kicks?",
                                     r"drum beat", r"backbeat"),
             ("drum kit", "drum machine", *_DRUM_TAGS)),
-    Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"808s?", r"programmed drums",
+    Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"digital drums?", r"808s?", r"programmed drums",
                                            r"drum programming", r"drum samples?"),
             ("drum machine", "techno", "electronic", "electronica", "electro", "house", "hip hop", "dance")),
     Concept("strings", "instrument", (r"strings", r"string section", r"string ensemble", r"string quartet",
@@ -122,7 +122,7 @@ CONCEPTS: list[Concept] = [
     Concept("orchestra", "instrument", (r"orchestras?", r"orchestral", r"symphonic", r"symphony"),
             ("orchestra", "strings+classical", "classical", "classic", "opera")),
     Concept("violin", "instrument", (r"violins?", r"violinist", r"fiddles?", r"viola", r"violas"), ("violin", "strings")),
-    Concept("cello", "instrument", (r"cellos?", r"cellist", r"violoncello"), ("cello", "strings")),
+    Concept("cello", "instrument", (r"cellos?", r"celli", r"cellist", r"violoncello"), ("cello", "strings")),
     Concept("harp", "instrument", (r"harps?", r"harpist"), ("harp",)),
     Concept("flute", "instrument", (r"flutes?", r"flutist", r"flautist", r"piccolo"), ("flute",)),
     Concept("sitar", "instrument", (r"sitars?",), ("sitar",)),
@@ -174,6 +174,9 @@ CONCEPTS: list[Concept] = [
                                         r"woman singing", r"women singing", r"female lead",
                                         r"woman's voice", r"women's voices", r"she sings"),
             ("female vocals", "female", "woman", "female vocal", "female voice", "female vocalists", "female vocalist")),
+    Concept("several voices", "vocals", (r"another (?:vocalist|singer|voice)", r"(?:two|three|several|multiple) "
+                                         r"(?:vocalists|singers|voices)", r"harmony singers", r"group of (?:female |male )?voices"),
+            ("choir",)),
     Concept("choir", "vocals", (r"choirs?", r"choral", r"chorale", r"choristers?", r"ensemble of singers"),
             ("choir", "choral")),
     Concept("opera singing", "vocals", (r"operatic", r"opera singers?", r"soprano voice", r"tenor voice"), ("opera",)),
@@ -186,6 +189,8 @@ CONCEPTS: list[Concept] = [
             ("rock", "classic rock", "alternative rock", "indie rock", "hard rock", "progressive rock", "punk", "metal",
              "heavy metal", "psychedelic rock", "rock and roll", "grunge")),
     Concept("metal", "genre", (r"metal", r"heavy metal", r"metalcore", r"thrash", r"death metal"), ("metal", "heavy metal")),
+    Concept("progressive rock", "genre", (r"progressive rock", r"prog rock"), ("progressive rock",)),
+    Concept("african", "genre", (r"african",), ("african", "afrobeat")),
     Concept("punk", "genre", (r"punk", r"punk rock", r"pop punk"), ("punk",)),
     Concept("pop", "genre", (r"pop", r"pop music", r"pop songs?", r"indie pop", r"synth ?pop", r"electropop", r"dance pop",
                              r"k ?pop", r"j ?pop"), ("pop", "indie pop")),
@@ -197,7 +202,7 @@ CONCEPTS: list[Concept] = [
     Concept("techno", "genre", (r"techno",), ("techno",)),
     Concept("house", "genre", (r"house", r"house music", r"deep house", r"tech house"), ("house",)),
     Concept("dance", "genre", (r"dance music", r"dance tracks?", r"dance songs?", r"dance tunes?", r"club music",
-                               r"club tracks?", r"dance ?floor", r"disco"), ("dance", "house", "techno", "disco", "edm")),
+                               r"club tracks?", r"dance ?floor", r"disco", r"(?:dance |night ?)?clubs?"), ("dance", "house", "techno", "disco", "edm")),
     Concept("dubstep", "genre", (r"dubstep",), ("dubstep",)),
     Concept("trance", "genre", (r"trance",), ("trance",)),
     Concept("drum and bass", "genre", (r"drum (?:and|&|n) bass", r"dnb", r"d&b", r"jungle"), ("drum and bass",)),
@@ -248,19 +253,24 @@ CONCEPTS: list[Concept] = [
     Concept("sad", "mood", (r"sad", r"sadness", r"melanchol(?:y|ic)", r"sorrowful", r"mournful", r"gloomy",
                             r"heartbreaking", r"depressing", r"somber", r"sombre", r"emotional"), ("sad",)),
     Concept("romantic", "mood", (r"romantic", r"romance", r"love song", r"sentimental", r"tender", r"loving",
-                                 r"intimate", r"passionate", r"sensual", r"sexy"), ("tender", "sexy")),
+                                 r"intimate", r"passionate(?:ly)?", r"sensual", r"sexy", r"sexual", r"seductive", r"erotic"),
+            ("tender", "sexy")),
     Concept("energetic", "mood", (r"energetic", r"energy", r"exciting", r"excited", r"intense", r"powerful",
                                   r"aggressive", r"upbeat", r"groovy", r"danceable", r"dancy", r"lively", r"vibrant",
-                                  r"driving"),
+                                  r"driving", r"vigorous", r"high ?spirited"),
             ("exciting", "angry", "party", "dance", "techno", "house", "edm", "drum and bass", "metal", "heavy metal",
              "punk", "@tempo_fast")),
     Concept("calm", "mood", (r"calm", r"calming", r"relaxing", r"relaxed", r"peaceful", r"soothing", r"mellow",
                              r"chill", r"chilled", r"laid ?back", r"serene", r"tranquil", r"gentle", r"soft mood",
-                             r"meditative", r"dreamy"),
+                             r"meditative", r"meditation", r"dreamy", r"easy ?going"),
             ("mellow", "chill", "tender", "soft", "quiet", "ambient", "new age", "chillout", "easy listening", "lullaby")),
     Concept("dark", "mood", (r"dark", r"scary", r"ominous", r"eerie", r"spooky", r"creepy", r"sinister", r"haunting",
                              r"menacing", r"suspenseful", r"tense"), ("scary",)),
     Concept("angry", "mood", (r"angry", r"anger", r"furious", r"rage"), ("angry",)),
+    Concept("catchy", "mood", (r"catchy", r"hooky"), ("catchy",)),
+    # praise and character words no tagger measures: never stated
+    Concept("praise", "mood", (r"punchy", r"punch ?like", r"engaging", r"infectious", r"impressive", r"addictive",
+                               r"vivacious", r"perky", r"pulsating", r"thumping", r"unpleasant", r"awesome", r"amazing"), ()),
     Concept("epic", "mood", (r"epic", r"heroic", r"triumphant", r"majestic", r"cinematic", r"dramatic",
                              r"inspiring", r"motivational", r"spiritual", r"nostalgic", r"mysterious"), ()),
     # --------------------------------------------- usage: where a track "can be played": only with a mood behind it
@@ -282,7 +292,15 @@ CONCEPTS: list[Concept] = [
                                                r"(?:is|was|seems|sounds)",
                                                r"quality of the (?:recording|audio|sound)",
                                                r"amateur recording", r"background noise", r"people talking",
-                                               r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke"), ()),
+                                               r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke",
+                                               # production and sounds outside the music: nothing measures them
+                                               r"noisy", r"(?:in )?mono", r"reverb", r"reverberation", r"echo", r"delay",
+                                               r"(?:sound )?effects?", r"tremolo", r"sampled", r"overdrives?",
+                                               r"(?:audio|recording|sound) clips", r"recorded with a phone", r"compilation",
+                                               r"showcase", r"jam", r"jam session", r"jingle", r"advertisements?",
+                                               r"commercials?", r"noises?", r"infant", r"baby", r"laser", r"gun",
+                                               r"whistle blowing", r"duck(?: ?like)? sounds?", r"hammering", r"panned",
+                                               r"stereo image"), ()),
     # ---------------------------------- what is sung: J2A transcribes no lyrics and identifies no language
     Concept("language or lyrics", "recording", (_OTHER_TONGUE,
                                                 rf"(?:in|sung in|lyrics in) {_LANGS}\b(?!\s+(?:style|guitar|flavou?r|rhythm))",
@@ -626,6 +644,11 @@ def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
             unsupported.append(cl)
         else:
             supported.append((cl, ev))
+    genres = [(c, e) for c, e in supported if c.category == "genre" and not c.negated]
+    if genres:  # "could be playing at a dance club", "in a jazz bar": a venue of a style the taggers hear
+        for cl in [c for c in unsupported if c.category == "usage"]:
+            unsupported.remove(cl)
+            supported.append((cl, f"a venue for '{genres[0][0].phrase}' ({genres[0][1]})"))
     return supported, unsupported
 
 
