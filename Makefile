@@ -6,7 +6,7 @@ J2A := $(VENV)/bin/j2a
 setup:
 	@bash scripts/setup.sh
 
-## Set everything up, generate an example clip and analyse it.
+## Set everything up, generate an example clip, analyse, describe and ask about it.
 demo: setup
 	$(J2A) demo --out demo-output
 

@@ -94,7 +94,8 @@ def cmd_analyze(args) -> int:
 
 # ------------------------------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
-    """Generate a clip with known truth, analyse it and print what J2A found next to the truth."""
+    """Generate a clip with known truth, analyse it, print what J2A found next to the truth, then describe it
+    and answer a question about it: audio becoming words, for a newcomer's first command."""
     import json
     from pathlib import Path
 
@@ -112,12 +113,19 @@ def cmd_demo(args) -> int:
     for k in ("bpm", "meter", "key", "chords", "genre", "instrument", "integrated_lufs"):
         print(f"  {k:16s} {d[k]}")
     print(f"demo: full analysis in {out / 'analysis.json'}")
-    if args.describe:
-        from .describe import describe
+    if args.no_describe:
+        return 0
+    from .ask import ask
+    from .describe import describe
 
-        r = describe(str(wav))
-        print("\n" + r.caption)
-        (out / "description.json").write_text(json.dumps(r.to_dict(), indent=2))
+    r = describe(a, llm=args.llm)  # the analysis above: no second pass over the audio
+    (out / "description.json").write_text(json.dumps(r.to_dict(), indent=2))
+    print(f"\ndemo: description ({r.model}; every claim checked against the analysis):\n  {r.caption}")
+    q = "What key is it in and how fast is it?"
+    print(f"\ndemo: j2a ask ... \"{q}\"\n  {ask(a, q, llm='none').answer}")
+    print(f"\nnext: .venv/bin/j2a describe YOUR_SONG.mp3 --sections\n"
+          f"      .venv/bin/j2a ask {out / 'analysis.json'} \"When does the piano come in?\"\n"
+          f"      .venv/bin/j2a analyze ~/Music --out library.jsonl --workers 2")
     return 0
 
 
@@ -151,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_args(p)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub(sp, "demo", "generate an example clip with known truth and analyse it", "j2a demo --out demo-output")
-    p.add_argument("--out", default="demo-output", help="folder for the example and its analysis")
-    p.add_argument("--describe", action="store_true", help="also describe it with the J2A-LLM")
+    p = sub(sp, "demo", "generate an example clip with known truth, analyse it, describe it and answer a question",
+            "j2a demo --out demo-output\nj2a demo --llm none      # the template description, no language model")
+    p.add_argument("--out", default="demo-output", help="folder for the example, its analysis and description")
+    p.add_argument("--llm", default="local", metavar="SPEC", help="the describing LLM: local (J2A-LLM, default) | none")
+    p.add_argument("--no-describe", action="store_true", help="analyse only")
     p.set_defaults(func=cmd_demo)
 
     add_plugins(sp, _PLUGINS)
