@@ -2,7 +2,7 @@
 VENV ?= .venv
 J2A := $(VENV)/bin/j2a
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test test-fast bench
 setup:
 	@bash scripts/setup.sh
 
@@ -13,6 +13,10 @@ demo: setup
 ## Set everything up and run the whole test suite.
 test: setup
 	$(VENV)/bin/python -m pytest -q
+
+## The tests not marked slow (no real model on real audio in a loop): a quick check while editing.
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 ## Run every benchmark and rewrite bench/RESULTS.md.
 ## (essentia and librosa are benchmark-only peers: installed here, never imported by the j2a package)
