@@ -56,7 +56,9 @@ class VocabConfig:
     fast_min_bpm: float = 115.0
     medium_bpm: tuple[float, float] = (80.0, 135.0)
     word_bands: tuple[float, float] = (85.0, 125.0)  # words J2A itself writes: slow < 85 <= medium <= 125 < fast
-    low_note_midi: int = 45  # A2: a transcribed note this low counts as a bass part
+    # E2: a transcribed note this low counts as a bass part. Not A2: a man's voice reaches A2, and a solo
+    # singer tagged "rock" (vocadito_1) was given a bass guitar
+    low_note_midi: int = 40
     # Prompt genres: only those within this fraction of the top genre's score. The tagger lists every genre
     # over its threshold, and the LLM would pick a weak runner-up as readily as the leader (Brahms'
     # Hungarian Dance, classical 0.67 / jazz 0.36, came out "a jazz instrumental"). The guard still accepts
@@ -534,12 +536,23 @@ def present_tags(analysis, cfg: VocabConfig = CFG) -> dict[str, float]:
         for t in getattr(tags, group) or []:
             if t.score >= cfg.tag_min_score and (not fused or cal.claimable(group, t.sources)):
                 out[norm_tag(t.label)] = max(out.get(norm_tag(t.label), 0.0), float(t.score))
+    if fused:
+        out = _families_with_a_member(out)
     thr = _tag_threshold(cfg)
     skip = musicnn_sources() if fused else set()
     for k, v in (tags.scores or {}).items():
         if v >= thr and k not in skip:
             out[norm_tag(k)] = max(out.get(norm_tag(k), 0.0), float(v))
     return out
+
+
+def _families_with_a_member(tags: dict[str, float]) -> dict[str, float]:
+    """A broad family ("brass", "strings", "woodwinds", ...) is stated only beside a stated member: YAMNet
+    puts "Brass instrument" on a tenor saxophone as readily as on a trumpet, and a family with no member
+    heard is the taggers' guess at a timbre, not an instrument."""
+    from .features.fusion import FAMILIES
+
+    return {k: v for k, v in tags.items() if k not in FAMILIES or FAMILIES[k] & set(tags)}
 
 
 def _bpm(analysis) -> float | None:

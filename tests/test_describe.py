@@ -425,3 +425,36 @@ def test_package_functions_stay_callable():
     assert j2a.describe(a, llm="none").caption == first and "rock" in first
     assert j2a.ask(a, "What key is it in?", llm="none").answer == j2a.ask(a, "What key is it in?", llm="none").answer
     assert j2a.analyze is j2a.analysis.analyze and callable(j2a.ask)
+
+
+# Shared clips whose parts the manifest names completely (its notes: "drum and bass stems only", "solo voice",
+# a string orchestra, a jazz trumpet loop, a ragtime piano, tenor saxophone recordings): the instrument
+# concepts a description may use on each, written from the manifest, not from J2A.
+PARTS = {
+    "brahms_hungarian_dance_5.ogg": {"strings", "violin", "cello", "orchestra", "bass"},
+    "trumpet_loop_f_90bpm.ogg": {"trumpet", "brass"},
+    "pistachio_ragtime.ogg": {"piano"},
+    "choice_drum_bass.ogg": {"drums", "drum machine", "bass"},
+    "sax_tenor_d_minor.wav": {"saxophone", "woodwinds"},
+    "sax_tenor_e_major.wav": {"saxophone", "woodwinds"},
+    "vocadito_1.wav": set(),
+}
+SUNG = {"vocadito_1.wav"}
+
+
+def test_no_claim_contradicts_the_manifest(music_descriptions):
+    """Judged against the manifest's truth, not against the guard: every instrument a description states is
+    one of the clip's parts, vocals are claimed only on the sung clip, and its absence ("instrumental",
+    "no vocals") only on the others. Every such claim found is listed."""
+    wrong = []
+    for clip, parts in PARTS.items():
+        d = music_descriptions[clip]
+        for c in extract_claims(d.caption):
+            if c.category == "instrument" and not c.negated and c.concept not in parts:
+                wrong.append((clip, str(c)))
+            if c.category == "vocals":
+                says_voice = (c.concept != "instrumental") != c.negated
+                if says_voice != (clip in SUNG):
+                    wrong.append((clip, str(c)))
+    print("\n".join(f"{clip}: {c}" for clip, c in wrong))
+    assert not wrong

@@ -255,6 +255,19 @@ def sound_phrase(label: str) -> str:
 BROAD = frozenset({"strings", "orchestra", "brass", "woodwinds", "percussion", "keyboard", "plucked strings",
                    "acoustic instruments", "instrumental (no vocals)"})
 NO_VOCALS = "instrumental (no vocals)"
+# broad instrument families and the specific instruments that make one of them true
+FAMILIES = {
+    "brass": {"trumpet", "trombone", "french horn"},
+    "woodwinds": {"saxophone", "clarinet", "flute"},
+    "strings": {"violin", "cello", "double bass", "harp"},
+    "orchestra": {"violin", "cello", "double bass", "harp", "trumpet", "trombone", "french horn", "clarinet", "flute",
+                  "timpani"},
+    "percussion": {"drums", "drum kit", "drum machine", "tabla", "timpani", "tambourine", "marimba", "vibraphone",
+                   "glockenspiel", "steelpan", "bells"},
+    "keyboard": {"piano", "electric piano", "organ", "synth", "harpsichord"},
+    "plucked strings": {"guitar", "acoustic guitar", "electric guitar", "bass guitar", "banjo", "mandolin", "ukulele",
+                        "sitar", "zither", "harp"},
+}
 # YAMNet classes that say "this is music" (Music, the instruments, the styles, singing): the music evidence
 MUSIC_CLASSES = ("Music", "Musical instrument", "Singing", "Choir", "Yodeling", "Chant", "Mantra", "Child singing",
                  "Synthetic singing", "Rapping", "Humming")
