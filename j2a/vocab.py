@@ -64,6 +64,7 @@ class VocabConfig:
     # Hungarian Dance, classical 0.67 / jazz 0.36, came out "a jazz instrumental"). The guard still accepts
     # any listed genre; this only chooses what the description leads with.
     genre_ratio: float = 0.6
+    style_parts_min: float = 0.3  # a genre below this fused score carries no instrument (_leading_styles_only)
 
 
 CFG = VocabConfig()
@@ -546,6 +547,21 @@ def present_tags(analysis, cfg: VocabConfig = CFG) -> dict[str, float]:
     return out
 
 
+def _leading_styles_only(analysis, tags: dict[str, float], cfg: VocabConfig) -> dict[str, float]:
+    """The tags that may stand for a part: a style carries its parts (techno its drums and bass line,
+    rock its drums) only when it leads, at or above `cfg.style_parts_min` and within `cfg.genre_ratio`
+    of the top genre. Why: YAMNet lists a faint "rock" (0.15) on a solo cello, a sung voice and an
+    acoustic guitar, and it gave them "percussion", "bass line" and "e-guitar" (bench/describe_truth.py).
+    Schema-1 analyses keep every listed genre."""
+    t = getattr(analysis, "tags", None)
+    genres = getattr(t, "genre", None) or []
+    if not any(g.sources for g in genres):
+        return tags
+    top = max((g.score for g in genres), default=0.0)
+    weak = {norm_tag(g.label) for g in genres if g.score < max(cfg.style_parts_min, cfg.genre_ratio * top)}
+    return {k: v for k, v in tags.items() if k not in weak}
+
+
 def _families_with_a_member(tags: dict[str, float]) -> dict[str, float]:
     """A broad family ("brass", "strings", "woodwinds", ...) is stated only beside a stated member: YAMNet
     puts "Brass instrument" on a tenor saxophone as readily as on a trumpet, and a family with no member
@@ -640,13 +656,15 @@ def check_claims(claims: list[Claim], analysis, cfg: VocabConfig = CFG):
     never states the opposite of what its analysis found. Non-music input supports no musical claim.
     """
     tags = present_tags(analysis, cfg)
+    part_tags = _leading_styles_only(analysis, tags, cfg)
     supported, unsupported = [], []
     for cl in claims:
         concept = _BY_KEY.get(cl.concept)
         if concept is not None:
             negative = concept.negative != cl.negated
             positive = _BY_KEY[concept.positive_of] if concept.negative else concept
-            ev = _support(positive, analysis, tags, cfg) if getattr(analysis, "is_music", True) else None
+            evidence = part_tags if positive.category == "instrument" else tags
+            ev = _support(positive, analysis, evidence, cfg) if getattr(analysis, "is_music", True) else None
             if negative:
                 ev = None if ev is not None else _absence_evidence(positive, analysis, tags)
         else:
