@@ -689,10 +689,12 @@ def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> st
     (a weak tag is doubt, not absence); "no other instruments" only when one instrument is heard at most;
     nothing it cannot hear at all (no support) can be said to be absent."""
     if positive.key == "other instruments":
-        heard = _specific_instruments(analysis)
+        heard = sorted(set(_specific_instruments(analysis)) | _heard_sometime(analysis, None))
         return f"{len(heard)} instrument heard ({', '.join(heard) or 'none'})" if len(heard) <= 1 else None
     if not positive.support:
         return None
+    if _heard_sometime(analysis, support_tags(positive)):
+        return None  # a voice in one minute of a three-minute track is no absence, though the track mean is low
     neg = [f"tag '{t}' = {tags[t]:.2f}" for t in _NO_VOCAL_TAGS if t in tags] if positive.key == "vocals" else []
     if neg:
         return neg[0]
@@ -702,6 +704,23 @@ def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> st
     if weak:
         return None
     return f"no tag supports {positive.key}"
+
+
+def _heard_sometime(analysis, names: set[str] | None) -> set[str]:
+    """Instrument / vocal labels (among `names`; all specific ones when None) that the tag timeline lists in
+    at least one segment."""
+    from .features.fusion import BROAD, LISTED
+
+    tl = getattr(getattr(analysis, "tags", None), "timeline", None)
+    if tl is None:
+        return set()
+    out = set()
+    for key, series in tl.fused.items():
+        group, label = key.split(":", 1)
+        if group in ("instrument", "vocals") and (label in names if names is not None else label not in BROAD) \
+                and label != "instrumental (no vocals)" and max(series, default=0.0) >= LISTED:
+            out.add(label)
+    return out
 
 
 def _specific_instruments(analysis) -> list[str]:

@@ -196,3 +196,16 @@ def test_mood_usage_and_absence_need_evidence():
     duo = make_analysis(instrument=[("piano", 0.8), ("trumpet", 0.4)])
     assert check_claims(extract_claims("There are no other instruments."), duo)[1]
     assert check_claims(extract_claims("No saxophone or oboe is heard."), duo)[1][0].concept == "woodwinds"
+
+
+def test_absence_holds_only_if_no_segment_hears_it():
+    """A voice in one minute of a long track leaves the track's mean low; 'no vocals' must still not pass."""
+    from j2a.analysis import TagTimeline
+
+    a = make_analysis(genre=[("rock", 0.6)], instrument=[("guitar", 0.7)])
+    a.tags.instrument[0].sources = {"yamnet": 0.5}  # a fused (schema 2) analysis
+    assert not check_claims(extract_claims("There are no vocals."), a)[1]
+    a.tags.timeline = TagTimeline(hop_s=3.0, fused={"vocals:female vocals": [0.0, 0.4, 0.3, 0.0],
+                                                    "instrument:guitar": [0.7, 0.7, 0.7, 0.7]})
+    assert check_claims(extract_claims("There are no vocals."), a)[1]
+    assert check_claims(extract_claims("There are no other instruments."), a)[1]  # guitar and a voice
