@@ -534,7 +534,11 @@ _SECTION_GROUPS = ("instrument", "vocals")
 def _tag_words(tags) -> list[str]:
     """The sounding parts a section's tags name, at the score a description may state them. "instrumental"
     is left out: it names an absence, and "opens with violin and instrumental" reads as nonsense."""
-    words = [w for w, (_, claimable) in _tag_levels(tags).items() if claimable]
+    return _stated(_tag_levels(tags))
+
+
+def _stated(levels: dict[str, tuple[float, bool]]) -> list[str]:
+    words = [w for w, (_, claimable) in levels.items() if claimable]
     if "vocals" in words and ("male vocal" in words or "female vocal" in words):
         words.remove("vocals")
     return words
@@ -594,8 +598,8 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
         if tags is not None:
             sec["tags"] = {g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
                            for g in ("genre", "instrument", "mood", "vocals")}
-            sec["_words"] = _tag_words(tags[i])
             sec["_levels"] = _tag_levels(tags[i])
+            sec["_words"] = _stated(sec["_levels"])
         sec["caption"] = _section_caption(sec, out[-1] if out else None)
         out.append(sec)
     for sec in out:
