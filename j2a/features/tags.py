@@ -180,12 +180,6 @@ def patch_scores(audio: Audio, cfg: TagConfig | None = None) -> tuple[list[str],
     return keys, np.concatenate(rows).astype(np.float32)
 
 
-def track_scores(audio: Audio, cfg: TagConfig | None = None) -> dict[str, float]:
-    """Mean patch probability of every tag of both models, keyed "mtt:<tag>" / "msd:<tag>"."""
-    keys, probs = patch_scores(audio, cfg)
-    return dict(zip(keys, probs.mean(0).tolist()))
-
-
 def group_scores(scores: dict[str, float], threshold: float) -> dict[str, list[Tag]]:
     """musicnn alone: canonical tags per group with score = max over their raw sources, kept when
     >= threshold, best first (J2A before the fusion; the "musicnn alone" column of bench/tagging_real)."""
