@@ -34,36 +34,31 @@ from pathlib import Path
 from . import prompts
 
 # ------------------------------------------------------------------------------------ vocabulary
-_FALLBACK_TAGS = None
+TEMPO_ASPECTS = ("slow tempo", "medium tempo", "fast tempo")
 
 
 def analysis_tags() -> list[str]:
-    """The tag labels the analysis can produce (musicnn MTT 50 + MSD 50: 92 distinct once lower-cased)."""
-    global _FALLBACK_TAGS
-    try:
-        from .features.tags import TAG_GROUPS  # written by the analysis engineer
+    """The aspect words `describe` can put in a prompt, spelled as it spells them: the fused vocabulary
+    (both taggers' instruments, vocals, genres and moods, `features.fusion.VOCAB`) through
+    `vocab.aspect_word`, less the words describe never states, plus its tempo words. Reduced training
+    prompts use exactly these, so the model learns the prompts it will be given."""
+    from .features.fusion import VOCAB
+    from .vocab import aspect_word
 
-        labels = [t for group in TAG_GROUPS.values() for t in group]
-    except Exception:
-        labels = []
-    if not labels:
-        if _FALLBACK_TAGS is None:
-            from musicnn import configuration as c
-
-            _FALLBACK_TAGS = list(c.MTT_LABELS) + list(c.MSD_LABELS)
-        labels = _FALLBACK_TAGS
-    seen, out = set(), []
-    for t in labels:
-        t = str(t).lower()
-        if t not in seen:
-            seen.add(t)
-            out.append(t)
-    return out
+    out: list[str] = []
+    for group in ("genre", "instrument", "vocals", "mood"):
+        for label in VOCAB[group]:
+            w = aspect_word(label)
+            if w and w not in out:
+                out.append(w)
+    return out + [t for t in TEMPO_ASPECTS if t not in out]
 
 
-_SYN = {"synthesizer": "synth", "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
-        "vocalists": "vocal", "vocals": "vocal", "voices": "voice", "drums": "drum", "beats": "beat",
-        "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast", "women": "woman",
+_SYN = {"synthesizer": "synth", "sax": "saxophone", "saxophones": "saxophone", "trumpets": "trumpet",
+        "keyboards": "keyboard", "keys": "keyboard", "percussions": "percussion", "drumming": "drum",
+        "orchestral": "orchestra", "rap": "rapping", "rapper": "rapping", "choral": "choir", "organs": "organ", "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
+        "vocalists": "vocal", "vocals": "vocal", "voices": "vocal", "voice": "vocal", "string": "strings", "drums": "drum", "beats": "beat",
+        "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast tempo", "upbeat": "fast tempo", "women": "woman",
         "men": "man", "singer": "vocal", "singers": "vocal", "sung": "singing", "sings": "singing",
         "violins": "violin", "guitars": "guitar", "pianos": "piano", "cellos": "cello", "flutes": "flute"}
 

@@ -747,6 +747,13 @@ _READABLE = {"hip-hop": "hip hop", "female vocals": "female vocal", "male vocals
 _SKIP_ASPECT = {"loud", "quiet", "soft", "solo", "weird", "fast", "slow", "party", "sexy", "catchy"}
 
 
+def aspect_word(label: str) -> str | None:
+    """How a prompt names a tag ('msd:Hip-Hop' -> 'hip hop', 'female vocals' -> 'female vocal'), or None
+    for the words a description never takes from a tag (loud, fast, party...: the measurements say those)."""
+    k = norm_tag(label)
+    return None if k in _SKIP_ASPECT else _READABLE.get(k, k)
+
+
 def tempo_word(bpm: float | None, cfg: VocabConfig = CFG) -> str | None:
     """The tempo word a caption may use for `bpm` (consistent with the guard's checks)."""
     if bpm is None:

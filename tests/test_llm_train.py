@@ -15,9 +15,10 @@ from .test_llm import tiny_lm  # noqa: F401 (session fixture)
 
 # ------------------------------------------------------------------------------------ data
 @pytest.mark.parametrize("aspects,expected", [
-    (["male vocalist", "fast tempo", "rock"], ["male vocals", "fast", "rock"]),
-    (["no drums", "female voice", "female vocalists"], ["female vocals"]),
-    (["acoustic guitar strumming", "hip-hop beat"], ["guitar", "hip hop", "beat"]),
+    (["male vocalist", "fast tempo", "rock"], ["male vocal", "fast tempo", "rock"]),
+    (["no drums", "female voice", "female vocalists"], ["female vocal"]),
+    (["acoustic guitar strumming", "hip-hop beat"], ["acoustic guitar", "hip hop"]),
+    (["sax solo", "plucked string instrument", "uptempo"], ["saxophone", "plucked strings", "fast tempo"]),
     (["low quality", "crowd noise"], []),
 ])
 def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
@@ -25,12 +26,17 @@ def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
     assert set(lt.reduce_aspects(aspects)) <= set(lt.analysis_tags())
 
 
-def test_analysis_vocabulary_is_the_tag_groups_canonical_words():
-    from j2a.features.tags import TAG_GROUPS
+def test_analysis_vocabulary_is_what_describe_puts_in_a_prompt():
+    """Reduced training prompts must use describe's words: the fused vocabulary, readable, no skipped words."""
+    from j2a.features.fusion import VOCAB
+    from j2a.vocab import aspect_word
 
     tags = lt.analysis_tags()
-    assert tags == [t.lower() for g in TAG_GROUPS.values() for t in g]
-    assert "guitar" in tags and "hip hop" in tags and "female vocals" in tags
+    assert {"saxophone", "choir", "rapping", "reggae", "female vocal", "r&b", "fast tempo"} <= set(tags)
+    assert not {"fast", "loud", "party", "female vocals", "rnb"} & set(tags)
+    for group in ("genre", "instrument", "vocals", "mood"):
+        for label in VOCAB[group]:
+            assert aspect_word(label) is None or aspect_word(label) in tags
 
 
 def test_facts_from_caption_win_and_synthetic_ones_are_consistent():
