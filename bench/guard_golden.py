@@ -8,6 +8,7 @@ Precision and recall are for the *unsupported* class: precision = flagged senten
 unsupported, recall = unsupported sentences that are flagged.
 
     python bench/guard_golden.py            # the table and every disagreement
+    python bench/guard_golden.py --show     # what a labeller reads: each clip's analysis, in words
 """
 from __future__ import annotations
 
@@ -47,8 +48,33 @@ def scores(judged) -> dict:
             "recall": tp / max(1, tp + fn), "tp": tp, "fp": fp, "fn": fn}
 
 
+def reading_card(name: str, a) -> str:
+    """One clip's analysis as a labeller reads it: measured facts, and every listed tag with its fused score,
+    marked (weak) when it is below the score J2A states that group at (the taggers' calibration, not the guard)."""
+    from j2a.features.fusion import calibration
+
+    lines = [f"== {name}: {a.duration_s:.1f} s, is_music {a.is_music}"]
+    if a.tempo:
+        lines.append(f"tempo {a.tempo.bpm:.0f} BPM; meter {a.meter.label if a.meter else '?'}; "
+                     f"key {a.key.label if a.key else '?'}; loudness {a.loudness.integrated_lufs if a.loudness else '?'} LUFS")
+    if a.chords:
+        lines.append("chords " + " ".join(c.label for c in a.chords.segments[:24]))
+    if a.notes and a.notes.pitch_range:
+        lines.append(f"notes: {a.notes.count}, lowest {a.notes.pitch_range['low']['name']}, "
+                     f"highest {a.notes.pitch_range['high']['name']}")
+    for group in ("instrument", "vocals", "genre", "mood", "sound"):
+        tags = getattr(a.tags, group, None) or [] if a.tags else []
+        words = [f"{t.label} {t.score:.2f}" + ("" if not t.sources or calibration().claimable(group, t.sources) else " (weak)")
+                 for t in sorted(tags, key=lambda t: -t.score)]
+        lines.append(f"{group}: {', '.join(words) or 'none listed'}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     analyses, rows = load()
+    if "--show" in sys.argv:
+        print("\n\n".join(reading_card(k, a) for k, a in analyses.items()))
+        return
     judged = judge(analyses, rows)
     lines = ["## Faithfulness guard on the golden set (tests/data/guard_golden)", "",
              "| source | sentences | unsupported (labels) | flagged by the guard | precision | recall |", "|---|---|---|---|---|---|"]
