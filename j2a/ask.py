@@ -357,7 +357,8 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
     """A J2A-2.x checkpoint answers from the audio; unsupported claims are removed by the guard."""
     from pathlib import Path
 
-    from .describe import checkpoint_and_audio, guard
+    from .describe import checkpoint_and_audio
+    from .guard import guard
 
     m, path = checkpoint_and_audio(model, source, a)
     raw = m.describe(path) if intent == "describe" else m.ask(path, question.strip())
@@ -370,7 +371,8 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
 def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
     """Open questions: the LLM answers from the analysis; the guard removes anything unsupported."""
     from . import prompts
-    from .describe import get_llm, guard, not_music_statement
+    from .describe import get_llm, not_music_statement
+    from .guard import guard
 
     aspects, facts = aspects_from_analysis(a)
     backend = get_llm(llm, adapter)

@@ -30,6 +30,7 @@ class Concept:
     support: tuple[str, ...] = ()  # alternatives of tags/facts that back the claim (empty: we cannot detect it)
     negative: bool = False  # the phrase itself states an absence ("instrumental")
     positive_of: str | None = None  # for negative concepts: the concept whose absence they claim
+    repair: tuple[str, ...] = ()  # how j2a.guard mends an unsupported claim (empty: REPAIRS[category])
 
 
 @dataclass
@@ -68,6 +69,22 @@ class VocabConfig:
 
 
 CFG = VocabConfig()
+
+# What j2a.guard tries, in order, when a claim of a category is unsupported (a Concept may say otherwise):
+# "modifier" cuts the claim's own words where they only qualify, "item" the list item that holds it,
+# "opener" cuts the sentence back to "This is a <genre> song.", "sentence" drops it.
+REPAIRS = {
+    "instrument": ("item", "opener", "sentence"),
+    "vocals": ("item", "opener", "sentence"),
+    "genre": ("item", "opener", "sentence"),
+    "mood": ("item", "modifier", "sentence"),
+    "recording": ("item", "modifier", "sentence"),
+    "tempo": ("item", "modifier", "sentence"),
+    "usage": ("sentence",),
+    "key": ("sentence",),
+    "meter": ("sentence",),
+    "attribution": ("sentence",),
+}
 
 _DRUM_TAGS = ("drums", "beat", "beats", "techno", "house", "hip hop", "dance", "electro", "metal", "hard rock",
               "heavy metal", "punk", "rock", "classic rock", "funk")
@@ -287,14 +304,14 @@ CONCEPTS: list[Concept] = [
     Concept("other instruments", "instrument", (r"other instruments?", r"any other instruments?", r"other instrumentation",
                                                 r"further instruments?", r"additional instruments?"),
             ("@several_instruments",)),
-    Concept("recording context", "recording", (r"live (?:performance|recording|version|concert)", r"recorded live",
+    Concept("recording context", "recording", (r"live(?= (?:performance|recording|version|concert))", r"recorded live",
                                                r"(?:playing|played|performed|performing|heard) live", r"live at (?:a|an|the)",
                                                r"crowd", r"audience", r"applause", r"cheer(?:s|ing)", r"clapping along",
                                                rf"{_QUALITY_WORDS} (?:audio |sound |recording )?quality",
                                                r"(?:audio|sound|recording) quality (?:of (?:this|the) \w+ )?"
                                                r"(?:is|was|seems|sounds)",
                                                r"quality of the (?:recording|audio|sound)",
-                                               r"amateur recording", r"background noise", r"people talking",
+                                               r"amateur(?= recording)", r"background noise", r"people talking",
                                                r"bird(?:s)? chirping", r"youtube", r"tutorial", r"karaoke",
                                                # production and sounds outside the music: nothing measures them
                                                r"noisy", r"(?:in )?mono", r"reverb", r"reverberation", r"echo", r"delay",
@@ -730,6 +747,12 @@ def _specific_instruments(analysis) -> list[str]:
     tags = getattr(analysis, "tags", None)
     return [t.label for g in ("instrument", "vocals") for t in getattr(tags, g, None) or []
             if t.label not in BROAD and t.label != "acoustic instruments"]
+
+
+def repairs_for(claim: Claim) -> tuple[str, ...]:
+    """The repairs j2a.guard may use on this claim when it is unsupported, in order (REPAIRS)."""
+    concept = _BY_KEY.get(claim.concept)
+    return (concept.repair if concept is not None and concept.repair else None) or REPAIRS.get(claim.category, ("sentence",))
 
 
 def is_supported(text: str, analysis, cfg: VocabConfig = CFG) -> bool:

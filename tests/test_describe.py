@@ -9,7 +9,8 @@ import re
 import pytest
 
 from j2a.analysis import Analysis
-from j2a.describe import describe, describe_many, guard, not_music_statement, segment
+from j2a.describe import describe, describe_many, not_music_statement, segment
+from j2a.guard import guard
 from j2a.vocab import check_claims, extract_claims
 
 
