@@ -25,7 +25,8 @@ def load():
     from j2a.analysis import Analysis
 
     analyses = {k: Analysis.from_dict(v) for k, v in json.loads((GOLDEN / "analyses.json").read_text()).items()}
-    rows = [json.loads(line) for line in (GOLDEN / "sentences.jsonl").read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for name in ("sentences.jsonl", "heldout2.jsonl")
+            for line in (GOLDEN / name).read_text().splitlines() if line.strip()]
     return analyses, rows
 
 
