@@ -21,9 +21,9 @@ bounded whatever the length):
              RNN activation (one of its BLSTMs, on at most 30 s of the excerpts). Drum loops and electronic music with little tuned
              content have a strong, regular beat; speech, bird song and purring do not. Only computed
              when the tonal and melodic evidence is not already conclusive (it is the costly one).
-* speech   — the share of 32 ms frames where Silero VAD (ONNX model shipped in the silero-vad wheel,
-             run with onnxruntime) says speech. It is a voice detector, so it also fires on singing
-             and rap: it only names the *reason* when the musical evidence is missing.
+* speech   — the share of 32 ms frames where Silero VAD (silero-vad's ONNX model, MIT; J2A ships a
+             copy, run with onnxruntime by j2a.features.vad) says speech. It is a voice detector, so it
+             also fires on singing and rap: it only names the *reason* when the musical evidence is missing.
 
 Decision rule: each evidence value goes through a logistic centred on its threshold (z = 8,
 melodic = 0.3, rhythmic = 0.55); music_evidence is the maximum of the three. is_music =
@@ -34,7 +34,6 @@ musicnn has no "not music" class and assigns confident music tags to speech too.
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -154,19 +153,19 @@ def steady_pitch_share(y: np.ndarray, sr: int = LOW_SR, hop: int = 256) -> tuple
 @lru_cache(maxsize=1)
 def _vad():
     import onnxruntime as ort
-    import silero_vad
-    from silero_vad.sequence_vad import SileroVADSequence
+
+    from .model_files import model_file
+    from .vad import SileroVAD
 
     ort.set_default_logger_severity(3)
-    path = os.path.join(os.path.dirname(silero_vad.__file__), "data", "silero_vad_16k_sequence.onnx")
-    return SileroVADSequence(path)
+    return SileroVAD(str(model_file("silero_vad/silero_vad_16k_sequence.onnx")))
 
 
 def speech_share(y: np.ndarray) -> float:
     """Share of 32 ms frames (16 kHz) that Silero VAD calls speech (p > 0.5)."""
     if len(y) < 512:
         return 0.0
-    p = _vad().audio_forward(np.ascontiguousarray(y, dtype=np.float32), 16000)
+    p = _vad().probs(np.ascontiguousarray(y, dtype=np.float32))
     return float(np.mean(p > 0.5))
 
 

@@ -1,5 +1,5 @@
-"""musicnn (Pons & Serra, 2019) in PyTorch, with weights read straight from the TF1 checkpoints that
-ship in the `musicnn` PyPI package — no TensorFlow at run time, no converted weight file.
+"""musicnn (Pons & Serra, 2019) in PyTorch, with the weights of the TF1 checkpoints that ship in the
+`musicnn` PyPI package (ISC) — no TensorFlow, and no musicnn package, at run time.
 
 Three parts, each short:
 
@@ -8,6 +8,8 @@ Three parts, each short:
   byte offset, size), and `<prefix>.data-00000-of-00001` holds the raw little-endian tensor bytes.
   We parse the table (blocks, prefix-compressed keys, footer) and the few protobuf fields we need by
   hand, because both formats are small and stable and pulling in TensorFlow for them costs ~500 MB.
+  scripts/convert_models.py uses it once to write the tensors the network reads, under their TF names
+  and with unchanged values, to j2a/assets/models/musicnn/<model>.safetensors, which J2A ships and loads.
 * **Front-end** (`log_mel`, `musicnn_windows`). musicnn's own `extractor.batch_data` computes a
   librosa mel spectrogram (16 kHz, n_fft 512, hop 256, 96 Slaney mel bands, power 2), rounds it to
   float16 and applies log10(10000 x + 1) in float32, then cuts non-overlapping 187-frame (3 s) patches. We
@@ -59,18 +61,14 @@ MSD_LABELS = ['rock', 'pop', 'alternative', 'indie', 'electronic', 'female vocal
 LABELS = {"MTT_musicnn": MTT_LABELS, "MSD_musicnn": MSD_LABELS}
 
 
-def checkpoint_dir(name: str) -> Path:
-    """Folder of the TF1 checkpoint shipped inside the installed `musicnn` package (no import of it:
-    its modules import TensorFlow)."""
-    import importlib.util
+def load_weights(name: str) -> dict[str, np.ndarray]:
+    """The checkpoint tensors of musicnn model `name` that MusiCNN.load_tf reads (TF variable names),
+    from the safetensors file shipped in j2a/assets/models/musicnn/ (see scripts/convert_models.py)."""
+    from safetensors.numpy import load_file
 
-    spec = importlib.util.find_spec("musicnn")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the musicnn package is not installed (pip install --no-deps musicnn)")
-    d = Path(list(spec.submodule_search_locations)[0]) / name
-    if not (d / ".index").is_file():
-        raise FileNotFoundError(f"{d}: no musicnn checkpoint '{name}' (.index missing)")
-    return d
+    from .model_files import model_file
+
+    return load_file(str(model_file(f"musicnn/{name}.safetensors")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,8 +446,8 @@ _CACHE: dict[str, MusiCNN] = {}
 
 
 def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
-    """The pretrained musicnn `name` ('MTT_musicnn' or 'MSD_musicnn') as an eval-mode MusiCNN, read from
-    the TF1 checkpoint in the installed musicnn package. Cached per process (~3 MB of weights each).
+    """The pretrained musicnn `name` ('MTT_musicnn' or 'MSD_musicnn') as an eval-mode MusiCNN, with the
+    weights J2A ships (load_weights). Cached per process (~3 MB of weights each).
 
     Encoder use (issue 5): `batch, fps = musicnn_windows(y16k)`; `out = load_musicnn()(batch)` gives
     per-window `penultimate` (200-d) and `mean_pool`/`max_pool` (753-d) features at `fps` windows/s.
@@ -457,7 +455,7 @@ def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
     if name not in MODELS:
         raise ValueError(f"unknown musicnn model {name!r}; choose one of {', '.join(MODELS)}")
     if name not in _CACHE:
-        net = MusiCNN(n_classes=len(LABELS[name])).load_tf(read_checkpoint(checkpoint_dir(name)))
+        net = MusiCNN(n_classes=len(LABELS[name])).load_tf(load_weights(name))
         net.eval().requires_grad_(False)
         _CACHE[name] = net
     return _CACHE[name]

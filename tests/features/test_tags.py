@@ -37,19 +37,48 @@ def _log(mel16: np.ndarray) -> np.ndarray:
     return np.log10(10000 * mel16.astype(np.float32) + 1)
 
 
-# -- checkpoint reader ---------------------------------------------------------------------------
-def test_reader_reads_musicnn_checkpoint_shapes_and_values():
-    t = mn.read_checkpoint(mn.checkpoint_dir("MTT_musicnn"))
-    assert t["conv2d/kernel"].shape == (7, 38, 1, 204)  # timbral 7x(0.4*96), 1.6*128 filters
-    assert t["conv2d_1/kernel"].shape == (7, 67, 1, 204)
-    assert t["conv2d_2/kernel"].shape == (128, 1, 1, 51)
-    assert t["dense/kernel"].shape == (1506, 200)
-    assert t["dense_1/kernel"].shape == (200, 50)
-    assert t["conv2d/kernel"].dtype == np.float32
+# -- checkpoint reader and the shipped weights ---------------------------------------------------
+# musicnn_MTT_musicnn.index: the `.index` of musicnn 0.1.0's MTT_musicnn TF1 checkpoint (ISC licence,
+# j2a/assets/models/LICENSES/musicnn-ISC.txt), 5 kB; its 9.5-MB `.data` file is not kept.
+INDEX = REPO / "tests" / "fixtures" / "musicnn_MTT_musicnn.index"
+
+
+def test_reader_reads_musicnn_checkpoint_index():
+    e = mn.read_index(INDEX)
+    assert len(e) == 150  # 64 weights + their Adam slots + optimizer counters
+    assert e["conv2d/kernel"].shape == (7, 38, 1, 204)  # timbral 7x(0.4*96), 1.6*128 filters
+    assert e["conv2d_1/kernel"].shape == (7, 67, 1, 204)
+    assert e["conv2d_2/kernel"].shape == (128, 1, 1, 51)
+    assert e["dense/kernel"].shape == (1506, 200)
+    assert e["dense_1/kernel"].shape == (200, 50)
+    assert e["conv2d/kernel"].dtype == 1 and e["conv2d/kernel"].size == 7 * 38 * 204 * 4  # DT_FLOAT
+
+
+def test_reader_round_trips_the_shipped_weights(tmp_path):
+    """The real index + a data file holding the shipped tensors at the index's offsets: read_checkpoint
+    returns those tensors (offsets, sizes, shapes, dtypes parsed right), and the shipped file holds
+    exactly the variables MusiCNN.load_tf reads, with the checkpoint's shapes."""
+    w = mn.load_weights("MTT_musicnn")
+    e = mn.read_index(INDEX)
+    data = bytearray(max(x.offset + x.size for x in e.values()))
+    for name, arr in w.items():
+        assert arr.shape == e[name].shape and arr.dtype == np.float32
+        data[e[name].offset:e[name].offset + e[name].size] = arr.astype("<f4").tobytes()
+    (tmp_path / ".index").write_bytes(INDEX.read_bytes())
+    (tmp_path / ".data-00000-of-00001").write_bytes(bytes(data))
+    back = mn.read_checkpoint(tmp_path)
+    for name, arr in w.items():
+        np.testing.assert_array_equal(back[name], arr)
+    assert len(w) == 64 and all(k in e for k in w)
+    mn.MusiCNN().load_tf(w)  # every variable the port reads is there
+
+
+def test_shipped_weights_are_real():
+    t = mn.load_weights("MTT_musicnn")
     var = t["batch_normalization_9/moving_variance"]
     assert np.all(var > 0) and np.all(np.isfinite(var))  # real statistics, not garbage bytes
     assert 1e-4 < np.abs(t["dense/kernel"]).mean() < 1.0
-    msd = mn.read_checkpoint(mn.checkpoint_dir("MSD_musicnn"))
+    msd = mn.load_weights("MSD_musicnn")
     assert not np.array_equal(msd["dense_1/kernel"], t["dense_1/kernel"])
 
 
