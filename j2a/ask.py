@@ -60,10 +60,10 @@ def classify(question: str) -> str:
     q = question.lower()
     if re.search(_INTENTS[0][1], q):  # "who sang this?" is not a vocals question
         return "unknowable"
-    if re.search(_INTENTS[1][1], q) and any(c.category in ("instrument", "vocals") for c in extract_claims(question)):
+    if re.search(_INTENTS[1][1], q) and any(c.category in ("instrument", "vocals") for c in extract_claims(question, closed=False)):
         return "when"
     if _YESNO.match(q) and any(c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
-                              for c in extract_claims(question)):
+                              for c in extract_claims(question, closed=False)):
         return "presence"
     for name, pat in _INTENTS[2:]:
         if re.search(pat, q):
@@ -173,7 +173,7 @@ def _mood(a):
 
 
 def _vocals(a):
-    supported, _ = check_claims(extract_claims("vocals"), a)
+    supported, _ = check_claims(extract_claims("vocals", closed=False), a)
     voc = _tags_of(a, "vocals")
     if supported:
         pos = [(k, s) for k, s in voc if not k.startswith("no ") and k != "instrumental"]
@@ -208,7 +208,7 @@ def _is_music(a):
 
 def _presence(a, question):
     """Yes/no questions about things the vocabulary knows ("is there a guitar?", "is it in C major?")."""
-    claims = [c for c in extract_claims(question) if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")]
+    claims = [c for c in extract_claims(question, closed=False) if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")]
     supported, unsupported = check_claims(claims, a)
     raw = tag_scores(a)
     parts, ev = [], {}
@@ -231,7 +231,7 @@ def _presence(a, question):
                 "I can't detect a steady tempo."
         elif concept is not None and (concept.negative or c.negated):
             pos = concept.positive_of if concept.negative else concept.key
-            found = check_claims(extract_claims(pos), a)[0]
+            found = check_claims(extract_claims(pos, closed=False), a)[0]
             text = f"No: {pos} detected ({found[0][1]})." if found else f"No: {pos} detected."
         elif concept is not None and (weak := _weak_tag(a, concept)) is not None:
             srcs = ", ".join(f"{m} {v:.2f}" for m, v in weak.sources.items())
@@ -262,7 +262,7 @@ def _when(a, question):
         return ("This analysis has no tag timeline (saved before J2A kept one): analyse the recording again "
                 "to ask when something plays.", {"timeline": None})
     parts, ev = [], {}
-    for c in extract_claims(question):
+    for c in extract_claims(question, closed=False):
         concept = _BY_KEY.get(c.concept)
         if concept is None or c.category not in ("instrument", "vocals"):
             continue

@@ -419,7 +419,7 @@ def _changes(words: list[str], levels: dict, prev_words: list[str], prev_levels:
     from .vocab import _BY_KEY, extract_claims, support_tags
 
     def family(w):
-        cs = [_BY_KEY.get(c.concept) for c in extract_claims(w)]
+        cs = [_BY_KEY.get(c.concept) for c in extract_claims(w, closed=False)]
         return {t for c in cs if c for t in support_tags(c)} | {w}
 
     def heard(w, among):  # w, or a word of its family, among these parts

@@ -19,7 +19,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-CATEGORIES = ("instrument", "vocals", "genre", "mood", "usage", "tempo", "key", "meter", "recording", "attribution")
+CATEGORIES = ("instrument", "vocals", "genre", "mood", "usage", "structure", "tempo", "key", "meter", "recording",
+              "attribution", "unknown")
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,11 @@ REPAIRS = {
     "recording": ("item", "modifier", "sentence"),
     "tempo": ("item", "modifier", "sentence"),
     "usage": ("sentence",),
+    "structure": ("item", "sentence"),
     "key": ("sentence",),
     "meter": ("sentence",),
     "attribution": ("sentence",),
+    "unknown": ("modifier", "item", "sentence"),
 }
 
 _DRUM_TAGS = ("drums", "beat", "beats", "techno", "house", "hip hop", "dance", "electro", "metal", "hard rock",
@@ -116,7 +119,11 @@ CONCEPTS: list[Concept] = [
                                               r"power chords?", r"guitar solos?"),
             ("electric guitar", "guitar+rock", "guitar+metal", "guitar+blues", "guitar+punk", "guitar+alternative", "guitar+indie rock",
              "metal", "hard rock", "heavy metal", "punk", "classic rock")),
-    Concept("bass", "instrument", (r"bass", r"basses", r"e bass", r"bass ?lines?", rf"bass guitar{_PL}", r"bassist", r"electric bass",
+    # a bass guitar is a band's: an electronic style's bass line (dubstep, techno) is no bass guitar
+    Concept("bass guitar", "instrument", (r"e bass", rf"bass guitar{_PL}", r"bassist", r"electric bass"),
+            ("bass guitar", *(f"{g}+@low_notes" for g in ("rock", "metal", "punk", "funk", "blues", "country", "reggae", "soul",
+                                                          "pop", "hard rock", "classic rock", "heavy metal")))),
+    Concept("bass", "instrument", (r"bass", r"basses", r"bass ?lines?",
                                    r"upright bass", r"double bass", r"sub ?bass", r"wobble bass", r"bass synth"),
             ("bass guitar", "double bass", "@low_notes", "techno", "house", "hip hop", "funk", "electro", "dance")),
     Concept("piano", "instrument", (rf"piano{_PL}", r"pianist", r"grand piano", r"electric piano", rf"e piano{_PL}", r"rhodes", r"wurlitzer",
@@ -130,10 +137,11 @@ CONCEPTS: list[Concept] = [
             _ELECTRONIC_TAGS),
     Concept("drums", "instrument", (r"drums?", r"drum kit", r"drummer", r"drumming", r"percussion", r"percussive",
                                     r"hi ?hats?", r"snares?", r"snare drums?", r"kick drums?", r"bass drums?",
-                                    r"cymbals?", r"rimshots?", r"claps?", r"hand ?claps?", r"kicks?",
+                                    r"cymbals?", r"rimshots?", r"claps?", r"hand ?claps?", r"kicks?", r"drumline", r"drum ?rolls?",
+                                    r"(?:single|double) strokes",
                                     r"drum beat", r"backbeat"),
             ("drum kit", "drum machine", *_DRUM_TAGS)),
-    Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"digital drums?", r"808s?", r"programmed drums",
+    Concept("drum machine", "instrument", (r"drum machines?", r"electronic drums?", r"digital drums?", r"808s?", r"programmed (?:drums|percussion|beats?)",
                                            r"drum programming", r"drum samples?"),
             ("drum machine", "techno", "electronic", "electronica", "electro", "house", "hip hop", "dance")),
     Concept("strings", "instrument", (r"strings", r"string section", r"string ensemble", r"string quartet",
@@ -149,6 +157,8 @@ CONCEPTS: list[Concept] = [
     # instruments only YAMNet (AudioSet) hears; names it has no class for stay unsupported, so a claim
     # about them is always rejected
     Concept("saxophone", "instrument", (r"sax", r"saxes", r"saxophones?", r"saxophonist"), ("saxophone",)),
+    # which saxophone (or voice type) no tag says
+    Concept("instrument variant", "instrument", (r"(?:tenor|alto|soprano|baritone) sax(?:ophone)?s?",), ()),
     Concept("trumpet", "instrument", (r"trumpets?", r"trumpeter", r"flugelhorn", r"cornet"), ("trumpet",)),
     Concept("trombone", "instrument", (r"trombones?", r"trombonist"), ("trombone",)),
     Concept("french horn", "instrument", (r"french horns?",), ("french horn",)),
@@ -166,7 +176,7 @@ CONCEPTS: list[Concept] = [
     Concept("vibraphone", "instrument", (r"vibraphones?", r"vibes"), ("vibraphone",)),
     Concept("marimba", "instrument", (r"marimbas?", r"xylophones?"), ("marimba",)),
     Concept("glockenspiel", "instrument", (r"glockenspiel", r"celesta"), ("glockenspiel",)),
-    Concept("bells", "instrument", (r"bells", r"chimes", r"tubular bells", r"church bells?"), ("bells",)),
+    Concept("bells", "instrument", (r"bells?", r"chimes", r"tubular bells", r"church bells?"), ("bells",)),
     Concept("music box", "instrument", (r"music box",), ()),
     Concept("tabla", "instrument", (r"tablas?",), ("tabla",)),
     Concept("tambourine", "instrument", (r"tambourines?",), ("tambourine",)),
@@ -178,7 +188,8 @@ CONCEPTS: list[Concept] = [
     Concept("didgeridoo", "instrument", (r"didgeridoos?",), ("didgeridoo",)),
     Concept("theremin", "instrument", (r"theremins?",), ("theremin",)),
     Concept("world instruments", "instrument", (r"kalimbas?", r"shamisen", r"erhu", r"pipa", r"shakuhachi", r"duduk",
-                                                r"santoor", r"sarangi", r"shehnai", r"bansuri", r"dhol", r"harmonium"), ()),
+                                                r"santoor", r"sarangi", r"shehnai", r"bansuri", r"dhol", r"harmonium",
+                                                r"baglamas?", r"saz", r"zurnas?", r"ney", r"rubab", r"kora"), ()),
     Concept("turntables", "instrument", (r"turntables?", r"scratch(?:es|ing)?", r"dj scratch(?:es|ing)?"), ("turntables",)),
     # ---------------------------------------------------------------------------------------- vocals
     Concept("vocals", "vocals", (r"vocals?", r"vocalists?", r"voices?", r"singers?", r"singing", r"sings?", r"sung",
@@ -205,12 +216,13 @@ CONCEPTS: list[Concept] = [
     Concept("instrumental", "vocals", (r"instrumental", r"no vocals?", r"without vocals?", r"vocal ?less", r"wordless"),
             (), negative=True, positive_of="vocals"),
     # ----------------------------------------------------------------------------------------- genre
+    Concept("hard rock", "genre", (r"hard rock",), ("hard rock", "heavy metal", "metal")),
     Concept("rock", "genre", (r"rock", r"rock music", r"rock songs?", r"rock and roll", r"rock 'n' roll", r"rock n roll"),
             ("rock", "classic rock", "alternative rock", "indie rock", "hard rock", "progressive rock", "punk", "metal",
              "heavy metal", "psychedelic rock", "rock and roll", "grunge")),
     Concept("metal", "genre", (r"metal", r"heavy metal", r"metalcore", r"thrash", r"death metal"), ("metal", "heavy metal")),
     Concept("progressive rock", "genre", (r"progressive rock", r"prog rock"), ("progressive rock",)),
-    Concept("african", "genre", (r"african",), ("african", "afrobeat")),
+    Concept("african", "genre", (r"african", r"afro ?pop"), ("african", "afrobeat")),
     Concept("punk", "genre", (r"punk", r"punk rock", r"pop punk"), ("punk",)),
     Concept("pop", "genre", (r"pop", r"pop music", r"pop songs?", r"indie pop", r"synth ?pop", r"electropop", r"dance pop",
                              r"k ?pop", r"j ?pop"), ("pop", "indie pop")),
@@ -221,7 +233,7 @@ CONCEPTS: list[Concept] = [
             ("electronic", "electronica", "electro", "techno", "house", "edm", "dubstep", "trance", "drum and bass")),
     Concept("techno", "genre", (r"techno",), ("techno",)),
     Concept("house", "genre", (r"house", r"house music", r"deep house", r"tech house"), ("house",)),
-    Concept("dance", "genre", (r"dance music", r"dance tracks?", r"dance songs?", r"dance tunes?", r"club music",
+    Concept("dance", "genre", (r"dance", r"dance music", r"dance tracks?", r"dance songs?", r"dance tunes?", r"club music",
                                r"club tracks?", r"dance ?floor", r"disco", r"(?:dance |night ?)?clubs?"), ("dance", "house", "techno", "disco", "edm")),
     Concept("dubstep", "genre", (r"dubstep",), ("dubstep",)),
     Concept("trance", "genre", (r"trance",), ("trance",)),
@@ -250,12 +262,12 @@ CONCEPTS: list[Concept] = [
     Concept("80s", "genre", (r"80s", r"eighties", r"1980s"), ("80s",)),
     Concept("90s", "genre", (r"90s", r"nineties", r"1990s"), ("90s",)),
     Concept("00s", "genre", (r"00s", r"2000s", r"noughties"), ("00s",)),
-    Concept("reggae", "genre", (r"reggae", r"dub"), ("reggae",)),
+    Concept("reggae", "genre", (r"reggae", r"proto reggae", r"dub", r"rocksteady", r"dancehall"), ("reggae",)),
     Concept("ska", "genre", (r"ska",), ("ska",)),
     Concept("latin", "genre", (r"latin", r"salsa", r"samba", r"bossa nova", r"cumbia", r"mariachi", r"tango"),
             ("latin", "salsa")),
     Concept("flamenco", "genre", (r"flamenco",), ("flamenco",)),
-    Concept("gospel", "genre", (r"gospel", r"worship", r"christian"), ("gospel", "christian")),
+    Concept("gospel", "genre", (r"gospel", r"worship", r"christian", r"religious", r"sacred", r"devotional", r"hymns?"), ("gospel", "christian")),
     Concept("bollywood", "genre", (r"bollywood",), ("bollywood",)),
     Concept("afrobeat", "genre", (r"afrobeats?",), ("afrobeat",)),
     Concept("middle eastern", "genre", (r"arabic", r"middle eastern"), ("middle eastern",)),
@@ -263,8 +275,8 @@ CONCEPTS: list[Concept] = [
     Concept("children's music", "genre", (r"children's music", r"nursery rhymes?"), ("children's music",)),
     Concept("christmas", "genre", (r"christmas",), ("christmas music",)),
     Concept("soundtrack", "genre", (r"soundtrack", r"film score", r"movie score"), ("soundtrack",)),
-    Concept("video game music", "genre", (r"video game music", r"chiptune"), ("video game music",)),
-    Concept("other genre", "genre", (r"reggaeton", r"ragtime", r"polka", r"marching band", r"march", r"celtic", r"anime"),
+    Concept("video game music", "genre", (r"video game music", r"video game (?:themes?|soundtracks?)", r"game music", r"chiptune"), ("video game music",)),
+    Concept("other genre", "genre", (r"reggaeton", r"ragtime", r"polka", r"marching band", r"wind band", r"brass band", r"march", r"celtic", r"anime"),
             ()),
     # ------------------------------------------------------ recording context (MusicCaps habits, never measured)
     # ------------------------------------------------------------------- mood: a tagger's mood (or a style) behind it
@@ -275,8 +287,8 @@ CONCEPTS: list[Concept] = [
     Concept("romantic", "mood", (r"romantic", r"romance", r"love song", r"sentimental", r"tender", r"loving",
                                  r"intimate", r"passionate(?:ly)?", r"sensual", r"sexy", r"sexual", r"seductive", r"erotic"),
             ("tender", "sexy")),
-    Concept("energetic", "mood", (r"energetic", r"energy", r"exciting", r"excited", r"intense", r"powerful",
-                                  r"aggressive", r"upbeat", r"groovy", r"danceable", r"dancy", r"lively", r"vibrant",
+    Concept("energetic", "mood", (r"energetic", r"energy", r"adrenaline", r"exciting", r"excited", r"intense", r"powerful",
+                                  r"upbeat", r"groovy", r"danceable", r"dancy", r"lively", r"vibrant",
                                   r"driving", r"vigorous", r"high ?spirited"),
             ("exciting", "angry", "party", "dance", "techno", "house", "edm", "drum and bass", "metal", "heavy metal",
              "punk", "@tempo_fast")),
@@ -286,19 +298,32 @@ CONCEPTS: list[Concept] = [
             ("mellow", "chill", "tender", "soft", "quiet", "ambient", "new age", "chillout", "easy listening", "lullaby")),
     Concept("dark", "mood", (r"dark", r"scary", r"ominous", r"eerie", r"spooky", r"creepy", r"sinister", r"haunting",
                              r"menacing", r"suspenseful", r"tense"), ("scary",)),
-    Concept("angry", "mood", (r"angry", r"anger", r"furious", r"rage"), ("angry",)),
+    Concept("angry", "mood", (r"angry", r"anger", r"furious", r"rage", r"aggressive", r"violent", r"harsh"), ("angry",)),
     Concept("catchy", "mood", (r"catchy", r"hooky"), ("catchy",)),
     # praise and character words no tagger measures: never stated
     Concept("praise", "mood", (r"punchy", r"punch ?like", r"engaging", r"infectious", r"impressive", r"addictive",
                                r"vivacious", r"perky", r"pulsating", r"thumping", r"unpleasant", r"awesome", r"amazing"), ()),
     Concept("epic", "mood", (r"epic", r"heroic", r"triumphant", r"majestic", r"cinematic", r"dramatic",
-                             r"inspiring", r"motivational", r"spiritual", r"nostalgic", r"mysterious"), ()),
+                             r"inspiring", r"motivational", r"spiritual", r"nostalgic", r"mysterious", r"youthful", r"intensity",
+                             r"cold", r"distant", r"circus", r"carousel(?: like)?", r"compl[ei]ments? each other"), ()),
+    # timbre and character of a sound: no tagger measures it
+    Concept("timbre", "mood", (r"hollow", r"booming", r"resounding", r"resonating", r"vibrating", r"metallic",
+                               r"(?:sound|tone)s? (?:is|are) open", r"sounds? (?:a (?:little|bit) )?broken"), ()),
+    # ------------------------------------------------- structure and patterns: the analysis states none of these
+    Concept("structure", "structure", (r"build ?ups?", r"builds? up", r"building up", r"crescendos?", r"introduction",
+                                       r"intro", r"outro", r"fades? (?:away|out|in)", r"stops? playing",
+                                       r"(?:kick|snare|clap|hi ?hat)s? on every (?:beat|bar|other beat)",
+                                       r"on every (?:beat|bar)", r"(?:\d|one|two|three|four) and count",
+                                       r"(?:ascending|descending) (?:pattern|phrase|line|melody|run|scale)s?",
+                                       r"variations?", r"walking bass(?: ?line)?", r"drops? in pitch",
+                                       r"at the (?:end|beginning)", r"accented"), ()),
     # --------------------------------------------- usage: where a track "can be played": only with a mood behind it
     Concept("usage", "usage", (r"(?:can|could|may|might|would|will) (?:also )?(?:be )?(?:played|used|heard|playing|featured)"
                                r"(?: (?!live\b)\w+){0,2} (?:in|at|during|for|as|on)",
                                r"suitable for", r"perfect for", r"ideal for", r"great for", r"fit(?:s|ting)? for",
                                r"(?:would|could|might) (?:fit|suit|work) (?:well )?(?:in|for|with|as)",
-                               r"(?:is|was) (?:being )?played (?:in|at|during)", r"background music for"),
+                               r"(?:is|was) (?:being )?played (?:in|at|during)", r"background music for",
+                               r"(?:is|are) (?:often |commonly |usually |typically )?used (?:in|for|at|during|as)"),
             ("@mood",)),
     # ------------------------------------------ absence: "no other instruments" needs one instrument heard at most
     Concept("other instruments", "instrument", (r"other instruments?", r"any other instruments?", r"other instrumentation",
@@ -319,7 +344,8 @@ CONCEPTS: list[Concept] = [
                                                r"(?:audio|recording|sound) clips", r"recorded with a phone", r"compilation",
                                                r"showcase", r"jam", r"jam session", r"jingle", r"advertisements?",
                                                r"commercials?", r"noises?", r"infant", r"baby", r"laser", r"gun",
-                                               r"whistle blowing", r"duck(?: ?like)? sounds?", r"hammering", r"panned",
+                                               r"whistle blowing", r"duck(?: ?like)? sounds?", r"hammering", r"panned", r"gunshots?",
+                                               r"water droplets?", r"volume", r"lessons?",
                                                r"stereo image"), ()),
     # ---------------------------------- what is sung: J2A transcribes no lyrics and identifies no language
     Concept("language or lyrics", "recording", (_OTHER_TONGUE,
@@ -350,6 +376,54 @@ CONCEPTS: list[Concept] = [
                                      r"four on the floor"), ("@meter_4",)),
     Concept("duple", "meter", (r"duple meter", r"two four time", r"march time"), ("@meter_2",)),
 ]
+
+# ------------------------------------------------------------------------- the closed world
+# A description may use only words J2A can stand behind: the concepts above (judged by their evidence) and
+# the words below, which claim nothing about the music (function words; generic words of music description).
+# Any other word is an "unknown" claim, unsupported: the long tail no table can list ("a piercing synth",
+# "hardcore techno", "a dog howling", "shoe tapping") is cut as a modifier or with its list item, or its
+# sentence goes. Why: two held-out sets labelled by other readers showed an open vocabulary missing 14-16%
+# of unsupported sentences however many words were added to it (bench/RESULTS.md, guard golden set).
+FUNCTION_WORDS = frozenset("""
+a an the this that these those there here it its it's they them their he his him she her you your we our one ones
+someone something some any another other others each every all both either neither such same own
+is are was were be been being am has have had having do does did will would can could may might must shall should
+and or but nor so yet as than then if when while whereas although though because since until unless whether
+of in on at by for with from to into onto over under above below between among through throughout during before after
+along across around behind beside besides within without upon against toward towards via about like near off out up
+down together also too very quite rather really just only even still again almost mostly mainly slightly fairly
+somewhat much many more most less least not no how what which who whom whose where why
+""".split())
+MUSIC_WORDS = frozenset("""
+music musical song songs piece pieces track tracks tune tunes composition compositions audio clip clips sound sounds
+sounding recording melody melodies melodic harmony harmonies harmonic harmonized rhythm rhythms rhythmic beat beats
+tempo pace chord chords note notes key scale meter time bar bars measure measures bpm second seconds minute minutes
+part parts line lines lead leads backing accompaniment accompanying accompanied accompanies arrangement arrangements
+instrument instruments instrumentation style styles genre genres mood feel atmosphere tone tones pitch pitches register
+range sequence phrase phrases motif motifs hits hit kit background foreground top lot element elements band bands
+melodically rhythmically harmonically
+party parties concert concerts bar bars club clubs restaurant restaurants cafe wedding weddings movie movies
+film films scene scenes
+play plays played playing feature features featured featuring include includes included including contain contains
+consist consists consisting hear heard hearing listen sing sings sung describe described description
+carry carries carried keep keeps provide provides provided support supports supported join joins joined come comes
+coming move moves moving go goes going last lasts set sets create creates created give gives add adds adding hold
+holds use uses using used make makes made take takes
+main high higher low lower long short steady simple strong supporting supportive driven focused
+""".split())
+_CHORD_WORD = re.compile(r"^[a-g](?:b|#)?(?:m|maj|min|dim|aug|sus)?\d*$")
+
+
+def _unknown_words(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Claim]]:
+    """Words outside every claim span that the closed world does not hold, as 'unknown' claims."""
+    out = []
+    for m in re.finditer(r"[A-Za-z]+(?:'[a-z]+)?", text):
+        w = m.group(0).lower()
+        if w in FUNCTION_WORDS or w in MUSIC_WORDS or _CHORD_WORD.match(w) or any(a <= m.start() < b for a, b in taken):
+            continue
+        out.append((m.start(), m.end(), Claim("unknown", m.group(0), "unknown word", (m.start(), m.end()))))
+    return out
+
 
 _NEGATORS = r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
 _RESETS = r"\b(?:but|with|while|whereas|though|although|yet|instead|featuring|features?|has|have|plays?|playing|which|that|and then|only)\b"
@@ -425,8 +499,9 @@ def _negated(text: str, start: int, end: int) -> bool:
     return re.search(_POST_NEG, right, re.I) is not None
 
 
-def extract_claims(text: str) -> list[Claim]:
-    """Every checkable statement in `text`: instruments, vocals, genre, tempo, key and meter, in order.
+def extract_claims(text: str, closed: bool = True) -> list[Claim]:
+    """Every checkable statement in `text`: instruments, vocals, genre, tempo, key and meter, in order, and
+    (closed=True, the guard's rule) every word outside them that the closed world does not hold.
 
     Overlapping matches keep the longest ("acoustic guitar" over "guitar", "drum and bass" over "drums").
     """
@@ -468,6 +543,8 @@ def extract_claims(text: str) -> list[Claim]:
         taken.append((s, e))
         cl.negated = _negated(text, s, e)
         claims.append(cl)
+    if closed:
+        claims += [cl for _, _, cl in _unknown_words(text, taken)]
     return sorted(claims, key=lambda c: c.span)
 
 

@@ -218,10 +218,10 @@ class ScriptedLLM:
 
 
 def test_open_question_goes_to_the_llm_and_is_guarded():
-    llm = ScriptedLLM("It would suit a road-trip scene in a film. The saxophone gives it a jazzy edge.")
+    llm = ScriptedLLM("It could be played in a rock film scene. The saxophone gives it a jazzy edge.")
     ans = ask(_rock(), "What kind of film scene would this suit?", llm=llm)
     assert ans.source == "llm" and ans.intent == "other"
-    assert ans.answer == "It would suit a road-trip scene in a film."
+    assert ans.answer == "It could be played in a rock film scene."
     assert [d["sentence"] for d in ans.evidence["dropped"]] == ["The saxophone gives it a jazzy edge."]
     p = llm.prompts[0]
     assert "E minor" in p and "rock" in p and p.rstrip().endswith("Answer:")

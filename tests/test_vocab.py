@@ -26,7 +26,7 @@ def make_analysis(genre=(), instrument=(), mood=(), vocals=(), bpm=None, key=Non
 
 
 def claims(text):
-    return [(c.category, c.concept, c.negated) for c in extract_claims(text)]
+    return [(c.category, c.concept, c.negated) for c in extract_claims(text, closed=False)]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -67,7 +67,7 @@ def test_negation(text, expected):
 def test_check_instruments_vocals_genre():
     a = make_analysis(genre=[("rock", 0.5)], instrument=[("guitar", 0.6), ("drums", 0.4)], vocals=[("male vocal", 0.3)])
     sup, uns = check_claims(extract_claims(
-        "A rock song with electric guitar and drums, a male singer, a saxophone solo and a female voice."), a)
+        "A rock song with electric guitar and drums, a male singer, a saxophone solo and a female voice.", closed=False), a)
     assert {c.concept for c, _ in sup} == {"rock", "electric guitar", "drums", "male vocals"}
     assert {c.concept for c in uns} == {"saxophone", "female vocals"}
     ev = dict((c.concept, e) for c, e in sup)
@@ -160,42 +160,60 @@ def test_titles_artists_and_recording_context_are_never_supported():
     a = make_analysis(genre=[("rock", 0.6)], instrument=[("guitar", 0.5)], bpm=100.0)
     text = ('The song "Rockin in the City" by the band The Beatles. It was a hit single. '
             "A live recording with crowd cheering. The audio quality is low quality.")
-    sup, uns = check_claims(extract_claims(text), a)
+    sup, uns = check_claims(extract_claims(text, closed=False), a)
     assert not sup
     # 9: "The audio quality is low quality." is two recording claims ("audio quality is", "low quality")
     assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 9
     for s in ("The audio quality is poor.", "The recording quality is decent.", "This is a high quality recording.",
               "The quality of the recording is low."):
-        assert [c.category for c in check_claims(extract_claims(s), a)[1]] == ["recording"], s
-    assert not check_claims(extract_claims("The guitar has a warm tonal quality."), a)[1]
+        assert [c.category for c in check_claims(extract_claims(s, closed=False), a)[1]] == ["recording"], s
+    assert not check_claims(extract_claims("The guitar has a warm tonal quality.", closed=False), a)[1]
     for s in ("A woman sings in a foreign language.", "The song has Spanish lyrics.", "He sings about heartbreak."):
-        assert "recording" in [c.category for c in check_claims(extract_claims(s), a)[1]], s
-    assert [c.category for c in extract_claims("A Spanish guitar plays in Spanish style.")] == ["instrument"]
+        assert "recording" in [c.category for c in check_claims(extract_claims(s, closed=False), a)[1]], s
+    assert [c.category for c in extract_claims("A Spanish guitar plays in Spanish style.", closed=False)] == ["instrument"]
     # MusicCaps writers' "may be playing live" says the clip is a live recording: nothing measures that
     for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
               "A piece heard live at the festival."):
-        assert [(c.category, c.negated) for c in check_claims(extract_claims(s), a)[1]] == [("recording", False)], s
+        assert [(c.category, c.negated) for c in check_claims(extract_claims(s, closed=False), a)[1]] == [("recording", False)], s
     # "lively" / "lives" are not "live" (lively is a mood claim, checked as one)
-    assert "recording" not in [c.category for c in extract_claims("A lively rock song that lives on its guitar.")]
+    assert "recording" not in [c.category for c in extract_claims("A lively rock song that lives on its guitar.", closed=False)]
 
 
 def test_mood_usage_and_absence_need_evidence():
     """Mood words need a mood tag (or a style that carries it); "can be played at ..." needs a mood;
     an absence needs a tagger that can hear the thing and lists nothing of it, not even weakly."""
     plain = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)])
-    uns = check_claims(extract_claims("The mood of this song is romantic. This song can be played in a romantic movie."),
+    uns = check_claims(extract_claims("The mood of this song is romantic. This song can be played in a romantic movie.", closed=False),
                        plain)[1]
     assert [c.category for c in uns] == ["mood", "usage", "mood"]
     tender = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)], mood=[("tender", 0.3)])
-    assert not check_claims(extract_claims("A romantic song that could be played at a wedding."), tender)[1]
+    assert not check_claims(extract_claims("A romantic song that could be played at a wedding.", closed=False), tender)[1]
     calm = make_analysis(genre=[("ambient", 0.5)])
-    assert not check_claims(extract_claims("It is calm and relaxing."), calm)[1]
-    assert check_claims(extract_claims("It is sad."), calm)[1]
+    assert not check_claims(extract_claims("It is calm and relaxing.", closed=False), calm)[1]
+    assert check_claims(extract_claims("It is sad.", closed=False), calm)[1]
     # absence: one instrument heard supports "no other instruments"; two do not
-    assert not check_claims(extract_claims("There are no other instruments."), plain)[1]
+    assert not check_claims(extract_claims("There are no other instruments.", closed=False), plain)[1]
     duo = make_analysis(instrument=[("piano", 0.8), ("trumpet", 0.4)])
-    assert check_claims(extract_claims("There are no other instruments."), duo)[1]
-    assert check_claims(extract_claims("No saxophone or oboe is heard."), duo)[1][0].concept == "woodwinds"
+    assert check_claims(extract_claims("There are no other instruments.", closed=False), duo)[1]
+    assert check_claims(extract_claims("No saxophone or oboe is heard.", closed=False), duo)[1][0].concept == "woodwinds"
+
+
+def test_the_closed_world_flags_every_word_it_cannot_stand_behind():
+    """Outside the concepts only function words and generic music words may stand (vocab.FUNCTION_WORDS,
+    MUSIC_WORDS): the long tail no table lists is unsupported, and the guard cuts it where it only qualifies."""
+    from j2a.guard import guard
+
+    a = make_analysis(genre=[("techno", 0.8)], instrument=[("synth", 0.7)], bpm=128.0)
+    for s in ("There is a piercing synth lead.", "This is a hardcore techno piece.", "A dog is howling.",
+              "The beat is accompanied by shoe tapping sounds."):
+        assert [c.phrase for c in check_claims(extract_claims(s), a)[1] if c.category == "unknown"], s
+    for s in ("The techno beat is played with a synth lead.", "The chords move through Am - F - C - G.",
+              "It has a tempo of about 128 BPM."):
+        assert not check_claims(extract_claims(s), a)[1], s
+    assert guard("There is a piercing synth lead over a techno beat.", a)[0] == "There is a synth lead over a techno beat."
+    assert guard("A dog is howling.", a)[0] == ""
+    # the concept rules alone (closed=False) know nothing of the dog
+    assert not check_claims(extract_claims("A dog is howling.", closed=False), a)[1]
 
 
 def test_absence_holds_only_if_no_segment_hears_it():
