@@ -48,7 +48,6 @@ COLS = [("tempo_acc1", "tempo Acc1"), ("tempo_acc2", "tempo Acc2"), ("beat_f", "
         ("beat_p_score", "P-score"), ("downbeat_f", "downbeat F"), ("meter_acc", "meter"),
         ("key_weighted", "key MIREX"), ("key_correct", "key exact"), ("chords_majmin", "majmin WCSR"),
         ("chords_sevenths", "sevenths WCSR")]
-PITCHES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 
 # -------------------------------------------------------------------------------------- systems
@@ -146,12 +145,13 @@ class Librosa:
 
     def __call__(self, y):
         from j2a.eval.mir import Prediction
+        from j2a.theory import NAMES
 
         lr = self.lr
         y22 = lr.resample(y, orig_sr=SR, target_sr=22050)
         tempo, beats = lr.beat.beat_track(y=y22, sr=22050, units="time")
         chroma = lr.feature.chroma_cqt(y=y22, sr=22050).mean(axis=1)
-        best = max(((np.corrcoef(np.roll(prof, k), chroma)[0, 1], f"{PITCHES[k]} {mode}")
+        best = max(((np.corrcoef(np.roll(prof, k), chroma)[0, 1], f"{NAMES[k]} {mode}")
                     for mode, prof in (("major", self.MAJOR), ("minor", self.MINOR)) for k in range(12)))
         return Prediction(tempo_bpm=float(np.atleast_1d(tempo)[0]), key=best[1], beats=[float(b) for b in beats])
 

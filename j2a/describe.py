@@ -23,6 +23,7 @@ import numpy as np
 
 from .analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
 from .guard import guard, split_sentences
+from .theory import triad
 from .vocab import aspects_from_analysis, chord_progression, check_claims, extract_claims
 
 
@@ -276,18 +277,15 @@ def _windows(a: Analysis, cfg: SectionConfig) -> np.ndarray:
 
 
 def _chord_chroma(a: Analysis, s: float, e: float) -> np.ndarray:
-    from .vocab import _PC
-
     v = np.zeros(12)
     for c in a.chords or []:
         ov = min(e, c.end) - max(s, c.start)
         if ov <= 0 or c.label in ("N", "X"):
             continue
-        root, _, qual = c.label.partition(":")
-        r = _PC.get(root.upper())
-        if r is None:
+        t = triad(c.label)
+        if t is None:
             continue
-        third = 3 if qual.startswith("min") or qual.startswith("dim") or qual.startswith("hdim") else 4
+        r, third = t[0], 3 if t[1] == "min" else 4
         for iv in (0, third, 7):
             v[(r + iv) % 12] += ov
     return v

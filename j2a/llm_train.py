@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import prompts
+from .theory import NAMES, PITCH_CLASS
 
 # ------------------------------------------------------------------------------------ vocabulary
 TEMPO_ASPECTS = ("slow tempo", "medium tempo", "fast tempo")
@@ -110,10 +111,7 @@ def reduce_aspects(aspects: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ facts
-_KEYS = [f"{n} {m}" for n in ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"] for m in ("major", "minor")]
-_PC = {"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6, "G": 7, "G#": 8,
-       "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11}
-_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+_KEYS = [f"{n} {m}" for n in NAMES for m in ("major", "minor")]
 # Scale-degree progressions (semitones from the tonic, quality).
 _PROGS = {
     "major": [[(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")], [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
@@ -167,9 +165,9 @@ def synth_facts(aspects: list[str], caption: str, rng: random.Random, p_each: fl
         facts["meter"] = "4/4" if rng.random() < 0.85 else rng.choice(["3/4", "6/8"])
     if key and rng.random() < p_each:
         root, mode = key.split()
-        tonic = _PC[root]
+        tonic = PITCH_CLASS[root]
         prog = rng.choice(_PROGS[mode])
-        facts["chords"] = [f"{_NAMES[(tonic + d) % 12]}:{q}" for d, q in prog] * rng.choice([1, 2])
+        facts["chords"] = [f"{NAMES[(tonic + d) % 12]}:{q}" for d, q in prog] * rng.choice([1, 2])
     if rng.random() < p_each * 0.5:
         facts["duration_s"] = 10.0 if rng.random() < 0.5 else float(rng.randint(20, 400))
     return facts

@@ -8,47 +8,11 @@ from __future__ import annotations
 
 import re
 
+from .theory import chord_symbol
+
 PROMPT_END = "Description:"
 
-# Harte quality -> the short chord-symbol suffix musicians (and captions) use.
-_QUALITY = {
-    "maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "dim7": "dim7",
-    "hdim7": "m7b5", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "maj6": "6", "min6": "m6",
-    "9": "9", "maj9": "maj9", "min9": "m9", "minmaj7": "m(maj7)", "5": "5", "1": "",
-}
-
-
-# Key signatures, by tonic and mode: a root is spelled with the signature's accidentals.
-_FLAT_KEYS = {"major": {"F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"}, "minor": {"D", "G", "C", "F", "Bb", "Eb", "Ab"}}
-_SHARP_KEYS = {"major": {"G", "D", "A", "E", "B", "F#", "C#"}, "minor": {"E", "B", "F#", "C#", "G#", "D#", "A#"}}
-_TO_FLAT = {"C#": "Db", "D#": "Eb", "F#": "Gb", "G#": "Ab", "A#": "Bb"}
-_TO_SHARP = {v: k for k, v in _TO_FLAT.items()}
-
-
-def spell_root(root: str, key: str | None = None) -> str:
-    """'A#' in 'Bb major' -> 'Bb'; 'Eb' in 'E major' -> 'D#'. Chord models name roots by pitch class
-    (madmom always uses sharps); a musician spells them by the key. C major / A minor keep the input."""
-    tonic, _, mode = (key or "").partition(" ")
-    mode = "minor" if mode.startswith("min") else "major"
-    if tonic in _FLAT_KEYS[mode]:
-        return _TO_FLAT.get(root, root)
-    if tonic in _SHARP_KEYS[mode]:
-        return _TO_SHARP.get(root, root)
-    return root
-
-
-def chord_symbol(harte: str, key: str | None = None) -> str:
-    """'A:min' -> 'Am', 'G:7' -> 'G7', 'C' -> 'C', 'N' -> '' (no chord); bass inversions are dropped.
-    With a key ('Bb major') the root is spelled by its signature: 'A#:maj' -> 'Bb'."""
-    label = harte.strip()
-    if not label or label in ("N", "X"):
-        return ""
-    root, _, quality = label.partition(":")
-    quality = quality.split("/")[0].split("(")[0]
-    return spell_root(root, key) + _QUALITY.get(quality, quality)
-
-
-def chord_progression(chords: list[str], max_chords: int = 8, key: str | None = None) -> str:
+def chord_changes(chords: list[str], max_chords: int = 8, key: str | None = None) -> str:
     """Readable progression: consecutive repeats merged, 'no chord' dropped, at most max_chords."""
     out: list[str] = []
     for c in chords:
@@ -74,7 +38,7 @@ def format_prompt(aspects: list[str], facts: dict | None = None) -> str:
     if facts.get("meter"):
         lines.append(f"Meter: {facts['meter']}")
     if facts.get("chords"):
-        prog = chord_progression(list(facts["chords"]), key=facts.get("key"))
+        prog = chord_changes(list(facts["chords"]), key=facts.get("key"))
         if prog:
             lines.append(f"Chords: {prog}")
     if facts.get("duration_s"):
@@ -128,7 +92,7 @@ def template_caption(aspects: list[str], facts: dict | None = None) -> str:
         parts.append(f"It has {_join(rhythm)}.")
     if facts.get("key"):
         parts.append(f"It is in {facts['key']}.")
-    prog = chord_progression(list(facts["chords"]), key=facts.get("key")) if facts.get("chords") else " - ".join(facts.get("chord_symbols", []))
+    prog = chord_changes(list(facts["chords"]), key=facts.get("key")) if facts.get("chords") else " - ".join(facts.get("chord_symbols", []))
     if prog:
         parts.append(f"The chords move through {prog}.")
     if facts.get("duration_s"):

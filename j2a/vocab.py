@@ -19,6 +19,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from .theory import chord_symbol, same_key
+
 CATEGORIES = ("instrument", "vocals", "genre", "mood", "usage", "structure", "tempo", "key", "meter", "recording",
               "attribution", "unknown")
 
@@ -549,30 +551,11 @@ def extract_claims(text: str, closed: bool = True) -> list[Claim]:
 
 
 # -------------------------------------------------------------------------------------- evidence
-_PC = {"C": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "E#": 5, "F": 5, "F#": 6, "GB": 6, "G": 7,
-       "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11, "CB": 11, "B#": 0}
-
-
 def _key_label(root: str, acc: str | None, mode: str) -> str:
     acc = (acc or "").strip().lower()
     acc = {"♯": "#", "sharp": "#", "♭": "b", "flat": "b"}.get(acc, acc)
     mode = {"maj": "major", "min": "minor"}.get(mode.lower(), mode.lower())
     return f"{root.upper()}{acc} {mode}"
-
-
-def _pitch_class(label: str) -> tuple[int, str] | None:
-    m = re.match(r"^\s*([A-Ga-g])([#b♯♭]?)\s*(major|minor|maj|min)?", label or "")
-    if not m:
-        return None
-    name = (m.group(1).upper() + {"♯": "#", "♭": "b"}.get(m.group(2), m.group(2))).upper()
-    mode = {"maj": "major", "min": "minor", None: "major"}.get(m.group(3), m.group(3))
-    return _PC.get(name), mode
-
-
-def same_key(a: str, b: str) -> bool:
-    """Enharmonic-aware key equality: 'F# minor' == 'Gb minor'."""
-    pa, pb = _pitch_class(a), _pitch_class(b)
-    return pa is not None and pa == pb
 
 
 def norm_tag(label: str) -> str:
@@ -901,16 +884,12 @@ def chord_loop(chords, max_len: int = 8) -> list[str]:
 def chord_progression(chords, max_len: int = 8, key: str | None = None) -> str | None:
     """Readable progression of `chord_loop`: 'Am - F - C - G' (None when there are no chords);
     roots spelled by `key` when given ('Bb - Eb - F', not 'A# - D# - F')."""
-    from .prompts import chord_symbol
-
     loop = chord_loop(chords, max_len)
     return " - ".join(chord_symbol(x, key) for x in loop) if loop else None
 
 
 def _short_chord(label: str) -> str | None:
-    """Harte 'A:min7' -> 'Am7'; 'N' (no chord) -> None (j2a.prompts.chord_symbol, the one chord speller)."""
-    from .prompts import chord_symbol
-
+    """Harte 'A:min7' -> 'Am7'; 'N' (no chord) -> None (j2a.theory.chord_symbol, the one chord speller)."""
     return chord_symbol(label) or None
 
 

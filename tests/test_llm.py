@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from j2a import llm as llm_mod
-from j2a import prompts
+from j2a import prompts, theory
 
 FACTS = {"tempo_bpm": 121.6, "key": "A minor", "meter": "4/4", "chords": ["A:min", "A:min", "F:maj", "C:maj", "G:7", "N"], "duration_s": 184.2}
 
@@ -37,7 +37,7 @@ def test_parse_prompt_inverts_format():
 
 @pytest.mark.parametrize("harte,sym", [("A:min", "Am"), ("C:maj", "C"), ("G:7", "G7"), ("D:min7/b3", "Dm7"), ("B:hdim7", "Bm7b5"), ("N", ""), ("E", "E")])
 def test_chord_symbol(harte, sym):
-    assert prompts.chord_symbol(harte) == sym
+    assert theory.chord_symbol(harte) == sym
 
 
 @pytest.mark.parametrize("key,chords,expected", [
@@ -48,7 +48,7 @@ def test_chord_symbol(harte, sym):
     (None, ["A#:maj", "F:maj"], "A# - F"),
 ])
 def test_chord_roots_are_spelled_by_the_key(key, chords, expected):
-    assert prompts.chord_progression(chords, key=key) == expected
+    assert prompts.chord_changes(chords, key=key) == expected
     assert f"Chords: {expected}" in prompts.format_prompt(["rock"], {"key": key, "chords": chords})
 
 

@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..theory import CHORD_TONES, NAMES
+
 SOUNDFONT_DIRS = ["/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts"]
 SR = 44100
 
@@ -57,11 +59,8 @@ FAMILIES = {
 }
 OTHER_COMPOSERS = ["handel", "haydn", "mozart", "beethoven", "schubert", "schumann_robert", "chopin",
                    "joplin", "corelli", "monteverdi", "palestrina", "weber", "cpebach"]
-_TEMPLATES = [  # (quality, intervals above the root), most specific first
-    ("7", (0, 4, 7, 10)), ("maj7", (0, 4, 7, 11)), ("min7", (0, 3, 7, 10)), ("hdim7", (0, 3, 6, 10)),
-    ("dim7", (0, 3, 6, 9)), ("maj", (0, 4, 7)), ("min", (0, 3, 7)), ("dim", (0, 3, 6)), ("aug", (0, 4, 8)),
-]
-_PC_NAME = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+# (quality, intervals above the root), most specific first
+_TEMPLATES = [(q, CHORD_TONES[q]) for q in ("7", "maj7", "min7", "hdim7", "dim7", "maj", "min", "dim", "aug")]
 
 
 @dataclass
@@ -162,7 +161,7 @@ def chord_label(pcs: set[int], bass: int | None) -> str | None:
             extra = len(rel - set(ivs))
             key = (len(hit) - extra, len(hit) - len(ivs), root == bass, -rank)
             if best is None or key > best[0]:
-                best = (key, f"{_PC_NAME[root]}:{qual}")
+                best = (key, f"{NAMES[root]}:{qual}")
     return best[1] if best else None
 
 
@@ -221,7 +220,7 @@ def notated_key(score) -> dict:
     k = m21key.Key(bass.name, mode)  # spelled as the score spells the bass
     name = k.tonic.name.replace("-", "b")
     if len(name) > 2:  # double sharps/flats: respell
-        name = _PC_NAME[tonic_pc]
+        name = NAMES[tonic_pc]
     # Baroque "Dorian" (minor, one flat fewer) and "Mixolydian" (major, one sharp fewer) signatures
     # are ordinary notations of tonal keys; any other tonic (e.g. a Phrygian ending on E with no
     # sharps) is flagged modal: the notated key is then doubtful.

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"Db": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10}
-_QUALITY = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10)}
+from ..theory import CHORD_TONES, PITCH_CLASS
+
 
 
 @dataclass
@@ -53,8 +52,8 @@ class SynthSpec:
 
 def chord_pitches(label: str, octave: int = 4) -> list[int]:
     root, _, qual = label.partition(":")
-    r = _PC[root] + 12 * (octave + 1)
-    return [r + iv for iv in _QUALITY[qual or "maj"]]
+    r = PITCH_CLASS[root] + 12 * (octave + 1)
+    return [r + iv for iv in CHORD_TONES[qual or "maj"]]
 
 
 def _tone(f0: float, n: int, sr: int, partials: int = 6) -> np.ndarray:

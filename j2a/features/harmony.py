@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis import Chord, Key
+from ..theory import SHARP_NAMES, triad
 
 SR = 44100
 FPS = 10  # chord frame rate; the key model uses every other frame (5 fps)
@@ -44,9 +45,6 @@ OVERLAP_S = 4.0  # >= 2 x (chord CNN context of 11 frames + half a frame): edge 
 MADMOM_KEYS = ['A major', 'Bb major', 'B major', 'C major', 'Db major', 'D major', 'Eb major', 'E major',
                'F major', 'F# major', 'G major', 'Ab major', 'A minor', 'Bb minor', 'B minor', 'C minor',
                'C# minor', 'D minor', 'D# minor', 'E minor', 'F minor', 'F# minor', 'G minor', 'G# minor']
-_PC_NAMES = ['A', 'A#', 'B', 'C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#']
-_NOTE_PC = {'C': 0, 'C#': 1, 'Db': 1, 'D': 2, 'D#': 3, 'Eb': 3, 'E': 4, 'F': 5, 'F#': 6, 'Gb': 6, 'G': 7,
-            'G#': 8, 'Ab': 8, 'A': 9, 'A#': 10, 'Bb': 10, 'B': 11, 'Cb': 11, 'B#': 0, 'E#': 5, 'Fb': 4}
 
 
 @dataclass
@@ -207,7 +205,7 @@ def decode_chords(feats: np.ndarray, duration_s: float | None = None) -> list[Ch
     path = _models()["crf"].process(feats)
     chords: list[Chord] = []
     for i, c in enumerate(path):
-        label = "N" if c == 24 else f"{_PC_NAMES[c % 12]}:{'maj' if c < 12 else 'min'}"
+        label = "N" if c == 24 else f"{SHARP_NAMES[(c % 12 + 9) % 12]}:{'maj' if c < 12 else 'min'}"
         t0, t1 = i / FPS, (i + 1) / FPS
         if chords and chords[-1].label == label:
             chords[-1].end = t1
@@ -228,18 +226,6 @@ def key_of_index(i: int) -> tuple[int, bool]:
     return (i % 12 + 9) % 12, i >= 12
 
 
-def parse_chord(label: str) -> tuple[int, str] | None:
-    """('C:maj') -> (0, 'maj'); None for 'N'/'X'. Qualities other than maj/min reduce by their third."""
-    if label in ("N", "X") or ":" not in label and label not in _NOTE_PC:
-        return None
-    root, _, qual = label.partition(":")
-    qual = qual.split("/")[0] or "maj"
-    if root not in _NOTE_PC:
-        return None
-    minor = qual.startswith("min") or qual.startswith("dim") or qual.startswith("hdim")
-    return _NOTE_PC[root], "min" if minor else "maj"
-
-
 # Diatonic-function weights: how typical a chord (interval of its root above the tonic, quality)
 # is in a major / minor key. From common-practice harmony (tonic > dominant, subdominant > other
 # diatonic triads > frequent secondary dominants); anything else scores 0.
@@ -256,7 +242,7 @@ def chord_key_scores(chords: list[Chord] | list[dict]) -> np.ndarray:
     segs = []
     for c in chords:
         lab, s, e = (c["label"], c["start"], c["end"]) if isinstance(c, dict) else (c.label, c.start, c.end)
-        pc = parse_chord(lab)
+        pc = triad(lab)
         if pc is not None and e > s:
             segs.append((pc, e - s))
     scores = np.zeros(24)

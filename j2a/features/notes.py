@@ -20,6 +20,7 @@ import numpy as np
 from scipy.signal import argrelmax
 
 from ..analysis import NoteEvent, Notes
+from ..theory import SHARP_NAMES
 
 SR = 22050
 FFT_HOP = 256
@@ -33,7 +34,6 @@ MIDI_OFFSET = 21
 MAX_FREQ_IDX = 87
 BLOCK_FRAMES = 142 * 20  # decoder block: 20 windows' worth of frames
 BATCH = 8  # windows per onnxruntime call
-NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class NoteConfig:
 
 
 def note_name(midi: int) -> str:
-    return f"{NAMES[midi % 12]}{midi // 12 - 1}"
+    return f"{SHARP_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
 @lru_cache(maxsize=2)
@@ -216,7 +216,7 @@ def summarize(events: list[NoteEvent], duration_s: float) -> Notes:
     pc = np.bincount(pitches % 12, weights=dur, minlength=12)
     order = np.argsort(-pc)
     total = pc.sum() or 1.0
-    classes = [{"name": NAMES[i], "weight": round(float(pc[i] / total), 4)} for i in order if pc[i] > 0]
+    classes = [{"name": SHARP_NAMES[i], "weight": round(float(pc[i] / total), 4)} for i in order if pc[i] > 0]
     # polyphony on a 10 ms grid: mean number of sounding notes over the frames where any note sounds
     fps = 100
     n = int(np.ceil(max(e.end for e in events) * fps)) + 2
