@@ -5,8 +5,8 @@ shared folder holds the text only). Every system gets the same input, the row's 
 and is scored by `j2a.evaluate.score_captions` (coco-caption BLEU/METEOR/ROUGE-L/CIDEr with the PTB
 tokenizer, SBERT cosine, corpus sacreBLEU; x100) against the same human captions:
 - LP-MusicCaps "writing" and "summary" (GPT-3.5 outputs published with the paper; 498 dev rows);
-- J2A template: `j2a.prompts.template_caption` (deterministic, says only what the tags say);
-- J2A LLM: `j2a.llm.load_llm(--llm)` on `j2a.prompts.format_prompt(tags)`, on the first --llm-limit rows
+- J2A template: `j2a.text.prompts.template_caption` (deterministic, says only what the tags say);
+- J2A LLM: `j2a.llm.load_llm(--llm)` on `j2a.text.prompts.format_prompt(tags)`, on the first --llm-limit rows
   (CPU generation is slow), with the other systems re-scored on exactly those rows.
 The scorer's own speed is reported too.
 
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from j2a.evaluate import load_preds, load_refs, score_captions
-    from j2a.prompts import format_prompt, template_caption
+    from j2a.text.prompts import format_prompt, template_caption
 
     refs = load_refs(CAPS / "musiccaps-dev.csv")
     tags = aspects_by_id()

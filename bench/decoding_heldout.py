@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SETTINGS = {  # name -> GenConfig overrides (j2a.llm.GenConfig)
+SETTINGS = {  # name -> GenConfig overrides (j2a.llm.decoding.GenConfig)
     "ngram3": {"no_repeat_ngram_size": 3},
     "ngram4": {"no_repeat_ngram_size": 4},
     "ngram0": {"no_repeat_ngram_size": 0},

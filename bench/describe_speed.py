@@ -46,7 +46,7 @@ def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
 
 
 def load_seconds(spec: str, threads: int, adapter: str | None = None) -> float:
-    code = (f"import torch; torch.set_num_threads({threads}); from j2a.llm import timed_load; "
+    code = (f"import torch; torch.set_num_threads({threads}); from j2a.llm.backends import timed_load; "
             f"_, t = timed_load({spec!r}, adapter={adapter!r}); print(t)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     return float(r.stdout.strip().splitlines()[-1])
@@ -78,10 +78,10 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from j2a import analyze
-    from j2a.describe import DescribeConfig, caption_from_analysis, describe
+    from j2a.text.describe import DescribeConfig, caption_from_analysis, describe
     from j2a.llm import load_llm
-    from j2a.prompts import format_prompt
-    from j2a.vocab import aspects_from_analysis
+    from j2a.text.prompts import format_prompt
+    from j2a.text.aspects import aspects_from_analysis
 
     tmp = Path(tempfile.mkdtemp())
     track = build_track(args.seconds, tmp / "track.wav")
@@ -94,7 +94,7 @@ def main() -> int:
     fp32 = None
     if hasattr(llm, "gen"):
         backends[f"{args.llm}, greedy (--beams 1)"] = (llm, DescribeConfig(num_beams=1))
-    if getattr(getattr(llm, "model", None), "decode_precision", "fp32") != "fp32":  # j2a.gemma with int8 / bf16 steps
+    if getattr(getattr(llm, "model", None), "decode_precision", "fp32") != "fp32":  # j2a.llm.gemma with int8 / bf16 steps
         fp32 = load_llm(args.llm, adapter=args.adapter, decode="fp32")
         backends[f"{args.llm}, fp32 decode steps"] = (fp32, None)
     ana, cap, tries = [], {n: [] for n in backends}, {n: [] for n in backends}

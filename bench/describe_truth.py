@@ -59,8 +59,8 @@ def main() -> None:
     import tagging_real
 
     from j2a import analyze
-    from j2a.describe import describe_many
-    from j2a.vocab import extract_claims
+    from j2a.text.describe import describe_many
+    from j2a.text.claims import extract_claims
 
     rows = [r for r in tagging_real.clips() if r["kind"] == "music" and known_parts(r) is not None]
     analyses = [analyze(r["path"]) for r in rows]

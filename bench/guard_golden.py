@@ -32,7 +32,8 @@ def load():
 
 def judge(analyses, rows):
     """Each row with the guard's verdict: flagged (an unsupported claim found) and the claims it flags."""
-    from j2a.vocab import check_claims, extract_claims
+    from j2a.text.claims import extract_claims
+    from j2a.text.evidence import check_claims
 
     out = []
     for r in rows:

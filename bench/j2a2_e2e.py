@@ -164,7 +164,7 @@ def _out(work: Path, args, name: str) -> Path:
 
 def _bf16(choice: str) -> bool:
     """--bf16 auto: autocast only where bf16 is native (emulated bf16 is ~20x slower on AVX2 CPUs)."""
-    from j2a.llm import fast_bf16
+    from j2a.llm.loading import fast_bf16
 
     return fast_bf16() if choice == "auto" else choice == "on"
 
@@ -207,7 +207,7 @@ def eval_stage(work: Path, args) -> None:
 
 
 def baseline_stage(work: Path, args) -> None:
-    from j2a.describe import describe
+    from j2a.text.describe import describe
 
     rows = [json.loads(x) for x in (work / "test.jsonl").read_text().splitlines()]
     out = work / f"eval_j2a10_{args.baseline_llm}.jsonl"

@@ -15,8 +15,8 @@ from . import __version__
 
 # Modules that add sub-commands (each defines add_cli(subparsers)).
 _PLUGINS = [
-    "j2a.describe",
-    "j2a.ask",
+    "j2a.text.describe",
+    "j2a.text.ask",
     "j2a.llm_train",
     "j2a.evaluate",
     "j2a.train",
@@ -115,8 +115,8 @@ def cmd_demo(args) -> int:
     print(f"demo: full analysis in {out / 'analysis.json'}")
     if args.no_describe:
         return 0
-    from .ask import ask
-    from .describe import describe
+    from .text.ask import ask
+    from .text.describe import describe
 
     r = describe(a, llm=args.llm)  # the analysis above: no second pass over the audio
     (out / "description.json").write_text(json.dumps(r.to_dict(), indent=2))

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import prompts
+from .text import prompts
 from .theory import NAMES, PITCH_CLASS
 
 # ------------------------------------------------------------------------------------ vocabulary
@@ -41,10 +41,10 @@ TEMPO_ASPECTS = ("slow tempo", "medium tempo", "fast tempo")
 def analysis_tags() -> list[str]:
     """The aspect words `describe` can put in a prompt, spelled as it spells them: the fused vocabulary
     (both taggers' instruments, vocals, genres and moods, `features.fusion.VOCAB`) through
-    `vocab.aspect_word`, less the words describe never states, plus its tempo words. Reduced training
+    `text.aspects.aspect_word`, less the words describe never states, plus its tempo words. Reduced training
     prompts use exactly these, so the model learns the prompts it will be given."""
     from .features.fusion import VOCAB
-    from .vocab import aspect_word
+    from .text.aspects import aspect_word
 
     out: list[str] = []
     for group in ("genre", "instrument", "vocals", "mood"):
@@ -223,7 +223,7 @@ class TrainConfig:
     eval_every: int = 50
     pool: int = 16  # batches drawn at a time and grouped by length (less padding, more steps per minute)
     max_len: int = 160
-    dtype: str = "auto"  # bf16 only where it is fast (j2a.llm.fast_bf16); fp32 on AVX2-only CPUs
+    dtype: str = "auto"  # bf16 only where it is fast (j2a.llm.loading.fast_bf16); fp32 on AVX2-only CPUs
     threads: int = 0
     seed: int = 0  # LoRA initialisation and data order
     # >1: train that many adapters (seeds seed, seed+1, ...; same held-out rows), each on its share of the
@@ -389,7 +389,7 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     The soup's weight delta is the mean of the members' deltas, mean_i(s_i B_i A_i) (s_i = alpha_i / r_i);
     that is exactly a LoRA of rank sum(r_i) with the A matrices stacked and the B matrices side by side,
     each scaled by s_i / n (alpha = rank, so its own scale is 1). Merged into the base at load time
-    (j2a.llm.merged_dir), it decodes as fast as one adapter. Why: runs that differ only in their seed make
+    (j2a.llm.loading.merged_dir), it decodes as fast as one adapter. Why: runs that differ only in their seed make
     different errors. Two seeds' soup decoded the held-out train rows better than either member (CIDEr 168
     vs 155 / 154) but the dev rows no better (bench/RESULTS.md, Caption quality), so it is an option.
     """
@@ -462,7 +462,7 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .llm import _torch_dtype, gemma_base_dir
+    from .llm.loading import gemma_base_dir, torch_dtype
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -476,7 +476,7 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
     base = cfg.base or str(gemma_base_dir())
     tok = AutoTokenizer.from_pretrained(base)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=_torch_dtype(cfg.dtype))
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype(cfg.dtype))
     model = add_lora(model, cfg)
     model.train()
     vocab_ids = caption_vocab(tok, rows)

@@ -63,3 +63,32 @@ def analysis_of():
         return analyze(str(path))
 
     return get
+
+
+def make_tiny_lm(path):
+    """A randomly initialised Gemma-3-style causal LM with a 60-word tokenizer, saved to path."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<bos>", "<unk>"] + (
+        "music tags description tempo key meter chords duration bpm this is a song with rock jazz guitar piano "
+        "drums bass male female vocal slow fast happy sad the and in of minor major : , . - s 4/4 120"
+    ).split()
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    cfg = Gemma3TextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
+                           sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(cfg)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))

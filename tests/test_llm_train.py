@@ -9,9 +9,8 @@ import random
 import pytest
 
 from j2a import llm_train as lt
-from j2a import prompts
+from j2a.text import prompts
 
-from .test_llm import tiny_lm  # noqa: F401 (session fixture)
 
 # ------------------------------------------------------------------------------------ data
 @pytest.mark.parametrize("aspects,expected", [
@@ -29,7 +28,7 @@ def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
 def test_analysis_vocabulary_is_what_describe_puts_in_a_prompt():
     """Reduced training prompts must use describe's words: the fused vocabulary, readable, no skipped words."""
     from j2a.features.fusion import VOCAB
-    from j2a.vocab import aspect_word
+    from j2a.text.aspects import aspect_word
 
     tags = lt.analysis_tags()
     assert {"saxophone", "choir", "rapping", "reggae", "female vocal", "r&b", "fast tempo"} <= set(tags)

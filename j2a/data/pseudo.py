@@ -12,7 +12,7 @@ import sys
 
 
 def _caption(path: str, llm: str) -> dict:
-    from ..describe import describe
+    from ..text.describe import describe
 
     d = describe(path, llm=llm)
     return {"file": path, "audio": path, "text": d.caption, "split": "train", "source": d.model}

@@ -21,7 +21,7 @@ Listing is not claiming: a listed tag is what J2A may hear, ranked (search, `ask
 it with its score); a description states it only when one model's raw score reaches that model's
 `Calibration.claim` threshold for the group (fitted for precision on solo recordings, where musicnn
 calls many a flute or a single note "guitar"), which the faithfulness guard reads through
-`j2a.vocab.present_tags`.
+`j2a.text.evidence.present_tags`.
 
 Groups: instrument (specific names, and broad families like "strings" or "brass" that never
 count as a specific answer), vocals, genre, mood, and sound (non-music sources: speech, animals,

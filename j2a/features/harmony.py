@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis import Chord, Key
+from ..analysis.schema import Chord, Key
 from ..theory import SHARP_NAMES, triad
 
 SR = 44100

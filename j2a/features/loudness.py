@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import Loudness
+from ..analysis.schema import Loudness
 
 SR = 44100  # the rate madmom also uses, so the decoded signal is shared through Audio's cache
 SUB_S = 0.1  # sub-block length; BS.1770 blocks (0.4 s, hop 0.1 s) and Tech 3342 blocks (3 s) are built from it

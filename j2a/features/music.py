@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..analysis import MusicDetection
+from ..analysis.schema import MusicDetection
 
 SR = 44100  # excerpts are taken at madmom's rate (shared decode cache), then resampled for VAD / YIN
 LOW_SR = 16000

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import argrelmax
 
-from ..analysis import NoteEvent, Notes
+from ..analysis.schema import NoteEvent, Notes
 from ..theory import SHARP_NAMES
 
 SR = 22050

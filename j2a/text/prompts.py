@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .theory import chord_symbol
+from ..theory import chord_symbol
 
 PROMPT_END = "Description:"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "guard_golden.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "guard_golden.py"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_guard_precision_and_recall_on_unsupported_sentences(judged):
 def test_every_held_out_batch_was_labelled_apart_from_the_guard(judged):
     """Each held-out batch names its reader's procedure in the README, and no sentence is in two batches."""
     _, rows = judged
-    readme = (Path(__file__).parent / "data" / "guard_golden" / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "data" / "guard_golden" / "README.md").read_text()
     assert "Batch 2" in readme and "Batch 3" in readme and "Random(23)" in readme
     earlier = {r["sentence"] for r in rows if r.get("batch", 1) == 1}  # dev and batch 1 share 4 stock sentences
     second = {r["sentence"] for r in rows if r.get("batch") == 2}

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 
-from .analysis import Analysis, as_analysis
-from .vocab import (CFG, _BY_KEY, aspects_from_analysis, check_claims, chord_progression, extract_claims, norm_tag,
-                    present_tags, support_tags, tag_scores)
+from ..analysis import Analysis, as_analysis
+from .aspects import aspects_from_analysis, chord_progression
+from .claims import extract_claims
+from .concepts import find_concept, support_tags
+from .evidence import check_claims, norm_tag, present_tags, tag_scores
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _presence(a, question):
         parts.append(f"Yes: {c.phrase} ({e}).")
         ev[c.phrase] = {"answer": "yes", "evidence": e}
     for c in unsupported:
-        concept = _BY_KEY.get(c.concept)
+        concept = find_concept(c.concept)
         answer = "no"
         if concept is not None and not concept.support and not concept.negative:
             text, answer = f"I can't tell: J2A's tagger cannot detect {c.phrase}.", "unknown"
@@ -255,7 +256,7 @@ def _when(a, question):
     """When an instrument or voice plays, from the tag timeline (both taggers per 3-s segment; a span
     opens at the listing score and closes only below two thirds of it, so a hovering score does not
     flicker)."""
-    from .features.fusion import LISTED
+    from ..features.fusion import LISTED
 
     tl = a.tags.timeline if a.tags is not None else None
     if tl is None or not tl.fused:
@@ -263,7 +264,7 @@ def _when(a, question):
                 "to ask when something plays.", {"timeline": None})
     parts, ev = [], {}
     for c in extract_claims(question, closed=False):
-        concept = _BY_KEY.get(c.concept)
+        concept = find_concept(c.concept)
         if concept is None or c.category not in ("instrument", "vocals"):
             continue
         names = support_tags(concept)
@@ -400,7 +401,7 @@ def cmd_ask(args) -> int:
 
 
 def add_cli(subparsers) -> None:
-    from .cli import sub
+    from ..cli import sub
 
     p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
             'j2a ask song.mp3 "What is the tempo?"\n'

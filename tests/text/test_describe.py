@@ -9,9 +9,11 @@ import re
 import pytest
 
 from j2a.analysis import Analysis
-from j2a.describe import describe, describe_many, not_music_statement, segment
-from j2a.guard import guard
-from j2a.vocab import check_claims, extract_claims
+from j2a.text.claims import extract_claims
+from j2a.text.describe import describe, describe_many, not_music_statement
+from j2a.text.evidence import check_claims
+from j2a.text.guard import guard
+from j2a.text.sections import segment
 
 
 def make_analysis(genre=(), instrument=(), vocals=(), bpm=None, key=None, meter=None, chords=(), is_music=True,
@@ -217,21 +219,21 @@ def test_sections_follow_harmony_changes():
 
 def test_section_words_name_sounding_parts_only():
     """A 'no vocals' tag is not a part that opens, enters or leaves a section."""
-    from j2a.describe import _section_caption, _tag_words
+    from j2a.text.sections import section_caption, tag_words
 
     first = make_analysis(instrument=[("violin", 0.55), ("strings", 0.5)], vocals=[("instrumental (no vocals)", 0.2)])
     later = make_analysis(instrument=[("violin", 0.3)], vocals=[("male vocals", 0.4)])
-    w1, w2 = _tag_words(first.tags), _tag_words(later.tags)
+    w1, w2 = tag_words(first.tags), tag_words(later.tags)
     assert w1 == ["violin", "strings"] and w2 == ["violin", "male vocal"]
     s1 = {"start": 0.0, "end": 14.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w1}
     s2 = {"start": 14.0, "end": 30.0, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0, "_words": w2}
-    assert _section_caption(s1, None) == "0:00-0:14: It opens with violin and strings."
+    assert section_caption(s1, None) == "0:00-0:14: It opens with violin and strings."
     # full sentences; "strings" does not drop out while the violin, a string instrument, plays on
-    assert _section_caption(s2, s1) == "0:14-0:30: Male vocal enters."
+    assert section_caption(s2, s1) == "0:14-0:30: Male vocal enters."
 
 
 def test_section_changes_use_hysteresis_and_never_contradict():
-    from j2a.describe import _section_caption
+    from j2a.text.sections import section_caption
 
     def sec(start, words, levels):
         return {"start": start, "end": start + 10, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0,
@@ -240,12 +242,12 @@ def test_section_changes_use_hysteresis_and_never_contradict():
     s1 = sec(0, ["piano", "female vocal"], {"piano": (0.8, True), "female vocal": (0.6, True), "drums": (0.2, False)})
     # drums were weakly heard before and are stated now: no clear change, so no "enter"; the piano is gone
     s2 = sec(10, ["drums", "female vocal"], {"drums": (0.7, True), "female vocal": (0.6, True)})
-    assert _section_caption(s2, s1) == "0:10-0:20: The piano drops out."
+    assert section_caption(s2, s1) == "0:10-0:20: The piano drops out."
     # vocals stated before, only weakly heard now: neither stated nor said to leave
     s3 = sec(20, ["drums"], {"drums": (0.7, True), "female vocal": (0.2, False)})
-    assert _section_caption(s3, s2) == "0:20-0:30: It continues in the same way."
+    assert section_caption(s3, s2) == "0:20-0:30: It continues in the same way."
     s4 = sec(30, ["drums", "vocals"], {"drums": (0.7, True), "vocals": (0.5, True)})
-    assert _section_caption(s4, s3) == "0:30-0:40: It continues in the same way."  # a vocal was weakly there
+    assert section_caption(s4, s3) == "0:30-0:40: It continues in the same way."  # a vocal was weakly there
 
 
 def test_short_track_is_one_section():
@@ -257,7 +259,7 @@ import csv
 import os
 from pathlib import Path
 
-_SHARED = Path(os.environ.get("J2A_SHARED", Path(__file__).resolve().parents[1].parent / "shared")).resolve()
+_SHARED = Path(os.environ.get("J2A_SHARED", Path(__file__).resolve().parents[2].parent / "shared")).resolve()
 _MANIFEST = _SHARED / "data" / "audio" / "manifest.csv"
 _ROWS = list(csv.DictReader(open(_MANIFEST, newline=""))) if _MANIFEST.exists() else []
 MUSIC = [r["file"] for r in _ROWS if r["kind"] == "music"]
@@ -314,10 +316,10 @@ def test_non_music_clips_are_not_songs(clip, audio_dir, analysis_of):
 def test_cli_describe_reads_saved_analyses_without_analysing_again(tmp_path, monkeypatch, capsys):
     """`j2a describe library.jsonl`: the analyses `j2a analyze --out` saved are described as they are;
     a file that is not one is reported by name and skipped, and --resume works on the audio paths."""
-    import j2a.analysis
+    import j2a.analysis.pipeline
     from j2a.cli import main
 
-    monkeypatch.setattr(j2a.analysis, "analyze", lambda *a, **k: pytest.fail("analysed again"))
+    monkeypatch.setattr(j2a.analysis.pipeline, "analyze", lambda *a, **k: pytest.fail("analysed again"))
     rock, speech = make_analysis(**ROCK), make_analysis(is_music=False)
     rock.file, speech.file = "/music/rock.wav", "/music/talk.wav"
     lib = tmp_path / "library.jsonl"
@@ -332,7 +334,7 @@ def test_cli_describe_reads_saved_analyses_without_analysing_again(tmp_path, mon
     assert [r["file"] for r in rows] == ["/music/rock.wav", "/music/talk.wav"]
     assert rows[0]["caption"] == describe(rock, llm="none").caption and rows[0]["analysis"] == rock.to_dict()
     assert rows[1]["caption"].startswith("This recording does not appear to be music")
-    dmod = importlib.import_module("j2a.describe")  # a JSONL library is indexed by line, not held in memory
+    dmod = importlib.import_module("j2a.text.describe")  # a JSONL library is indexed by line, not held in memory
 
     assert dmod._SAVED["/music/talk.wav"] == (str(lib), len(rock.to_json()) + 1)
     assert main(["describe", str(lib), "--llm", "none", "--out", str(out), "--resume"]) == 0
@@ -376,7 +378,7 @@ def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of)
     that section's own tags (what enters is tagged there; what is 'now without' is not)."""
     path = audio_dir / "hainsworth_001.flac"
     a = analysis_of(path)
-    from j2a.describe import describe_sections
+    from j2a.text.sections import describe_sections
 
     secs = describe_sections(a, audio_path=str(path))
     assert len(secs) >= 2 and secs[0]["start"] == 0 and secs[-1]["end"] == pytest.approx(a.duration_s, abs=0.01)
@@ -393,7 +395,7 @@ def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of)
 
 def test_beams_option_reaches_a_local_backend_only():
     """`j2a describe --beams N` sets the first try's beam width on J2A's own backends (they have .gen)."""
-    d = importlib.import_module("j2a.describe")  # the module: j2a.describe is the function
+    d = importlib.import_module("j2a.text.describe")
 
     class Local:
         gen = object()
@@ -419,8 +421,8 @@ def test_beams_option_reaches_a_local_backend_only():
 
 
 def test_package_functions_stay_callable():
-    """`j2a.describe` / `j2a.ask` share their names with submodules; a lazy wrapper was replaced by the
-    submodule after its first call ("'module' object is not callable" on the second)."""
+    """`j2a.describe` / `j2a.ask` stay the functions after use (a lazy wrapper was once replaced by a
+    submodule of the same name after its first call: "'module' object is not callable" on the second)."""
     import j2a
 
     a = make_analysis(**ROCK)

@@ -8,7 +8,7 @@ copies and the Gemma base built from the GGUF package), with q/k/v and gate/up p
 into one matrix product each. tests/test_gemma.py checks its logits against transformers' Gemma 3
 on random weights (full, sliding-window and global layers, KV cache, left padding, beam reordering).
 
-The interface is the slice of transformers' that `j2a.llm.HFLLM` decodes with: `get_decoder()(input_ids,
+The interface is the slice of transformers' that `j2a.llm.backends.HFLLM` decodes with: `get_decoder()(input_ids,
 attention_mask, position_ids, past_key_values, use_cache)` -> `.last_hidden_state` (after the final
 norm) and `.past_key_values` (with `batch_repeat_interleave` / `reorder_cache` for beam search), and
 `get_output_embeddings().weight` (tied to the input embeddings).
@@ -65,7 +65,7 @@ class GemmaConfig:
                 if p.get("rope_type", "default") == "linear":
                     factor[t] = float(p["factor"])
                 elif p.get("rope_type", "default") != "default":
-                    raise ValueError(f"rope type {p.get('rope_type')!r} is not supported by j2a.gemma")
+                    raise ValueError(f"rope type {p.get('rope_type')!r} is not supported by j2a.llm.gemma")
         else:
             theta = {"full_attention": float(d.get("rope_theta", 1e6)),
                      "sliding_attention": float(d.get("rope_local_base_freq", 10000.0))}
@@ -73,7 +73,7 @@ class GemmaConfig:
             if scaling.get("rope_type", scaling.get("type")) == "linear":
                 factor["full_attention"] = float(scaling["factor"])
             elif scaling:
-                raise ValueError(f"rope scaling {scaling!r} is not supported by j2a.gemma")
+                raise ValueError(f"rope scaling {scaling!r} is not supported by j2a.llm.gemma")
         return cls(**kw, layer_types=types, rope_theta=theta, rope_factor=factor)
 
 
@@ -292,7 +292,7 @@ class GemmaForCausalLM(nn.Module):
         if kind == "int8" and not _int8_kernel_works():
             import warnings
 
-            warnings.warn("j2a.gemma: this PyTorch has no working _weight_int8pack_mm; decoding in fp32", stacklevel=2)
+            warnings.warn("j2a.llm.gemma: this PyTorch has no working _weight_int8pack_mm; decoding in fp32", stacklevel=2)
             kind = "fp32"
         for layer in self.model.layers:
             mats = {} if kind == "fp32" else {n: getattr(layer, n).data for n in ("qkv", "o", "gate_up", "down")}
@@ -329,7 +329,7 @@ def load(folder: str | Path, dtype=torch.float32) -> GemmaForCausalLM:
     folder = Path(folder)
     cfg = GemmaConfig.from_dict(json.loads((folder / "config.json").read_text()))
     if not cfg.tie_word_embeddings:
-        raise ValueError(f"{folder}: untied output layer is not supported by j2a.gemma")
+        raise ValueError(f"{folder}: untied output layer is not supported by j2a.llm.gemma")
     state = load_file(str(folder / "model.safetensors"))
     prefix = "model." if any(k.startswith("model.") for k in state) else ""
     model = GemmaForCausalLM(cfg)

@@ -2,29 +2,24 @@
 
 Why a guard after the model: a small language model writes fluent MusicCaps-style text but also
 invents instruments and singers it was never told about. Every sentence is checked claim by claim
-(j2a.vocab) against the analysis; sentences with unsupported claims are dropped, the text is
-regenerated with another seed when too much was lost, and after `max_tries` the deterministic
-template (which only restates the analysis) is used. Non-music input never gets a song description.
-
-Sections (`--sections`) come from the analysis itself: bar-level changes in harmony (chords), note
-activity (transcribed notes) and level (short-term loudness), so each time-stamped section caption
-states only what was measured in that span.
+(j2a.text.claims, j2a.text.evidence) against the analysis; sentences with unsupported claims are
+repaired or dropped (j2a.text.guard), the text is regenerated with another seed when too much was
+lost, and after `max_tries` the deterministic template (which only restates the analysis) is used.
+Non-music input never gets a song description. Time-stamped sections: j2a.text.sections.
 """
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from .analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
+from ..analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
 from .guard import guard, split_sentences
-from .theory import triad
-from .vocab import aspects_from_analysis, chord_progression, check_claims, extract_claims
+from . import prompts
+from .aspects import aspects_from_analysis
+from .sections import describe_sections
 
 
 @dataclass
@@ -65,7 +60,7 @@ def get_llm(spec="local", adapter=None):
     """An LLM backend from j2a.llm (cached there), or an object with `.generate` passed straight through."""
     if not isinstance(spec, str):
         return spec
-    from .llm import load_llm
+    from ..llm import load_llm
 
     return load_llm(spec, adapter=adapter)
 
@@ -79,17 +74,11 @@ def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temper
               num_beams: int | None = None) -> list[str]:
     kw = {"num_beams": num_beams} if num_beams and hasattr(llm, "gen") else {}
     if attempt > 0:
-        if hasattr(llm, "gen"):  # j2a.llm.HFLLM: GenConfig fields (temperature, seed) per call
+        if hasattr(llm, "gen"):  # j2a.llm.backends.HFLLM: GenConfig fields (temperature, seed) per call
             kw = dict(_RETRY[min(attempt, len(_RETRY) - 1)])
-        elif hasattr(llm, "base_url"):  # j2a.llm.OpenAILLM
+        elif hasattr(llm, "base_url"):  # j2a.llm.backends.OpenAILLM
             kw = {"temperature": temperature}
     return llm.generate(prompts, max_new_tokens=max_new_tokens, **kw)
-
-
-def _prompts():
-    from . import prompts
-
-    return prompts
 
 
 # ------------------------------------------------------------------------------------ non-music
@@ -102,7 +91,7 @@ def not_music_statement(analysis: Analysis) -> str:
     reason = ((analysis.music.reason if analysis.music else "") or "").strip().lower().split(":")[0]
     source = (analysis.music.source if analysis.music else None) or {}
     if source.get("label") and source["label"] != "speech":  # what YAMNet heard: "a machine", "a bird"
-        from .features.fusion import sound_phrase
+        from ..features.fusion import sound_phrase
 
         # the AudioSet class name stays in analysis.music.reason: names like "Bird vocalization" would read
         # as musical claims here
@@ -127,7 +116,6 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
     folder of tracks costs a few batched generations, not one generation per track per try.
     """
     cfg = config or DescribeConfig()
-    p = _prompts()
     backend = get_llm(llm, adapter)
     name = getattr(backend, "name", str(llm))
     inputs = [aspects_from_analysis(a) for a in analyses]
@@ -137,7 +125,7 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
     for attempt in range(max(1, max_tries)):
         if not todo:
             break
-        raws = _generate(backend, [p.format_prompt(*inputs[i]) for i in todo], cfg.max_new_tokens, attempt,
+        raws = _generate(backend, [prompts.format_prompt(*inputs[i]) for i in todo], cfg.max_new_tokens, attempt,
                          cfg.temperature, cfg.num_beams)
         still = []
         for i, raw in zip(todo, raws):
@@ -157,7 +145,7 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
         fz, model = fzs[i], name
         if not best[i]:
             fz.fallback = name != "none"  # with --llm none the template is the model, not a fallback
-            best[i], fz.checked, dropped = guard(p.template_caption(*inputs[i]), a)
+            best[i], fz.checked, dropped = guard(prompts.template_caption(*inputs[i]), a)
             fz.dropped += [dict(d, attempt="template") for d in dropped]
             model = f"template (after {name})" if name != "none" else "template"
         out.append((best[i], model, fz))
@@ -222,7 +210,7 @@ def load_checkpoint(model: str):
         if not Path(model).exists():
             raise ValueError(f"{model}: no such J2A-2.x checkpoint")
         try:
-            from .models import load_j2a2
+            from ..models import load_j2a2
         except ImportError:
             raise ValueError(f"{model}: cannot load J2A-2.x checkpoints (j2a.models.load_j2a2 is not available)") from None
         try:
@@ -252,256 +240,6 @@ def _caption_from_checkpoint(model, source, a, config):
     caption, _, fz2 = caption_from_analysis(a, "none", 1)
     fz.fallback, fz.checked = True, fz2.checked
     return caption, "template (after j2a2)", fz
-
-
-# --------------------------------------------------------------------------------------- sections
-@dataclass
-class SectionConfig:
-    min_section_s: float = 8.0
-    max_sections: int = 10
-    window_s: float = 2.0  # analysis grid when there are too few downbeats
-    context: int = 4  # windows compared on each side of a candidate boundary
-    threshold: float = 1.0  # novelty peaks must exceed mean + threshold * std
-
-
-def _windows(a: Analysis, cfg: SectionConfig) -> np.ndarray:
-    """Window edges: bars when the downbeats are usable, else a fixed grid."""
-    dur = float(a.duration_s)
-    db = [t for t in (a.downbeats or []) if 0 <= t < dur]
-    if len(db) >= 8:
-        edges = [0.0] + [t for t in db if t > 0.5] + [dur]
-    else:
-        edges = list(np.arange(0.0, dur, cfg.window_s)) + [dur]
-    edges = np.array(sorted(set(round(e, 3) for e in edges)))
-    return edges[np.concatenate([[True], np.diff(edges) > 0.25])]
-
-
-def _chord_chroma(a: Analysis, s: float, e: float) -> np.ndarray:
-    v = np.zeros(12)
-    for c in a.chords or []:
-        ov = min(e, c.end) - max(s, c.start)
-        if ov <= 0 or c.label in ("N", "X"):
-            continue
-        t = triad(c.label)
-        if t is None:
-            continue
-        r, third = t[0], 3 if t[1] == "min" else 4
-        for iv in (0, third, 7):
-            v[(r + iv) % 12] += ov
-    return v
-
-
-def _level_db(path: str | None, edges: np.ndarray) -> np.ndarray | None:
-    """RMS level (dB) per window, from an 8 kHz decode: cheap, and only relative levels are used."""
-    if not path:
-        return None
-    try:
-        from .audio import open_audio
-
-        y = open_audio(path).load(8000)
-    except Exception:
-        return None
-    y = np.asarray(y, dtype=np.float32)
-    out = []
-    for s, e in zip(edges[:-1], edges[1:]):
-        seg = y[int(s * 8000):int(e * 8000)]
-        out.append(10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-10) if len(seg) else -100.0)
-    return np.array(out)
-
-
-def _note_stats(a: Analysis, s: float, e: float) -> tuple[float, float | None]:
-    ev = [n for n in ((a.notes.events if a.notes else None) or []) if n.start < e and n.end > s]
-    return len(ev) / max(e - s, 1e-3), (float(np.mean([n.pitch for n in ev])) if ev else None)
-
-
-def segment(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[tuple[float, float]]:
-    """Section boundaries from changes in harmony, note activity and level (a novelty curve over bars)."""
-    cfg = cfg or SectionConfig()
-    dur = float(a.duration_s)
-    if dur < 2 * cfg.min_section_s:
-        return [(0.0, dur)]
-    edges = _windows(a, cfg)
-    n = len(edges) - 1
-    feats = []
-    for s, e in zip(edges[:-1], edges[1:]):
-        ch = _chord_chroma(a, s, e)
-        ch = ch / (np.linalg.norm(ch) + 1e-9)
-        dens, pitch = _note_stats(a, s, e)
-        feats.append(np.concatenate([ch, [np.log1p(dens), (pitch or 60.0) / 12.0]]))
-    f = np.array(feats)
-    level = _level_db(audio_path, edges)
-    if level is not None and len(level) == n:
-        f = np.column_stack([f, level / 6.0])  # 6 dB counts like a full change of chords
-    k = max(1, min(cfg.context, n // 4))
-    nov = np.zeros(n)
-    for i in range(k, n - k + 1):
-        nov[i] = np.linalg.norm(f[i - k:i].mean(0) - f[i:i + k].mean(0))
-    if not nov.any():
-        return [(0.0, dur)]
-    thr = nov[nov > 0].mean() + cfg.threshold * nov[nov > 0].std()
-    cands = [i for i in range(1, n) if nov[i] >= thr and nov[i] >= nov[max(0, i - 1)] and nov[i] >= nov[min(n - 1, i + 1)]]
-    cands.sort(key=lambda i: -nov[i])
-    bounds: list[float] = []
-    for i in cands:
-        t = float(edges[i])
-        if t < cfg.min_section_s or dur - t < cfg.min_section_s or any(abs(t - b) < cfg.min_section_s for b in bounds):
-            continue
-        bounds.append(t)
-        if len(bounds) >= cfg.max_sections - 1:
-            break
-    pts = [0.0] + sorted(bounds) + [dur]
-    return list(zip(pts[:-1], pts[1:]))
-
-
-def _clock(t: float) -> str:
-    return f"{int(t // 60)}:{int(t % 60):02d}"
-
-
-def _section_tags(a: Analysis, path: str | None, spans) -> list | None:
-    """Fused tags of each section, or None: from the analysis' tag timeline (both taggers, the track's
-    fusion); for an analysis saved without one (schema 1), one more musicnn pass over the audio."""
-    from .features.tags import tags_between
-
-    if a.tags is not None and a.tags.timeline is not None and a.tags.timeline.models:
-        return [tags_between(a.tags, s, e) for s, e in spans]
-    if not path:
-        return None
-    try:
-        from .audio import open_audio
-        from .features.tags import analyze_tags
-
-        y = np.asarray(open_audio(path).load(16000), dtype=np.float32)
-        return [analyze_tags(open_audio(y[int(s * 16000):int(e * 16000)], 16000)) for s, e in spans]
-    except Exception:  # a section too short or silent to tag: sections stay without tags
-        return None
-
-
-_SECTION_GROUPS = ("instrument", "vocals")
-
-
-def _tag_words(tags) -> list[str]:
-    """The sounding parts a section's tags name, at the score a description may state them. "instrumental"
-    is left out: it names an absence, and "opens with violin and instrumental" reads as nonsense."""
-    return _stated(_tag_levels(tags))
-
-
-def _stated(levels: dict[str, tuple[float, bool]]) -> list[str]:
-    words = [w for w, (_, claimable) in levels.items() if claimable]
-    if "vocals" in words and ("male vocal" in words or "female vocal" in words):
-        words.remove("vocals")
-    return words
-
-
-def _tag_levels(tags) -> dict[str, tuple[float, bool]]:
-    """Every listed sounding part of a section, weak ones too: word -> (fused score, claimable)."""
-    from .features.fusion import calibration
-    from .vocab import _READABLE, norm_tag
-
-    out: dict[str, tuple[float, bool]] = {}
-    for g in _SECTION_GROUPS:
-        for t in getattr(tags, g) or []:
-            w = _READABLE.get(norm_tag(t.label), norm_tag(t.label))
-            if w == "instrumental":
-                continue
-            claimable = not t.sources or calibration().claimable(g, t.sources)
-            old = out.get(w, (0.0, False))
-            out[w] = (max(old[0], float(t.score)), old[1] or claimable)
-    return out
-
-
-def _changes(words: list[str], levels: dict, prev_words: list[str], prev_levels: dict) -> tuple[list[str], list[str]]:
-    """(entering, leaving) with hysteresis: a part enters only if it is stated now and was not even weakly
-    heard before; it leaves only if it was stated before and is not even weakly heard now. Families count
-    as the part ("vocals" and "female vocal", "strings" and "violin"): so no sentence both keeps and
-    removes a part, and a voice that was weakly there does not "enter" under another name."""
-    from .vocab import _BY_KEY, extract_claims, support_tags
-
-    def family(w):
-        cs = [_BY_KEY.get(c.concept) for c in extract_claims(w, closed=False)]
-        return {t for c in cs if c for t in support_tags(c)} | {w}
-
-    def heard(w, among):  # w, or a word of its family, among these parts
-        return bool(family(w) & set(among)) or any(w in family(p) for p in among)
-
-    new = [w for w in words if not heard(w, prev_levels)]
-    gone = [w for w in prev_words if not heard(w, levels)]
-    return new, gone
-
-
-def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | None = None) -> list[dict]:
-    """Time-stamped sections, each with the facts measured inside it and a caption stating only those."""
-    spans = segment(a, audio_path, cfg)
-    edges = np.array([s for s, _ in spans] + [spans[-1][1]])
-    level = _level_db(audio_path, edges) if len(spans) > 1 else None
-    tags = _section_tags(a, audio_path, spans) if len(spans) > 1 else None
-    out = []
-    for i, (s, e) in enumerate(spans):
-        chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
-        prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
-        dens, pitch = _note_stats(a, s, e)
-        sec = {"start": round(s, 2), "end": round(e, 2), "chords": prog, "notes_per_s": round(dens, 2),
-               "mean_pitch_midi": round(pitch, 1) if pitch is not None else None}
-        if level is not None:
-            sec["level_db"] = round(float(level[i]), 1)
-        if tags is not None:
-            sec["tags"] = {g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
-                           for g in ("genre", "instrument", "mood", "vocals")}
-            sec["_levels"] = _tag_levels(tags[i])
-            sec["_words"] = _stated(sec["_levels"])
-        sec["caption"] = _section_caption(sec, out[-1] if out else None)
-        out.append(sec)
-    for sec in out:
-        sec.pop("_words", None)
-        sec.pop("_levels", None)
-    return out
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _verb(words: list[str], one: str, many: str) -> str:
-    return many if len(words) > 1 or words[0].endswith("s") else one
-
-
-def _section_caption(sec: dict, prev: dict | None) -> str:
-    """'0:19-0:43: Drums enter and the piano drops out; it gets quieter (-2 dB). Chords: A - G.' Full
-    sentences, only measured changes, parts entering and leaving with hysteresis (`_changes`)."""
-    head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
-    words = sec.get("_words")
-    sentences = []
-    if prev is None:
-        sentences.append(f"It opens with {_join(words)}" if words else "The opening section")
-    else:
-        parts = []
-        if words is not None and prev.get("_words") is not None:
-            levels = sec.get("_levels") or {w: (1.0, True) for w in words}
-            prev_levels = prev.get("_levels") or {w: (1.0, True) for w in prev["_words"]}
-            new, gone = _changes(words, levels, prev["_words"], prev_levels)
-            if new:
-                parts.append(f"{_join(new)} {_verb(new, 'enters', 'enter')}")
-            if gone:  # "drops out": a negation the guard's vocabulary reads
-                parts.append(f"the {_join(gone)} {_verb(gone, 'drops out', 'drop out')}")
-        change = " and ".join(parts)
-        more = []
-        if "level_db" in sec and "level_db" in prev:
-            d = sec["level_db"] - prev["level_db"]
-            if abs(d) >= 2:
-                more.append(f"it gets {'louder' if d > 0 else 'quieter'} ({d:+.0f} dB)")
-        if prev.get("notes_per_s") and sec["notes_per_s"]:
-            r = sec["notes_per_s"] / prev["notes_per_s"]
-            if r >= 1.5 or r <= 0.67:
-                more.append("busier note activity" if r > 1 else "sparser note activity")
-        if sec.get("mean_pitch_midi") and prev.get("mean_pitch_midi"):
-            d = sec["mean_pitch_midi"] - prev["mean_pitch_midi"]
-            if abs(d) >= 3:
-                more.append(f"the notes move {'higher' if d > 0 else 'lower'}")
-        text = "; ".join(x for x in [change, *more] if x)
-        sentences.append(text or "It continues in the same way")
-    if sec.get("chords"):
-        same = prev is not None and prev.get("chords") == sec["chords"]
-        sentences.append("The chords stay the same" if same else f"Chords: {sec['chords']}")
-    return f"{head}: " + " ".join(x[:1].upper() + x[1:] + "." for x in sentences)
 
 
 # -------------------------------------------------------------------------------------------- CLI
@@ -535,7 +273,7 @@ def _flatten(d: dict) -> dict:
 
 
 def cmd_describe(args) -> int:
-    from .batch import append_jsonl, errors_path, run_batch
+    from ..batch import append_jsonl, errors_path, run_batch
 
     fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
                  beams=args.beams)
@@ -563,7 +301,7 @@ def cmd_describe(args) -> int:
 
 
 def add_cli(subparsers) -> None:
-    from .cli import add_batch_args, sub
+    from ..cli import add_batch_args, sub
 
     p = sub(subparsers, "describe", "describe whole tracks in words (guarded against unsupported claims)",
             "j2a describe song.mp3\n"

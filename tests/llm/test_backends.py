@@ -8,54 +8,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from j2a import llm as llm_mod
-from j2a import prompts, theory
+from j2a.llm import backends, decoding, loading
+from j2a.text import prompts
 
 FACTS = {"tempo_bpm": 121.6, "key": "A minor", "meter": "4/4", "chords": ["A:min", "A:min", "F:maj", "C:maj", "G:7", "N"], "duration_s": 184.2}
 
 
-# ------------------------------------------------------------------------------------ prompts
-def test_format_prompt_layout():
-    p = prompts.format_prompt(["rock", "electric guitar", " "], FACTS)
-    assert p.splitlines() == [
-        "Music tags: rock, electric guitar",
-        "Tempo: 122 BPM",
-        "Key: A minor",
-        "Meter: 4/4",
-        "Chords: Am - F - C - G7",
-        "Duration: 184 s",
-        "Description:",
-    ]
-    assert prompts.format_prompt([], None) == "Music tags: unknown\nDescription:"
-
-
-def test_parse_prompt_inverts_format():
-    aspects, facts = prompts.parse_prompt(prompts.format_prompt(["jazz", "trumpet"], FACTS))
-    assert aspects == ["jazz", "trumpet"]
-    assert facts == {"tempo_bpm": 122.0, "key": "A minor", "meter": "4/4", "chord_symbols": ["Am", "F", "C", "G7"], "duration_s": 184.0}
-
-
-@pytest.mark.parametrize("harte,sym", [("A:min", "Am"), ("C:maj", "C"), ("G:7", "G7"), ("D:min7/b3", "Dm7"), ("B:hdim7", "Bm7b5"), ("N", ""), ("E", "E")])
-def test_chord_symbol(harte, sym):
-    assert theory.chord_symbol(harte) == sym
-
-
-@pytest.mark.parametrize("key,chords,expected", [
-    ("Bb major", ["A#:maj", "D#:maj", "F:7", "G:min"], "Bb - Eb - F7 - Gm"),
-    ("E major", ["E:maj", "Eb:min", "Ab:min", "B:maj"], "E - D#m - G#m - B"),
-    ("D minor", ["D:min", "A#:maj", "C:maj", "A:7"], "Dm - Bb - C - A7"),
-    ("C major", ["C:maj", "A#:maj", "F:maj"], "C - A# - F"),  # no signature: as the model named it
-    (None, ["A#:maj", "F:maj"], "A# - F"),
-])
-def test_chord_roots_are_spelled_by_the_key(key, chords, expected):
-    assert prompts.chord_changes(chords, key=key) == expected
-    assert f"Chords: {expected}" in prompts.format_prompt(["rock"], {"key": key, "chords": chords})
-
-
 # ------------------------------------------------------------------------------------ template
 def test_template_backend_is_deterministic_and_uses_only_inputs():
-    t = llm_mod.load_llm("none")
-    assert t is llm_mod.load_llm("none")  # cached per process
+    t = backends.load_llm("none")
+    assert t is backends.load_llm("none")  # cached per process
     p = prompts.format_prompt(["jazz", "trumpet", "piano"], FACTS)
     a, b = t.generate([p, p]), t.generate([p])
     assert a[0] == a[1] == b[0]
@@ -68,9 +30,9 @@ def test_template_backend_is_deterministic_and_uses_only_inputs():
 
 def test_unknown_spec_is_one_line_error():
     with pytest.raises(ValueError, match="unknown LLM spec"):
-        llm_mod.load_llm("gpt5")
+        backends.load_llm("gpt5")
     with pytest.raises(ValueError, match="openai:<model>@<base_url>"):
-        llm_mod.load_llm("openai:nourl")
+        backends.load_llm("openai:nourl")
 
 
 # ------------------------------------------------------------------------------------ openai
@@ -112,7 +74,7 @@ def server():
 
 def test_openai_completions(server):
     _Handler.seen.clear()
-    llm = llm_mod.load_llm(f"openai:tiny@{server}/v1", api_key="k123")
+    llm = backends.load_llm(f"openai:tiny@{server}/v1", api_key="k123")
     assert llm.name == f"openai:tiny@{server}/v1"
     out = llm.generate([prompts.format_prompt(["rock"]), prompts.format_prompt(["jazz"])], max_new_tokens=33)
     # the completion is cut where a base model starts a new example
@@ -122,55 +84,26 @@ def test_openai_completions(server):
 
 
 def test_openai_chat_and_errors(server):
-    chat = llm_mod.load_llm(f"openai:tiny@{server}/v1", chat=True)
+    chat = backends.load_llm(f"openai:tiny@{server}/v1", chat=True)
     assert chat.generate(["Describe this music please"]) == ["Chat answer about Describe this m"]
-    bad = llm_mod.load_llm(f"openai:tiny@{server}/nope")
+    bad = backends.load_llm(f"openai:tiny@{server}/nope")
     with pytest.raises(RuntimeError, match="HTTP 404"):
         bad.generate(["x"])
-    dead = llm_mod.OpenAILLM("tiny", "http://127.0.0.1:9", timeout=2)
+    dead = backends.OpenAILLM("tiny", "http://127.0.0.1:9", timeout=2)
     with pytest.raises(RuntimeError, match="cannot connect"):
         dead.generate(["x"])
 
 
 # ------------------------------------------------------------------------------------ hf (tiny)
-def make_tiny_lm(path):
-    """A randomly initialised Gemma-3-style causal LM with a 60-word tokenizer, saved to path."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
-
-    words = ["<pad>", "<eos>", "<bos>", "<unk>"] + (
-        "music tags description tempo key meter chords duration bpm this is a song with rock jazz guitar piano "
-        "drums bass male female vocal slow fast happy sad the and in of minor major : , . - s 4/4 120"
-    ).split()
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
-    cfg = Gemma3TextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
-                           sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2)
-    torch.manual_seed(0)
-    model = Gemma3ForCausalLM(cfg)
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory):
-    return make_tiny_lm(tmp_path_factory.mktemp("tiny_lm"))
-
-
 def test_hf_backend_batched_generation_matches_single(tiny_lm):
-    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     assert llm.name == f"hf:{tiny_lm}"
     ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"})]
     both = llm.generate(ps, max_new_tokens=8)
     assert len(both) == 2 and all(isinstance(s, str) for s in both)
     # left padding in a batch must not change what each prompt generates
     assert [llm.generate([p], max_new_tokens=8)[0] for p in ps] == both
-    assert llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32") is llm
+    assert backends.load_llm(f"hf:{tiny_lm}", dtype="fp32") is llm
 
 
 def test_load_folder_equals_transformers_loader(tiny_lm, tmp_path):
@@ -178,12 +111,12 @@ def test_load_folder_equals_transformers_loader(tiny_lm, tmp_path):
     from transformers import AutoModelForCausalLM
 
     ref = AutoModelForCausalLM.from_pretrained(str(tiny_lm), dtype=torch.float32).eval()
-    fast, tok = llm_mod.load_folder(tiny_lm, dtype="fp32")
+    fast, tok = loading.load_folder(tiny_lm, dtype="fp32")
     x = torch.tensor([[2, 5, 6, 7, 8, 9, 10]])
     with torch.no_grad():  # j2a.gemma: same network, products in another order (last-bit differences)
         torch.testing.assert_close(fast(x).logits, ref(x).logits, atol=1e-6, rtol=1e-5)
     assert fast.get_output_embeddings().weight is fast.get_input_embeddings().weight  # still tied
-    assert isinstance(tok, llm_mod.FastTokenizer) and tok.eos_token_id == 1
+    assert isinstance(tok, loading.FastTokenizer) and tok.eos_token_id == 1
     # a folder whose weights do not fit its config is a clear error, not a half-random model
     import shutil
 
@@ -195,26 +128,26 @@ def test_load_folder_equals_transformers_loader(tiny_lm, tmp_path):
     state.pop(next(k for k in state if "mlp" in k))
     save_file(state, str(bad / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(ValueError, match="do not match"):
-        llm_mod.load_folder(bad, dtype="fp32")
+        loading.load_folder(bad, dtype="fp32")
 
 
 def test_local_backend_without_adapter_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(llm_mod, "ASSET_DIR", tmp_path / "missing")
+    monkeypatch.setattr(backends, "ASSET_DIR", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="adapter missing"):
-        llm_mod.load_llm("local", adapter=None, dtype="bf16", batch_size=3)
+        backends.load_llm("local", adapter=None, dtype="bf16", batch_size=3)
 
 
 # ------------------------------------------------------------------------------------ real J2A-LLM
 def test_shipped_adapter_exists_with_gemma_notice():
-    files = {p.name for p in llm_mod.ASSET_DIR.iterdir()}
+    files = {p.name for p in loading.ASSET_DIR.iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", "NOTICE"} <= files
-    size = (llm_mod.ASSET_DIR / "adapter_model.safetensors").stat().st_size
+    size = (loading.ASSET_DIR / "adapter_model.safetensors").stat().st_size
     assert 1e6 < size < 20e6
-    assert "Gemma" in (llm_mod.ASSET_DIR / "NOTICE").read_text()
+    assert "Gemma" in (loading.ASSET_DIR / "NOTICE").read_text()
 
 
 def test_j2a_llm_captions_mention_the_instrument():
-    llm = llm_mod.load_llm("local")
+    llm = backends.load_llm("local")
     assert "j2a-llm" in llm.name
     out = llm.generate(
         [prompts.format_prompt(["acoustic guitar", "folk", "male vocal", "slow tempo"], {"tempo_bpm": 72, "key": "G major"}),
@@ -231,10 +164,10 @@ def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
     import torch
 
     monkeypatch.setenv("J2A_DTYPE", "bf16")  # what 'auto' is on an AMX / avx512_bf16 machine
-    assert next(llm_mod.load_llm("local", decode="fp32").model.parameters()).dtype is torch.float32
-    assert llm_mod.load_llm("local", decode="fp32") is llm_mod.load_llm("local", decode="fp32", dtype="fp32")  # one model
-    assert next(llm_mod.load_llm("local", decode="auto").model.parameters()).dtype is torch.bfloat16
-    assert next(llm_mod.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
+    assert next(backends.load_llm("local", decode="fp32").model.parameters()).dtype is torch.float32
+    assert backends.load_llm("local", decode="fp32") is backends.load_llm("local", decode="fp32", dtype="fp32")  # one model
+    assert next(backends.load_llm("local", decode="auto").model.parameters()).dtype is torch.bfloat16
+    assert next(backends.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
 
 
 def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(monkeypatch):
@@ -242,28 +175,28 @@ def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(mon
     int8 decode steps: faster there (memory-bound steps) and the same captions as on any other CPU."""
     import torch
 
-    from j2a import gemma
+    from j2a.llm import gemma
 
     monkeypatch.delenv("J2A_DTYPE", raising=False)
     monkeypatch.delenv("J2A_DECODE", raising=False)
-    monkeypatch.setattr(llm_mod, "fast_bf16", lambda: True)
-    assert llm_mod._torch_dtype("auto") is torch.bfloat16  # what training and the J2A-2.x models get
-    llm = llm_mod.load_llm("local")
+    monkeypatch.setattr(loading, "fast_bf16", lambda: True)
+    assert loading.torch_dtype("auto") is torch.bfloat16  # what training and the J2A-2.x models get
+    llm = backends.load_llm("local")
     assert next(llm.model.parameters()).dtype is torch.float32
     assert llm.model.decode_precision == ("int8" if gemma._int8_kernel_works() else "fp32")  # fp32: no int8 kernel
-    assert llm is llm_mod.load_llm("local", dtype="fp32")  # one model, not a second copy
-    assert llm_mod.local_dtype("fp32") == llm_mod.local_dtype("auto") == "fp32"
+    assert llm is backends.load_llm("local", dtype="fp32")  # one model, not a second copy
+    assert loading.local_dtype("fp32") == loading.local_dtype("auto") == "fp32"
     monkeypatch.setenv("J2A_DTYPE", "bf16")  # an explicit opt-in still gives bf16 weights
-    assert llm_mod.local_dtype("auto") == "bf16" and llm_mod.local_dtype("fp32") == "fp32"
+    assert loading.local_dtype("auto") == "bf16" and loading.local_dtype("fp32") == "fp32"
 
 
 def test_fast_tokenizer_matches_transformers_on_gemma():
-    """`local` uses j2a.llm.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
+    """`local` uses j2a.llm.loading.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
     import torch
     from transformers import AutoTokenizer
 
-    folder = llm_mod.merged_dir(llm_mod.ASSET_DIR)
-    fast, ref = llm_mod.FastTokenizer(folder), AutoTokenizer.from_pretrained(str(folder))
+    folder = loading.merged_dir(loading.ASSET_DIR)
+    fast, ref = loading.FastTokenizer(folder), AutoTokenizer.from_pretrained(str(folder))
     texts = [prompts.format_prompt(["lo-fi", "piano", "rain sounds"], {"key": "F# minor", "tempo_bpm": 84}) + " A calm, dreamy piece.",
              "Ünïcode — ‘quotes’, emoji 🎸 and\nnew lines\n\n", "  leading spaces and <b>tags</b> 4/4 120 BPM"]
     for t in texts:
@@ -279,7 +212,7 @@ def test_fast_tokenizer_matches_transformers_on_gemma():
 
 
 def test_min_new_tokens_holds_back_the_stop():
-    llm = llm_mod.load_llm("local")
+    llm = backends.load_llm("local")
     p = [prompts.format_prompt(["piano", "solo"])]
     free = llm.generate(p, max_new_tokens=90, num_beams=1)[0]
     held = llm.generate(p, max_new_tokens=90, min_new_tokens=80, num_beams=1)[0]
@@ -291,7 +224,7 @@ def test_min_new_tokens_holds_back_the_stop():
 
 
 def test_stop_penalty_lengthens_captions_without_forcing_them():
-    llm = llm_mod.load_llm("local")
+    llm = backends.load_llm("local")
     p = [prompts.format_prompt(["piano", "solo"])]
     n = lambda s: len(llm.tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     for beams in (1, 4):
@@ -302,7 +235,7 @@ def test_stop_penalty_lengthens_captions_without_forcing_them():
 
 
 def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
-    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     p = [prompts.format_prompt(["rock", "guitar"])]
     a = llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3, num_beams=6, top_k=7)  # sampling: no beams
     assert a == llm.generate(p, max_new_tokens=12, temperature=1.5, seed=3)
@@ -311,12 +244,13 @@ def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
 
 
 def test_beam_search_batches_like_single_prompts_and_blocks_ngrams(tiny_lm):
-    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
           prompts.format_prompt(["piano", "sad", "slow"])]
     beams = llm.generate(ps, max_new_tokens=10, num_beams=3)
     assert [llm.generate([p], max_new_tokens=10, num_beams=3)[0] for p in ps] == beams
-    greedy = [llm._greedy([p], 10, llm_mod.GenConfig(num_beams=1))[0] for p in ps]
+    greedy = [decoding.decode(llm.model, llm.tokenizer, [p], 10, decoding.GenConfig(num_beams=1), llm.stops, llm.vocab)[0]
+              for p in ps]
     assert llm.generate(ps, max_new_tokens=10, num_beams=1) == greedy
     for text in beams:
         words = text.split()
@@ -328,7 +262,7 @@ def test_beam_search_finds_a_likelier_caption_than_greedy(tiny_lm):
     """Beam search keeps greedy's path among its candidates, so its best sum of log-probs is no worse."""
     import torch
 
-    llm = llm_mod.load_llm(f"hf:{tiny_lm}", dtype="fp32")
+    llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     p = prompts.format_prompt(["rock", "guitar"])
 
     def logprob(text):
@@ -363,17 +297,17 @@ def test_merged_adapter_is_cached_once_and_matches_in_memory_merge(tiny_lm, tmp_
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(str(adapter))
 
-    out = llm_mod.merged_dir(adapter, base=tiny_lm, dtype=dtype)
-    assert out.parent == tmp_path / "cache" / "j2a" / llm_mod.GEMMA_DIRNAME
+    out = loading.merged_dir(adapter, base=tiny_lm, dtype=dtype)
+    assert out.parent == tmp_path / "cache" / "j2a" / loading.GEMMA_DIRNAME
     assert out.name.endswith("float32" if dtype == "fp32" else "bfloat16")  # one copy per compute dtype
     stamp = (out / "model.safetensors").stat().st_mtime_ns
-    assert llm_mod.merged_dir(adapter, base=tiny_lm, dtype=dtype) == out
+    assert loading.merged_dir(adapter, base=tiny_lm, dtype=dtype) == out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # built once, then reused
 
     ids = torch.tensor([[2, 5, 6, 7, 8, 9]])
-    ref, _ = llm_mod.load_hf(str(tiny_lm), adapter, dtype=dtype)
-    got, _ = llm_mod.load_hf(str(out), None, dtype=dtype)
-    plain, _ = llm_mod.load_hf(str(tiny_lm), None, dtype=dtype)
+    ref, _ = loading.load_hf(str(tiny_lm), adapter, dtype=dtype)
+    got, _ = loading.load_hf(str(out), None, dtype=dtype)
+    plain, _ = loading.load_hf(str(tiny_lm), None, dtype=dtype)
     with torch.no_grad():
         a, b, c = (m(input_ids=ids).logits for m in (ref, got, plain))
     assert torch.equal(a, b)
@@ -385,11 +319,11 @@ def test_auto_dtype_is_fp32_without_native_bf16(monkeypatch):
     import torch
 
     monkeypatch.setenv("J2A_DTYPE", "fp32")
-    assert llm_mod._torch_dtype("auto") is torch.float32
+    assert loading.torch_dtype("auto") is torch.float32
     monkeypatch.setenv("J2A_DTYPE", "bf16")
-    assert llm_mod._torch_dtype("auto") is torch.bfloat16
-    assert llm_mod._torch_dtype("fp32") is torch.float32  # an explicit choice wins
+    assert loading.torch_dtype("auto") is torch.bfloat16
+    assert loading.torch_dtype("fp32") is torch.float32  # an explicit choice wins
     monkeypatch.delenv("J2A_DTYPE")
     flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
     native = torch.cuda.is_available() or "avx512_bf16" in flags or "amx_bf16" in flags
-    assert llm_mod.fast_bf16() is native
+    assert loading.fast_bf16() is native
