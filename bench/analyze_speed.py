@@ -95,7 +95,7 @@ def child_j2a(path: str, warm: str) -> dict:
 
 
 def child_madmom(path: str, warm: str) -> dict:
-    from j2a._madmom import madmom
+    from j2a.features.madmom_compat import madmom
 
     from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor

@@ -2,7 +2,7 @@
 
 Why: tag-to-caption is the part of J2A that can be compared on MusicCaps without its audio (the
 shared folder holds the text only). Every system gets the same input, the row's `aspect_list` tags,
-and is scored by `j2a.evaluate.score_captions` (coco-caption BLEU/METEOR/ROUGE-L/CIDEr with the PTB
+and is scored by `j2a.eval.captions.score_captions` (coco-caption BLEU/METEOR/ROUGE-L/CIDEr with the PTB
 tokenizer, SBERT cosine, corpus sacreBLEU; x100) against the same human captions:
 - LP-MusicCaps "writing" and "summary" (GPT-3.5 outputs published with the paper; 498 dev rows);
 - J2A template: `j2a.text.prompts.template_caption` (deterministic, says only what the tags say);
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--llm-limit", type=int, default=40, help="rows captioned by the LLM; 0 = skip (default: %(default)s)")
     a = ap.parse_args(argv)
 
-    from j2a.evaluate import load_preds, load_refs, score_captions
+    from j2a.eval.captions import load_preds, load_refs, score_captions
     from j2a.text.prompts import format_prompt, template_caption
 
     refs = load_refs(CAPS / "musiccaps-dev.csv")
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     sep = "|" + "---|" * 12
     lines = ["## Caption metrics on MusicCaps dev (tag-to-caption, same scorer)", "",
              "Input for every system: the row's `aspect_list`; references: the human MusicCaps captions "
-             "(`../shared/data/captions/musiccaps-dev.csv`). All metrics x100 from `j2a.evaluate.score_captions`.", "",
+             "(`../shared/data/captions/musiccaps-dev.csv`). All metrics x100 from `j2a.eval.captions.score_captions`.", "",
              head, sep]
     for name, preds in systems.items():
         t = time.perf_counter()

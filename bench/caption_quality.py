@@ -1,7 +1,7 @@
 """Caption quality, tag -> caption (the task LP-MusicCaps reports), on MusicCaps dev rows.
 
 Each system writes a caption from a dev row's human aspect_list; every system is scored with the same
-scorer (j2a.evaluate.score_captions: coco-caption BLEU/METEOR/ROUGE-L/CIDEr + SBERT) on the same rows:
+scorer (j2a.eval.captions.score_captions: coco-caption BLEU/METEOR/ROUGE-L/CIDEr + SBERT) on the same rows:
 the dev rows LP-MusicCaps' outputs cover (498), or the first --limit of them.
 
     python bench/caption_quality.py --limit 498            # all systems, all rows
@@ -25,8 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from j2a import llm_train as lt  # noqa: E402
-from j2a.evaluate import load_refs, score_captions  # noqa: E402
+from j2a.eval.captions import load_refs, score_captions  # noqa: E402
+from j2a.text import prompts  # noqa: E402
+from j2a.training import llm as lt  # noqa: E402
+from j2a.training.llm_data import read_captions_csv  # noqa: E402
 
 CAPS = REPO.parent / "shared" / "data" / "captions"
 METRICS = ["bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider", "sbert"]
@@ -35,14 +37,14 @@ METRICS = ["bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider", "sb
 def dev_rows() -> list[dict]:
     """Dev CSV rows that LP-MusicCaps' outputs cover, in CSV order."""
     lp = {(d["ytid"], int(d["start_s"])) for d in json.loads((CAPS / "lp-musiccaps-writing-dev.json").read_text())}
-    return [r for r in lt.read_captions_csv(CAPS / "musiccaps-dev.csv") if (r["ytid"], r["start_s"]) in lp]
+    return [r for r in read_captions_csv(CAPS / "musiccaps-dev.csv") if (r["ytid"], r["start_s"]) in lp]
 
 
 def few_shot_prefix(k: int = 3, seed: int = 0) -> str:
     """k training rows (never dev) in the J2A prompt format, each followed by its caption."""
-    rows = [r for r in lt.read_captions_csv(CAPS / "musiccaps-train.csv") if 25 <= len(r["caption"].split()) <= 60]
+    rows = [r for r in read_captions_csv(CAPS / "musiccaps-train.csv") if 25 <= len(r["caption"].split()) <= 60]
     pick = random.Random(seed).sample(rows, k)
-    return "".join(lt.prompts.format_prompt(r["aspects"]) + " " + r["caption"] + "\n\n" for r in pick)
+    return "".join(prompts.format_prompt(r["aspects"]) + " " + r["caption"] + "\n\n" for r in pick)
 
 
 def lp_preds(name: str) -> dict[str, str]:

@@ -38,8 +38,10 @@ SETTINGS = {  # name -> GenConfig overrides (j2a.llm.decoding.GenConfig)
 
 
 def main() -> int:
-    from j2a import llm_train as lt
-    from j2a.evaluate import score_captions
+    from j2a.eval.captions import score_captions
+    from j2a.text import prompts
+    from j2a.training import llm as lt
+    from j2a.training import llm_data
     from j2a.llm import load_llm
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,15 +55,15 @@ def main() -> int:
     args = ap.parse_args()
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
-    rows = [r for r in lt.read_captions_csv(args.data) if r["caption"]]
-    split = lt.TrainConfig(**{k: v for k, v in cfg.items() if k in lt.TrainConfig.__dataclass_fields__}).held_out_seed
-    _, held = lt.split_rows(rows, cfg["holdout"], split)
+    rows = [r for r in llm_data.read_captions_csv(args.data) if r["caption"]]
+    split = lt.LLMTrainConfig(**{k: v for k, v in cfg.items() if k in lt.LLMTrainConfig.__dataclass_fields__}).held_out_seed
+    _, held = llm_data.split_rows(rows, cfg["holdout"], split)
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
     print(f"{len(held)} held-out train rows (split seed {split}); batch {args.batch_size}, decode {args.decode}",
           flush=True)
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
     llm = load_llm("local", adapter=args.adapter, decode=args.decode)  # one model; settings go per generate() call
-    ps = [lt.prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
+    ps = [prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
         t = time.time()
         preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,

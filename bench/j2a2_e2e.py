@@ -9,7 +9,7 @@ Stages (each resumable; outputs under --work):
               compressed .sf3 costs ~10x more per render). Training scores get --renditions
               renditions each (one per tempo class, random families); test scores are other
               scores, cycling through the tempo classes, so the classes are balanced.
-    train     j2a.train.train (features cached; --train-minutes wall-clock budget)
+    train     j2a.training.j2a2.train (features cached; --train-minutes wall-clock budget)
     eval      greedy captions for the test pieces; family / tempo-class accuracy vs chance
     baseline  J2A-1.0 (j2a.describe) on the same test pieces
 
@@ -145,9 +145,9 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
 
 # ------------------------------------------------------------------------------------------- train
 def train_stage(work: Path, args) -> None:
-    from j2a.train import TrainConfig, train
+    from j2a.training.j2a2 import J2A2TrainConfig, train
 
-    cfg = TrainConfig(data=str(work / "train.jsonl"), out=str(work / args.run), preset="j2a-2.1", encoder=args.encoder,
+    cfg = J2A2TrainConfig(data=str(work / "train.jsonl"), out=str(work / args.run), preset="j2a-2.1", encoder=args.encoder,
                       llm=args.llm, clip_s=10.0, stride=2, batch_size=args.batch_size, lr=args.lr, warmup_steps=5,
                       weight_decay=args.weight_decay,
                       max_steps=args.max_steps, max_time_s=args.train_minutes * 60, save_every=50, val_every=10**9,

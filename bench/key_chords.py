@@ -59,7 +59,7 @@ def same_key(ref: str, est: str | None) -> bool:
 
 
 def madmom_default(path: str, chords: bool = True) -> dict:
-    from j2a._madmom import madmom
+    from j2a.features.madmom_compat import madmom
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor
     from madmom.features.key import CNNKeyRecognitionProcessor, key_prediction_to_label
 

@@ -70,7 +70,7 @@ class Madmom:
     name = "madmom"
 
     def __init__(self):
-        from j2a._madmom import madmom
+        from j2a.features.madmom_compat import madmom
 
         f = madmom.features
         self.m = madmom

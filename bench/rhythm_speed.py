@@ -102,7 +102,7 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from j2a._madmom import madmom  # noqa: F401
+    from j2a.features.madmom_compat import madmom  # noqa: F401
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
 
     from j2a.audio import open_audio

@@ -1,8 +1,9 @@
 """`j2a` command line. One sub-command per job; each lives beside the code it runs.
 
 Sub-commands defined elsewhere register themselves through an `add_cli(subparsers)` function in
-their module (listed in `_PLUGINS`), so this file stays small and imports nothing heavy:
-models load only when a command runs.
+their module (listed in `COMMAND_MODULES`), so this file stays small and imports nothing heavy:
+models load only when a command runs. A listed module that is missing, or has no add_cli, is an
+error: a command must never vanish from `j2a --help` without a word.
 """
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import textwrap
 from . import __version__
 
 # Modules that add sub-commands (each defines add_cli(subparsers)).
-_PLUGINS = [
+COMMAND_MODULES = [
     "j2a.text.describe",
     "j2a.text.ask",
-    "j2a.llm_train",
-    "j2a.evaluate",
-    "j2a.train",
-    "j2a.models.pretrain",
+    "j2a.training.llm",
+    "j2a.eval.cli",
+    "j2a.training.j2a2",
+    "j2a.training.pretrain",
     "j2a.data.cli",
 ]
 
@@ -129,17 +130,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def add_plugins(subparsers, modules: list[str]) -> None:
-    """Let each module in `modules` add its sub-commands (via its add_cli); modules not written yet are skipped."""
+def add_command_modules(subparsers, modules: list[str]) -> None:
+    """Let each module in `modules` add its sub-commands (via its add_cli). Importing them needs only the
+    core install (each imports its heavy packages when its command runs); a missing one raises."""
     for mod in modules:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if mod == e.name or mod.startswith(f"{e.name}."):  # not written yet
-                continue
-            raise
-        if hasattr(m, "add_cli"):
-            m.add_cli(subparsers)
+        m = importlib.import_module(mod)
+        if not hasattr(m, "add_cli"):
+            raise AttributeError(f"{mod} is listed as a j2a command module but defines no add_cli(subparsers)")
+        m.add_cli(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-describe", action="store_true", help="analyse only")
     p.set_defaults(func=cmd_demo)
 
-    add_plugins(sp, _PLUGINS)
+    add_command_modules(sp, COMMAND_MODULES)
     return ap
 
 

@@ -1,4 +1,4 @@
-"""Every command (and sub-command) has --help with a worked example, and every plugin module loads."""
+"""Every command (and sub-command) has --help with a worked example, and every command module loads."""
 from __future__ import annotations
 
 import argparse
@@ -17,9 +17,19 @@ def _walk(parser: argparse.ArgumentParser, path=()):
                 yield from _walk(p, path + (name,))
 
 
-def test_every_plugin_module_imports():
-    for mod in cli._PLUGINS:
-        importlib.import_module(mod)
+def test_every_command_module_imports():
+    from j2a.data import cli as data_cli
+
+    for mod in cli.COMMAND_MODULES + data_cli.COMMAND_MODULES:
+        assert hasattr(importlib.import_module(mod), "add_cli"), mod
+
+
+def test_a_missing_command_module_fails_loudly():
+    sp = argparse.ArgumentParser().add_subparsers()
+    with pytest.raises(ModuleNotFoundError, match="j2a.no_such_module"):
+        cli.add_command_modules(sp, ["j2a.no_such_module"])
+    with pytest.raises(AttributeError, match="no add_cli"):
+        cli.add_command_modules(sp, ["j2a.theory"])
 
 
 def test_every_command_has_help_with_example(capsys):

@@ -54,7 +54,7 @@ def item_id(row: dict) -> str:
     raise ValueError("row has no id (need `id`, `ytid` [+ `start_s`] or `file`)")
 
 
-def _read_rows(path: str | Path) -> list[dict]:
+def read_rows(path: str | Path) -> list[dict]:
     """Rows of a CSV, a JSON list or JSONL file, with one-line errors that name the file."""
     path = Path(path)
     if not path.is_file():
@@ -95,7 +95,7 @@ def load_refs(path: str | Path) -> dict[str, list[str]]:
     `references`/`captions`.
     """
     refs: dict[str, list[str]] = {}
-    for i, row in enumerate(_read_rows(path), 1):
+    for i, row in enumerate(read_rows(path), 1):
         try:
             key = item_id(row)
         except ValueError as e:
@@ -113,7 +113,7 @@ def load_refs(path: str | Path) -> dict[str, list[str]]:
 def load_preds(path: str | Path) -> dict[str, str]:
     """One prediction per id from JSONL, a JSON list (LP-MusicCaps' `{ytid, start_s, prediction}`) or CSV."""
     preds: dict[str, str] = {}
-    for i, row in enumerate(_read_rows(path), 1):
+    for i, row in enumerate(read_rows(path), 1):
         try:
             key = item_id(row)
         except ValueError as e:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .captions import _read_rows
+from .captions import read_rows
 
 _NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
 _ARTICLES = {"a", "an", "the"}
@@ -65,7 +65,7 @@ def judge(item: dict, pred: str) -> dict:
 def load_qa(path: str | Path) -> dict[str, dict]:
     items: dict[str, dict] = {}
     per_audio: dict[str, int] = {}
-    for i, row in enumerate(_read_rows(path), 1):
+    for i, row in enumerate(read_rows(path), 1):
         if "conversation" in row:  # MusicQA
             conv, audio = row["conversation"], str(row.get("audio_name", i))
             for j in range(0, len(conv) - 1, 2):
@@ -88,7 +88,7 @@ def load_qa(path: str | Path) -> dict[str, dict]:
 
 def load_answers(path: str | Path) -> dict[str, str]:
     out = {}
-    for i, row in enumerate(_read_rows(path), 1):
+    for i, row in enumerate(read_rows(path), 1):
         if "id" not in row:
             raise ValueError(f"{path}: row {i}: no `id`")
         val = row.get("answer", row.get("prediction"))

@@ -73,7 +73,7 @@ _MODELS: dict = {}
 def _models():
     """Load the three madmom networks once per process."""
     if not _MODELS:
-        from j2a._madmom import madmom
+        from .madmom_compat import madmom
         from madmom.audio.spectrogram import LogarithmicFilteredSpectrogramProcessor
         from madmom.ml.crf import ConditionalRandomField
         from madmom.ml.nn import NeuralNetwork, NeuralNetworkEnsemble
@@ -96,7 +96,7 @@ def _to_torch(net):
     import torch
     from torch import nn
 
-    from j2a._madmom import madmom  # noqa: F401  (the import fix must run first)
+    from .madmom_compat import madmom  # noqa: F401  (the import fix must run first)
     from madmom.ml.nn import activations as act
     from madmom.ml.nn import layers as L
 
@@ -146,7 +146,7 @@ def _run(net, x: np.ndarray) -> np.ndarray:
 
 def _block_features(y: np.ndarray):
     """(chord CNN features at 10 fps, key spectrogram at 5 fps) for one block of 44.1 kHz samples."""
-    m = _models()  # imports madmom through j2a._madmom first
+    m = _models()  # imports madmom through j2a.features.madmom_compat first
     from madmom.audio.signal import FramedSignal, Signal
     from madmom.audio.stft import ShortTimeFourierTransform
 

@@ -1,6 +1,6 @@
 """The one prompt format J2A-LLM is trained and run with, and the template used without an LLM.
 
-Training (j2a.llm_train) and inference (describe, ask, caption-tags) must build prompts the same way,
+Training (j2a.training.llm_data) and inference (describe, ask, caption-tags) must build prompts the same way,
 so both call `format_prompt`. Gemma 3 270M is a base model without a chat template, so the prompt is
 a plain completion prefix ending in "Description:"; the caption follows it.
 """

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from j2a.eval import captions as cap
-from j2a.evaluate import load_preds, load_refs, score_captions
+from j2a.eval.captions import load_preds, load_refs, score_captions
 
 # LP-MusicCaps "writing" outputs vs musiccaps-dev.csv, x100 on 498 matched rows (issue 4).
 PINNED = {"bleu1": 36.9, "bleu2": 20.4, "bleu3": 11.8, "bleu4": 6.9, "meteor": 18.6, "rouge_l": 24.7,

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from j2a import llm_train as lt
+from j2a.training import llm as lt
+from j2a.training import llm_data
 from j2a.text import prompts
 
 
@@ -21,8 +22,8 @@ from j2a.text import prompts
     (["low quality", "crowd noise"], []),
 ])
 def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
-    assert lt.reduce_aspects(aspects) == expected
-    assert set(lt.reduce_aspects(aspects)) <= set(lt.analysis_tags())
+    assert llm_data.reduce_aspects(aspects) == expected
+    assert set(llm_data.reduce_aspects(aspects)) <= set(llm_data.analysis_tags())
 
 
 def test_analysis_vocabulary_is_what_describe_puts_in_a_prompt():
@@ -30,7 +31,7 @@ def test_analysis_vocabulary_is_what_describe_puts_in_a_prompt():
     from j2a.features.fusion import VOCAB
     from j2a.text.aspects import aspect_word
 
-    tags = lt.analysis_tags()
+    tags = llm_data.analysis_tags()
     assert {"saxophone", "choir", "rapping", "reggae", "female vocal", "r&b", "fast tempo"} <= set(tags)
     assert not {"fast", "loud", "party", "female vocals", "rnb"} & set(tags)
     for group in ("genre", "instrument", "vocals", "mood"):
@@ -40,31 +41,31 @@ def test_analysis_vocabulary_is_what_describe_puts_in_a_prompt():
 
 def test_facts_from_caption_win_and_synthetic_ones_are_consistent():
     rng = random.Random(0)
-    f = lt.synth_facts(["slow tempo"], "A waltz at 90 bpm in the key of F sharp minor.", rng, 1.0)
+    f = llm_data.synth_facts(["slow tempo"], "A waltz at 90 bpm in the key of F sharp minor.", rng, 1.0)
     assert f["tempo_bpm"] == 90 and f["key"] == "F# minor" and f["meter"] == "3/4"
     for _ in range(30):
-        f = lt.synth_facts(["fast tempo", "rock"], "An energetic song.", rng, 1.0)
+        f = llm_data.synth_facts(["fast tempo", "rock"], "An energetic song.", rng, 1.0)
         assert 120 <= f["tempo_bpm"] <= 175
         root, mode = f["key"].split()
         assert any(c.startswith(root + ":") for c in f["chords"])  # every progression visits the tonic of the key
         assert mode in ("major", "minor")
-    assert lt.synth_facts(["rock"], "A song.", rng, 0.0) == {}
+    assert llm_data.synth_facts(["rock"], "A song.", rng, 0.0) == {}
 
 
 def test_read_csv_and_split_never_mix(captions_dir):
-    rows = lt.read_captions_csv(captions_dir / "musiccaps-train.csv")
+    rows = llm_data.read_captions_csv(captions_dir / "musiccaps-train.csv")
     assert len(rows) == 2663 and rows[0]["aspects"][0] == "guitar song"
-    tr, ho = lt.split_rows(rows, 96, 0)
+    tr, ho = llm_data.split_rows(rows, 96, 0)
     assert len(ho) == 96 and len(tr) == 2663 - 96
     assert not {(r["ytid"], r["start_s"]) for r in tr} & {(r["ytid"], r["start_s"]) for r in ho}
-    assert lt.split_rows(rows, 96, 0)[1] == ho  # deterministic
+    assert llm_data.split_rows(rows, 96, 0)[1] == ho  # deterministic
 
 
 def test_bad_csv_is_a_one_line_error(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="no aspect_list column"):
-        lt.read_captions_csv(p)
+        llm_data.read_captions_csv(p)
 
 
 # ------------------------------------------------------------------------------------ model
@@ -81,13 +82,13 @@ def tiny(tiny_lm):  # noqa: F811
 def _batch(tok):
     pairs = [(prompts.format_prompt(["rock", "guitar"], {"tempo_bpm": 120}), "this is a rock song with guitar ."),
              (prompts.format_prompt(["jazz"]), "a sad jazz song in a minor .")]
-    return [lt.encode(tok, p, c, 64) for p, c in pairs]
+    return [llm_data.encode(tok, p, c, 64) for p, c in pairs]
 
 
 def test_collate_masks_prompt_and_padding(tiny):
     model, tok = tiny
     enc = _batch(tok)
-    ids, mask, labels = lt.collate(enc, tok.pad_token_id)
+    ids, mask, labels = llm_data.collate(enc, tok.pad_token_id)
     for i, (seq, start) in enumerate(enc):
         assert (labels[i, :start] == -100).all()
         assert labels[i, start : len(seq)].tolist() == seq[start:]
@@ -99,7 +100,7 @@ def test_collate_masks_prompt_and_padding(tiny):
 def test_length_batches_cover_every_example_once_with_less_padding():
     rng = random.Random(0)
     examples = [([1] * rng.randint(40, 160), 10) for _ in range(128)]
-    batches = lt.length_batches(examples, 8, random.Random(1))
+    batches = llm_data.length_batches(examples, 8, random.Random(1))
     assert sorted(id(e) for b in batches for e in b) == sorted(id(e) for e in examples)
     assert all(len(b) == 8 for b in batches)
 
@@ -117,7 +118,7 @@ def test_target_loss_equals_full_head_loss(tiny):
     import torch
 
     model, tok = tiny
-    ids, mask, labels = lt.collate(_batch(tok), tok.pad_token_id)
+    ids, mask, labels = llm_data.collate(_batch(tok), tok.pad_token_id)
     with torch.no_grad():
         ours = lt.target_loss(model, ids, mask, labels)
         ref = model(input_ids=ids, attention_mask=mask, labels=labels).loss
@@ -130,11 +131,11 @@ def test_lora_step_trains_only_adapter_and_save_load_round_trip(tiny_lm, tmp_pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_lm)
-    model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.TrainConfig(rank=4, alpha=8, dropout=0.0))
+    model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.LLMTrainConfig(rank=4, alpha=8, dropout=0.0))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
-    ids, mask, labels = lt.collate(_batch(tok), tok.pad_token_id)
+    ids, mask, labels = llm_data.collate(_batch(tok), tok.pad_token_id)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     first = None
     for _ in range(8):
@@ -227,7 +228,7 @@ def test_soup_adapter_is_the_mean_of_the_members_deltas(tiny_lm, tmp_path):  # n
 
     for i, (rank, alpha) in enumerate([(4, 8), (2, 8)]):  # members may differ in rank and scale
         torch.manual_seed(i)
-        model = lt.add_lora(base(), lt.TrainConfig(rank=rank, alpha=alpha))
+        model = lt.add_lora(base(), lt.LLMTrainConfig(rank=rank, alpha=alpha))
         with torch.no_grad():
             for n, p in model.named_parameters():
                 if "lora_B" in n:
@@ -256,7 +257,7 @@ def test_soup_rejects_adapters_of_different_modules(tiny_lm, tmp_path):  # noqa:
     from transformers import AutoModelForCausalLM
 
     for i, top in enumerate([0, 1]):
-        model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.TrainConfig(rank=2, top_layers=top))
+        model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.LLMTrainConfig(rank=2, top_layers=top))
         lt.save_adapter(model, tmp_path / f"m{i}", {})
     with pytest.raises(ValueError, match="not an adapter of the same model"):
         lt.soup_adapters([tmp_path / "m0", tmp_path / "m1"], tmp_path / "soup")

@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from j2a.train import TrainConfig, lr_at, micro_batch, train
+from j2a.training.j2a2 import J2A2TrainConfig, micro_batch, train
+from j2a.training.loop import cosine_lr
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def cfg(manifest, out, **kw):
     base = dict(data=str(manifest), out=str(out), preset="j2a-2.1", encoder="tiny-random", llm="tiny-random",
                 clip_s=2.0, batch_size=3, lr=3e-3, warmup_steps=2, max_steps=6, save_every=3, val_every=100,
                 val_generate=0, progress=False)
-    return TrainConfig(**{**base, **kw})
+    return J2A2TrainConfig(**{**base, **kw})
 
 
 def losses(out):
@@ -41,9 +42,10 @@ def losses(out):
 
 
 def test_schedule_and_data_order():
-    c = TrainConfig(data="x", out="y", lr=1.0, warmup_steps=4, min_lr_ratio=0.1, batch_size=4)
-    assert [lr_at(s, c, 20) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert lr_at(19, c, 20) == pytest.approx(0.1, abs=0.01) and lr_at(12, c, 20) < lr_at(5, c, 20)
+    c = J2A2TrainConfig(data="x", out="y", lr=1.0, warmup_steps=4, min_lr_ratio=0.1, batch_size=4)
+    lr = [cosine_lr(s, 20, c.lr, c.warmup_steps, c.min_lr_ratio) for s in range(20)]
+    assert lr[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert lr[19] == pytest.approx(0.1, abs=0.01) and lr[12] < lr[5]
     epoch0 = [i for s in range(3) for i in micro_batch(s, 0, c, 10)]
     assert sorted(epoch0) == list(range(10))  # each epoch covers every row once
     assert micro_batch(5, 0, c, 10) == micro_batch(5, 0, c, 10)

@@ -9,7 +9,6 @@ comparable across steps. The checkpoint folder plugs into `j2a train --encoder m
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -18,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .mwmae import MWMAE, MWMAEConfig, make_config
+from ..models.mwmae import MWMAE, make_config
+from .loop import RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps
 
 
 @dataclass
 class PretrainConfig:
+    """`j2a pretrain-encoder`: the audio, the model size and the optimisation."""
+
     inputs: list[str]
     out: str
     size: str = "mini"
@@ -67,12 +69,6 @@ def audio_clips(files: list[str], model: MWMAE, max_per_file: int) -> torch.Tens
     return torch.cat(out)
 
 
-def _lr(step, cfg, total):
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)))
-
-
 def eval_loss(model: MWMAE, clips: torch.Tensor, seed: int) -> float:
     model.eval()
     with torch.no_grad():
@@ -82,11 +78,9 @@ def eval_loss(model: MWMAE, clips: torch.Tensor, seed: int) -> float:
 
 
 def pretrain(cfg: PretrainConfig) -> Path:
-    from safetensors.torch import load_file, save_file
-    from tqdm import tqdm
+    from safetensors.torch import load_file
 
     from ..audio import find_audio_files
-    from ..train import load_optimizer, save_optimizer
 
     out = Path(cfg.out)
     state_file = out / "pretrain_state.json"
@@ -114,35 +108,33 @@ def pretrain(cfg: PretrainConfig) -> Path:
     if start:
         load_optimizer(opt, out)
     out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "log.jsonl"
-    old = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()] if (start and log_path.exists()) else []
-    log_path.write_text("".join(json.dumps(r) + "\n" for r in old if r["step"] <= start))
-    logf = open(log_path, "a")
+    log = RunLog(out / "log.jsonl", start)
     model.train()
     if start == 0:
-        logf.write(json.dumps({"step": 0, "eval_loss": eval_loss(model, held, cfg.seed)}) + "\n")
+        log.write({"step": 0, "eval_loss": eval_loss(model, held, cfg.seed)})
     t0 = time.time()
-    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="pretrain", disable=not cfg.progress):
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg, cfg.steps)
+
+    def loss(step: int) -> float:
         rng = np.random.default_rng([cfg.seed, step])
         batch = train_clips[rng.choice(len(train_clips), min(cfg.batch_size, len(train_clips)), replace=False)]
-        loss = model(batch, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        done = step + 1
-        row = {"step": done, "loss": float(loss.detach()), "elapsed_s": round(time.time() - t0, 2)}
+        value = model(batch, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
+        value.backward()
+        return float(value.detach())
+
+    def after(done: int, value: float, lr: float) -> None:
+        row = {"step": done, "loss": value, "elapsed_s": round(time.time() - t0, 2)}
         if done % cfg.eval_every == 0 or done == cfg.steps:
             row["eval_loss"] = eval_loss(model, held, cfg.seed)
-        logf.write(json.dumps(row) + "\n")
-        logf.flush()
+        log.write(row)
         if done % cfg.save_every == 0 or done == cfg.steps:
             model.save(out)
             save_optimizer(opt, out)
             state_file.write_text(json.dumps({"step": done, "config": asdict(cfg)}))
-    logf.close()
+
+    train_steps(opt, list(model.parameters()), start=start, total=cfg.steps, loss=loss, after=after, clip_norm=1.0,
+                lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps),
+                progress="pretrain" if cfg.progress else None)
+    log.close()
     print(f"pretrain-encoder: {cfg.steps} steps -> {out} (use --encoder mwmae:{out})", file=sys.stderr)
     return out
 

