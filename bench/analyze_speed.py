@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("J2A_SHARED", REPO.parent / "shared")) / "data" / "audio"
+from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
+from _common import REPO, looped_clips  # noqa: E402
 CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
          "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg",
          "cuidado_falla_cancion.flac", "simac_01_mikri_rallou.flac"]
@@ -47,19 +47,9 @@ def build_track(seconds: float, out: Path) -> Path:
     """Concatenate the shared music clips (cycling) to `seconds` of mono 44.1 kHz 16-bit WAV, streamed to disk."""
     import soundfile as sf
 
-    from j2a.audio import open_audio
-
-    clips = [open_audio(str(SHARED / c)).load(SR) for c in CLIPS]
-    need = int(seconds * SR)
     with sf.SoundFile(out, "w", samplerate=SR, channels=1, subtype="PCM_16") as f:
-        written = 0
-        while written < need:
-            for y in clips:
-                y = y[: need - written]
-                f.write(np.clip(y, -1, 1))
-                written += len(y)
-                if written >= need:
-                    break
+        for y in looped_clips(CLIPS, seconds, SR):
+            f.write(np.clip(y, -1, 1))
     return out
 
 

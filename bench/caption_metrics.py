@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
-import os
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-CAPS = Path(os.environ.get("J2A_SHARED", REPO.parent / "shared")) / "data" / "captions"
+from _common import CAPTIONS as CAPS  # noqa: E402  (and this checkout first on sys.path)
 RUN_ALL_ARGS = ["--llm-limit", "40"]
 KEYS = ["bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider", "sbert", "sacrebleu"]
 

@@ -22,15 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
+from _common import CAPTIONS as CAPS  # noqa: E402  (and this checkout first on sys.path)
+from _common import REPO, RESULTS  # noqa: E402
 from j2a.eval.captions import load_refs, score_captions  # noqa: E402
 from j2a.text import prompts  # noqa: E402
 from j2a.training import llm as lt  # noqa: E402
 from j2a.training.llm_data import read_captions_csv  # noqa: E402
 
-CAPS = REPO.parent / "shared" / "data" / "captions"
 METRICS = ["bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider", "sbert"]
 
 
@@ -147,7 +145,7 @@ def main() -> int:
     print("\n" + md)
     if args.write_results:
         cmd = "python bench/caption_quality.py " + " ".join(sys.argv[1:])
-        with open(REPO / "bench" / "RESULTS.md", "a") as f:
+        with open(RESULTS, "a") as f:
             f.write(f"\n## Caption quality (tag → caption)\n\n`{cmd}`\n\n{md}\n")
     return 0
 

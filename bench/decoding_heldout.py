@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import CAPTIONS, REPO  # noqa: E402  (and this checkout first on sys.path)
 
 SETTINGS = {  # name -> GenConfig overrides (j2a.llm.decoding.GenConfig)
     "ngram3": {"no_repeat_ngram_size": 3},
@@ -46,7 +45,7 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapter", default=str(REPO / "j2a" / "assets" / "j2a-llm"))
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "captions" / "musiccaps-train.csv"))
+    ap.add_argument("--data", default=str(CAPTIONS / "musiccaps-train.csv"))
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--max-new-tokens", type=int, default=110)
     ap.add_argument("--batch-size", type=int, default=16, help="prompts per generate step (1 = as describe runs)")

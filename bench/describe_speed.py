@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "audio"
+from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
+from _common import REPO, RESULTS, looped_clips  # noqa: E402
 CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
          "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg"]
 
@@ -30,18 +30,7 @@ CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.m
 def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
     import soundfile as sf
 
-    from j2a.audio import open_audio
-
-    parts, total = [], 0
-    while total < seconds * sr:
-        for c in CLIPS:
-            y = open_audio(str(SHARED / c)).load(sr)
-            parts.append(y)
-            total += len(y)
-            if total >= seconds * sr:
-                break
-    y = np.concatenate(parts)[: int(seconds * sr)]
-    sf.write(out, y, sr)
+    sf.write(out, np.concatenate(list(looped_clips(CLIPS, seconds, sr))), sr)
     return out
 
 
@@ -131,13 +120,13 @@ def main() -> int:
                   f"(runs: {', '.join(f'{x:.2f}' for x in loads)})",
               f"- LLM decoding ({getattr(llm, 'name', args.llm)}): " + "; ".join(
                   f"{k}: {tps:.1f} new tokens/s ({ntok} tokens in the caption)" for k, (tps, ntok) in rates.items()),
-              f"- targets: describe <= 20 s per 3-min track, model load <= 5 s"]
+              "- targets: describe <= 20 s per 3-min track, model load <= 5 s"]
     table = "\n".join(lines)
     print(table)
     print("\nlast caption:", caption)
     if args.append:
         cmd = ".venv/bin/python bench/describe_speed.py " + " ".join(sys.argv[1:])
-        with open(REPO / "bench" / "RESULTS.md", "a") as f:
+        with open(RESULTS, "a") as f:
             f.write(f"\n## Describe speed\n\nCommand: `{cmd}`\n\n{table}\n")
     return 0
 

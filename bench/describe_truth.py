@@ -13,12 +13,8 @@ is a contradiction.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+import _common  # noqa: E402,F401  (this checkout first on sys.path)
 
 # manifest instrument -> the guard concepts a description may use for it
 PARTS = {

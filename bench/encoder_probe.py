@@ -18,6 +18,7 @@ import json
 import sys
 import time
 
+import _common  # noqa: F401  (this checkout first on sys.path)
 import numpy as np
 
 

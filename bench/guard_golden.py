@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import REPO  # noqa: E402  (and this checkout first on sys.path)
 GOLDEN = REPO / "tests" / "data" / "guard_golden"
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402,F401  (this checkout first on sys.path)
 
 SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 TEMPO_WORD = {"slow": "slow", "medium": "moderate", "fast": "fast"}

@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 RUN_ALL_ARGS = ["--n", "20", "--seed", "0"]  # for bench/run_all.py (`make bench`)
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import RESULTS  # noqa: E402  (and this checkout first on sys.path)
 
 
 def chord_scores(ref: list[dict], est: list[dict]) -> dict:
@@ -225,7 +224,7 @@ def main() -> int:
                + "\n".join(lines) + "\n")
     print(section)
     if a.append_results:
-        with open(REPO / "bench" / "RESULTS.md", "a") as f:
+        with open(RESULTS, "a") as f:
             f.write("\n" + section)
     return 0
 

@@ -39,9 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-SHARED = Path(os.environ.get("J2A_SHARED", REPO.parent / "shared")) / "data" / "audio"
+from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 SR = 44100
 SYSTEMS = ["J2A", "madmom", "essentia", "librosa"]
 COLS = [("tempo_acc1", "tempo Acc1"), ("tempo_acc2", "tempo Acc2"), ("beat_f", "beat F"), ("beat_cemgil", "Cemgil"),

@@ -27,9 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-AUDIO = REPO.parent / "shared" / "data" / "audio"
+from _common import REPO, looped_clips  # noqa: E402  (and this checkout first on sys.path)
 CLIPS = ["hainsworth_001.flac", "sweet_waltz.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "choice_drum_bass.ogg"]
 SR = 44100
 
@@ -52,12 +50,7 @@ print("RESULT", after_imports, after_decode, rss("VmHWM"),
 
 
 def mix(seconds: float) -> np.ndarray:
-    from j2a.audio import open_audio
-
-    pieces, n = [], int(seconds * SR)
-    while sum(map(len, pieces)) < n:
-        pieces += [open_audio(AUDIO / c).load(SR) for c in CLIPS]
-    return np.concatenate(pieces)[:n]
+    return np.concatenate(list(looped_clips(CLIPS, seconds, SR)))
 
 
 def timed(fn, runs: int) -> tuple[float, float, object]:

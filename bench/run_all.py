@@ -27,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-RESULTS = BENCH / "RESULTS.md"
+from _common import REPO, RESULTS  # noqa: E402
+
+BENCH = REPO / "bench"
 HEADER = ("# Benchmark results\n\nWritten by `make bench` (`python bench/run_all.py`): one section per script in bench/, "
           "each with the command that produced it. Do not edit by hand; re-run instead.\n")
 

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-SHARED = Path(os.environ.get("J2A_SHARED", REPO.parent / "shared")) / "data"
+import _common  # noqa: E402  (this checkout first on sys.path)
+
+REPO = _common.REPO
+SHARED = _common.SHARED / "data"
 SETS = ("labelled", "audio")
 
 SINGING = {"vocals", "female vocals", "male vocals", "choir", "chant", "humming", "a cappella", "child singing",

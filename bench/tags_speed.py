@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-AUDIO = REPO.parent / "shared" / "data" / "audio"
+from _common import looped_clips  # noqa: E402  (and this checkout first on sys.path)
 CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.mp3", "vocadito_1.wav",
          "hainsworth_001.flac", "sweet_waltz.ogg"]
 
@@ -43,14 +41,8 @@ print("ELAPSED", time.perf_counter() - t)
 def make_input(seconds: float, folder: Path) -> Path:
     import soundfile as sf
 
-    from j2a.audio import open_audio
-
-    pieces, n = [], int(seconds * 16000)
-    while sum(map(len, pieces)) < n:
-        for c in CLIPS:
-            pieces.append(open_audio(AUDIO / c).load(16000))
     path = folder / f"mix_{int(seconds)}s.wav"
-    sf.write(path, np.concatenate(pieces)[:n], 16000, subtype="FLOAT")
+    sf.write(path, np.concatenate(list(looped_clips(CLIPS, seconds, 16000))), 16000, subtype="FLOAT")
     return path
 
 

@@ -42,6 +42,24 @@ def manifest(audio_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def bench_script():
+    """load(name): a bench/ script as a module (bench/ on sys.path first, for its `_common`)."""
+    import importlib.util
+    import sys
+
+    def load(name: str):
+        bench = REPO / "bench"
+        if str(bench) not in sys.path:
+            sys.path.insert(0, str(bench))
+        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def synth_clip(tmp_path_factory):
     """30 s, 120 BPM, 4/4, C-F-G-C one chord per bar: (path, SynthSpec)."""
     from j2a.data.synth import SynthSpec, render_to_file

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 
 import numpy as np
 import pytest
@@ -158,14 +157,10 @@ def test_schema_1_analysis_loads_and_keeps_its_reading():
 
 # -- the labelled clips: judged against the datasets' own labels, never against J2A -----------------------
 @pytest.mark.slow
-def test_labelled_clips_meet_the_bench_floors(labelled_dir):
+def test_labelled_clips_meet_the_bench_floors(labelled_dir, bench_script):
     """The figures bench/tagging_real.py reports (and RESULTS.md records), held as floors so a change that
     makes J2A hear worse fails here. Truth comes from the datasets' manifest only."""
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("tagging_real", Path(__file__).parents[2] / "bench" / "tagging_real.py")
-    T = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(T)
+    T = bench_script("tagging_real")
     rows = [r for r in T.clips() if r["set"] == "labelled"]
     with open(labelled_dir / "manifest.csv", newline="") as f:
         assert len(rows) == len(list(csv.DictReader(f))) == 59

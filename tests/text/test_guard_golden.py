@@ -3,19 +3,14 @@
 (bench/guard_golden.py, bench/RESULTS.md), so a change that lets more unsupported sentences through fails."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "guard_golden.py"
-
 
 @pytest.fixture(scope="module")
-def judged():
-    spec = importlib.util.spec_from_file_location("guard_golden", BENCH)
-    g = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(g)
+def judged(bench_script):
+    g = bench_script("guard_golden")
     analyses, rows = g.load()
     return g, g.judge(analyses, rows)
 
