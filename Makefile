@@ -10,12 +10,14 @@ setup:
 demo: setup
 	$(J2A) demo --out demo-output
 
-## Set everything up and run the whole test suite.
+## Set everything up, lint, and run the whole test suite (what CI runs).
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q
 
-## The tests not marked slow (no real model on real audio in a loop): a quick check while editing.
+## Lint and run the unit tests: everything not marked slow (slow = real models on real audio in a loop). Under 2 minutes.
 test-fast: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 ## Run every benchmark and rewrite bench/RESULTS.md.

@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 from _common import REPO, looped_clips  # noqa: E402
+
 CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
          "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg",
          "cuidado_falla_cancion.flac", "simac_01_mikri_rallou.flac"]
@@ -85,7 +85,7 @@ def child_j2a(path: str, warm: str) -> dict:
 
 
 def child_madmom(path: str, warm: str) -> dict:
-    from j2a.features.madmom_compat import madmom
+    from j2a.features.madmom_compat import madmom  # the import fix, before any madmom module  # isort: skip
 
     from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor

@@ -21,6 +21,7 @@ import sys
 import time
 
 from _common import CAPTIONS as CAPS  # noqa: E402  (and this checkout first on sys.path)
+
 RUN_ALL_ARGS = ["--llm-limit", "40"]
 KEYS = ["bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider", "sbert", "sacrebleu"]
 

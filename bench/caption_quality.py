@@ -24,6 +24,7 @@ from pathlib import Path
 
 from _common import CAPTIONS as CAPS  # noqa: E402  (and this checkout first on sys.path)
 from _common import REPO, RESULTS  # noqa: E402
+
 from j2a.eval.captions import load_refs, score_captions  # noqa: E402
 from j2a.text import prompts  # noqa: E402
 from j2a.training import llm as lt  # noqa: E402

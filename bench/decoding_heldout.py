@@ -38,10 +38,10 @@ SETTINGS = {  # name -> GenConfig overrides (j2a.llm.decoding.GenConfig)
 
 def main() -> int:
     from j2a.eval.captions import score_captions
+    from j2a.llm import load_llm
     from j2a.text import prompts
     from j2a.training import llm as lt
     from j2a.training import llm_data
-    from j2a.llm import load_llm
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapter", default=str(REPO / "j2a" / "assets" / "j2a-llm"))

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 from _common import REPO, RESULTS, looped_clips  # noqa: E402
+
 CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
          "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg"]
 
@@ -67,10 +67,10 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from j2a import analyze
-    from j2a.text.describe import DescribeConfig, caption_from_analysis, describe
     from j2a.llm import load_llm
-    from j2a.text.prompts import format_prompt
     from j2a.text.aspects import aspects_from_analysis
+    from j2a.text.describe import DescribeConfig, caption_from_analysis, describe
+    from j2a.text.prompts import format_prompt
 
     tmp = Path(tempfile.mkdtemp())
     track = build_track(args.seconds, tmp / "track.wav")

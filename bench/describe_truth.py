@@ -55,8 +55,8 @@ def main() -> None:
     import tagging_real
 
     from j2a import analyze
-    from j2a.text.describe import describe_many
     from j2a.text.claims import extract_claims
+    from j2a.text.describe import describe_many
 
     rows = [r for r in tagging_real.clips() if r["kind"] == "music" and known_parts(r) is not None]
     analyses = [analyze(r["path"]) for r in rows]

@@ -16,6 +16,7 @@ import json
 import sys
 
 from _common import REPO  # noqa: E402  (and this checkout first on sys.path)
+
 GOLDEN = REPO / "tests" / "data" / "guard_golden"
 
 
@@ -79,7 +80,9 @@ def main() -> None:
     lines = ["## Faithfulness guard on the golden set (tests/data/guard_golden)", "",
              "| source | sentences | unsupported (labels) | flagged by the guard | precision | recall |", "|---|---|---|---|---|---|"]
     dev = [r for r in judged if not r.get("held_out")]
-    batch = lambda b: [r for r in judged if r.get("held_out") and r.get("batch", 1) == b]
+    def batch(b):
+        return [r for r in judged if r.get("held_out") and r.get("batch", 1) == b]
+
     for name, subset in (("J2A-LLM outputs", [r for r in dev if r["source"] == "j2a-llm"]),
                          ("MusicCaps dev sentences", [r for r in dev if r["source"] != "j2a-llm"]),
                          ("**development set**", dev),

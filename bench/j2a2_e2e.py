@@ -127,14 +127,14 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
     rows = {"train": [], "test": []}
     t0 = time.time()
     with ProcessPoolExecutor(workers) as ex:
-        for split, todo, want in [("train", train_jobs, n_train * renditions), ("test", test_jobs[:n_test], n_test)]:
+        for split, todo, _want in [("train", train_jobs, n_train * renditions), ("test", test_jobs[:n_test], n_test)]:
             for r, err in ex.map(_render_score, todo):
                 if err:
                     print("skipped", err, file=sys.stderr)
                 rows[split] += r
             print(f"render: {split} {len(rows[split])} renditions ({time.time() - t0:.0f} s)", file=sys.stderr)
             if split == "test" and len(rows["test"]) < n_test:
-                for r, err in ex.map(_render_score, spare_test[: n_test - len(rows["test"])]):
+                for r, _err in ex.map(_render_score, spare_test[: n_test - len(rows["test"])]):
                     rows["test"] += r
     (work / "render_s.txt").write_text(f"{time.time() - t0:.1f}\n")
     for split in rows:

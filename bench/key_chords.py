@@ -58,7 +58,7 @@ def same_key(ref: str, est: str | None) -> bool:
 
 
 def madmom_default(path: str, chords: bool = True) -> dict:
-    from j2a.features.madmom_compat import madmom
+    from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor
     from madmom.features.key import CNNKeyRecognitionProcessor, key_prediction_to_label
 
@@ -68,7 +68,7 @@ def madmom_default(path: str, chords: bool = True) -> dict:
     if not chords:
         return {"key": key, "time_key_s": t_key}
     segs = CRFChordRecognitionProcessor()(CNNChordFeatureProcessor()(path))
-    return {"key": key, "chords": [{"start": float(s), "end": float(e), "label": str(l)} for s, e, l in segs],
+    return {"key": key, "chords": [{"start": float(s), "end": float(e), "label": str(lab)} for s, e, lab in segs],
             "time_key_s": t_key, "time_s": time.perf_counter() - t}
 
 
@@ -181,12 +181,12 @@ def main() -> int:
         for name in names:
             xs = [p["sys"][name] for p in ps]
 
-            def wcsr(kind, measure):
+            def wcsr(kind, measure, xs=xs):
                 ok = sum(x["chords"][kind][measure][0] for x in xs if kind in x["chords"])
                 tot = sum(x["chords"][kind][measure][1] for x in xs if kind in x["chords"])
                 return f"{ok / tot:.3f}" if tot else "n/a"
 
-            def med(k):
+            def med(k, xs=xs):
                 v = [x[k] for x in xs if x[k] is not None]
                 return f"{statistics.median(v):.3f}" if v else "-"
 

@@ -38,8 +38,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
+
 SR = 44100
 SYSTEMS = ["J2A", "madmom", "essentia", "librosa"]
 COLS = [("tempo_acc1", "tempo Acc1"), ("tempo_acc2", "tempo Acc2"), ("beat_f", "beat F"), ("beat_cemgil", "Cemgil"),
@@ -68,7 +68,7 @@ class Madmom:
     name = "madmom"
 
     def __init__(self):
-        from j2a.features.madmom_compat import madmom
+        from j2a.features.madmom_compat import madmom  # the import fix, before any madmom module  # isort: skip
 
         f = madmom.features
         self.m = madmom

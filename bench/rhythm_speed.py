@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import REPO, looped_clips  # noqa: E402  (and this checkout first on sys.path)
+
 CLIPS = ["hainsworth_001.flac", "sweet_waltz.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "choice_drum_bass.ogg"]
 SR = 44100
 
@@ -95,7 +95,7 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from j2a.features.madmom_compat import madmom  # noqa: F401
+    from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
 
     from j2a.audio import open_audio
@@ -110,9 +110,9 @@ def main() -> None:
     for d in [float(x) for x in args.durations.split(",")]:
         y = mix(d)
         print(f"{d:g} s: j2a ...", file=sys.stderr)
-        jw, jc, r = timed(lambda: rhythm.analyze_rhythm(open_audio(y, sr=SR)), args.runs)
+        jw, jc, r = timed(lambda y=y: rhythm.analyze_rhythm(open_audio(y, sr=SR)), args.runs)
         print(f"{d:g} s: madmom ...", file=sys.stderr)
-        mw, mc, m = timed(lambda: dbn(rnn(y)), args.runs)
+        mw, mc, m = timed(lambda y=y: dbn(rnn(y)), args.runs)
         m_bpb = int(m[:, 1].max()) if len(m) else None
         m_bpm = 60 / np.median(np.diff(m[:, 0])) if len(m) > 2 else float("nan")
         rows.append(f"| {d:g} s | j2a rhythm | {jw:.2f} | {jc:.2f} | {d / jw:.1f}x | {d / jc:.1f}x | "

@@ -105,7 +105,7 @@ def replace_sections(old: str, new: dict[str, str]) -> str:
     """Swap in the new sections for the scripts that ran; append those not there yet."""
     for stem, sec in new.items():
         pat = re.compile(rf"<!-- run_all: {re.escape(stem)} -->\n.*?<!-- /run_all: {re.escape(stem)} -->\n", re.S)
-        old = pat.sub(lambda _: sec, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + sec
+        old = pat.sub(lambda _, sec=sec: sec, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + sec
     return old
 
 

@@ -32,9 +32,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 import _common  # noqa: E402  (this checkout first on sys.path)
+import numpy as np
 
 REPO = _common.REPO
 SHARED = _common.SHARED / "data"
@@ -265,9 +264,9 @@ def table(rows, outs, cal) -> str:
     per = defaultdict(lambda: defaultdict(int))
     n = defaultdict(int)
     for name, s in res.items():
-        for f, (pi, hit, _) in s["hit"].items():
+        for pi, hit, _ in s["hit"].values():
             per[pi][name] += hit
-    for f, (pi, _, _) in res["fused"]["hit"].items():
+    for pi, _, _ in res["fused"]["hit"].values():
         n[pi] += 1
     for pi in sorted(n):
         lines.append(f"| {pi} | {n[pi]} | " + " | ".join(f"{per[pi][name]}/{n[pi]}" for name in systems) + " |")

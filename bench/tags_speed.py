@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import looped_clips  # noqa: E402  (and this checkout first on sys.path)
+
 CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.mp3", "vocadito_1.wav",
          "hainsworth_001.flac", "sweet_waltz.ogg"]
 

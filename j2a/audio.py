@@ -12,9 +12,9 @@ The bound for long files is therefore ``chunk_s * sr * 4`` bytes of samples per 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -76,8 +76,8 @@ def analysis_of():
 
     from j2a.analysis import analyze
 
-    @functools.lru_cache(maxsize=None)
-    def get(path) -> "object":
+    @functools.cache
+    def get(path) -> object:
         return analyze(str(path))
 
     return get

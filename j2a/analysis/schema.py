@@ -162,11 +162,11 @@ class Analysis:
         return json.dumps(self.to_dict(), **kw)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Analysis":
+    def from_dict(cls, d: dict[str, Any]) -> Analysis:
         return _from_dict(cls, d)
 
     @classmethod
-    def from_json(cls, s: str) -> "Analysis":
+    def from_json(cls, s: str) -> Analysis:
         return cls.from_dict(json.loads(s))
 
 

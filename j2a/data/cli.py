@@ -1,7 +1,6 @@
 """`j2a data ...`: dataset tools. Each data module adds its own sub-command via add_cli(subparsers)."""
 from __future__ import annotations
 
-
 # modules under j2a.data that define add_cli(data_subparsers)
 COMMAND_MODULES = ["j2a.data.render", "j2a.data.manifests", "j2a.data.download", "j2a.data.pseudo"]
 

@@ -14,7 +14,6 @@ import numpy as np
 from ..theory import CHORD_TONES, PITCH_CLASS
 
 
-
 @dataclass
 class SynthSpec:
     bpm: float = 120.0
@@ -69,7 +68,10 @@ def render(spec: SynthSpec) -> np.ndarray:
     sr, n = spec.sr, int(spec.duration_s * spec.sr)
     rng = np.random.default_rng(spec.seed)
     y = np.zeros(n)
-    midi_hz = lambda m: 440.0 * 2 ** ((m - 69) / 12)
+
+    def midi_hz(m):
+        return 440.0 * 2 ** ((m - 69) / 12)
+
     # harmony: pad chord + bass root, re-struck each beat with a decaying envelope
     for c in spec.chord_timeline():
         pitches = chord_pitches(c["label"], 4) + [chord_pitches(c["label"], 2)[0]]

@@ -231,10 +231,10 @@ def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: boo
     unmatched_refs} (+ `rows`, one dict per matched item, when rows=True). `meteor` is None without Java,
     `sbert` None when sbert=False.
     """
+    import sacrebleu
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
-    import sacrebleu
 
     refs = {k: [v] if isinstance(v, str) else list(v) for k, v in refs.items()}
     pairs = match(refs, preds)
@@ -267,7 +267,10 @@ def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: boo
     streams = [[rs[k] if k < len(rs) else None for rs in ref] for k in range(max(map(len, ref)))]
     sacre = sacrebleu.corpus_bleu(hyp, streams).score
 
-    pct = lambda x: None if x is None else 100.0 * float(x)
+
+    def pct(x):
+        return None if x is None else 100.0 * float(x)
+
     out = {"n": len(pairs), "bleu1": pct(bleu[0]), "bleu2": pct(bleu[1]), "bleu3": pct(bleu[2]), "bleu4": pct(bleu[3]),
            "meteor": pct(meteor), "rouge_l": pct(rouge), "cider": pct(cider),
            "sbert": pct(sum(sb_rows) / len(sb_rows)) if sbert else None, "sacrebleu": float(sacre),

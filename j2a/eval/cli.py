@@ -89,7 +89,10 @@ def cmd_qa(args) -> int:
 
     s = qa.score_qa(qa.load_qa(args.qa), qa.load_answers(args.preds))
     rows = s.pop("rows")
-    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f}"
+
     print(f"{s['n']} questions ({s['n_fact']} fact, {s['n_open']} open), {s['unanswered']} unanswered, "
           f"{s['unknown_ids']} answers to unknown ids")
     print(f"accuracy {pct(s['accuracy'])}  fact {pct(s['fact_accuracy'])}  open {pct(s['open_accuracy'])}  "

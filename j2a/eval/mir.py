@@ -53,9 +53,12 @@ class Prediction:
     chords: list[tuple[float, float, str]] = field(default_factory=list)
 
     @classmethod
-    def from_analysis(cls, d: dict) -> "Prediction":
+    def from_analysis(cls, d: dict) -> Prediction:
         """From `Analysis.to_dict()` / a line of `j2a analyze --out x.jsonl`."""
-        g = lambda k, sub: (d.get(k) or {}).get(sub)
+
+        def g(k, sub):
+            return (d.get(k) or {}).get(sub)
+
         return cls(tempo_bpm=g("tempo", "bpm"), meter=g("meter", "label"), key=g("key", "label"),
                    beats=list(d.get("beats") or []), downbeats=list(d.get("downbeats") or []),
                    chords=[(c["start"], c["end"], c["label"]) for c in d.get("chords") or []])
@@ -204,7 +207,10 @@ def tempo_scores(ref: float, est: float | None) -> dict:
     """Acc1 / Acc2 (1.0 or 0.0) for one clip."""
     if not est:
         return {"tempo_acc1": 0.0, "tempo_acc2": 0.0}
-    ok = lambda f: abs(est - ref * f) <= TEMPO_TOL * ref * f
+
+    def ok(f):
+        return abs(est - ref * f) <= TEMPO_TOL * ref * f
+
     return {"tempo_acc1": float(ok(1.0)), "tempo_acc2": float(any(ok(f) for f in ACC2_FACTORS))}
 
 
@@ -259,7 +265,10 @@ def chord_scores(ref: list[tuple[float, float, str]], est: list[tuple[float, flo
 
 
 def meter_score(ref: str, est: str | None) -> dict:
-    norm = lambda m: re.sub(r"\s+", "", str(m)) if m else None
+
+    def norm(m):
+        return re.sub(r"\s+", "", str(m)) if m else None
+
     return {"meter_acc": float(norm(est) == norm(ref))}
 
 

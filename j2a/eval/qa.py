@@ -104,7 +104,10 @@ def score_qa(qa: dict[str, dict], preds: dict[str, str]) -> dict:
     for qid, item in qa.items():
         r = judge(item, preds[qid]) if qid in preds else {"kind": item.get("kind") or "fact", "correct": False, "keyword_recall": None}
         rows.append({"id": qid, "answered": qid in preds, **r})
-    mean = lambda xs: sum(xs) / len(xs) if xs else None
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else None
+
     facts, opens = [r for r in rows if r["kind"] == "fact"], [r for r in rows if r["kind"] == "open"]
     return {"n": len(rows), "accuracy": mean([r["correct"] for r in rows]),
             "fact_accuracy": mean([r["correct"] for r in facts]), "open_accuracy": mean([r["correct"] for r in opens]),

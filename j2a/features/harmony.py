@@ -73,7 +73,7 @@ _MODELS: dict = {}
 def _models():
     """Load the three madmom networks once per process."""
     if not _MODELS:
-        from .madmom_compat import madmom
+        from .madmom_compat import madmom  # the import fix, before any madmom module  # isort: skip
         from madmom.audio.spectrogram import LogarithmicFilteredSpectrogramProcessor
         from madmom.ml.crf import ConditionalRandomField
         from madmom.ml.nn import NeuralNetwork, NeuralNetworkEnsemble
@@ -96,7 +96,7 @@ def _to_torch(net):
     import torch
     from torch import nn
 
-    from .madmom_compat import madmom  # noqa: F401  (the import fix must run first)
+    from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.ml.nn import activations as act
     from madmom.ml.nn import layers as L
 

@@ -171,7 +171,7 @@ def speech_share(y: np.ndarray) -> float:
 
 @lru_cache(maxsize=1)
 def _beat_net():
-    from .madmom_compat import madmom  # noqa: F401  (import fix)
+    from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.beats import RNNBeatProcessor
     from madmom.models import BEATS_BLSTM
 
@@ -180,7 +180,7 @@ def _beat_net():
 
 def beat_periodicity(y: np.ndarray, sr: int = SR) -> float:
     """Highest autocorrelation of the beat-RNN activation at lags 0.3–1.5 s (100 frames/s)."""
-    from .madmom_compat import madmom
+    from .madmom_compat import madmom  # the import fix, before any madmom module  # isort: skip
 
     if len(y) < sr:
         return 0.0

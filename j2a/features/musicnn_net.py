@@ -198,7 +198,7 @@ def read_checkpoint(folder: str | Path, prefix: str = "") -> dict[str, np.ndarra
 
 # ---------------------------------------------------------------------------------------------
 # Front-end: librosa-style log-mel, reproduced in numpy
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, 1 + n_fft/2) Slaney-style mel filters with Slaney area normalisation, as
     librosa.filters.mel(sr, n_fft, n_mels) builds them (htk=False, norm='slaney', fmin=0, fmax=sr/2)."""
@@ -399,7 +399,7 @@ class MusiCNN(nn.Module):
         return out
 
     # -- weights from the TF checkpoint ----------------------------------------------------------
-    def load_tf(self, tensors: dict[str, np.ndarray]) -> "MusiCNN":
+    def load_tf(self, tensors: dict[str, np.ndarray]) -> MusiCNN:
         """Copy TF1 variables (names as tf.compat.v1.layers numbers them in build_musicnn) into place."""
         def t(name):
             if name not in tensors:

@@ -79,7 +79,7 @@ class Rhythm:
 @lru_cache(maxsize=1)
 def _filterbanks() -> list[tuple[int, np.ndarray, np.ndarray, int]]:
     """(frame_size, hann window, log filterbank, diff_frames) exactly as RNNDownBeatProcessor builds them."""
-    from .madmom_compat import madmom  # noqa: F401  (import fix)
+    from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.audio.filters import LogarithmicFilterbank
     from madmom.audio.spectrogram import _diff_frames
     from madmom.audio.stft import fft_frequencies
@@ -122,7 +122,7 @@ class _Ensemble:
     evaluated for many (sequence, network, direction) triples per time step."""
 
     def __init__(self):
-        from .madmom_compat import madmom  # noqa: F401
+        from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
         from madmom.ml.nn import NeuralNetworkEnsemble
         from madmom.models import DOWNBEATS_BLSTM
 
@@ -248,7 +248,7 @@ def activations(audio, config: RhythmConfig | None = None) -> np.ndarray:
 # -- 2. beats (segmented DBN) -----------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def _beat_dbn(min_bpm: float, max_bpm: float):
-    from .madmom_compat import madmom  # noqa: F401
+    from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.beats import DBNBeatTrackingProcessor
 
     return DBNBeatTrackingProcessor(min_bpm=min_bpm, max_bpm=max_bpm, fps=FPS)
@@ -344,10 +344,15 @@ def tempo_histogram(act: np.ndarray, block_s: float = 120.0) -> np.ndarray:
     madmom (`smooth_histogram`, `detect_tempo`); strengths sum to 1 over the peaks. Only the strongest
     peak's bpm is refined by madmom's quadratic interpolation (the grid is whole frames: 1.8% at 180).
     """
-    from .madmom_compat import madmom  # noqa: F401
+    from .madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.audio.signal import smooth as smooth_signal
-    from madmom.features.tempo import CombFilterTempoHistogramProcessor, detect_tempo, smooth_histogram
-    from madmom.features.tempo import ACT_SMOOTH, HIST_SMOOTH
+    from madmom.features.tempo import (
+        ACT_SMOOTH,
+        HIST_SMOOTH,
+        CombFilterTempoHistogramProcessor,
+        detect_tempo,
+        smooth_histogram,
+    )
 
     proc = CombFilterTempoHistogramProcessor(min_bpm=40.0, max_bpm=250.0, fps=FPS)
     p = act.sum(1)

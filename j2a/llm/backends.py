@@ -19,8 +19,16 @@ from pathlib import Path
 
 from ..text import prompts
 from .decoding import GenConfig, clean_completion, generate, stop_token_ids
-from .loading import (ASSET_DIR, LOCAL_SPECS, adapter_vocab, gemma_base_dir, load_folder, load_hf, local_dtype,
-                      merged_dir)
+from .loading import (
+    ASSET_DIR,
+    LOCAL_SPECS,
+    adapter_vocab,
+    gemma_base_dir,
+    load_folder,
+    load_hf,
+    local_dtype,
+    merged_dir,
+)
 
 
 class LLM:

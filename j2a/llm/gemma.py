@@ -48,7 +48,7 @@ class GemmaConfig:
     tie_word_embeddings: bool = True
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GemmaConfig":
+    def from_dict(cls, d: dict) -> GemmaConfig:
         """From a config.json of transformers 4.5x (rope_theta + rope_local_base_freq) or 5.x (rope_parameters)."""
         if d.get("model_type") not in ("gemma3_text", None):
             raise ValueError(f"not a Gemma 3 text config (model_type {d.get('model_type')!r})")
@@ -283,7 +283,7 @@ class GemmaForCausalLM(nn.Module):
         self.config = cfg
         self.model = Decoder(cfg)
 
-    def quantize_decode(self, kind: str = "int8") -> "GemmaForCausalLM":
+    def quantize_decode(self, kind: str = "int8") -> GemmaForCausalLM:
         """Decode steps (one new token per row) use `kind` copies of the layer matrices: "int8" (per-row
         scales, bf16 activations), "bf16", or "fp32" (none). Prompts keep the fp32 weights.
         Measured on J2A-LLM against fp32, teacher-forced over 8 train captions: int8 top-1 agreement

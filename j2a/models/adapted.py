@@ -303,7 +303,7 @@ class AdaptedLM(nn.Module):
         (out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, llm=None, tokenizer=None) -> "AdaptedLM":
+    def from_pretrained(cls, path: str | Path, llm=None, tokenizer=None) -> AdaptedLM:
         from safetensors.torch import load_file
 
         p = Path(path)

@@ -96,8 +96,8 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: fl
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     fb = np.zeros((n_mels, len(freqs)))
     for i in range(n_mels):
-        l, c, r = pts[i], pts[i + 1], pts[i + 2]
-        fb[i] = np.maximum(0, np.minimum((freqs - l) / max(c - l, 1e-9), (r - freqs) / max(r - c, 1e-9)))
+        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
+        fb[i] = np.maximum(0, np.minimum((freqs - lo) / max(c - lo, 1e-9), (hi - freqs) / max(hi - c, 1e-9)))
     return torch.tensor(fb, dtype=torch.float32)
 
 
@@ -266,7 +266,7 @@ class MWMAE(nn.Module):
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(out / "mwmae.safetensors"))
 
     @classmethod
-    def load(cls, path: str | Path) -> "MWMAE":
+    def load(cls, path: str | Path) -> MWMAE:
         from safetensors.torch import load_file
 
         p = Path(path)

@@ -8,7 +8,9 @@ from .claims import extract_claims
 from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, norm_tag, present_tags
 
 READABLE = {"hip-hop": "hip hop", "female vocals": "female vocal", "male vocals": "male vocal",
-             "instrumental (no vocals)": "instrumental", "acoustic instruments": "acoustic", "progressive rock": "progressive rock", "classic": "classical", "rnb": "r&b", "male": "male vocal", "female": "female vocal",
+             "instrumental (no vocals)": "instrumental", "acoustic instruments": "acoustic",
+             "progressive rock": "progressive rock", "classic": "classical", "rnb": "r&b", "male": "male vocal",
+             "female": "female vocal",
              "man": "male vocal", "woman": "female vocal", "male voice": "male vocal", "female voice": "female vocal",
              "male vocalists": "male vocal", "female vocalists": "female vocal", "female vocalist": "female vocal",
              "vocal": "vocals", "voice": "vocals", "singing": "vocals", "no vocal": "instrumental",

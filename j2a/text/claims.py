@@ -42,7 +42,8 @@ def _unknown_words(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, i
 
 _NEGATORS = r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
 _RESETS = r"\b(?:but|with|while|whereas|though|although|yet|instead|featuring|features?|has|have|plays?|playing|which|that|and then|only)\b"
-_POST_NEG = r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|nowhere|drops? out|fades? out|fade away|stops?|disappears?|falls? silent|(?:is|are) gone)\b"
+_POST_NEG = (r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|"
+             r"nowhere|drops? out|fades? out|fade away|stops?|disappears?|falls? silent|(?:is|are) gone)\b")
 _NOT_A_CLAIM_AFTER = {  # words after a match that make it something else
     "instrumental": r"^\W*(?:break|section|part|intro|outro|passage|interlude|solo|bridge)",
     "drums": r"^\W*(?:and bass|n bass|& bass)",
@@ -67,7 +68,8 @@ def _build_patterns():
 _PATTERNS = _build_patterns()
 _NOTE = r"(?P<root>[A-G])(?P<acc>#|b|♯|♭|\s+sharp|\s+flat)?"
 _KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))(?:\s+(?i:key|tonality))?")
-_MODE_RE = re.compile(r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
+_MODE_RE = re.compile(r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b"
+                      r"|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
 _METER_RE = re.compile(r"(?<![\w/.])(?P<num>[2-9]|1[0-2])\s*/\s*(?P<den>2|4|8|16)(?![\w/])")
 _QUOTED_RE = re.compile(r"[\"“][^\"”]{2,80}[\"”]")
 _BPM_RE = re.compile(r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I)

@@ -16,9 +16,9 @@ from functools import partial
 from pathlib import Path
 
 from ..analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
-from .guard import guard, split_sentences
 from . import prompts
 from .aspects import aspects_from_analysis
+from .guard import guard, split_sentences
 from .sections import describe_sections
 
 

@@ -27,8 +27,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..text import prompts
-from .llm_data import (caption_vocab, collate, encode, length_batches, make_example, read_captions_csv, reduce_aspects,
-                       split_rows)
+from .llm_data import (
+    caption_vocab,
+    collate,
+    encode,
+    length_batches,
+    make_example,
+    read_captions_csv,
+    reduce_aspects,
+    split_rows,
+)
 from .loop import cosine_lr, train_steps
 
 

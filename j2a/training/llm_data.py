@@ -40,7 +40,8 @@ def analysis_tags() -> list[str]:
 
 _SYN = {"synthesizer": "synth", "sax": "saxophone", "saxophones": "saxophone", "trumpets": "trumpet",
         "keyboards": "keyboard", "keys": "keyboard", "percussions": "percussion", "drumming": "drum",
-        "orchestral": "orchestra", "rap": "rapping", "rapper": "rapping", "choral": "choir", "organs": "organ", "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
+        "orchestral": "orchestra", "rap": "rapping", "rapper": "rapping", "choral": "choir", "organs": "organ",
+        "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
         "vocalists": "vocal", "vocals": "vocal", "voices": "vocal", "voice": "vocal", "string": "strings", "drums": "drum", "beats": "beat",
         "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast tempo", "upbeat": "fast tempo", "women": "woman",
         "men": "man", "singer": "vocal", "singers": "vocal", "sung": "singing", "sings": "singing",

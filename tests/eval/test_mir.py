@@ -56,7 +56,10 @@ def test_small_constant_shift_keeps_f_and_lowers_cemgil(synth_truth):
 
 def test_tempo_key_meter_chords(synth_truth):
     t, spec = synth_truth
-    f = lambda **kw: score_item(t, Prediction(**kw))
+
+    def f(**kw):
+        return score_item(t, Prediction(**kw))
+
     assert (f(tempo_bpm=122.0)["tempo_acc1"], f(tempo_bpm=122.0)["tempo_acc2"]) == (1.0, 1.0)
     assert (f(tempo_bpm=240.0)["tempo_acc1"], f(tempo_bpm=240.0)["tempo_acc2"]) == (0.0, 1.0)
     assert (f(tempo_bpm=60.5)["tempo_acc1"], f(tempo_bpm=60.5)["tempo_acc2"]) == (0.0, 1.0)

@@ -94,7 +94,7 @@ def test_cadence_breaks_a_tie_between_tonic_and_dominant():
 
 def test_torch_port_matches_madmom_processors(audio_dir):
     """J2A runs madmom's own networks through torch; outputs equal madmom's processors."""
-    from j2a.features.madmom_compat import madmom  # noqa: F401
+    from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.chords import CNNChordFeatureProcessor
     from madmom.features.key import CNNKeyRecognitionProcessor
 

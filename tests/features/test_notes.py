@@ -67,7 +67,10 @@ def test_block_decoding_is_memory_bounded_and_consistent(synth_clip, monkeypatch
     assert n2 == n_frames
     n_blocks = int(np.ceil(n_frames / (142 * 4)))
     assert abs(len(small) - len(ref)) <= 6 * n_blocks
-    key = lambda evs: np.bincount([e.pitch % 12 for e in evs], minlength=12) / len(evs)
+
+    def key(evs):
+        return np.bincount([e.pitch % 12 for e in evs], minlength=12) / len(evs)
+
     np.testing.assert_allclose(key(small), key(ref), atol=0.05)
 
 

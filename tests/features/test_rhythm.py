@@ -93,7 +93,7 @@ def excerpt(audio_dir):
 
 
 def test_features_equal_madmom(excerpt):
-    from j2a.features.madmom_compat import madmom  # noqa: F401
+    from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.downbeats import RNNDownBeatProcessor
 
     pre = RNNDownBeatProcessor().processors[0]
@@ -104,7 +104,7 @@ def test_features_equal_madmom(excerpt):
 
 
 def test_network_equals_madmom(excerpt):
-    from j2a.features.madmom_compat import madmom  # noqa: F401
+    from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.downbeats import RNNDownBeatProcessor
 
     _, nn, act = RNNDownBeatProcessor().processors

@@ -4,10 +4,8 @@ import json
 import pytest
 import torch
 
-from j2a.llm import gemma
-from j2a.llm import backends, decoding, loading
+from j2a.llm import backends, decoding, gemma, loading
 from j2a.text import prompts
-
 
 
 @pytest.fixture(scope="module")

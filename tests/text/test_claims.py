@@ -13,9 +13,9 @@ from j2a.theory import same_key
 def make_analysis(genre=(), instrument=(), mood=(), vocals=(), bpm=None, key=None, meter=None, chords=(),
                   low_note=None, is_music=True, reason="music", duration=30.0) -> Analysis:
     """A hand-made Analysis: tags as (label, score) pairs, facts as plain values."""
-    tags = {g: [{"label": l, "score": s} for l, s in v]
+    tags = {g: [{"label": lab, "score": s} for lab, s in v]
             for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))}
-    tags["scores"] = {l: s for v in (genre, instrument, mood, vocals) for l, s in v}
+    tags["scores"] = {lab: s for v in (genre, instrument, mood, vocals) for lab, s in v}
     d = {"file": "x.wav", "duration_s": duration, "is_music": is_music,
          "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
          "tags": tags if is_music else None,

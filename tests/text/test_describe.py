@@ -2,9 +2,12 @@
 and (on real audio) no unsupported instrument / vocal / genre claim in any caption."""
 from __future__ import annotations
 
+import csv
 import importlib
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +21,7 @@ from j2a.text.sections import segment
 
 def make_analysis(genre=(), instrument=(), vocals=(), bpm=None, key=None, meter=None, chords=(), is_music=True,
                   reason="music", duration=30.0, chord_s=2.0, notes=()) -> Analysis:
-    tags = {g: [{"label": l, "score": s} for l, s in v] for g, v in (("genre", genre), ("instrument", instrument),
+    tags = {g: [{"label": lab, "score": s} for lab, s in v] for g, v in (("genre", genre), ("instrument", instrument),
                                                                       ("mood", ()), ("vocals", vocals))}
     return Analysis.from_dict({
         "file": "x.wav", "duration_s": duration, "is_music": is_music,
@@ -255,10 +258,6 @@ def test_short_track_is_one_section():
 
 
 # ------------------------------------------------------------------------------ real audio
-import csv
-import os
-from pathlib import Path
-
 _SHARED = Path(os.environ.get("J2A_SHARED", Path(__file__).resolve().parents[2].parent / "shared")).resolve()
 _MANIFEST = _SHARED / "data" / "audio" / "manifest.csv"
 _ROWS = list(csv.DictReader(open(_MANIFEST, newline=""))) if _MANIFEST.exists() else []

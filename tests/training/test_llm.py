@@ -8,9 +8,9 @@ import random
 
 import pytest
 
+from j2a.text import prompts
 from j2a.training import llm as lt
 from j2a.training import llm_data
-from j2a.text import prompts
 
 
 # ------------------------------------------------------------------------------------ data
