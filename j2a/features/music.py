@@ -151,7 +151,8 @@ def steady_pitch_share(y: np.ndarray, sr: int = LOW_SR, hop: int = 256) -> tuple
 
 
 @lru_cache(maxsize=1)
-def _vad():
+def vad_model():
+    """Silero VAD on the shipped sequence model (j2a/assets/models), loaded once per process."""
     import onnxruntime as ort
 
     from .model_files import model_file
@@ -165,7 +166,7 @@ def speech_share(y: np.ndarray) -> float:
     """Share of 32 ms frames (16 kHz) that Silero VAD calls speech (p > 0.5)."""
     if len(y) < 512:
         return 0.0
-    p = _vad().probs(np.ascontiguousarray(y, dtype=np.float32))
+    p = vad_model().probs(np.ascontiguousarray(y, dtype=np.float32))
     return float(np.mean(p > 0.5))
 
 

@@ -98,12 +98,11 @@ def _linear(x: torch.Tensor, w: torch.Tensor, small=None) -> torch.Tensor:
     """x @ w.T, with `small` (a low-precision copy of w, see quantize_decode) for decode steps.
 
     Why the cases: a decode step (one new token per row) reads every weight for a handful of rows, so
-    it is bound by memory bandwidth (about 6 GB/s on the 2-core dev machine: 400 MB of fp32 matrices =
-    64 ms per token); int8 weights read a quarter of that, and stay faster up to 64 rows (16 prompts x 4
-    beams: 376 vs 489 ms per step). They serve every decode step, whatever the batch, so a prompt gets
+    it is bound by memory bandwidth; int8 weights read a quarter of fp32's bytes, and stay faster up to
+    64 rows (16 prompts x 4 beams). They serve every decode step, whatever the batch, so a prompt gets
     the same caption alone or in a batch. Prompts (many positions) are compute-bound and stay fp32.
-    For a few fp32 rows, (w @ x.T).T beats F.linear: MKL's small-M GEMM is slow on AVX2 CPUs (4 rows:
-    134 ms vs 36 ms for the 18 layers' matrices)."""
+    For a few fp32 rows, (w @ x.T).T beats F.linear: MKL's small-M GEMM is slow on AVX2 CPUs.
+    The timings are in bench/RESULTS.md (Describe speed)."""
     b, t, _ = x.shape
     x2 = x.reshape(b * t, -1)
     if small is not None and t == 1:
@@ -286,8 +285,7 @@ class GemmaForCausalLM(nn.Module):
     def quantize_decode(self, kind: str = "int8") -> GemmaForCausalLM:
         """Decode steps (one new token per row) use `kind` copies of the layer matrices: "int8" (per-row
         scales, bf16 activations), "bf16", or "fp32" (none). Prompts keep the fp32 weights.
-        Measured on J2A-LLM against fp32, teacher-forced over 8 train captions: int8 top-1 agreement
-        98.2%, KL 0.002 nats/token; bf16 99.8%, KL 9e-5 (bench/describe_speed.py has the speeds).
+        Their agreement with fp32 (top-1, KL) and their speed: bench/RESULTS.md (Describe speed).
         Where this PyTorch build lacks the int8 kernel, decode steps stay fp32 (with a warning)."""
         if kind == "int8" and not _int8_kernel_works():
             import warnings

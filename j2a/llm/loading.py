@@ -60,8 +60,8 @@ def fast_bf16() -> bool:
     avx512_bf16 / AMX). $J2A_DTYPE=bf16|fp32 overrides.
 
     Why it matters: on CPUs without native bf16 (AVX2 only, e.g. the 2-core AMD EPYC J2A is
-    developed on) PyTorch emulates bf16 GEMMs, measured 1.3 GFLOPS against 43.6 for fp32: a J2A-LLM
-    training step took 40 s in bf16 and 2.2 s in fp32. So "auto" means fp32 there."""
+    developed on) PyTorch emulates bf16 GEMMs, many times slower than fp32 (README, Precision). So
+    "auto" means fp32 there."""
     env = os.environ.get("J2A_DTYPE", "").lower()
     if env in ("bf16", "bfloat16", "fp32", "float32"):
         return env.startswith("bf")
@@ -145,8 +145,8 @@ class FastTokenizer:
 def decode_precision(decode: str = "auto", dtype=None) -> str:
     """Precision of J2A's Gemma decode steps: 'auto' -> int8 for an fp32 model, else fp32 (no copies).
     $J2A_DECODE=fp32|bf16|int8 overrides 'auto'. Why int8: a decode step reads every weight matrix for
-    one token per beam, so it is memory-bound; int8 copies read a quarter of fp32's bytes (4-beam
-    caption on 2 cores: 6.3 s -> 2.9 s) at 98% top-1 agreement with fp32 (j2a.llm.gemma.quantize_decode).
+    one token per beam, so it is memory-bound; int8 copies read a quarter of fp32's bytes, at nearly
+    fp32's choices (j2a.llm.gemma.quantize_decode; bench/RESULTS.md).
     `j2a caption-tags` (the tag-to-caption benchmark) asks for fp32: its scores are fp32 decoding's."""
     import torch
 
@@ -161,9 +161,9 @@ def load_folder(folder: str | Path, dtype="auto", decode: str = "auto"):
     """(model, FastTokenizer) for a safetensors causal-LM folder written by J2A, loaded fast.
 
     Gemma 3 text folders (J2A-LLM's merged copies, the base from the GGUF package) load into
-    `j2a.llm.gemma`, J2A's own inference module: no transformers import (4.75 s of the old 7.5-10 s load)
+    `j2a.llm.gemma`, J2A's own inference module: no transformers import (most of the old load time)
     and a cheaper decode step (`decode`, see decode_precision); same fp32 logits as transformers
-    (tests/test_gemma.py). Other architectures go through transformers with initialisation skipped,
+    (tests/llm/test_gemma.py). Other architectures go through transformers with initialisation skipped,
     their tensors assigned from safetensors (`decode` does not apply to them)."""
     folder = Path(folder)
     tdtype = torch_dtype(dtype)
@@ -249,10 +249,9 @@ def local_dtype(decode: str = "auto") -> str:
 
     Why not bf16 where the CPU has native bf16 (as training does, fast_bf16): inference is a short
     prompt (little compute) and then decode steps that read every weight matrix once per token, so they
-    are memory-bound and int8 copies of fp32 weights (decode_precision) beat bf16 weights. On a 2-core
-    AMD EPYC with avx512_bf16, 64 held-out captions one at a time: fp32 + int8 steps 61 s, CIDEr 146.8;
-    bf16 weights 89 s, 144.7 (fp32 steps: 118 s, 155.4); describe on a 3-min track 8.2 s vs 10.2 s.
-    One rule on every CPU also means one set of captions. decode='fp32' always gets fp32 weights: the
+    are memory-bound and int8 copies of fp32 weights (decode_precision) beat bf16 weights, in time and
+    in scores, even on a CPU with avx512_bf16 (bench/RESULTS.md). One rule on every CPU also means one
+    set of captions. decode='fp32' always gets fp32 weights: the
     benchmark commands (caption-tags, bench/) ask for it, and their scores are fp32 decoding's."""
     if decode != "fp32" and os.environ.get("J2A_DTYPE", "").lower() in ("bf16", "bfloat16"):
         return "bf16"

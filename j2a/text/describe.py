@@ -49,7 +49,7 @@ class DescribeConfig:
     min_words: int = 12  # a guarded caption shorter than this is regenerated
     max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
     temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
-    num_beams: int | None = None  # first try with a local model: beams (None = j2a.llm.GenConfig's 4; 1 = greedy, faster)
+    num_beams: int | None = None  # first try with a local model: beams (None = GenConfig's 4, j2a.llm.decoding; 1 = greedy)
 
 
 # ------------------------------------------------------------------------------------- backends

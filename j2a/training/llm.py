@@ -48,10 +48,9 @@ class LLMTrainConfig:
     out: str = "runs/j2a-llm"
     minutes: float = 54.0  # time budget for all seeds: < 60 min with loading and saving on any 2-core machine
     max_steps: int = 0  # 0 = until time or epochs run out
-    # The shipped adapter saw 1.6 epochs: 519 steps of 8, when its 54-min budget ran out on a slow AVX2-only
-    # CPU (5.3 s/step, fp32). Faster CPUs (another EPYC: 2.6-3.1 s/step; AMX bf16: 1.7 s) would finish 3
-    # epochs, which overfit the 2.6k captions (held-out loss rises in the third), so the epoch count, not
-    # the clock, fixes the recipe.
+    # The shipped adapter saw 1.6 epochs, when its 54-min budget ran out on a slow AVX2-only CPU. Faster
+    # CPUs would finish 3 epochs, which overfit the 2.6k captions (held-out loss rises in the third), so
+    # the epoch count, not the clock, fixes the recipe (bench/RESULTS.md has the runs).
     epochs: float = 1.6
     batch_size: int = 8
     lr: float = 1e-3
@@ -70,7 +69,7 @@ class LLMTrainConfig:
     seed: int = 0  # LoRA initialisation and data order
     # >1: train that many adapters (seeds seed, seed+1, ...; same held-out rows), each on its share of the
     # time budget, and write their uniform soup (soup_adapters). Not the default: a two-seed soup decoded the
-    # held-out train rows far better (CIDEr 168 vs 155 / 154) but the dev rows no better (bench/RESULTS.md).
+    # held-out train rows far better but the dev rows no better (bench/RESULTS.md).
     seeds: int = 1
     split_seed: int | None = None  # which train rows are held out (None = seed): other seeds, same hold-out
     base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
@@ -175,8 +174,8 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
     that is exactly a LoRA of rank sum(r_i) with the A matrices stacked and the B matrices side by side,
     each scaled by s_i / n (alpha = rank, so its own scale is 1). Merged into the base at load time
     (j2a.llm.loading.merged_dir), it decodes as fast as one adapter. Why: runs that differ only in their seed make
-    different errors. Two seeds' soup decoded the held-out train rows better than either member (CIDEr 168
-    vs 155 / 154) but the dev rows no better (bench/RESULTS.md, Caption quality), so it is an option.
+    different errors. Two seeds' soup decoded the held-out train rows better than either member but the
+    dev rows no better (bench/RESULTS.md, Caption quality), so it is an option.
     """
     import shutil
 

@@ -52,9 +52,9 @@ def test_vad_frames_carry_the_previous_frames_tail():
 
 
 def test_vad_runs_the_shipped_model():
-    from j2a.features.music import _vad
+    from j2a.features.music import vad_model
 
     t = np.arange(16000 * 2) / 16000
-    assert _vad().probs(np.zeros(16000, np.float32)).max() < 0.5
-    p = _vad().probs((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    assert vad_model().probs(np.zeros(16000, np.float32)).max() < 0.5
+    p = vad_model().probs((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
     assert p.shape == (int(np.ceil(len(t) / vad.FRAME)),) and p.dtype == np.float32

@@ -113,7 +113,7 @@ def test_load_folder_equals_transformers_loader(tiny_lm, tmp_path):
     ref = AutoModelForCausalLM.from_pretrained(str(tiny_lm), dtype=torch.float32).eval()
     fast, tok = loading.load_folder(tiny_lm, dtype="fp32")
     x = torch.tensor([[2, 5, 6, 7, 8, 9, 10]])
-    with torch.no_grad():  # j2a.gemma: same network, products in another order (last-bit differences)
+    with torch.no_grad():  # j2a.llm.gemma: same network, products in another order (last-bit differences)
         torch.testing.assert_close(fast(x).logits, ref(x).logits, atol=1e-6, rtol=1e-5)
     assert fast.get_output_embeddings().weight is fast.get_input_embeddings().weight  # still tied
     assert isinstance(tok, loading.FastTokenizer) and tok.eos_token_id == 1

@@ -10,7 +10,7 @@ from j2a.text import prompts
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """(transformers model, j2a.gemma model, folder): 3 layers (sliding, global, sliding), a 4-token
+    """(transformers model, j2a.llm.gemma model, folder): 3 layers (sliding, global, sliding), a 4-token
     window so that 11-token inputs exercise it, 2 kv heads for 4 query heads, non-trivial norms."""
     from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
 

@@ -163,7 +163,7 @@ def test_second_try_is_used_when_clean():
 
 def test_retry_decodes_differently_on_hf_backends():
     class FakeHF(ScriptedLLM):
-        gen = object()  # marks a j2a.llm.HFLLM-like backend
+        gen = object()  # marks a j2a.llm.backends.HFLLM-like backend
 
     llm = FakeHF("A saxophone.", "A saxophone.", "A saxophone.")
     describe(make_analysis(**ROCK), llm=llm)
