@@ -87,6 +87,7 @@ def test_missing_file(tmp_path):
     assert r.returncode != 0 and "no such file" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_folder_with_one_bad_file(tmp_path, audio_dir):
     """Good files are all written (one JSONL line each), the bad one is reported and recorded, exit non-zero."""
     d = tmp_path / "music"
@@ -109,6 +110,7 @@ def test_folder_with_one_bad_file(tmp_path, audio_dir):
     assert "2 done" in r.stderr and "1 failed" in r.stderr
 
 
+@pytest.mark.slow
 def test_kill_then_resume_gives_every_file_once(tmp_path, good_dir):
     out = tmp_path / "lib.jsonl"
     p = subprocess.Popen([J2A, "analyze", str(good_dir), "--out", str(out), "--workers", "1"],
@@ -134,6 +136,7 @@ def test_kill_then_resume_gives_every_file_once(tmp_path, good_dir):
     assert sorted(files) == sorted(str(good_dir / n) for n in SHORT_MUSIC)
 
 
+@pytest.mark.slow
 def test_json_and_csv_outputs_parse(tmp_path, audio_dir):
     clip = audio_dir / "madmom_sample.wav"
     r = j2a("analyze", clip, "--format", "json", "--workers", 1)

@@ -52,7 +52,8 @@ def test_missing_extra_names_it_in_one_line(tmp_path, monkeypatch, capsys):
     refs, preds = tmp_path / "refs.jsonl", tmp_path / "preds.jsonl"
     refs.write_text('{"id": "a", "caption": "a slow piano piece"}\n')
     preds.write_text('{"id": "a", "prediction": "a slow piano piece"}\n')
-    monkeypatch.setitem(sys.modules, "pycocoevalcap", None)  # as if j2a[eval] were not installed
+    for name in ["pycocoevalcap"] + [m for m in sys.modules if m.startswith("pycocoevalcap.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if j2a[eval] were not installed (submodules an earlier test imported too)
     _one_line_hint(capsys, ["eval", "captions", "--refs", str(refs), "--preds", str(preds), "--no-sbert"], "eval")
 
 

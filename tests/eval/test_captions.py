@@ -58,6 +58,7 @@ def test_ptb_and_python_tokenizers_agree_on_tricky_text():
     assert cap.py_tokenize(texts)[0] == "the r&b infused track is n't loud it 's soft -lrb- really -rrb-"
 
 
+@pytest.mark.slow
 def test_perfect_and_disjoint_predictions():
     refs = {"a": ["a slow sad piano piece in a minor key"], "b": ["an energetic rock song with loud electric guitars"]}
     same = score_captions(refs, {k: v[0] for k, v in refs.items()}, sbert=False)
@@ -69,6 +70,7 @@ def test_perfect_and_disjoint_predictions():
     assert other["bleu1"] < 1e-6 and other["rouge_l"] == 0 and other["cider"] == 0
 
 
+@pytest.mark.slow
 def test_several_references_take_the_best_match():
     one = score_captions({"x": ["a loud rock song"]}, {"x": "a quiet piano ballad"}, sbert=False, rows=True)
     two = score_captions({"x": ["a loud rock song", "a quiet piano ballad"]}, {"x": "a quiet piano ballad"},
@@ -77,6 +79,7 @@ def test_several_references_take_the_best_match():
     assert two["rows"][0]["references"] == ["a loud rock song", "a quiet piano ballad"]
 
 
+@pytest.mark.slow
 def test_sbert_is_mean_cosine_over_references():
     refs = [["a calm piano solo", "an aggressive metal track"]]
     s = cap.sbert_scores(["a calm piano solo"], refs)[0]
@@ -120,6 +123,7 @@ def test_bad_inputs_name_the_file(tmp_path):
         score_captions({"a": ["x"]}, {"b": "x"}, sbert=False)
 
 
+@pytest.mark.slow
 def test_cli_writes_json_and_rows(tmp_path, capsys):
     from j2a.cli import main
 

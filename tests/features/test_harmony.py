@@ -52,6 +52,7 @@ def test_sax_is_d_minor(audio_dir):
     assert h.key.label == "D minor"
 
 
+@pytest.mark.slow
 def test_dubstep_formats_agree_on_key(audio_dir):
     keys = {f: H.analyze_harmony(open_audio(audio_dir / f"dubstep.{f}")).key.label
             for f in ("wav", "flac", "mp3", "ogg", "aac")}

@@ -10,6 +10,7 @@ from j2a.features import music
 NOT_MUSIC = {"speech_librispeech.ogg": "speech", "bird_robin.ogg": "non-musical sound", "cat_purr.wav": "non-musical sound"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,reason", sorted(NOT_MUSIC.items()))
 def test_non_music_is_rejected_with_reason(audio_dir, name, reason):
     d = music.detect(open_audio(audio_dir / name), None)
@@ -19,6 +20,7 @@ def test_non_music_is_rejected_with_reason(audio_dir, name, reason):
     assert d.scores["music_evidence"] < 0.5
 
 
+@pytest.mark.slow
 def test_every_music_clip_is_music(audio_dir, manifest):
     clips = [r["file"] for r in manifest if r["kind"] == "music"]
     assert "vocadito_1.wav" in clips and "trumpet_loop_f_90bpm.ogg" in clips  # solo singing, short loop

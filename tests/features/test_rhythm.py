@@ -61,6 +61,7 @@ def _truth(manifest, name: str) -> float:
     return float(re.match(r"[\d.]+", row["tempo_bpm"]).group())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TEMPO_FILES)
 def test_tempo_matches_manifest(name, manifest, analysed):
     truth = _truth(manifest, name)
@@ -68,6 +69,7 @@ def test_tempo_matches_manifest(name, manifest, analysed):
     assert min(abs(bpm / (truth * k) - 1) for k in (0.5, 1.0, 2.0)) <= 0.04, (name, bpm, truth)
 
 
+@pytest.mark.slow
 def test_dubstep_formats_agree(analysed):
     tempi = [analysed(f).tempo.bpm for f in DUBSTEP]
     assert max(tempi) / min(tempi) - 1 <= 0.01, dict(zip(DUBSTEP, tempi))
@@ -116,6 +118,7 @@ def test_network_equals_madmom(excerpt):
 
 
 # -- long input: chunked == one piece ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_chunked_equals_one_piece(audio_dir):
     y = np.concatenate([open_audio(audio_dir / f).load(R.SR) for f in
                         ("hainsworth_001.flac", "sweet_waltz.ogg", "techno_loop.mp3")])  # 136 s

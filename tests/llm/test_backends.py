@@ -146,6 +146,7 @@ def test_shipped_adapter_exists_with_gemma_notice():
     assert "Gemma" in (loading.ASSET_DIR / "NOTICE").read_text()
 
 
+@pytest.mark.slow
 def test_j2a_llm_captions_mention_the_instrument():
     llm = backends.load_llm("local")
     assert "j2a-llm" in llm.name
@@ -158,6 +159,7 @@ def test_j2a_llm_captions_mention_the_instrument():
     assert "piano" in out[1].lower()
 
 
+@pytest.mark.slow
 def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
     """caption-tags and the bench scripts ask for decode='fp32': that must be an fp32 model even on CPUs
     with native bf16 (there 'auto' loads bf16 weights, and 40 of the first 100 dev captions change)."""
@@ -170,6 +172,7 @@ def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
     assert next(backends.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
 
 
+@pytest.mark.slow
 def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(monkeypatch):
     """On CPUs with native bf16 (fast_bf16) training uses bf16, but `local` inference keeps fp32 weights with
     int8 decode steps: faster there (memory-bound steps) and the same captions as on any other CPU."""
@@ -190,6 +193,7 @@ def test_local_inference_is_fp32_with_int8_steps_even_where_the_cpu_has_bf16(mon
     assert loading.local_dtype("auto") == "bf16" and loading.local_dtype("fp32") == "fp32"
 
 
+@pytest.mark.slow
 def test_fast_tokenizer_matches_transformers_on_gemma():
     """`local` uses j2a.llm.loading.FastTokenizer (the Rust tokenizer alone); it must give transformers' ids and text."""
     import torch
@@ -211,6 +215,7 @@ def test_fast_tokenizer_matches_transformers_on_gemma():
     assert fast.convert_tokens_to_ids("<end_of_turn>") == ref.convert_tokens_to_ids("<end_of_turn>")
 
 
+@pytest.mark.slow
 def test_min_new_tokens_holds_back_the_stop():
     llm = backends.load_llm("local")
     p = [prompts.format_prompt(["piano", "solo"])]
@@ -223,6 +228,7 @@ def test_min_new_tokens_holds_back_the_stop():
     assert n(beams) >= 75 and "\n" not in beams
 
 
+@pytest.mark.slow
 def test_stop_penalty_lengthens_captions_without_forcing_them():
     llm = backends.load_llm("local")
     p = [prompts.format_prompt(["piano", "solo"])]

@@ -139,6 +139,7 @@ def _id(row):
     return f"{clip}: {q}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("clip, question, intent, check", TABLE, ids=[_id(r) for r in TABLE])
 def test_question_table(source, clip, question, intent, check):
     ans = ask(source(clip), question, llm="none")
@@ -150,6 +151,7 @@ def test_table_is_large_enough():
     assert len(TABLE) >= 30
 
 
+@pytest.mark.slow
 def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     """12 s of ragtime piano, then the trumpet loop twice: the answer puts the trumpet after the piano's start."""
     import numpy as np

@@ -283,6 +283,7 @@ def music_descriptions(audio_dir, analysis_of):
     return dict(zip(MUSIC, describe_many(analyses, llm=_llm_for_tests(), adapter=os.environ.get("J2A_TEST_ADAPTER"))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("clip", MUSIC)
 def test_faithful_on_real_music(clip, music_descriptions):
     """0 unsupported instrument / vocal / genre claims; prints each claim with its supporting tag or fact."""
@@ -301,6 +302,7 @@ def test_faithful_on_real_music(clip, music_descriptions):
     assert all(row["supported"] == (row["evidence"] is not None) for row in d.faithfulness.checked)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("clip", sorted(NOT_MUSIC))
 def test_non_music_clips_are_not_songs(clip, audio_dir, analysis_of):
     a = analysis_of(audio_dir / clip)
@@ -372,6 +374,7 @@ def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
 
 
 
+@pytest.mark.slow
 def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of):
     """Sections tile the track, and every instrument / vocal word in a section caption is backed by
     that section's own tags (what enters is tagged there; what is 'now without' is not)."""
@@ -446,6 +449,7 @@ PARTS = {
 SUNG = {"vocadito_1.wav"}
 
 
+@pytest.mark.slow
 def test_no_claim_contradicts_the_manifest(music_descriptions):
     """Judged against the manifest's truth, not against the guard: every instrument a description states is
     one of the clip's parts, vocals are claimed only on the sung clip, and its absence ("instrumental",
