@@ -40,6 +40,13 @@ def add_batch_args(p: argparse.ArgumentParser, default_format: str = "jsonl",
     p.add_argument("--resume", action="store_true", help="skip files already in --out (continue a killed run)")
 
 
+def config_from_args(cls, args: argparse.Namespace):
+    """A job's config dataclass from parsed arguments: the fields the command line set (None = not given,
+    so the dataclass default holds)."""
+    fields = cls.__dataclass_fields__
+    return cls(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+
+
 def sub(subparsers, name: str, help: str, example: str, description: str = "") -> argparse.ArgumentParser:
     """Create a sub-command parser whose --help ends with a worked example."""
     epilog = "example:\n" + textwrap.indent(example.strip(), "  ")

@@ -17,6 +17,14 @@ def _write_json(path: str, obj) -> None:
     Path(path).write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def _write_outputs(args, summary: dict, rows) -> None:
+    """--json (the summary) and --per-item (one entry per clip / question), when asked for."""
+    if args.json:
+        _write_json(args.json, summary)
+    if args.per_item:
+        _write_json(args.per_item, rows)
+
+
 def _warn_to_stderr(caught) -> None:
     for w in caught:
         print(f"j2a eval: warning: {w.message}", file=sys.stderr)
@@ -76,10 +84,7 @@ def cmd_mir(args) -> int:
     rows = s.pop("rows")
     print(f"scored {s['n']} clips" + (f" ({len(s['missing'])} without predictions)" if s["missing"] else ""))
     print(mir.format_table(s))
-    if args.json:
-        _write_json(args.json, s)
-    if args.per_item:
-        _write_json(args.per_item, rows)
+    _write_outputs(args, s, rows)
     return 0
 
 
@@ -97,10 +102,7 @@ def cmd_qa(args) -> int:
           f"{s['unknown_ids']} answers to unknown ids")
     print(f"accuracy {pct(s['accuracy'])}  fact {pct(s['fact_accuracy'])}  open {pct(s['open_accuracy'])}  "
           f"keyword recall {pct(s['keyword_recall'])}")
-    if args.json:
-        _write_json(args.json, s)
-    if args.per_item:
-        _write_json(args.per_item, rows)
+    _write_outputs(args, s, rows)
     return 0
 
 

@@ -292,9 +292,9 @@ def save_checkpoint(model, opt, cfg: J2A2TrainConfig, step: int, out: Path) -> P
 
 # ------------------------------------------------------------------------------------------- CLI
 def cmd_train(args) -> int:
-    fields = J2A2TrainConfig.__dataclass_fields__
-    cfg = J2A2TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-    train(cfg)
+    from ..cli import config_from_args
+
+    train(config_from_args(J2A2TrainConfig, args))
     return 0
 
 

@@ -140,8 +140,9 @@ def pretrain(cfg: PretrainConfig) -> Path:
 
 
 def cmd_pretrain(args) -> int:
-    fields = PretrainConfig.__dataclass_fields__
-    pretrain(PretrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    from ..cli import config_from_args
+
+    pretrain(config_from_args(PretrainConfig, args))
     return 0
 
 
