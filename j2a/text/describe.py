@@ -53,9 +53,6 @@ class DescribeConfig:
 
 
 # ------------------------------------------------------------------------------------- backends
-_LLMS: dict = {}
-
-
 def get_llm(spec="local", adapter=None):
     """An LLM backend from j2a.llm (cached there), or an object with `.generate` passed straight through."""
     if not isinstance(spec, str):
@@ -66,7 +63,7 @@ def get_llm(spec="local", adapter=None):
 
 
 # Retries decode differently, so a regenerated caption is not the same text again: the first try
-# uses the backend's own decoding (greedy for J2A-LLM); retries sample with a seed (reproducible).
+# uses the backend's own decoding (beam search for the J2A-LLM); retries sample with a seed (reproducible).
 _RETRY = [{}, {"temperature": 0.7, "seed": 1}, {"temperature": 0.9, "seed": 2}]
 
 
