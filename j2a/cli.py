@@ -22,6 +22,7 @@ _PLUGINS = [
     "j2a.train",
     "j2a.models.pretrain",
     "j2a.data.cli",
+    "j2a.library",
 ]
 
 
