@@ -12,6 +12,7 @@ re-indexed and moved ones recognised), the Analysis (J2A's JSON), the J2A-1.0 de
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 import json
@@ -227,20 +228,30 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
 
 @dataclass
 class Track:
+    """A library track: the facts kept in columns, the full analysis decoded only when asked for."""
+
     id: int
     path: str
-    analysis: Analysis
     description: str | None
+    bpm: float | None
+    key: str | None
+    meter: str | None
+    duration_s: float
+    is_music: bool
+    tags: dict[tuple[str, str], float] = field(default_factory=dict)  # (group, label) -> fused score
+    blob: bytes | None = field(default=None, repr=False)
     why: list[str] = field(default_factory=list)  # why it matched (search, similar, playlist)
     score: float = 0.0
 
+    @functools.cached_property
+    def analysis(self) -> Analysis:
+        return Analysis.from_dict(json.loads(zlib.decompress(self.blob)))
+
     def to_dict(self) -> dict:
-        a = self.analysis
         return {"id": self.id, "path": self.path, "score": round(self.score, 4), "why": self.why,
-                "bpm": round(a.tempo.bpm, 1) if a.tempo is not None and a.tempo.bpm else None,
-                "key": a.key.label if a.key is not None else None, "camelot": camelot(a.key.label if a.key else None),
-                "meter": a.meter.label if a.meter is not None else None, "duration_s": a.duration_s,
-                "is_music": a.is_music, "description": self.description}
+                "bpm": round(self.bpm, 1) if self.bpm else None, "key": self.key, "camelot": camelot(self.key),
+                "meter": self.meter, "duration_s": self.duration_s, "is_music": self.is_music,
+                "description": self.description}
 
 
 @dataclass
@@ -270,12 +281,16 @@ def _describe(analyses: list[Analysis], llm) -> list[str]:
     return [next(captions) if a.is_music else not_music_statement(a) for a in analyses]
 
 
+_COLUMNS = "id, path, description, bpm, key, meter, duration_s, is_music, analysis"
+
+
 class Library:
     """`j2a.Library("music.db")`: .index() .search() .similar() .duplicates() .playlist()."""
 
     def __init__(self, path: str | os.PathLike = "j2a-library.db"):
         self.path = str(path)
         self.con = connect(self.path)
+        self._cache: dict[str, tuple] = {}  # column -> (stamp, ids, vectors): see _matrix
 
     def close(self) -> None:
         self.con.close()
@@ -434,28 +449,41 @@ class Library:
     def track(self, ref: int | str) -> Track:
         """A track by id, or by path (as indexed, or resolved)."""
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            r = self.con.execute("SELECT id, path, analysis, description FROM tracks WHERE id = ?", (int(ref),)).fetchone()
+            r = self.con.execute(f"SELECT {_COLUMNS} FROM tracks WHERE id = ?", (int(ref),)).fetchone()
         else:
-            r = self.con.execute("SELECT id, path, analysis, description FROM tracks WHERE path IN (?, ?)",
-                                 (ref, str(Path(ref).resolve()))).fetchone()
+            r = self.con.execute(f"SELECT {_COLUMNS} FROM tracks WHERE path IN (?, ?)", (ref, str(Path(ref).resolve()))).fetchone()
         if r is None:
             raise LibraryError(f"{ref}: no such track in {self.path}")
         return self._track(r)
 
-    @staticmethod
-    def _track(r) -> Track:
-        return Track(r["id"], r["path"], Analysis.from_dict(json.loads(zlib.decompress(r["analysis"]))), r["description"])
+    def _track(self, r) -> Track:
+        tags = {(t["grp"], t["label"]): t["score"] for t in self.con.execute(
+            "SELECT grp, label, score FROM tags WHERE track_id = ?", (r["id"],))}
+        return Track(r["id"], r["path"], r["description"], r["bpm"], r["key"], r["meter"], r["duration_s"],
+                     bool(r["is_music"]), tags, r["analysis"])
 
     def _matrix(self, column: str, where: str = "", args: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.con.execute(f"SELECT id, {column} FROM tracks {where}", args).fetchall()
-        ids = np.array([r[0] for r in rows if r[1] is not None], np.int64)
-        vecs = [np.frombuffer(r[1], np.float32) for r in rows if r[1] is not None]
-        return ids, (np.stack(vecs) if vecs else np.zeros((0, 1), np.float32))
+        """(ids, embeddings) of the tracks passing `where`. All rows' vectors are read once and kept until the
+        database changes (PRAGMA data_version: another connection committed; total_changes: this one did), so a
+        search reads only the ids of the filter, not every BLOB."""
+        stamp = (self.con.execute("PRAGMA data_version").fetchone()[0], self.con.total_changes)
+        cached = self._cache.get(column)
+        if cached is None or cached[0] != stamp:
+            rows = self.con.execute(f"SELECT id, {column} FROM tracks WHERE {column} IS NOT NULL ORDER BY id").fetchall()
+            ids = np.array([r[0] for r in rows], np.int64)
+            mat = np.stack([np.frombuffer(r[1], np.float32) for r in rows]) if rows else np.zeros((0, 1), np.float32)
+            cached = self._cache[column] = (stamp, ids, mat)
+        _, ids, mat = cached
+        if not where:
+            return ids, mat
+        keep = np.array([r[0] for r in self.con.execute(f"SELECT id FROM tracks {where}", args)], np.int64)
+        mask = np.isin(ids, keep)
+        return ids[mask], mat[mask]
 
     def _tracks(self, ids) -> list[Track]:
         out = []
         for i in ids:
-            r = self.con.execute("SELECT id, path, analysis, description FROM tracks WHERE id = ?", (int(i),)).fetchone()
+            r = self.con.execute(f"SELECT {_COLUMNS} FROM tracks WHERE id = ?", (int(i),)).fetchone()
             out.append(self._track(r))
         return out
 
@@ -489,12 +517,10 @@ class Library:
             return []
         sims = mat @ audio_embedding(me.analysis)
         out = []
-        my_key = camelot(me.analysis.key.label if me.analysis.key else None)
-        my_bpm = me.analysis.tempo.bpm if me.analysis.tempo else None
+        my_key, my_bpm = camelot(me.key), me.bpm
         for i in np.argsort(-sims, kind="stable"):
             t = self._tracks([ids[i]])[0]
-            key = camelot(t.analysis.key.label if t.analysis.key else None)
-            bpm = t.analysis.tempo.bpm if t.analysis.tempo else None
+            key, bpm = camelot(t.key), t.bpm
             if mixable and not (camelot_mixes(my_key, key) and tempo_mixes(my_bpm, bpm)):
                 continue
             t.score = float(sims[i])
@@ -559,7 +585,7 @@ class Library:
         pool, _ = self.search(query, filters, limit=500)
         if not pool:
             return []
-        out, left, total = [pool[0]], pool[1:], pool[0].analysis.duration_s
+        out, left, total = [pool[0]], pool[1:], pool[0].duration_s
         while left and total < minutes * 60:
             prev = out[-1]
             nxt = min(left, key=lambda t: _transition(prev, t) - 0.5 * t.score)
@@ -567,7 +593,7 @@ class Library:
             if any(same_recording(nxt.analysis, t.analysis) for t in out):
                 continue  # the same recording twice (another format) is no set
             out.append(nxt)
-            total += nxt.analysis.duration_s
+            total += nxt.duration_s
         return out
 
 
@@ -713,20 +739,19 @@ def _where(f: Filters) -> tuple[str, list]:
 
 
 def _why(t: Track, f: Filters) -> list[str]:
-    a, out = t.analysis, []
-    if f.bpm and a.tempo is not None and a.tempo.bpm:
-        out.append(f"{a.tempo.bpm:.0f} BPM")
-    if (f.key or f.mode or f.camelot) and a.key is not None:
-        out.append(f"key {a.key.label} ({camelot(a.key.label)})")
-    if f.meter and a.meter is not None:
-        out.append(f"meter {a.meter.label}")
-    tags = {(g, tg.label): tg.score for g in ("genre", "instrument", "vocals", "mood") for tg in (getattr(a.tags, g) or [] if a.tags else [])}
+    out = []
+    if f.bpm and t.bpm:
+        out.append(f"{t.bpm:.0f} BPM")
+    if (f.key or f.mode or f.camelot) and t.key:
+        out.append(f"key {t.key} ({camelot(t.key)})")
+    if f.meter and t.meter:
+        out.append(f"meter {t.meter}")
     for g in ("genre", "instrument", "mood"):
         for label in getattr(f, g):
-            hits = [f"{lab} {sc:.2f}" for (gg, lab), sc in tags.items() if gg == g and (lab == label or lab in _family(label))]
+            hits = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == g and (lab == label or lab in _family(label))]
             out += hits[:2]
     if f.vocals:
-        voices = [f"{lab} {sc:.2f}" for (gg, lab), sc in tags.items() if gg == "vocals"]
+        voices = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == "vocals"]
         out.append(", ".join(voices) if voices else "no vocals listed")
     return out
 
@@ -740,12 +765,10 @@ def _family(label: str) -> set[str]:
 def _transition(a: Track, b: Track) -> float:
     """How hard the step a -> b is to mix: key distance round the Camelot wheel plus tempo distance
     (octave-folded, in twelfths of an octave)."""
-    ka = camelot(a.analysis.key.label if a.analysis.key else None)
-    kb = camelot(b.analysis.key.label if b.analysis.key else None)
+    ka, kb = camelot(a.key), camelot(b.key)
     key = 0.0 if camelot_mixes(ka, kb) else (1.0 + min((int(ka[:-1]) - int(kb[:-1])) % 12, (int(kb[:-1]) - int(ka[:-1])) % 12) / 6
                                               if ka and kb else 1.5)
-    ba = a.analysis.tempo.bpm if a.analysis.tempo else None
-    bb = b.analysis.tempo.bpm if b.analysis.tempo else None
+    ba, bb = a.bpm, b.bpm
     tempo = 1.0 if not (ba and bb) else min(abs(math.log2(ba * f / bb)) for f in (1, 2, 0.5)) * 12
     return key + tempo
 
@@ -755,7 +778,7 @@ def set_description(tracks: list[Track]) -> str:
     tracks' analyses alone (a template: it can claim nothing they do not hold)."""
     if not tracks:
         return "An empty set."
-    minutes = sum(t.analysis.duration_s for t in tracks) / 60
+    minutes = sum(t.duration_s for t in tracks) / 60
     from .features.fusion import calibration
 
     count: dict[tuple[str, str], int] = {}
@@ -766,7 +789,7 @@ def set_description(tracks: list[Track]) -> str:
             for tag in stated[:2]:
                 count[(g, tag.label)] = count.get((g, tag.label), 0) + 1
     top = lambda g: [lab for (gg, lab), n in sorted(count.items(), key=lambda kv: -kv[1]) if gg == g][:3]
-    bpms = [t.analysis.tempo.bpm for t in tracks if t.analysis.tempo and t.analysis.tempo.bpm]
+    bpms = [t.bpm for t in tracks if t.bpm]
     parts = [f"A {len(tracks)}-track set of about {max(1, round(minutes))} minute{'s' if round(minutes) > 1 else ''}."]
     if top("genre"):
         parts.append(f"Mostly {', '.join(top('genre'))}.")
@@ -775,7 +798,7 @@ def set_description(tracks: list[Track]) -> str:
     if len(bpms) >= 2:
         arc = "rises" if bpms[-1] > bpms[0] * 1.04 else "falls" if bpms[-1] < bpms[0] * 0.96 else "holds steady"
         parts.append(f"The tempo {arc} from about {bpms[0]:.0f} to {bpms[-1]:.0f} BPM.")
-    keys = [camelot(t.analysis.key.label) for t in tracks if t.analysis.key and t.analysis.key.label]
+    keys = [camelot(t.key) for t in tracks if t.key]
     if keys:
         parts.append(f"Keys (Camelot): {' → '.join(keys)}.")
     return " ".join(parts)
@@ -783,7 +806,7 @@ def set_description(tracks: list[Track]) -> str:
 
 def write_m3u(tracks: list[Track], out: str | os.PathLike) -> None:
     """An extended M3U playlist (UTF-8 when the name ends in .m3u8), the format every player reads."""
-    lines = ["#EXTM3U"] + [f"#EXTINF:{round(t.analysis.duration_s)},{Path(t.path).stem}\n{t.path}" for t in tracks]
+    lines = ["#EXTM3U"] + [f"#EXTINF:{round(t.duration_s)},{Path(t.path).stem}\n{t.path}" for t in tracks]
     Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -806,7 +829,7 @@ def _print_tracks(tracks: list[Track], fmt: str, out=None) -> None:
     elif fmt == "m3u":
         print("#EXTM3U", file=out)
         for t in tracks:
-            print(f"#EXTINF:{round(t.analysis.duration_s)},{Path(t.path).stem}\n{t.path}", file=out)
+            print(f"#EXTINF:{round(t.duration_s)},{Path(t.path).stem}\n{t.path}", file=out)
     else:
         for r in rows:
             facts = " ".join(str(x) for x in (f"{r['bpm']:.0f} BPM" if r["bpm"] else "", r["key"] or "", r["meter"] or "") if x)
@@ -881,7 +904,7 @@ def cmd_playlist(args) -> int:
     _print_tracks(tracks, "table" if args.out else "m3u")
     if args.describe:
         print("\n" + set_description(tracks))
-    print(f"playlist: {len(tracks)} tracks, {sum(t.analysis.duration_s for t in tracks) / 60:.1f} min"
+    print(f"playlist: {len(tracks)} tracks, {sum(t.duration_s for t in tracks) / 60:.1f} min"
           + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
     return 0
 
