@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "j2a.training.j2a2",
     "j2a.training.pretrain",
     "j2a.data.cli",
+    "j2a.library",
 ]
 
 

@@ -1,0 +1,236 @@
+"""`j2a index / search / similar / duplicates / playlist`: a real SQLite file, real analyses of generated and
+shared clips, a real kill of a running index."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from j2a import library as lib
+from j2a.data.synth import SynthSpec, render_to_file
+
+J2A = [sys.executable, "-m", "j2a.cli"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    """Six short generated pieces with known tempo, key and meter."""
+    d = tmp_path_factory.mktemp("clips")
+    specs = [SynthSpec(bpm=72, key="D minor", chords=["D:min", "A:min", "Bb:maj", "A:maj"], duration_s=10, seed=1),
+             SynthSpec(bpm=128, key="C major", duration_s=10, seed=2),
+             SynthSpec(bpm=96, beats_per_bar=3, key="G major", chords=["G:maj", "C:maj", "D:maj", "G:maj"], duration_s=10, seed=3),
+             SynthSpec(bpm=140, key="A minor", chords=["A:min", "F:maj", "C:maj", "G:maj"], duration_s=10, drums=False, seed=4),
+             SynthSpec(bpm=110, key="E major", chords=["E:maj", "A:maj", "B:maj", "E:maj"], duration_s=10, seed=5),
+             SynthSpec(bpm=84, key="F major", chords=["F:maj", "Bb:maj", "C:maj", "F:maj"], duration_s=10, seed=6)]
+    for n, s in enumerate(specs):
+        render_to_file(s, d / f"piece{n}_{s.bpm:g}bpm.wav")
+    return d
+
+
+@pytest.fixture(scope="module")
+def indexed(clips, tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "music.db"
+    with lib.Library(db) as L:
+        rep = L.index([str(clips)], describe=True, llm="none")
+    assert rep.added == 6 and not rep.failed
+    return db
+
+
+# ------------------------------------------------------------------------------------------- pure
+@pytest.mark.parametrize("key, code", [("C major", "8B"), ("A minor", "8A"), ("G major", "9B"), ("E minor", "9A"),
+                                       ("F major", "7B"), ("Bb minor", "3A"), ("F# minor", "11A"), ("B major", "1B")])
+def test_camelot_wheel(key, code):
+    assert lib.camelot(key) == code
+
+
+def test_mixing_rules():
+    assert lib.camelot_mixes("8A", "9A") and lib.camelot_mixes("8A", "7A") and lib.camelot_mixes("8A", "8B")
+    assert lib.camelot_mixes("12B", "1B") and not lib.camelot_mixes("8A", "10A") and not lib.camelot_mixes("8A", "9B")
+    assert lib.tempo_mixes(120, 126) and lib.tempo_mixes(70, 140) and not lib.tempo_mixes(120, 130)
+
+
+@pytest.mark.parametrize("query, expect, rest", [
+    ("calm piano pieces in D minor around 70 BPM", "bpm 66-74, key = D minor, instrument = piano", "calm pieces"),
+    ("strings in 3/4", "meter = 3/4, instrument = strings", "in"),
+    ("a slow piano piece in a minor key", "bpm 0-90, mode = minor, instrument = piano", "a piece"),
+    ("instrumental jazz 120-130 bpm", "bpm 120-130, vocals = no, genre = jazz", ""),
+    ("a waltz with female vocals", "meter = 3/4, vocals = female", "a with"),
+    ("8A techno", "camelot = 8A, genre = techno", ""),
+    ("not music", "not music", ""),
+])
+def test_query_words_become_filters(query, expect, rest):
+    f, left = lib.parse_query(query)
+    assert f.describe() == expect and left == rest
+
+
+# ------------------------------------------------------------------------------------------ index
+def test_index_holds_analysis_description_and_embeddings(indexed):
+    con = sqlite3.connect(indexed)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA user_version").fetchone()[0] == lib.SCHEMA_VERSION
+    rows = con.execute("SELECT path, bpm, key, camelot, meter, description, length(text_emb), length(audio_emb) FROM tracks").fetchall()
+    assert len(rows) == 6
+    for path, _bpm, key, cam, _meter, desc, temb, aemb in rows:
+        assert Path(path).exists() and desc and temb == 384 * 4 and aemb > 0
+        assert cam == lib.camelot(key)
+    byname = {Path(r[0]).name: r for r in rows}
+    assert abs(byname["piece0_72bpm.wav"][1] - 72) < 3 and byname["piece0_72bpm.wav"][2] == "D minor"
+    assert byname["piece2_96bpm.wav"][4] == "3/4"
+
+
+def test_second_run_skips_unchanged_sees_changed_moved_and_pruned(clips, tmp_path):
+    d = tmp_path / "music"
+    shutil.copytree(clips, d)
+    db = tmp_path / "m.db"
+    with lib.Library(db) as L:
+        assert L.index([str(d)], describe=False).added == 6
+        rep = L.index([str(d)], describe=False)
+        assert (rep.added, rep.updated, rep.unchanged) == (0, 0, 6)
+        os.utime(d / "piece1_128bpm.wav")  # touched, same bytes
+        shutil.copy(clips / "piece3_140bpm.wav", d / "piece2_96bpm.wav")  # other content under the same name
+        (d / "piece4_110bpm.wav").rename(d / "renamed.wav")
+        (d / "piece5_84bpm.wav").unlink()
+        rep = L.index([str(d)], describe=False, prune=True)
+        assert (rep.added, rep.updated, rep.moved, rep.unchanged, rep.pruned) == (0, 1, 1, 3, 1)
+        paths = [r[0] for r in L.con.execute("SELECT path FROM tracks")]
+        assert len(paths) == len(set(paths)) == 5 and str((d / "renamed.wav").resolve()) in paths
+        changed = L.track(str(d / "piece2_96bpm.wav")).analysis
+        assert abs(changed.tempo.bpm - 140) < 4
+
+
+def test_bad_file_is_recorded_with_its_reason_and_skipped(clips, tmp_path):
+    d = tmp_path / "music"
+    d.mkdir()
+    shutil.copy(clips / "piece0_72bpm.wav", d)
+    (d / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    db = tmp_path / "m.db"
+    r = subprocess.run(J2A + ["index", str(d), "--db", str(db), "--no-describe"], capture_output=True, text=True)
+    assert r.returncode == 1 and "broken.wav" in r.stderr and "1 added" in r.stderr
+    r = subprocess.run(J2A + ["index", "--errors", "--db", str(db)], capture_output=True, text=True)
+    (line,) = r.stdout.strip().splitlines()
+    assert line.startswith(str((d / "broken.wav").resolve()) + ": ") and len(line) > len(str(d)) + 20
+
+
+def test_a_killed_index_keeps_what_it_finished_and_a_rerun_completes(clips, tmp_path):
+    """SIGKILL mid-run, then run again: every file exactly once, the database intact; a search works meanwhile."""
+    db = tmp_path / "m.db"
+    p = subprocess.Popen(J2A + ["index", str(clips), "--db", str(db), "--no-describe"], stderr=subprocess.PIPE)
+    deadline, searched = time.time() + 300, False
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if db.exists():
+            try:
+                n = sqlite3.connect(db, timeout=5).execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue  # the schema is being created
+            if n >= 1 and not searched:  # a search while the index runs (WAL: readers do not wait)
+                with lib.Library(db) as reader:
+                    hits, _ = reader.search("", lib.Filters(is_music=None), limit=10)
+                assert len(hits) >= 1
+                searched = True
+            if n >= 2:
+                break
+    assert searched, "the index run finished no track in time"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    with lib.Library(db) as L:
+        before = len(L)
+        assert 2 <= before < 6 or before == 6
+        L.index([str(clips)], describe=False)
+        paths = [r[0] for r in L.con.execute("SELECT path FROM tracks")]
+        assert len(paths) == len(set(paths)) == 6
+        assert L.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_newer_or_foreign_databases_are_refused_and_older_ones_migrated(tmp_path, monkeypatch):
+    newer = tmp_path / "newer.db"
+    con = sqlite3.connect(newer)
+    con.execute(f"PRAGMA user_version={lib.SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(lib.LibraryError, match="newer than this J2A"):
+        lib.Library(newer)
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE people(name TEXT)")
+    r = subprocess.run(J2A + ["search", "jazz", "--db", str(foreign)], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "not a J2A library" in r.stderr
+    old = tmp_path / "old.db"
+    lib.Library(old).close()
+    monkeypatch.setattr(lib, "SCHEMA_VERSION", lib.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(lib.MIGRATIONS, lib.SCHEMA_VERSION, ["ALTER TABLE tracks ADD COLUMN rating INTEGER"])
+    with lib.Library(old) as L:
+        assert L.con.execute("PRAGMA user_version").fetchone()[0] == lib.SCHEMA_VERSION
+        assert "rating" in [r[1] for r in L.con.execute("PRAGMA table_info(tracks)")]
+
+
+# ----------------------------------------------------------------------------------------- search
+def test_search_filters_by_measured_facts_and_says_why(indexed):
+    with lib.Library(indexed) as L:
+        hits, f = L.search("a piece in D minor around 72 bpm")
+        assert [Path(t.path).name for t in hits] == ["piece0_72bpm.wav"]
+        assert any("D minor" in w for w in hits[0].why) and any("BPM" in w for w in hits[0].why)
+        hits, _ = L.search("a waltz")
+        assert [Path(t.path).name for t in hits] == ["piece2_96bpm.wav"]
+        hits, _ = L.search("music", lib.Filters(bpm=(120, 145)))
+        assert {Path(t.path).name for t in hits} == {"piece1_128bpm.wav", "piece3_140bpm.wav"}
+
+
+def test_cli_search_prints_filters_and_formats(indexed):
+    r = subprocess.run(J2A + ["search", "in C major", "--db", str(indexed), "--format", "json"], capture_output=True, text=True)
+    assert r.returncode == 0 and "filters: key = C major" in r.stderr
+    import json
+
+    rows = json.loads(r.stdout)
+    assert rows and all(x["key"] == "C major" for x in rows)
+    r = subprocess.run(J2A + ["search", "music", "--db", str(indexed), "--format", "m3u"], capture_output=True, text=True)
+    assert r.stdout.startswith("#EXTM3U") and r.stdout.count("#EXTINF") == 6
+
+
+def test_similar_and_mixable(indexed, clips):
+    with lib.Library(indexed) as L:
+        me = L.track(str(clips / "piece1_128bpm.wav"))
+        near = L.similar(me.id, limit=5)
+        assert len(near) == 5 and me.id not in [t.id for t in near]
+        assert all(a.score >= b.score for a, b in zip(near, near[1:]))
+        mine = lib.camelot(me.analysis.key.label)
+        for t in L.similar(str(clips / "piece1_128bpm.wav"), mixable=True):
+            assert lib.camelot_mixes(mine, lib.camelot(t.analysis.key.label))
+            assert lib.tempo_mixes(me.analysis.tempo.bpm, t.analysis.tempo.bpm)
+        with pytest.raises(lib.LibraryError, match="no such track"):
+            L.similar("/nowhere/song.mp3")
+
+
+def test_playlist_fills_the_time_and_orders_by_transitions(indexed, tmp_path):
+    out = tmp_path / "set.m3u8"
+    r = subprocess.run(J2A + ["playlist", "music", "--minutes", "0.5", "--out", str(out), "--describe", "--db", str(indexed)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "#EXTM3U" and 3 <= sum(line.startswith("#EXTINF") for line in lines) <= 4  # 10-s tracks, 30 s
+    assert "-track set of about" in r.stdout and "Keys (Camelot):" in r.stdout
+
+
+@pytest.mark.slow
+def test_duplicates_group_the_same_recording_in_other_formats_and_nothing_else(audio_dir, tmp_path):
+    """The shared dubstep clip in five formats plus a trimmed copy is one group; the other clips stay alone."""
+    d = tmp_path / "music"
+    d.mkdir()
+    for name in ("dubstep.wav", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.aac", "techno_loop.mp3",
+                 "hiphop.mp3", "madmom_sample.wav"):
+        shutil.copy(audio_dir / name, d / name)
+    import soundfile as sf
+
+    x, sr = sf.read(audio_dir / "dubstep.wav")
+    sf.write(d / "dubstep_trimmed.wav", x[int(0.5 * sr):], sr)
+    with lib.Library(tmp_path / "m.db") as L:
+        L.index([str(d)], describe=False)
+        groups = L.duplicates()
+    names = [sorted(Path(t.path).name for t in g) for g in groups]
+    assert names == [["dubstep.aac", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.wav", "dubstep_trimmed.wav"]]
+    assert all(t.why or t is g[-1] for g in groups for t in g)
