@@ -12,12 +12,12 @@ demo: setup
 
 ## Set everything up, lint, and run the whole test suite (what CI runs).
 test: setup
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
 
 ## Lint and run the unit tests: everything not marked slow (slow = real models on real audio in a loop). Under 2 minutes.
 test-fast: setup
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 ## Run every benchmark and rewrite bench/RESULTS.md.

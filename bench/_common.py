@@ -4,6 +4,7 @@ tracks made by looping the shared clips.
 A script imports it first (`from _common import REPO, AUDIO`): bench/ is the script's own folder, so it
 is importable, and importing it puts the repository first on sys.path, so `import j2a` is this checkout.
 """
+
 from __future__ import annotations
 
 import os

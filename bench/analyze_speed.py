@@ -17,6 +17,7 @@ Why this design:
 
     nice -n 10 .venv/bin/python bench/analyze_speed.py --durations 30,180,600,3600 --runs 3,3,1,1 --peer-runs 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,31 @@ import numpy as np
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 from _common import REPO, looped_clips  # noqa: E402
 
-CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
-         "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg",
-         "cuidado_falla_cancion.flac", "simac_01_mikri_rallou.flac"]
+CLIPS = [
+    "brahms_hungarian_dance_5.ogg",
+    "pistachio_ragtime.ogg",
+    "techno_loop.mp3",
+    "sweet_waltz.ogg",
+    "hainsworth_001.flac",
+    "vocadito_1.wav",
+    "flamenco.mp3",
+    "choice_drum_bass.ogg",
+    "cuidado_falla_cancion.flac",
+    "simac_01_mikri_rallou.flac",
+]
 SR = 44100
-RUN_ALL_ARGS = ["--durations", "30,180,600,3600", "--runs", "3,3,1,1", "--peer-runs", "1", "--peer-timeout", "1800",
-                "--mem-cap-gb", "8"]
+RUN_ALL_ARGS = [
+    "--durations",
+    "30,180,600,3600",
+    "--runs",
+    "3,3,1,1",
+    "--peer-runs",
+    "1",
+    "--peer-timeout",
+    "1800",
+    "--mem-cap-gb",
+    "8",
+]
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -80,8 +100,14 @@ def child_j2a(path: str, warm: str) -> dict:
     load = time.perf_counter() - t
     c0, t0 = time.process_time(), time.perf_counter()
     a = j2a.analyze(path)
-    return {"load_s": load, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-            "stages": dict(a.timings_s), "is_music": a.is_music, "bpm": a.tempo.bpm if a.tempo else None}
+    return {
+        "load_s": load,
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "stages": dict(a.timings_s),
+        "is_music": a.is_music,
+        "bpm": a.tempo.bpm if a.tempo else None,
+    }
 
 
 def child_madmom(path: str, warm: str) -> dict:
@@ -125,7 +151,9 @@ def ref_tree(ref: str) -> Path:
     out = Path(tempfile.gettempdir()) / f"j2a-ref-{ref}"
     if not (out / "j2a").is_dir():
         out.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "j2a"], check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref, "j2a"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
     return out
 
@@ -153,7 +181,7 @@ def run_child(tool: str, path: Path, warm: Path, mem_cap_gb: float, timeout_s: f
             cpu = sum(q.cpu_times().user + q.cpu_times().system for q in procs)
         except psutil.Error:
             pass
-        if polled_peak > mem_cap_gb * 2 ** 30:
+        if polled_peak > mem_cap_gb * 2**30:
             killed = f"killed: memory > {mem_cap_gb:g} GiB after {cpu:.0f} CPU s"
         elif cpu > timeout_s:  # CPU seconds, not wall: on a shared machine wall time measures the neighbours
             killed = f"killed: > {timeout_s:.0f} CPU s"
@@ -166,11 +194,14 @@ def run_child(tool: str, path: Path, warm: Path, mem_cap_gb: float, timeout_s: f
     reader.join()
     peak = polled_peak  # the child reports its exact ru_maxrss when it finishes
     if killed:
-        return {"error": killed, "peak_gb": peak / 2 ** 30}
+        return {"error": killed, "peak_gb": peak / 2**30}
     if p.returncode != 0:
-        return {"error": f"exit {p.returncode}: {(out_box.get('err') or '').strip().splitlines()[-1:]}", "peak_gb": peak / 2 ** 30}
+        return {
+            "error": f"exit {p.returncode}: {(out_box.get('err') or '').strip().splitlines()[-1:]}",
+            "peak_gb": peak / 2**30,
+        }
     res = json.loads(out_box["out"].strip().splitlines()[-1])
-    res["peak_gb"] = max(peak, res.pop("maxrss", 0)) / 2 ** 30
+    res["peak_gb"] = max(peak, res.pop("maxrss", 0)) / 2**30
     return res
 
 
@@ -187,7 +218,9 @@ def main(argv=None) -> int:
     ap.add_argument("--mem-cap-gb", type=float, default=8.0, help="kill a run above this RSS (GiB)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="kill a run after this many CPU seconds")
     ap.add_argument("--peer-runs", default=None, help="runs per duration for madmom (default: --runs)")
-    ap.add_argument("--peer-timeout", type=float, default=None, help="CPU-seconds limit for madmom runs (default: --timeout)")
+    ap.add_argument(
+        "--peer-timeout", type=float, default=None, help="CPU-seconds limit for madmom runs (default: --timeout)"
+    )
     ap.add_argument("--tmp", default=None, help="folder for the generated inputs (default: a temp dir)")
     ap.add_argument("--no-heading", action="store_true", help="print the table only")
     ap.add_argument("--child", nargs=3, metavar=("TOOL", "PATH", "WARM"), help=argparse.SUPPRESS)
@@ -214,10 +247,14 @@ def main(argv=None) -> int:
     rows = []
     if not args.no_heading:
         print("## Analysis speed and memory\n")
-        print("RTF = audio seconds / processing seconds (after a warm-up that loads the models); CPU s = all threads; "
-              "peak = max RSS of the run's process; madmom = raw processors (beats, downbeats, key, chords) on the whole file.\n")
-    header = ("| input | tool | runs | RTF wall (x real time) | RTF CPU | wall s | CPU s | wall s per audio min | peak GiB | load s "
-              "| stages, CPU s (median) |")
+        print(
+            "RTF = audio seconds / processing seconds (after a warm-up that loads the models); CPU s = all threads; "
+            "peak = max RSS of the run's process; madmom = raw processors (beats, downbeats, key, chords) on the whole file.\n"
+        )
+    header = (
+        "| input | tool | runs | RTF wall (x real time) | RTF CPU | wall s | CPU s | wall s per audio min | peak GiB | load s "
+        "| stages, CPU s (median) |"
+    )
     print(header)
     print("|" + "---|" * 11)
     for dur, n_j2a, n_peer in zip(durations, runs, peer_runs):
@@ -242,9 +279,11 @@ def main(argv=None) -> int:
             else:
                 wall = statistics.median(r["wall_s"] for r in ok)
                 cpu = statistics.median(r["cpu_s"] for r in ok)
-                row = (f"| {label} | {tool} | {len(ok)} | {dur / wall:.1f} | {dur / cpu:.1f} | {wall:.1f} | {cpu:.1f} | {wall / (dur / 60):.2f} | "
-                       f"{max(r['peak_gb'] for r in ok):.2f} | {statistics.median(r['load_s'] for r in ok):.1f} | "
-                       f"{fmt_stages([r['stages'] for r in ok])} |")
+                row = (
+                    f"| {label} | {tool} | {len(ok)} | {dur / wall:.1f} | {dur / cpu:.1f} | {wall:.1f} | {cpu:.1f} | {wall / (dur / 60):.2f} | "
+                    f"{max(r['peak_gb'] for r in ok):.2f} | {statistics.median(r['load_s'] for r in ok):.1f} | "
+                    f"{fmt_stages([r['stages'] for r in ok])} |"
+                )
             print(row, flush=True)
             rows.append(row)
     return 0

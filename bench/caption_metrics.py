@@ -12,6 +12,7 @@ The scorer's own speed is reported too.
 
     nice -n 10 .venv/bin/python bench/caption_metrics.py --llm-limit 40
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ def row(name: str, s: dict, secs: float | None = None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--llm", default="local", help="J2A LLM backend for the LLM row (default: %(default)s)")
-    ap.add_argument("--llm-limit", type=int, default=40, help="rows captioned by the LLM; 0 = skip (default: %(default)s)")
+    ap.add_argument(
+        "--llm-limit", type=int, default=40, help="rows captioned by the LLM; 0 = skip (default: %(default)s)"
+    )
     a = ap.parse_args(argv)
 
     from j2a.eval.captions import load_preds, load_refs, score_captions
@@ -49,24 +52,34 @@ def main(argv=None) -> int:
 
     refs = load_refs(CAPS / "musiccaps-dev.csv")
     tags = aspects_by_id()
-    systems = {"LP-MusicCaps writing (GPT-3.5)": load_preds(CAPS / "lp-musiccaps-writing-dev.json"),
-               "LP-MusicCaps summary (GPT-3.5)": load_preds(CAPS / "lp-musiccaps-summary-dev.json")}
+    systems = {
+        "LP-MusicCaps writing (GPT-3.5)": load_preds(CAPS / "lp-musiccaps-writing-dev.json"),
+        "LP-MusicCaps summary (GPT-3.5)": load_preds(CAPS / "lp-musiccaps-summary-dev.json"),
+    }
     ids = [k for k in systems["LP-MusicCaps writing (GPT-3.5)"] if k in refs]
     systems["J2A template (tags only)"] = {k: template_caption(tags[k]) for k in ids}
 
     head = "| system | n | B1 | B2 | B3 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | sacreBLEU | scoring s |"
     sep = "|" + "---|" * 12
-    lines = ["## Caption metrics on MusicCaps dev (tag-to-caption, same scorer)", "",
-             "Input for every system: the row's `aspect_list`; references: the human MusicCaps captions "
-             "(`../shared/data/captions/musiccaps-dev.csv`). All metrics x100 from `j2a.eval.captions.score_captions`.", "",
-             head, sep]
+    lines = [
+        "## Caption metrics on MusicCaps dev (tag-to-caption, same scorer)",
+        "",
+        "Input for every system: the row's `aspect_list`; references: the human MusicCaps captions "
+        "(`../shared/data/captions/musiccaps-dev.csv`). All metrics x100 from `j2a.eval.captions.score_captions`.",
+        "",
+        head,
+        sep,
+    ]
     for name, preds in systems.items():
         t = time.perf_counter()
         s = score_captions(refs, preds)
         lines.append(row(name, s, time.perf_counter() - t))
         print(lines[-1], file=sys.stderr)
-    lines += ["", "The LP-MusicCaps rows reproduce the issue's pinned values (B1 36.9, B2 20.4, B3 11.8, B4 6.9, "
-                  "METEOR 18.6, ROUGE-L 24.7, CIDEr 34.2, SBERT 70.2 for writing), checked by tests/test_evaluate_captions.py."]
+    lines += [
+        "",
+        "The LP-MusicCaps rows reproduce the issue's pinned values (B1 36.9, B2 20.4, B3 11.8, B4 6.9, "
+        "METEOR 18.6, ROUGE-L 24.7, CIDEr 34.2, SBERT 70.2 for writing), checked by tests/test_evaluate_captions.py.",
+    ]
 
     if a.llm_limit > 0:
         sub = ids[: a.llm_limit]
@@ -85,8 +98,11 @@ def main(argv=None) -> int:
             lines += [head, sep]
             for name, preds in subsys.items():
                 lines.append(row(name, score_captions(refs, preds)))
-            lines += ["", f"LLM load {load_s:.1f} s; generation {gen_s:.1f} s for {len(sub)} captions "
-                          f"({gen_s / len(sub):.2f} s each, CPU, machine shared). Example: \"{outs[0]}\""]
+            lines += [
+                "",
+                f"LLM load {load_s:.1f} s; generation {gen_s:.1f} s for {len(sub)} captions "
+                f'({gen_s / len(sub):.2f} s each, CPU, machine shared). Example: "{outs[0]}"',
+            ]
         except Exception as e:  # no local model: say so rather than drop the row silently
             lines.append(f"J2A LLM unavailable here: {type(e).__name__}: {e}")
     print("\n".join(lines))

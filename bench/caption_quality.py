@@ -13,6 +13,7 @@ prompted with three training examples (few-shot); the deterministic template. Ge
 journaled in --work, so a killed run resumes where it stopped. Dev rows are never used for training
 or model selection (j2a train-llm holds out part of the train split for that).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,10 @@ def few_shot_prefix(k: int = 3, seed: int = 0) -> str:
 
 
 def lp_preds(name: str) -> dict[str, str]:
-    return {f"{d['ytid']}_{int(d['start_s'])}": d["prediction"] for d in json.loads((CAPS / f"lp-musiccaps-{name}-dev.json").read_text())}
+    return {
+        f"{d['ytid']}_{int(d['start_s'])}": d["prediction"]
+        for d in json.loads((CAPS / f"lp-musiccaps-{name}-dev.json").read_text())
+    }
 
 
 def journal_preds(path: Path) -> dict[str, str]:
@@ -65,13 +69,17 @@ def journal_preds(path: Path) -> dict[str, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=498, help="first N of the 498 LP-covered dev rows (default: all)")
-    ap.add_argument("--base-limit", type=int, default=0, help="rows for base-Gemma few-shot (default: --limit; -1 = skip)")
+    ap.add_argument(
+        "--base-limit", type=int, default=0, help="rows for base-Gemma few-shot (default: --limit; -1 = skip)"
+    )
     ap.add_argument("--work", default=str(REPO / "runs" / "caption_quality"), help="journals of generated captions")
     ap.add_argument("--systems", default="j2a,j2a_reduced,base_fewshot,template", help="generated systems to run")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--minutes", type=float, default=0, help="stop generating after this budget; score the rows done")
     ap.add_argument("--no-sbert", action="store_true")
-    ap.add_argument("--score-only", action="store_true", help="generate nothing with an LLM: score the journals in --work")
+    ap.add_argument(
+        "--score-only", action="store_true", help="generate nothing with an LLM: score the journals in --work"
+    )
     ap.add_argument("--write-results", action="store_true", help="append the table to bench/RESULTS.md")
     args = ap.parse_args()
 
@@ -93,7 +101,13 @@ def main() -> int:
     gen = {
         "j2a": ("J2A-LLM (aspects)", "local", False, "", len(rows)),
         "j2a_reduced": ("J2A-LLM (reduced to analysis tags)", "local", True, "", len(rows)),
-        "base_fewshot": ("Gemma 3 270M base, 3-shot", "gemma-base", False, few_shot_prefix(), args.base_limit or len(rows)),
+        "base_fewshot": (
+            "Gemma 3 270M base, 3-shot",
+            "gemma-base",
+            False,
+            few_shot_prefix(),
+            args.base_limit or len(rows),
+        ),
         "template": ("Template (no LLM)", "none", False, "", len(rows)),
     }
     # Rounds of --batch rows, every system per round, so a time budget leaves all systems on the same rows.
@@ -115,10 +129,21 @@ def main() -> int:
             if s0 >= n:
                 continue
             t = time.time()
-            lt.caption_journal(rows[s0 : min(s0 + args.batch, n)], work / f"{key}.jsonl", load_llm(spec, decode="fp32"), reduced=reduced,
-                               batch=args.batch, prefix=prefix, max_new_tokens=110, progress=False)
+            lt.caption_journal(
+                rows[s0 : min(s0 + args.batch, n)],
+                work / f"{key}.jsonl",
+                load_llm(spec, decode="fp32"),
+                reduced=reduced,
+                batch=args.batch,
+                prefix=prefix,
+                max_new_tokens=110,
+                progress=False,
+            )
             secs[key] += time.time() - t
-        print(f"[caption_quality] rows {s0 + args.batch}: " + ", ".join(f"{k} {v:.0f}s" for k, v in secs.items()), flush=True)
+        print(
+            f"[caption_quality] rows {s0 + args.batch}: " + ", ".join(f"{k} {v:.0f}s" for k, v in secs.items()),
+            flush=True,
+        )
     done = {k: journal_preds(work / f"{k}.jsonl") for k in systems}
     common = set(keys)
     for key in systems:
@@ -130,18 +155,27 @@ def main() -> int:
     for lp, name in (("writing", "LP-MusicCaps writing (GPT-3.5)"), ("summary", "LP-MusicCaps summary (GPT-3.5)")):
         score(name, {k: v for k, v in lp_preds(lp).items() if k in common})
     if "base_fewshot" in systems and done["base_fewshot"] and len(done["base_fewshot"]) < len(common):
-        score("J2A-LLM (aspects) on the base-few-shot rows", {k: v for k, v in done["j2a"].items() if k in done["base_fewshot"]})
+        score(
+            "J2A-LLM (aspects) on the base-few-shot rows",
+            {k: v for k, v in done["j2a"].items() if k in done["base_fewshot"]},
+        )
     # One system after another: scoring them side by side in threads (Java METEOR / PTB tokenizer and the
     # SBERT model shared between threads) twice ended the script with exit code 0 and no table.
     for name, preds in jobs:
         s = score_captions({k: refs[k] for k in preds}, preds, sbert=not args.no_sbert)
         table.append((name, s["n"], s, ""))
-        print(f"{name:40s} n={s['n']:3d} " + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS), flush=True)
+        print(
+            f"{name:40s} n={s['n']:3d} "
+            + " ".join(f"{m}={s[m]:.1f}" if s.get(m) is not None else f"{m}=-" for m in METRICS),
+            flush=True,
+        )
 
     head = "| system | rows | " + " | ".join(["B1", "B2", "B3", "B4", "METEOR", "ROUGE-L", "CIDEr", "SBERT"]) + " |"
     lines = [head, "|" + "---|" * 10]
     for name, n, s, _ in table:
-        lines.append(f"| {name} | {n} | " + " | ".join("-" if s.get(m) is None else f"{s[m]:.1f}" for m in METRICS) + " |")
+        lines.append(
+            f"| {name} | {n} | " + " | ".join("-" if s.get(m) is None else f"{s[m]:.1f}" for m in METRICS) + " |"
+        )
     md = "\n".join(lines)
     print("\n" + md)
     if args.write_results:

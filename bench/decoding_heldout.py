@@ -7,6 +7,7 @@ frequencies do not matter.
 
     python bench/decoding_heldout.py --adapter runs/j2a-llm --settings ngram3,beam4,beam4_lp1.5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,29 +50,43 @@ def main() -> int:
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--max-new-tokens", type=int, default=110)
     ap.add_argument("--batch-size", type=int, default=16, help="prompts per generate step (1 = as describe runs)")
-    ap.add_argument("--decode", default="fp32", help="decode-step precision of the local model: fp32 (default, as "
-                    "j2a caption-tags) | int8 (describe's default) | bf16")
+    ap.add_argument(
+        "--decode",
+        default="fp32",
+        help="decode-step precision of the local model: fp32 (default, as "
+        "j2a caption-tags) | int8 (describe's default) | bf16",
+    )
     args = ap.parse_args()
 
     cfg = json.loads((Path(args.adapter) / "training.json").read_text())["config"]
     rows = [r for r in llm_data.read_captions_csv(args.data) if r["caption"]]
-    split = lt.LLMTrainConfig(**{k: v for k, v in cfg.items() if k in lt.LLMTrainConfig.__dataclass_fields__}).held_out_seed
+    split = lt.LLMTrainConfig(
+        **{k: v for k, v in cfg.items() if k in lt.LLMTrainConfig.__dataclass_fields__}
+    ).held_out_seed
     _, held = llm_data.split_rows(rows, cfg["holdout"], split)
     refs = {f"{r['ytid']}_{r['start_s']}": [r["caption"]] for r in held}
-    print(f"{len(held)} held-out train rows (split seed {split}); batch {args.batch_size}, decode {args.decode}",
-          flush=True)
+    print(
+        f"{len(held)} held-out train rows (split seed {split}); batch {args.batch_size}, decode {args.decode}",
+        flush=True,
+    )
     print("| setting | B1 | B4 | METEOR | ROUGE-L | CIDEr | SBERT | words | s |\n|---|---|---|---|---|---|---|---|---|")
     llm = load_llm("local", adapter=args.adapter, decode=args.decode)  # one model; settings go per generate() call
     ps = [prompts.format_prompt(r["aspects"]) for r in held]  # as lt.caption_rows builds them
     for name in args.settings.split(","):
         t = time.time()
-        preds = dict(zip(refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                                **SETTINGS[name])))
+        preds = dict(
+            zip(
+                refs, llm.generate(ps, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, **SETTINGS[name])
+            )
+        )
         dt = time.time() - t
         s = score_captions(refs, preds)
         words = sum(len(p.split()) for p in preds.values()) / len(preds)
-        print(f"| {name} | {s['bleu1']:.1f} | {s['bleu4']:.1f} | {s['meteor']:.1f} | {s['rouge_l']:.1f} | {s['cider']:.1f} | "
-              f"{s['sbert']:.1f} | {words:.0f} | {dt:.0f} |", flush=True)
+        print(
+            f"| {name} | {s['bleu1']:.1f} | {s['bleu4']:.1f} | {s['meteor']:.1f} | {s['rouge_l']:.1f} | {s['cider']:.1f} | "
+            f"{s['sbert']:.1f} | {words:.0f} | {dt:.0f} |",
+            flush=True,
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ caption (LLM + guard), median of several runs, with the template backend ('none'
 
     nice -n 10 .venv/bin/python bench/describe_speed.py --runs 3 --threads 2 --append
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,16 @@ import numpy as np
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 from _common import REPO, RESULTS, looped_clips  # noqa: E402
 
-CLIPS = ["brahms_hungarian_dance_5.ogg", "pistachio_ragtime.ogg", "techno_loop.mp3", "sweet_waltz.ogg",
-         "hainsworth_001.flac", "vocadito_1.wav", "flamenco.mp3", "choice_drum_bass.ogg"]
+CLIPS = [
+    "brahms_hungarian_dance_5.ogg",
+    "pistachio_ragtime.ogg",
+    "techno_loop.mp3",
+    "sweet_waltz.ogg",
+    "hainsworth_001.flac",
+    "vocadito_1.wav",
+    "flamenco.mp3",
+    "choice_drum_bass.ogg",
+]
 
 
 def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
@@ -35,8 +44,10 @@ def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:
 
 
 def load_seconds(spec: str, threads: int, adapter: str | None = None) -> float:
-    code = (f"import torch; torch.set_num_threads({threads}); from j2a.llm.backends import timed_load; "
-            f"_, t = timed_load({spec!r}, adapter={adapter!r}); print(t)")
+    code = (
+        f"import torch; torch.set_num_threads({threads}); from j2a.llm.backends import timed_load; "
+        f"_, t = timed_load({spec!r}, adapter={adapter!r}); print(t)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     return float(r.stdout.strip().splitlines()[-1])
 
@@ -83,7 +94,9 @@ def main() -> int:
     fp32 = None
     if hasattr(llm, "gen"):
         backends[f"{args.llm}, greedy (--beams 1)"] = (llm, DescribeConfig(num_beams=1))
-    if getattr(getattr(llm, "model", None), "decode_precision", "fp32") != "fp32":  # j2a.llm.gemma with int8 / bf16 steps
+    if (
+        getattr(getattr(llm, "model", None), "decode_precision", "fp32") != "fp32"
+    ):  # j2a.llm.gemma with int8 / bf16 steps
         fp32 = load_llm(args.llm, adapter=args.adapter, decode="fp32")
         backends[f"{args.llm}, fp32 decode steps"] = (fp32, None)
     ana, cap, tries = [], {n: [] for n in backends}, {n: [] for n in backends}
@@ -105,22 +118,30 @@ def main() -> int:
     if hasattr(llm, "tokenizer"):
         prec = getattr(llm.model, "decode_precision", "")
         p = format_prompt(aspects, facts)
-        rates = {f"{llm.gen.num_beams} beams, {prec} decode": tokens_per_s(llm, p, args.runs),
-                 f"greedy, {prec} decode": tokens_per_s(llm, p, args.runs, num_beams=1)}
+        rates = {
+            f"{llm.gen.num_beams} beams, {prec} decode": tokens_per_s(llm, p, args.runs),
+            f"greedy, {prec} decode": tokens_per_s(llm, p, args.runs, num_beams=1),
+        }
         if fp32 is not None:
             rates[f"{llm.gen.num_beams} beams, fp32 decode"] = tokens_per_s(fp32, p, args.runs)
             rates["greedy, fp32 decode"] = tokens_per_s(fp32, p, args.runs, num_beams=1)
 
-    lines = [f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
-             f"median of {args.runs} runs; 1-min load average at the end {os.getloadavg()[0]:.1f}.", "",
-             "| backend | describe total (s) | analysis (s) | caption: LLM + guard (s) | max tries |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"Track of {args.seconds:.0f} s ({len(CLIPS)} shared clips concatenated), torch threads = {args.threads}, "
+        f"median of {args.runs} runs; 1-min load average at the end {os.getloadavg()[0]:.1f}.",
+        "",
+        "| backend | describe total (s) | analysis (s) | caption: LLM + guard (s) | max tries |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {n} | {t:.2f} | {an:.2f} | {c:.2f} | {tr} |" for n, t, an, c, tr in rows]
-    lines += ["", f"- model load ({args.llm}, fresh process, cached weights): median {statistics.median(loads):.2f} s "
-                  f"(runs: {', '.join(f'{x:.2f}' for x in loads)})",
-              f"- LLM decoding ({getattr(llm, 'name', args.llm)}): " + "; ".join(
-                  f"{k}: {tps:.1f} new tokens/s ({ntok} tokens in the caption)" for k, (tps, ntok) in rates.items()),
-              "- targets: describe <= 20 s per 3-min track, model load <= 5 s"]
+    lines += [
+        "",
+        f"- model load ({args.llm}, fresh process, cached weights): median {statistics.median(loads):.2f} s "
+        f"(runs: {', '.join(f'{x:.2f}' for x in loads)})",
+        f"- LLM decoding ({getattr(llm, 'name', args.llm)}): "
+        + "; ".join(f"{k}: {tps:.1f} new tokens/s ({ntok} tokens in the caption)" for k, (tps, ntok) in rates.items()),
+        "- targets: describe <= 20 s per 3-min track, model load <= 5 s",
+    ]
     table = "\n".join(lines)
     print(table)
     print("\nlast caption:", caption)

@@ -10,6 +10,7 @@ is a contradiction.
     python bench/describe_truth.py                 # J2A-LLM (the default model)
     python bench/describe_truth.py --llm none      # the template
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,17 +19,37 @@ import _common  # noqa: E402,F401  (this checkout first on sys.path)
 
 # manifest instrument -> the guard concepts a description may use for it
 PARTS = {
-    "guitar": {"guitar", "acoustic guitar", "electric guitar"}, "acoustic guitar": {"guitar", "acoustic guitar"},
-    "electric guitar": {"guitar", "electric guitar"}, "clarinet": {"clarinet", "woodwinds"},
-    "flute": {"flute", "woodwinds"}, "piano": {"piano"}, "saxophone": {"saxophone", "woodwinds"},
-    "tenor saxophone": {"saxophone", "woodwinds"}, "trumpet": {"trumpet", "brass"},
-    "violin": {"violin", "strings"}, "cello": {"cello", "strings"}, "voice": set(), "solo voice": set(),
-    "bendir": {"drums", "hand percussion"}, "organ": {"organ"}, "drums": {"drums", "drum machine"},
-    "tabla": {"tabla", "drums", "hand percussion"}, "contrabass": {"bass", "strings"}, "bass": {"bass"},
+    "guitar": {"guitar", "acoustic guitar", "electric guitar"},
+    "acoustic guitar": {"guitar", "acoustic guitar"},
+    "electric guitar": {"guitar", "electric guitar"},
+    "clarinet": {"clarinet", "woodwinds"},
+    "flute": {"flute", "woodwinds"},
+    "piano": {"piano"},
+    "saxophone": {"saxophone", "woodwinds"},
+    "tenor saxophone": {"saxophone", "woodwinds"},
+    "trumpet": {"trumpet", "brass"},
+    "violin": {"violin", "strings"},
+    "cello": {"cello", "strings"},
+    "voice": set(),
+    "solo voice": set(),
+    "bendir": {"drums", "hand percussion"},
+    "organ": {"organ"},
+    "drums": {"drums", "drum machine"},
+    "tabla": {"tabla", "drums", "hand percussion"},
+    "contrabass": {"bass", "strings"},
+    "bass": {"bass"},
     "string orchestra": {"strings", "violin", "cello", "orchestra", "bass"},
 }
-COMPLETE = ("Medley-solos", "TinySOL", "sms-tools", "Sonic Pi", "IDMT", "audiomentations", "vocadito",
-            "Jingju")  # collections whose clips hold one named instrument or voice alone
+COMPLETE = (
+    "Medley-solos",
+    "TinySOL",
+    "sms-tools",
+    "Sonic Pi",
+    "IDMT",
+    "audiomentations",
+    "vocadito",
+    "Jingju",
+)  # collections whose clips hold one named instrument or voice alone
 
 
 def known_parts(r: dict) -> set[str] | None:
@@ -74,10 +95,12 @@ def main() -> None:
                 if ((c.concept != "instrumental") != c.negated) != voice:
                     wrong.append((r["file"], str(c), d.caption))
     print(f"## Descriptions against the labels ({args.llm})\n")
-    print(f"{len(rows)} clips with fully known parts; {claims} instrument / vocal claims in their descriptions; "
-          f"**{len(wrong)} contradict the labels**.\n")
+    print(
+        f"{len(rows)} clips with fully known parts; {claims} instrument / vocal claims in their descriptions; "
+        f"**{len(wrong)} contradict the labels**.\n"
+    )
     for f, c, cap in wrong:
-        print(f"- {f}: {c} — \"{cap}\"")
+        print(f'- {f}: {c} — "{cap}"')
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ truth.tempo_class, truth.family, truth.source).
     python bench/encoder_probe.py --manifest runs/j2a2-bal/train.jsonl \
         --encoders musicnn:MTT_musicnn:penultimate:1 musicnn:MTT_musicnn:rhythm:1 musicnn:MTT_musicnn:penultimate+rhythm:1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,17 +52,28 @@ def probe(x: np.ndarray, y: list[str], groups: list[str], c: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--manifest", required=True)
-    ap.add_argument("--encoders", nargs="+", default=["musicnn:MTT_musicnn:penultimate:1", "musicnn:MTT_musicnn:rhythm:1",
-                                                      "musicnn:MTT_musicnn:penultimate+rhythm:1"])
+    ap.add_argument(
+        "--encoders",
+        nargs="+",
+        default=[
+            "musicnn:MTT_musicnn:penultimate:1",
+            "musicnn:MTT_musicnn:rhythm:1",
+            "musicnn:MTT_musicnn:penultimate+rhythm:1",
+        ],
+    )
     ap.add_argument("--clip-s", type=float, default=10.0)
-    ap.add_argument("--c", type=float, nargs="+", default=[0.1, 1.0], help="inverse regularisation strengths; best reported")
+    ap.add_argument(
+        "--c", type=float, nargs="+", default=[0.1, 1.0], help="inverse regularisation strengths; best reported"
+    )
     a = ap.parse_args()
     rows = [json.loads(x) for x in open(a.manifest) if x.strip()]
     tempo = [r["truth"]["tempo_class"] for r in rows]
     fam = [r["truth"]["family"] for r in rows]
     groups = [r["truth"]["source"] for r in rows]
-    print(f"{len(rows)} clips from {len(set(groups))} scores; chance: tempo {max(map(tempo.count, set(tempo))) / len(rows):.2f} "
-          f"(majority), family {max(map(fam.count, set(fam))) / len(rows):.2f} (majority)\n")
+    print(
+        f"{len(rows)} clips from {len(set(groups))} scores; chance: tempo {max(map(tempo.count, set(tempo))) / len(rows):.2f} "
+        f"(majority), family {max(map(fam.count, set(fam))) / len(rows):.2f} (majority)\n"
+    )
     print("| encoder | dim | tempo class (probe) | instrument family (probe) | feature s/clip |")
     print("|---|---|---|---|---|")
     for spec in a.encoders:

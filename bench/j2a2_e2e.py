@@ -15,6 +15,7 @@ Stages (each resumable; outputs under --work):
 
     python bench/j2a2_e2e.py --stage all --work /tmp/j2a2-e2e
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,16 @@ def tempo_of(text: str) -> str | None:
 
     t = text.lower()
     m = re.search(r"(\d+(?:\.\d+)?)\s*bpm", t)
-    words = [(m2.start(), c) for c, pat in [("slow", r"\bslow"), ("medium", r"\bmoderate|\bmedium|\bmid-tempo"),
-                                           ("fast", r"\bfast|\bquick|\bbrisk|\bupbeat|\blively")] for m2 in [re.search(pat, t)] if m2]
+    words = [
+        (m2.start(), c)
+        for c, pat in [
+            ("slow", r"\bslow"),
+            ("medium", r"\bmoderate|\bmedium|\bmid-tempo"),
+            ("fast", r"\bfast|\bquick|\bbrisk|\bupbeat|\blively"),
+        ]
+        for m2 in [re.search(pat, t)]
+        if m2
+    ]
     if words:
         return min(words)[1]
     return tempo_class(float(m.group(1))) if m else None
@@ -90,9 +99,20 @@ def _render_score(job):
             except Exception as e:
                 return rows, f"{source}: {type(e).__name__}: {e}"
         tclass = R.tempo_class(bpm)
-        rows.append({"audio": str(wav), "text": target_caption(R.FAMILIES[family][0], tclass), "split": split,
-                     "truth": {"family": family, "instrument": R.FAMILIES[family][0], "bpm": bpm, "tempo_class": tclass,
-                               "source": source}})
+        rows.append(
+            {
+                "audio": str(wav),
+                "text": target_caption(R.FAMILIES[family][0], tclass),
+                "split": split,
+                "truth": {
+                    "family": family,
+                    "instrument": R.FAMILIES[family][0],
+                    "bpm": bpm,
+                    "tempo_class": tclass,
+                    "source": source,
+                },
+            }
+        )
     return rows, None
 
 
@@ -139,19 +159,39 @@ def render(work: Path, n_train: int, renditions: int, n_test: int, seed: int, wo
     (work / "render_s.txt").write_text(f"{time.time() - t0:.1f}\n")
     for split in rows:
         (work / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[split]))
-    print(f"render: {len(rows['train'])} train renditions of {n_train} scores, {len(rows['test'])} test pieces "
-          f"in {time.time() - t0:.0f} s", file=sys.stderr)
+    print(
+        f"render: {len(rows['train'])} train renditions of {n_train} scores, {len(rows['test'])} test pieces "
+        f"in {time.time() - t0:.0f} s",
+        file=sys.stderr,
+    )
 
 
 # ------------------------------------------------------------------------------------------- train
 def train_stage(work: Path, args) -> None:
     from j2a.training.j2a2 import J2A2TrainConfig, train
 
-    cfg = J2A2TrainConfig(data=str(work / "train.jsonl"), out=str(work / args.run), preset="j2a-2.1", encoder=args.encoder,
-                      llm=args.llm, clip_s=10.0, stride=2, batch_size=args.batch_size, lr=args.lr, warmup_steps=5,
-                      weight_decay=args.weight_decay,
-                      max_steps=args.max_steps, max_time_s=args.train_minutes * 60, save_every=50, val_every=10**9,
-                      max_target_tokens=24, seed=0, resume=True, progress=False, bf16=_bf16(args.bf16))
+    cfg = J2A2TrainConfig(
+        data=str(work / "train.jsonl"),
+        out=str(work / args.run),
+        preset="j2a-2.1",
+        encoder=args.encoder,
+        llm=args.llm,
+        clip_s=10.0,
+        stride=2,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=5,
+        weight_decay=args.weight_decay,
+        max_steps=args.max_steps,
+        max_time_s=args.train_minutes * 60,
+        save_every=50,
+        val_every=10**9,
+        max_target_tokens=24,
+        seed=0,
+        resume=True,
+        progress=False,
+        bf16=_bf16(args.bf16),
+    )
     t0 = time.time()
     train(cfg)
     _out(work, args, "train_s.txt").write_text(f"{time.time() - t0:.1f}\n")
@@ -197,11 +237,15 @@ def eval_stage(work: Path, args) -> None:
     t0 = time.time()
     preds = []
     for i in range(0, len(rows), 8):
-        b = rows[i:i + 8]
+        b = rows[i : i + 8]
         feats = torch.cat([m.features_for(r["audio"]) for r in b])
         preds += m.generate(feats, [m.cfg.caption_prompt] * len(b), max_new_tokens=24)
-    res = {"n": len(rows), **_score(rows, preds), "seconds": round(time.time() - t0, 1),
-           "examples": [{"truth": r["text"], "pred": p} for r, p in zip(rows, preds)]}
+    res = {
+        "n": len(rows),
+        **_score(rows, preds),
+        "seconds": round(time.time() - t0, 1),
+        "examples": [{"truth": r["text"], "pred": p} for r, p in zip(rows, preds)],
+    }
     _out(work, args, "eval_j2a21.json").write_text(json.dumps(res, indent=2))
     print(json.dumps({k: v for k, v in res.items() if k != "examples"}), file=sys.stderr)
 
@@ -233,8 +277,11 @@ def report(work: Path, args) -> None:
     log = [json.loads(x) for x in (work / args.run / "log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
     j21 = json.loads(_out(work, args, "eval_j2a21.json").read_text())
-    lines = ["| system | instrument family acc | tempo class acc |", "|---|---|---|",
-             f"| J2A-2.1 (musicnn + Gemma 3 270M, projector trained) | {j21['family_acc']:.2f} | {j21['tempo_acc']:.2f} |"]
+    lines = [
+        "| system | instrument family acc | tempo class acc |",
+        "|---|---|---|",
+        f"| J2A-2.1 (musicnn + Gemma 3 270M, projector trained) | {j21['family_acc']:.2f} | {j21['tempo_acc']:.2f} |",
+    ]
     for llm in ("none", "local"):
         f = work / f"eval_j2a10_{llm}.jsonl"
         if f.exists():
@@ -242,29 +289,46 @@ def report(work: Path, args) -> None:
             if all(r["audio"] in done for r in rows):
                 s = _score(rows, [done[r["audio"]] for r in rows])
                 lines.append(f"| J2A-1.0 (describe, llm={llm}) | {s['family_acc']:.2f} | {s['tempo_acc']:.2f} |")
-    lines += [f"| chance: uniform | {ch['family_uniform']:.2f} | {ch['tempo_uniform']:.2f} |",
-              f"| chance: majority class of the training set | {ch['family_majority']:.2f} | {ch['tempo_majority']:.2f} |"]
+    lines += [
+        f"| chance: uniform | {ch['family_uniform']:.2f} | {ch['tempo_uniform']:.2f} |",
+        f"| chance: majority class of the training set | {ch['family_majority']:.2f} | {ch['tempo_majority']:.2f} |",
+    ]
     # "clearly above chance": one-sided binomial test of J2A-2.1's hits against the better chance rate
     from scipy.stats import binomtest
 
     n = len(rows)
-    pv = {k: binomtest(round(j21[f"{k}_acc"] * n), n, max(ch[f"{k}_uniform"], ch[f"{k}_majority"]), alternative="greater").pvalue
-          for k in ("family", "tempo")}
-    lines.append(f"| p-value, J2A-2.1 vs the better chance rate (one-sided binomial, n={n}) | {pv['family']:.1e} | {pv['tempo']:.1e} |")
+    pv = {
+        k: binomtest(
+            round(j21[f"{k}_acc"] * n), n, max(ch[f"{k}_uniform"], ch[f"{k}_majority"]), alternative="greater"
+        ).pvalue
+        for k in ("family", "tempo")
+    }
+    lines.append(
+        f"| p-value, J2A-2.1 vs the better chance rate (one-sided binomial, n={n}) | {pv['family']:.1e} | {pv['tempo']:.1e} |"
+    )
     conf = Counter((r["truth"]["tempo_class"], tempo_of(e["pred"])) for r, e in zip(rows, j21["examples"]))
     classes = ["slow", "medium", "fast"]
-    lines += ["", "J2A-2.1 tempo classes (rows: truth, columns: caption):", "",
-              "| truth \\ caption | " + " | ".join(classes) + " | none |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "J2A-2.1 tempo classes (rows: truth, columns: caption):",
+        "",
+        "| truth \\ caption | " + " | ".join(classes) + " | none |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {t} | " + " | ".join(str(conf[(t, c)]) for c in classes + [None]) + " |" for t in classes]
-    info = (f"{len(train_rows)} training renditions ({len({r['truth']['source'] for r in train_rows})} scores), "
-            f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
-            f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "
-            f"{_out(work, args, 'train_s.txt').read_text().strip()} s")
+    info = (
+        f"{len(train_rows)} training renditions ({len({r['truth']['source'] for r in train_rows})} scores), "
+        f"{len(rows)} held-out pieces (other scores); {len(losses)} optimizer steps, loss {losses[0]:.3f} -> "
+        f"{sum(losses[-5:]) / len(losses[-5:]):.3f} (mean of last 5); train wall time "
+        f"{_out(work, args, 'train_s.txt').read_text().strip()} s"
+    )
     print("## J2A-2.x end to end\n")
-    print(f"Command: `python bench/j2a2_e2e.py --stage all --work {work}` (stages render, train, eval, baseline, report). "
-          f"J2A-2.1 = `{args.encoder}` features (MTT musicnn, 3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece) "
-          "-> linear -> LayerNorm -> avg-pool stride 2 -> frozen Gemma 3 270M; only the projector trains. A caption counts as "
-          "right when its first instrument-family word / tempo word (or its BPM's class) matches the truth.\n")
+    print(
+        f"Command: `python bench/j2a2_e2e.py --stage all --work {work}` (stages render, train, eval, baseline, report). "
+        f"J2A-2.1 = `{args.encoder}` features (MTT musicnn, 3-s windows, {args.encoder.split(':')[-1]}-s hop, middle 10 s of each piece) "
+        "-> linear -> LayerNorm -> avg-pool stride 2 -> frozen Gemma 3 270M; only the projector trains. A caption counts as "
+        "right when its first instrument-family word / tempo word (or its BPM's class) matches the truth.\n"
+    )
     print("\n".join(lines) + "\n\n" + info)
     print("\nexamples:\n" + "\n".join(f"  truth: {e['truth']}\n  pred:  {e['pred']}" for e in j21["examples"][:6]))
 
@@ -279,16 +343,26 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--encoder", default="musicnn:MTT_musicnn:penultimate+rhythm:1")
-    ap.add_argument("--run", default="model", help="name of the model folder under --work (several runs can share one render)")
+    ap.add_argument(
+        "--run", default="model", help="name of the model folder under --work (several runs can share one render)"
+    )
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--llm", default="gemma3-270m")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--max-steps", type=int, default=450)
-    ap.add_argument("--train-minutes", type=float, default=30.0, help="wall-clock budget for the train stage "
-                    "(feature extraction + model loading + steps)")
-    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
-                    help="bf16 autocast (default auto: only on GPUs / CPUs with native bf16)")
+    ap.add_argument(
+        "--train-minutes",
+        type=float,
+        default=30.0,
+        help="wall-clock budget for the train stage (feature extraction + model loading + steps)",
+    )
+    ap.add_argument(
+        "--bf16",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="bf16 autocast (default auto: only on GPUs / CPUs with native bf16)",
+    )
     ap.add_argument("--baseline-llm", default="none", help="J2A-1.0 LLM: none (template) or local (J2A-LLM)")
     a = ap.parse_args()
     work = Path(a.work).resolve()  # manifest paths are read relative to the manifest: write absolute ones

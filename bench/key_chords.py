@@ -13,6 +13,7 @@ Usage:  python bench/key_chords.py --n 20 --seed 0 [--no-human] [--dir DIR] [--a
 madmom's raw processors are slow on CPU (~1x real time here), so their answers are cached in
 DIR/madmom_cache.json; delete it to recompute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,9 @@ def chord_scores(ref: list[dict], est: list[dict]) -> dict:
     rl = [c["label"] for c in ref]
     ei = np.array([[c["start"], c["end"]] for c in est])
     el = [c["label"] for c in est]
-    ei, el = mir_eval.util.adjust_intervals(ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD)
+    ei, el = mir_eval.util.adjust_intervals(
+        ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+    )
     iv, r, e = mir_eval.util.merge_labeled_intervals(ri, rl, ei, el)
     dur = mir_eval.util.intervals_to_durations(iv)
     out = {}
@@ -68,8 +71,12 @@ def madmom_default(path: str, chords: bool = True) -> dict:
     if not chords:
         return {"key": key, "time_key_s": t_key}
     segs = CRFChordRecognitionProcessor()(CNNChordFeatureProcessor()(path))
-    return {"key": key, "chords": [{"start": float(s), "end": float(e), "label": str(lab)} for s, e, lab in segs],
-            "time_key_s": t_key, "time_s": time.perf_counter() - t}
+    return {
+        "key": key,
+        "chords": [{"start": float(s), "end": float(e), "label": str(lab)} for s, e, lab in segs],
+        "time_key_s": t_key,
+        "time_s": time.perf_counter() - t,
+    }
 
 
 def agreement(a: list[dict], b: list[dict]) -> float:
@@ -89,13 +96,25 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", default="/tmp/j2a_bench_chorales")
-    ap.add_argument("--human", action=argparse.BooleanOptionalAction, default=True,
-                    help="also render the 18 chorales with a human Roman-numeral analysis (default: on)")
+    ap.add_argument(
+        "--human",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also render the 18 chorales with a human Roman-numeral analysis (default: on)",
+    )
     ap.add_argument("--no-madmom", action="store_true", help="skip the madmom peer (J2A only)")
-    ap.add_argument("--madmom-chords-max", type=int, default=6,
-                    help="run madmom's (slow) chord processors on at most this many pieces; key on all (default: %(default)s)")
-    ap.add_argument("--madmom-budget-s", type=float, default=3600.0,
-                    help="stop starting new (uncached) madmom runs after this many seconds (default: %(default)s)")
+    ap.add_argument(
+        "--madmom-chords-max",
+        type=int,
+        default=6,
+        help="run madmom's (slow) chord processors on at most this many pieces; key on all (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--madmom-budget-s",
+        type=float,
+        default=3600.0,
+        help="stop starting new (uncached) madmom runs after this many seconds (default: %(default)s)",
+    )
     ap.add_argument("--append-results", action="store_true", help="append the table to bench/RESULTS.md")
     a = ap.parse_args()
 
@@ -117,7 +136,9 @@ def main() -> int:
                 r["set"] = tag
             man.write_text("".join(json.dumps(r) + "\n" for r in rows))
             cpu = sum(r["truth"]["render_cpu_s"] for r in rows)
-            print(f"rendered {len(rows)} chorales in {time.perf_counter() - t:.1f} s ({cpu:.0f} CPU-s)", file=sys.stderr)
+            print(
+                f"rendered {len(rows)} chorales in {time.perf_counter() - t:.1f} s ({cpu:.0f} CPU-s)", file=sys.stderr
+            )
         return rows
 
     rows = rendered(d / f"random_n{a.n}_seed{a.seed}", f"random n={a.n} seed={a.seed}", n=a.n)
@@ -128,7 +149,7 @@ def main() -> int:
     # madmom's raw processors are slow: run them in an order that mixes both sets, within a time budget
     rand = [r for r in rows if r["set"].startswith("random")]
     hum = [r for r in rows if not r["set"].startswith("random")]
-    order = [r for pair in zip(rand, hum) for r in pair] + rand[len(hum):] + hum[len(rand):]
+    order = [r for pair in zip(rand, hum) for r in pair] + rand[len(hum) :] + hum[len(rand) :]
     t_budget = time.perf_counter() + a.madmom_budget_s
     H._models()
     pieces, agree = [], []
@@ -159,21 +180,36 @@ def main() -> int:
                 agree.append((agreement(m["chords"], j2a_chords), truth["duration_s"]))
             else:  # key only: its time is the key processor's alone, not comparable to J2A's key+chords
                 out["madmom default"] = (m["key"], None, None, None)
-        piece = {"piece": Path(truth["source"]).stem, "truth": truth["key"], "modal": truth["key_modal"],
-                 "dur": truth["duration_s"], "human": "human" in refs, "sys": {}}
+        piece = {
+            "piece": Path(truth["source"]).stem,
+            "truth": truth["key"],
+            "modal": truth["key_modal"],
+            "dur": truth["duration_s"],
+            "human": "human" in refs,
+            "sys": {},
+        }
         for name, (key, chords, secs, cpu) in out.items():
-            piece["sys"][name] = {"key": key, "score": key_score(truth["key"], key),
-                                  "chords": {k: chord_scores(ref, chords) for k, ref in refs.items()} if chords else {},
-                                  "rt": None if secs is None else secs / truth["duration_s"],
-                                  "cpu_rt": None if cpu is None else cpu / truth["duration_s"]}
+            piece["sys"][name] = {
+                "key": key,
+                "score": key_score(truth["key"], key),
+                "chords": {k: chord_scores(ref, chords) for k, ref in refs.items()} if chords else {},
+                "rt": None if secs is None else secs / truth["duration_s"],
+                "cpu_rt": None if cpu is None else cpu / truth["duration_s"],
+            }
         pieces.append(piece)
-        print(json.dumps({k: piece[k] for k in ("piece", "truth", "modal")} | {s: v["key"] for s, v in piece["sys"].items()}),
-              file=sys.stderr)
+        print(
+            json.dumps(
+                {k: piece[k] for k in ("piece", "truth", "modal")} | {s: v["key"] for s, v in piece["sys"].items()}
+            ),
+            file=sys.stderr,
+        )
 
     systems = ["madmom default", "J2A CNN only", "J2A"]
     paired = [p for p in pieces if "madmom default" in p["sys"]]
-    head = ("| system | pieces | key exact | key exact (tonal ending) | key MIREX weighted | majmin WCSR (chordify) | "
-            "sevenths WCSR (chordify) | majmin WCSR (human RN) | sevenths WCSR (human RN) | wall s / audio s (median) | CPU s / audio s (median) |")
+    head = (
+        "| system | pieces | key exact | key exact (tonal ending) | key MIREX weighted | majmin WCSR (chordify) | "
+        "sevenths WCSR (chordify) | majmin WCSR (human RN) | sevenths WCSR (human RN) | wall s / audio s (median) | CPU s / audio s (median) |"
+    )
 
     def table(ps: list[dict], names: list[str]) -> list[str]:
         out = [head, "|---" * (head.count("|") - 1) + "|"]
@@ -192,36 +228,63 @@ def main() -> int:
 
             exact = sum(x["score"] == 1.0 for x in xs)
             exact_t = sum(p["sys"][name]["score"] == 1.0 for p in tonal)
-            out.append(f"| {name} | {len(xs)} | {exact}/{len(xs)} ({exact / len(xs):.2f}) | {exact_t}/{len(tonal)} | "
-                       f"{np.mean([x['score'] for x in xs]):.3f} | {wcsr('chordify', 'majmin')} | {wcsr('chordify', 'sevenths')} | "
-                       f"{wcsr('human', 'majmin')} | {wcsr('human', 'sevenths')} | {med('rt')} | {med('cpu_rt')} |")
+            out.append(
+                f"| {name} | {len(xs)} | {exact}/{len(xs)} ({exact / len(xs):.2f}) | {exact_t}/{len(tonal)} | "
+                f"{np.mean([x['score'] for x in xs]):.3f} | {wcsr('chordify', 'majmin')} | {wcsr('chordify', 'sevenths')} | "
+                f"{wcsr('human', 'majmin')} | {wcsr('human', 'sevenths')} | {med('rt')} | {med('cpu_rt')} |"
+            )
         return out
 
     n = len(pieces)
     n_tonal = sum(not p["modal"] for p in pieces)
-    lines = [f"{n} Bach chorales rendered with fluidsynth ({len(rand)} drawn at random with seed {a.seed}"
-             + (f" + {len(hum)} with a human Roman-numeral analysis shipped by music21" if hum else "")
-             + f"); {n_tonal} end on a tonal cadence, {n - n_tonal} end modally (e.g. Phrygian), where the notated key is doubtful.",
-             "Key truth: final bass note + key signature (see j2a/data/render.py). Chord truth: music21 chordify of the score, "
-             "and the human analyses. WCSR is duration-weighted over all pieces.", ""]
+    lines = [
+        f"{n} Bach chorales rendered with fluidsynth ({len(rand)} drawn at random with seed {a.seed}"
+        + (f" + {len(hum)} with a human Roman-numeral analysis shipped by music21" if hum else "")
+        + f"); {n_tonal} end on a tonal cadence, {n - n_tonal} end modally (e.g. Phrygian), where the notated key is doubtful.",
+        "Key truth: final bass note + key signature (see j2a/data/render.py). Chord truth: music21 chordify of the score, "
+        "and the human analyses. WCSR is duration-weighted over all pieces.",
+        "",
+    ]
     if paired:
         n_mc = sum(bool(p["sys"]["madmom default"]["chords"]) for p in paired)
-        lines += [f"Side by side, on the {len(paired)} pieces madmom's raw processors ran on (budget {a.madmom_budget_s:.0f} s; "
-                  f"cached in DIR/madmom_cache.json). madmom's slow chord processors ran on {n_mc} of them: its chord "
-                  "columns and times cover those only.", ""] + table(paired, systems) + [""]
+        lines += (
+            [
+                f"Side by side, on the {len(paired)} pieces madmom's raw processors ran on (budget {a.madmom_budget_s:.0f} s; "
+                f"cached in DIR/madmom_cache.json). madmom's slow chord processors ran on {n_mc} of them: its chord "
+                "columns and times cover those only.",
+                "",
+            ]
+            + table(paired, systems)
+            + [""]
+        )
     if agree:
         w = sum(x * d for x, d in agree) / sum(d for _, d in agree)
-        lines += [f"J2A's chord timeline equals madmom's default CNN+CRF chords on {w:.1%} of the time over {len(agree)} "
-                  "pieces (same networks through torch; J2A reads the audio in blocks).", ""]
+        lines += [
+            f"J2A's chord timeline equals madmom's default CNN+CRF chords on {w:.1%} of the time over {len(agree)} "
+            "pieces (same networks through torch; J2A reads the audio in blocks).",
+            "",
+        ]
     lines += [f"J2A on all {n} pieces:", ""] + table(pieces, systems[1:])
     wrong = [p for p in pieces if p["sys"]["J2A"]["score"] < 1.0]
-    lines += ["", "J2A key errors: " + (", ".join(
-        f"{p['piece']} (truth {p['truth']}{', modal' if p['modal'] else ''}: J2A {p['sys']['J2A']['key']}, "
-        f"madmom {p['sys'].get('madmom default', {}).get('key', '-')})" for p in wrong) or "none")]
+    lines += [
+        "",
+        "J2A key errors: "
+        + (
+            ", ".join(
+                f"{p['piece']} (truth {p['truth']}{', modal' if p['modal'] else ''}: J2A {p['sys']['J2A']['key']}, "
+                f"madmom {p['sys'].get('madmom default', {}).get('key', '-')})"
+                for p in wrong
+            )
+            or "none"
+        ),
+    ]
     cmd = "python " + " ".join(["bench/key_chords.py"] + sys.argv[1:])
-    section = (f"## Key and chords on rendered chorales\n\nCommand: `{cmd}` ({time.strftime('%Y-%m-%d')}; "
-               "2-core CPU shared with other jobs, so wall times are inflated; CPU times are the fairer figure)\n\n"
-               + "\n".join(lines) + "\n")
+    section = (
+        f"## Key and chords on rendered chorales\n\nCommand: `{cmd}` ({time.strftime('%Y-%m-%d')}; "
+        "2-core CPU shared with other jobs, so wall times are inflated; CPU times are the fairer figure)\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
     print(section)
     if a.append_results:
         with open(RESULTS, "a") as f:

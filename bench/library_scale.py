@@ -10,6 +10,7 @@ embedding's length) and random but plausible facts. Queries go through `Library.
     python bench/library_scale.py                  # 10k and 100k, and 1M vectors (about 10 min, 2 GB disk)
     python bench/library_scale.py --sizes 10000    # quick
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,13 @@ from pathlib import Path
 import numpy as np
 from _common import AUDIO as SHARED  # this checkout first on sys.path
 
-QUERIES = ["calm piano pieces in D minor around 70 bpm", "instrumental jazz", "fast techno 8A",
-           "a waltz with strings", "rock with female vocals 120-130 bpm"]
+QUERIES = [
+    "calm piano pieces in D minor around 70 bpm",
+    "instrumental jazz",
+    "fast techno 8A",
+    "a waltz with strings",
+    "rock with female vocals 120-130 bpm",
+]
 
 
 def build(path: Path, n: int, analysis_json: str, audio_dim: int, seed: int = 0) -> None:
@@ -34,9 +40,11 @@ def build(path: Path, n: int, analysis_json: str, audio_dim: int, seed: int = 0)
 
     rng = np.random.default_rng(seed)
     keys = [f"{t} {m}" for t in NAMES for m in ("major", "minor")]
-    labels = {"genre": ["rock", "jazz", "techno", "classical", "pop", "hip hop"],
-              "instrument": ["piano", "guitar", "strings", "drums", "saxophone", "synth"],
-              "vocals": ["female vocals", "male vocals", "instrumental (no vocals)"]}
+    labels = {
+        "genre": ["rock", "jazz", "techno", "classical", "pop", "hip hop"],
+        "instrument": ["piano", "guitar", "strings", "drums", "saxophone", "synth"],
+        "vocals": ["female vocals", "male vocals", "instrumental (no vocals)"],
+    }
     blob = zlib.compress(analysis_json.encode(), 6)
     con = lib.connect(path)
     con.execute("BEGIN")
@@ -44,16 +52,33 @@ def build(path: Path, n: int, analysis_json: str, audio_dim: int, seed: int = 0)
         key = keys[i % len(keys)]
         t = rng.standard_normal(384).astype(np.float32)
         a = rng.standard_normal(audio_dim).astype(np.float32)
-        cur = con.execute("INSERT INTO tracks(path, size, mtime, hash, duration_s, is_music, bpm, key, camelot, meter, analysis,"
-                          " description, text_emb, audio_emb, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                          (f"/music/{i:07d}.flac", 30_000_000, 0.0, f"{i:032x}", 210.0, 1, float(rng.uniform(60, 180)),
-                           key, lib.camelot(key), "3/4" if i % 7 == 0 else "4/4", blob,
-                           "A description of about forty words, as J2A writes them, naming the genre, the instruments, "
-                           "the tempo, the key and the chords of the track, and nothing it did not measure.",
-                           (t / np.linalg.norm(t)).tobytes(), (a / np.linalg.norm(a)).tobytes(), 0.0))
+        cur = con.execute(
+            "INSERT INTO tracks(path, size, mtime, hash, duration_s, is_music, bpm, key, camelot, meter, analysis,"
+            " description, text_emb, audio_emb, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                f"/music/{i:07d}.flac",
+                30_000_000,
+                0.0,
+                f"{i:032x}",
+                210.0,
+                1,
+                float(rng.uniform(60, 180)),
+                key,
+                lib.camelot(key),
+                "3/4" if i % 7 == 0 else "4/4",
+                blob,
+                "A description of about forty words, as J2A writes them, naming the genre, the instruments, "
+                "the tempo, the key and the chords of the track, and nothing it did not measure.",
+                (t / np.linalg.norm(t)).tobytes(),
+                (a / np.linalg.norm(a)).tobytes(),
+                0.0,
+            ),
+        )
         tid = cur.lastrowid
-        con.executemany("INSERT INTO tags(track_id, grp, label, score) VALUES (?,?,?,?)",
-                        [(tid, g, random.Random(i * 7 + k).choice(v), 0.5) for k, (g, v) in enumerate(labels.items())])
+        con.executemany(
+            "INSERT INTO tags(track_id, grp, label, score) VALUES (?,?,?,?)",
+            [(tid, g, random.Random(i * 7 + k).choice(v), 0.5) for k, (g, v) in enumerate(labels.items())],
+        )
     con.execute("COMMIT")
     con.close()
 
@@ -94,8 +119,10 @@ def main() -> None:
         size = db.stat().st_size + sum(p.stat().st_size for p in (Path(f"{db}-wal"),) if p.exists())
         rows.append((n, size / n / 1024, built, first, statistics.median(per.values()), max(per.values()), sim))
         db.unlink()
-    print("| tracks | KiB per track | build s | first search s (loads vectors) | search s (median of queries, each median of 5) "
-          "| slowest query s | similar s |")
+    print(
+        "| tracks | KiB per track | build s | first search s (loads vectors) | search s (median of queries, each median of 5) "
+        "| slowest query s | similar s |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n, kib, built, first, med, worst, sim in rows:
         print(f"| {n:,} | {kib:.1f} | {built:.0f} | {first:.2f} | {med:.3f} | {worst:.3f} | {sim:.3f} |")
@@ -105,8 +132,10 @@ def main() -> None:
         mat /= np.linalg.norm(mat, axis=1, keepdims=True)
         q = mat[123]
         t = timed(lambda: np.argpartition(-(mat @ q), 10)[:10])
-        print(f"\nExact top-10 over {args.vectors:,} MiniLM vectors in memory (numpy, {os.cpu_count()} cores): {t * 1000:.0f} ms "
-              f"(median of 5); the matrix takes {mat.nbytes / 2**30:.2f} GiB.")
+        print(
+            f"\nExact top-10 over {args.vectors:,} MiniLM vectors in memory (numpy, {os.cpu_count()} cores): {t * 1000:.0f} ms "
+            f"(median of 5); the matrix takes {mat.nbytes / 2**30:.2f} GiB."
+        )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ Why this design:
 
     nice -n 10 .venv/bin/python bench/mir_peers.py --n 8 --measures 8
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,19 @@ from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on s
 
 SR = 44100
 SYSTEMS = ["J2A", "madmom", "essentia", "librosa"]
-COLS = [("tempo_acc1", "tempo Acc1"), ("tempo_acc2", "tempo Acc2"), ("beat_f", "beat F"), ("beat_cemgil", "Cemgil"),
-        ("beat_p_score", "P-score"), ("downbeat_f", "downbeat F"), ("meter_acc", "meter"),
-        ("key_weighted", "key MIREX"), ("key_correct", "key exact"), ("chords_majmin", "majmin WCSR"),
-        ("chords_sevenths", "sevenths WCSR")]
+COLS = [
+    ("tempo_acc1", "tempo Acc1"),
+    ("tempo_acc2", "tempo Acc2"),
+    ("beat_f", "beat F"),
+    ("beat_cemgil", "Cemgil"),
+    ("beat_p_score", "P-score"),
+    ("downbeat_f", "downbeat F"),
+    ("meter_acc", "meter"),
+    ("key_weighted", "key MIREX"),
+    ("key_correct", "key exact"),
+    ("chords_majmin", "majmin WCSR"),
+    ("chords_sevenths", "sevenths WCSR"),
+]
 
 
 # -------------------------------------------------------------------------------------- systems
@@ -90,8 +100,14 @@ class Madmom:
         meter = f"{int(db[:, 1].max())}/4" if len(db) else None
         key = self.m.features.key.key_prediction_to_label(self.key(sig))
         chords = [(float(s), float(e), str(lab)) for s, e, lab in self.chord_crf(self.chord_feat(sig))]
-        return Prediction(tempo_bpm=float(tempi[0][0]) if len(tempi) else None, meter=meter, key=key,
-                          beats=[float(b) for b in beats], downbeats=[float(t) for t, p in db if p == 1], chords=chords)
+        return Prediction(
+            tempo_bpm=float(tempi[0][0]) if len(tempi) else None,
+            meter=meter,
+            key=key,
+            beats=[float(b) for b in beats],
+            downbeats=[float(t) for t, p in db if p == 1],
+            chords=chords,
+        )
 
 
 class Essentia:
@@ -107,8 +123,9 @@ class Essentia:
         self.rhythm = es.RhythmExtractor2013(method="multifeature")
         self.key = es.KeyExtractor()
         self.win, self.spec = es.Windowing(type="blackmanharris62"), es.Spectrum()
-        self.peaks = es.SpectralPeaks(orderBy="magnitude", magnitudeThreshold=1e-5, minFrequency=40,
-                                      maxFrequency=5000, maxPeaks=100)
+        self.peaks = es.SpectralPeaks(
+            orderBy="magnitude", magnitudeThreshold=1e-5, minFrequency=40, maxFrequency=5000, maxPeaks=100
+        )
         self.hpcp = es.HPCP()
         self.chords = es.ChordsDetectionBeats(hopSize=2048)
 
@@ -118,8 +135,10 @@ class Essentia:
         x = y.astype(np.float32)
         bpm, ticks, *_ = self.rhythm(x)
         key, scale, _ = self.key(x)
-        frames = [self.hpcp(*self.peaks(self.spec(self.win(fr))))
-                  for fr in self.es.FrameGenerator(x, frameSize=8192, hopSize=2048, startFromZero=True)]
+        frames = [
+            self.hpcp(*self.peaks(self.spec(self.win(fr))))
+            for fr in self.es.FrameGenerator(x, frameSize=8192, hopSize=2048, startFromZero=True)
+        ]
         labels, _ = self.chords(np.array(frames, dtype=np.float32), ticks) if len(ticks) > 1 else ([], [])
         chords = [(float(s), float(e), _harte(lab)) for s, e, lab in zip(ticks[:-1], ticks[1:], labels)]
         return Prediction(tempo_bpm=float(bpm), key=f"{key} {scale}", beats=[float(t) for t in ticks], chords=chords)
@@ -149,8 +168,13 @@ class Librosa:
         y22 = lr.resample(y, orig_sr=SR, target_sr=22050)
         tempo, beats = lr.beat.beat_track(y=y22, sr=22050, units="time")
         chroma = lr.feature.chroma_cqt(y=y22, sr=22050).mean(axis=1)
-        best = max(((np.corrcoef(np.roll(prof, k), chroma)[0, 1], f"{NAMES[k]} {mode}")
-                    for mode, prof in (("major", self.MAJOR), ("minor", self.MINOR)) for k in range(12)))
+        best = max(
+            (
+                (np.corrcoef(np.roll(prof, k), chroma)[0, 1], f"{NAMES[k]} {mode}")
+                for mode, prof in (("major", self.MAJOR), ("minor", self.MINOR))
+                for k in range(12)
+            )
+        )
         return Prediction(tempo_bpm=float(np.atleast_1d(tempo)[0]), key=best[1], beats=[float(b) for b in beats])
 
 
@@ -163,8 +187,11 @@ def shared_set() -> list:
     from j2a.eval.mir import load_truth
 
     kinds = {r["file"]: r["kind"] for r in csv.DictReader(open(SHARED / "manifest.csv"))}
-    return [t for t in load_truth(SHARED / "manifest.csv")
-            if kinds[Path(t.file).name] == "music" and (t.tempo_bpm or t.key or t.meter)]
+    return [
+        t
+        for t in load_truth(SHARED / "manifest.csv")
+        if kinds[Path(t.file).name] == "music" and (t.tempo_bpm or t.key or t.meter)
+    ]
 
 
 def rendered_set(out: Path, n: int, seed: int, measures: int) -> list:
@@ -216,31 +243,62 @@ def run_set(truths, systems, max_s: float | None = None) -> tuple[dict, dict, di
             rtf[s.name].append((time.perf_counter() - t0) / dur)
             cpu[s.name].append((time.process_time() - c0) / dur)
             rows[s.name].append(score_item(t, pred))
-            print(json.dumps({"clip": Path(t.file).name, "system": s.name, "s_per_audio_s": round(rtf[s.name][-1], 3),
-                              **{k: round(v, 3) for k, v in rows[s.name][-1].items() if not k.startswith("_")}}), file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        "clip": Path(t.file).name,
+                        "system": s.name,
+                        "s_per_audio_s": round(rtf[s.name][-1], 3),
+                        **{k: round(v, 3) for k, v in rows[s.name][-1].items() if not k.startswith("_")},
+                    }
+                ),
+                file=sys.stderr,
+            )
     return {k: summarise(v) for k, v in rows.items()}, rtf, cpu, total
 
 
-SUPPORTS = {"J2A": {m for m, _ in COLS}, "madmom": {m for m, _ in COLS},
-            "essentia": {"tempo_acc1", "tempo_acc2", "beat_f", "beat_cemgil", "beat_p_score", "key_weighted",
-                         "key_correct", "chords_majmin", "chords_sevenths"},
-            "librosa": {"tempo_acc1", "tempo_acc2", "beat_f", "beat_cemgil", "beat_p_score", "key_weighted", "key_correct"}}
+SUPPORTS = {
+    "J2A": {m for m, _ in COLS},
+    "madmom": {m for m, _ in COLS},
+    "essentia": {
+        "tempo_acc1",
+        "tempo_acc2",
+        "beat_f",
+        "beat_cemgil",
+        "beat_p_score",
+        "key_weighted",
+        "key_correct",
+        "chords_majmin",
+        "chords_sevenths",
+    },
+    "librosa": {"tempo_acc1", "tempo_acc2", "beat_f", "beat_cemgil", "beat_p_score", "key_weighted", "key_correct"},
+}
 
 
 def table(summ: dict, rtf: dict, cpu: dict) -> list[str]:
     some = next(iter(summ.values()))
     cols = [(m, h) for m, h in COLS if some.get(f"n_{m}")]
-    head = "| system | " + " | ".join(f"{h} (n={some[f'n_{m}']})" for m, h in cols) + " | wall s per audio s (median) | CPU s per audio s (median) |"
+    head = (
+        "| system | "
+        + " | ".join(f"{h} (n={some[f'n_{m}']})" for m, h in cols)
+        + " | wall s per audio s (median) | CPU s per audio s (median) |"
+    )
     lines = [head, "|" + "---|" * (len(cols) + 3)]
     for name, s in summ.items():
         cells = [f"{s[m]:.3f}" if m in SUPPORTS[name] and s[m] is not None else "n/a" for m, _ in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(rtf[name]):.3f} | {statistics.median(cpu[name]):.3f} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {statistics.median(rtf[name]):.3f} | {statistics.median(cpu[name]):.3f} |"
+        )
     return lines
 
 
 def speed(systems, y: np.ndarray, runs: int) -> list[str]:
-    lines = [f"| system | median wall s for {len(y) / SR:.0f} s of audio ({runs} runs) | x real time (wall) | median CPU s |",
-             "|---|---|---|---|"]
+    lines = [
+        f"| system | median wall s for {len(y) / SR:.0f} s of audio ({runs} runs) | x real time (wall) | median CPU s |",
+        "|---|---|---|---|",
+    ]
     for s in systems:
         ts, cs = [], []
         for _ in range(runs):
@@ -261,10 +319,16 @@ def main(argv=None) -> int:
     ap.add_argument("--measures", type=int, default=8, help="bars per rendered piece (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3, help="runs for the speed table (default: %(default)s)")
-    ap.add_argument("--speed-seconds", type=float, default=10.0, help="excerpt length for the speed table (default: %(default)s)")
-    ap.add_argument("--max-seconds", type=float, default=30.0, help="crop the shared clips to this (default: %(default)s)")
+    ap.add_argument(
+        "--speed-seconds", type=float, default=10.0, help="excerpt length for the speed table (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--max-seconds", type=float, default=30.0, help="crop the shared clips to this (default: %(default)s)"
+    )
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--dir", default=None, help="folder for the rendered set (default: a temp dir; reused if it holds one)")
+    ap.add_argument(
+        "--dir", default=None, help="folder for the rendered set (default: a temp dir; reused if it holds one)"
+    )
     args = ap.parse_args(argv)
 
     import tempfile
@@ -288,20 +352,41 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             s(warm)
 
-    lines = ["## MIR accuracy and speed: J2A vs madmom, essentia, librosa", "",
-             f"Same decoded audio for every system; scored by `j2a.eval.mir` (mir_eval; beats after the 5-s MIREX trim). "
-             f"Machine: {os.cpu_count()} CPU cores shared with other jobs, so times are indicative. n/a: the system has no estimator for it.", ""]
+    lines = [
+        "## MIR accuracy and speed: J2A vs madmom, essentia, librosa",
+        "",
+        f"Same decoded audio for every system; scored by `j2a.eval.mir` (mir_eval; beats after the 5-s MIREX trim). "
+        f"Machine: {os.cpu_count()} CPU cores shared with other jobs, so times are indicative. n/a: the system has no estimator for it.",
+        "",
+    ]
     for title, truths, max_s in (
-            (f"Rendered set: {len(rendered)} pieces from the music21 corpus (`j2a data render`, seed {args.seed}, "
-             f"first {args.measures} bars; truth from the score)", rendered, None),
-            (f"Shared clips with truth labels ({len(shared)}, first {args.max_seconds:g} s of each: tempo from the datasets' "
-             "annotations, keys partly doubtful, see ../shared/README.md)", shared, args.max_seconds)):
+        (
+            f"Rendered set: {len(rendered)} pieces from the music21 corpus (`j2a data render`, seed {args.seed}, "
+            f"first {args.measures} bars; truth from the score)",
+            rendered,
+            None,
+        ),
+        (
+            f"Shared clips with truth labels ({len(shared)}, first {args.max_seconds:g} s of each: tempo from the datasets' "
+            "annotations, keys partly doubtful, see ../shared/README.md)",
+            shared,
+            args.max_seconds,
+        ),
+    ):
         summ, rtf, cpu, total = run_set(truths, systems, max_s)
-        lines += [f"### {title}", "", f"{total / 60:.1f} min of audio; time per clip from one pass.", ""] + table(summ, rtf, cpu) + [""]
+        lines += (
+            [f"### {title}", "", f"{total / 60:.1f} min of audio; time per clip from one pass.", ""]
+            + table(summ, rtf, cpu)
+            + [""]
+        )
     n = int(args.speed_seconds * SR)
     y = load_audio(rendered[0].file)
     y = np.tile(y, int(np.ceil(n / len(y))))[:n]
-    lines += [f"### Speed on one {args.speed_seconds:g}-s excerpt (rendered), models loaded", ""] + speed(systems, y, args.runs) + [""]
+    lines += (
+        [f"### Speed on one {args.speed_seconds:g}-s excerpt (rendered), models loaded", ""]
+        + speed(systems, y, args.runs)
+        + [""]
+    )
     lines += [f"Whole bench: {time.perf_counter() - t_start:.0f} s."]
     print("\n".join(lines))
     return 0

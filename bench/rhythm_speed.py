@@ -14,6 +14,7 @@ streamed): peak RSS of that process (VmHWM: getrusage's ru_maxrss would carry ov
 parent's size across exec), and its RSS after imports and after decoding. It runs first, so the
 child is forked from a small parent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,14 +76,21 @@ def memory(minutes: float) -> str:
                 f.write(y[:left])
                 left -= len(y[:left])
         print(f"memory: {minutes:g} min in a fresh process ...", file=sys.stderr)
-        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path)], capture_output=True, text=True,
-                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
     if line is None:
         return f"memory run failed: {out.stderr[-500:]}"
     imp, dec, peak, cpu, bpm, meter, nb = line.split()[1:]
-    return (f"| {minutes:g} min (streamed WAV) | {float(imp):.0f} | {float(dec):.0f} | **{float(peak):.0f}** | "
-            f"{float(cpu):.1f} | {bpm} / {meter} / {nb} beats |")
+    return (
+        f"| {minutes:g} min (streamed WAV) | {float(imp):.0f} | {float(dec):.0f} | **{float(peak):.0f}** | "
+        f"{float(cpu):.1f} | {bpm} / {meter} / {nb} beats |"
+    )
 
 
 def main() -> None:
@@ -115,20 +123,28 @@ def main() -> None:
         mw, mc, m = timed(lambda y=y: dbn(rnn(y)), args.runs)
         m_bpb = int(m[:, 1].max()) if len(m) else None
         m_bpm = 60 / np.median(np.diff(m[:, 0])) if len(m) > 2 else float("nan")
-        rows.append(f"| {d:g} s | j2a rhythm | {jw:.2f} | {jc:.2f} | {d / jw:.1f}x | {d / jc:.1f}x | "
-                    f"{r.tempo.bpm} / {r.meter.label} / {len(r.beats)} |")
-        rows.append(f"| {d:g} s | madmom raw (RNNDownBeat + DBNDownBeat [3,4]) | {mw:.2f} | {mc:.2f} | {d / mw:.1f}x | "
-                    f"{d / mc:.1f}x | {m_bpm:.2f} / {m_bpb}/4 / {len(m)} |")
+        rows.append(
+            f"| {d:g} s | j2a rhythm | {jw:.2f} | {jc:.2f} | {d / jw:.1f}x | {d / jc:.1f}x | "
+            f"{r.tempo.bpm} / {r.meter.label} / {len(r.beats)} |"
+        )
+        rows.append(
+            f"| {d:g} s | madmom raw (RNNDownBeat + DBNDownBeat [3,4]) | {mw:.2f} | {mc:.2f} | {d / mw:.1f}x | "
+            f"{d / mc:.1f}x | {m_bpm:.2f} / {m_bpb}/4 / {len(m)} |"
+        )
         print(f"  load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
     print("## Rhythm speed and memory (bench/rhythm_speed.py)\n")
-    print(f"Median of {args.runs} runs, same process, same decoded signal; 1-min load average at the end: "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine: CPU seconds are the steadier figure).\n")
+    print(
+        f"Median of {args.runs} runs, same process, same decoded signal; 1-min load average at the end: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine: CPU seconds are the steadier figure).\n"
+    )
     print("| input | system | wall s | CPU s | x real time (wall) | x real time (CPU) | tempo / meter / beats |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if mem is not None:
-        print("\n| input | RSS after imports+models MB | RSS after decode MB | peak RSS MB | rhythm CPU s | tempo / meter / beats |")
+        print(
+            "\n| input | RSS after imports+models MB | RSS after decode MB | peak RSS MB | rhythm CPU s | tempo / meter / beats |"
+        )
         print("|---|---|---|---|---|---|")
         print(mem)
 

@@ -15,6 +15,7 @@ Conventions for a bench script (bench/*.py, except this file and names starting 
     python bench/run_all.py --only mir_peers  # re-run some; their sections are replaced, the rest kept
     python bench/run_all.py --list
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ from pathlib import Path
 from _common import REPO, RESULTS  # noqa: E402
 
 BENCH = REPO / "bench"
-HEADER = ("# Benchmark results\n\nWritten by `make bench` (`python bench/run_all.py`): one section per script in bench/, "
-          "each with the command that produced it. Do not edit by hand; re-run instead.\n")
+HEADER = (
+    "# Benchmark results\n\nWritten by `make bench` (`python bench/run_all.py`): one section per script in bench/, "
+    "each with the command that produced it. Do not edit by hand; re-run instead.\n"
+)
 
 
 def scripts() -> list[Path]:
@@ -54,8 +57,14 @@ def run_script(path: Path, timeout: float) -> tuple[int, str, str, float]:
     args, _ = script_meta(path)
     cmd = [sys.executable, str(path.relative_to(REPO)), *args]
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    p = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     tail: list[str] = []
     chunks: list[str] = []
 
@@ -65,8 +74,10 @@ def run_script(path: Path, timeout: float) -> tuple[int, str, str, float]:
             tail.append(line)
             del tail[:-30]
 
-    readers = [threading.Thread(target=pump_err, daemon=True),
-               threading.Thread(target=lambda: chunks.append(p.stdout.read()), daemon=True)]
+    readers = [
+        threading.Thread(target=pump_err, daemon=True),
+        threading.Thread(target=lambda: chunks.append(p.stdout.read()), daemon=True),
+    ]
     for th in readers:
         th.start()
     try:
@@ -91,11 +102,18 @@ def section(path: Path, rc: int, out: str, err_tail: str, secs: float) -> str:
     _, title = script_meta(path)
     lines = out.rstrip("\n").splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), None)
-    heading, body = (lines[start], lines[start + 1:]) if start is not None else (f"## {title}", lines)
+    heading, body = (lines[start], lines[start + 1 :]) if start is not None else (f"## {title}", lines)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta = f"Command: `{command_line(path)}` ({stamp}, {os.cpu_count()} CPU cores, {secs:.0f} s)"
     if rc != 0:
-        body = body + ["", f"**FAILED** (exit code {rc}); last lines of its stderr:", "", "```", err_tail.rstrip(), "```"]
+        body = body + [
+            "",
+            f"**FAILED** (exit code {rc}); last lines of its stderr:",
+            "",
+            "```",
+            err_tail.rstrip(),
+            "```",
+        ]
     text = "\n".join([heading, "", meta, "", *body]).rstrip() + "\n"
     text = re.sub(r"\n{3,}", "\n\n", text)
     return f"<!-- run_all: {path.stem} -->\n{text}<!-- /run_all: {path.stem} -->\n"
@@ -110,8 +128,11 @@ def replace_sections(old: str, new: dict[str, str]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="example:\n  python bench/run_all.py --only mir_peers,caption_metrics",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="example:\n  python bench/run_all.py --only mir_peers,caption_metrics",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--only", help="comma-separated script names (without .py): run these, keep the other sections")
     ap.add_argument("--skip", default="", help="comma-separated script names to leave out")
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per script (default: %(default)s)")
@@ -124,7 +145,10 @@ def main(argv=None) -> int:
     for opt in (a.only, a.skip):
         unknown = set(filter(None, (opt or "").split(","))) - names
         if unknown:
-            print(f"run_all: unknown bench script(s): {', '.join(sorted(unknown))} (have: {', '.join(sorted(names))})", file=sys.stderr)
+            print(
+                f"run_all: unknown bench script(s): {', '.join(sorted(unknown))} (have: {', '.join(sorted(names))})",
+                file=sys.stderr,
+            )
             return 2
     if a.only:
         todo = [p for p in todo if p.stem in a.only.split(",")]
@@ -149,7 +173,10 @@ def main(argv=None) -> int:
     else:
         text = HEADER + "".join("\n" + s for s in sections.values())
     out.write_text(text)
-    print(f"run_all: wrote {out} ({len(sections)} sections{', failed: ' + ', '.join(failed) if failed else ''})", file=sys.stderr)
+    print(
+        f"run_all: wrote {out} ({len(sections)} sections{', failed: ' + ', '.join(failed) if failed else ''})",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 

@@ -20,6 +20,7 @@ Why this design:
     python bench/tagging_real.py                 # the table (model outputs cached in $TMPDIR)
     python bench/tagging_real.py --calibrate     # refit j2a/assets/fusion.json, then the table
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,26 +40,58 @@ REPO = _common.REPO
 SHARED = _common.SHARED / "data"
 SETS = ("labelled", "audio")
 
-SINGING = {"vocals", "female vocals", "male vocals", "choir", "chant", "humming", "a cappella", "child singing",
-           "yodeling", "rapping"}
+SINGING = {
+    "vocals",
+    "female vocals",
+    "male vocals",
+    "choir",
+    "chant",
+    "humming",
+    "a cappella",
+    "child singing",
+    "yodeling",
+    "rapping",
+}
 # manifest instrument name -> the fused / musicnn tag names that count as naming it
 TRUTH = {
     "guitar": {"guitar", "acoustic guitar", "electric guitar"},
     "acoustic guitar": {"acoustic guitar", "guitar"},
     "electric guitar": {"electric guitar", "guitar"},
-    "clarinet": {"clarinet"}, "flute": {"flute"}, "piano": {"piano", "electric piano"},
-    "saxophone": {"saxophone"}, "tenor saxophone": {"saxophone"}, "trumpet": {"trumpet"}, "violin": {"violin"},
-    "cello": {"cello"}, "organ": {"organ"}, "tabla": {"tabla"}, "contrabass": {"double bass"},
-    "drums": {"drums", "drum kit"}, "bendir": {"drums"}, "voice": SINGING, "solo voice": SINGING,
+    "clarinet": {"clarinet"},
+    "flute": {"flute"},
+    "piano": {"piano", "electric piano"},
+    "saxophone": {"saxophone"},
+    "tenor saxophone": {"saxophone"},
+    "trumpet": {"trumpet"},
+    "violin": {"violin"},
+    "cello": {"cello"},
+    "organ": {"organ"},
+    "tabla": {"tabla"},
+    "contrabass": {"double bass"},
+    "drums": {"drums", "drum kit"},
+    "bendir": {"drums"},
+    "voice": SINGING,
+    "solo voice": SINGING,
     "string orchestra": {"violin", "cello", "double bass"},
 }
 # tags that are not false on a clip although they are not its predominant instrument (its other parts)
 ALSO_TRUE = {"choice_drum_bass.ogg": {"bass guitar", "double bass", "drum machine"}}
-GENRES = {"classical": {"classical"}, "carnatic": {"carnatic", "indian"}, "jingju": {"opera", "asian"},
-          "experimental pop": {"experimental", "pop"}, "singer-songwriter": {"folk"}, "jazz": {"jazz"},
-          "techno": {"techno"}, "dubstep": {"dubstep"}, "flamenco": {"flamenco"}, "hip hop": {"hip hop"},
-          "ragtime": {"ragtime"}}
+GENRES = {
+    "classical": {"classical"},
+    "carnatic": {"carnatic", "indian"},
+    "jingju": {"opera", "asian"},
+    "experimental pop": {"experimental", "pop"},
+    "singer-songwriter": {"folk"},
+    "jazz": {"jazz"},
+    "techno": {"techno"},
+    "dubstep": {"dubstep"},
+    "flamenco": {"flamenco"},
+    "hip hop": {"hip hop"},
+    "ragtime": {"ragtime"},
+}
 GRID = np.exp(np.linspace(np.log(0.005), np.log(0.8), 61))
+
+
 def _code_hash() -> str:
     """The model-output code's hash: a cache made by other code is not reused."""
     import hashlib
@@ -78,7 +111,9 @@ def clips() -> list[dict]:
             r = dict(r, set=s, path=str(SHARED / s / r["file"]))
             if s == "audio":  # the audio manifest names instruments in one column
                 inst = [x.strip() for x in r.get("instruments", "").split(",") if x.strip()]
-                r["predominant_instrument"] = inst[0] if len(inst) == 1 else ("drums" if inst == ["drums", "bass"] else "")
+                r["predominant_instrument"] = (
+                    inst[0] if len(inst) == 1 else ("drums" if inst == ["drums", "bass"] else "")
+                )
                 r["vocals"] = "yes" if r["predominant_instrument"] in ("solo voice",) else "unknown"
             out.append(r)
     return out
@@ -95,8 +130,13 @@ def model_outputs(rows: list[dict], cache: Path) -> dict:
         if key not in got:
             a = open_audio(r["path"])
             keys, probs = tags.patch_scores(a)
-            got[key] = {"keys": keys, "musicnn": probs, "yamnet": yamnet.window_scores(a),
-                        "signal": music.signal_evidence(a), "duration_s": a.duration_s}
+            got[key] = {
+                "keys": keys,
+                "musicnn": probs,
+                "yamnet": yamnet.window_scores(a),
+                "signal": music.signal_evidence(a),
+                "duration_s": a.duration_s,
+            }
             print(f"[{i + 1}/{len(rows)}] {r['file']}", file=sys.stderr, flush=True)
     cache.write_bytes(pickle.dumps(got))
     return {r["path"]: got[(r["path"], os.path.getmtime(r["path"]))] for r in rows}
@@ -131,13 +171,25 @@ def judge(out: dict, system: str, cal) -> dict:
     from j2a.features.fusion import BROAD
 
     specific = sorted(((lab, s) for lab, s in inst if lab not in BROAD), key=lambda x: -x[1])
-    srcs = {} if system == "musicnn" else {lab: src for grp in ("instrument", "vocals") for lab, _, src in fusion.listed(fused, grp)}
-    claimed = specific if system == "musicnn" else \
-        [(lab, s) for lab, s in specific if cal.claimable("vocals" if lab in SINGING else "instrument", srcs[lab])]
+    srcs = (
+        {}
+        if system == "musicnn"
+        else {lab: src for grp in ("instrument", "vocals") for lab, _, src in fusion.listed(fused, grp)}
+    )
+    claimed = (
+        specific
+        if system == "musicnn"
+        else [(lab, s) for lab, s in specific if cal.claimable("vocals" if lab in SINGING else "instrument", srcs[lab])]
+    )
     if not is_music:
         specific, genres, vocal, claimed = [], [], [], []
-    return {"music": is_music, "tags": specific, "claimed": claimed, "vocals": any(v in SINGING for v in vocal),
-            "genres": genres}
+    return {
+        "music": is_music,
+        "tags": specific,
+        "claimed": claimed,
+        "vocals": any(v in SINGING for v in vocal),
+        "genres": genres,
+    }
 
 
 def truth_music(r) -> bool:
@@ -154,8 +206,9 @@ def scores_for(rows, outs, system, cal) -> dict:
         if truth_music(r) and pi in TRUTH:
             top = [lab for lab, _ in j["tags"][:3]]
             res["hit"][r["file"]] = (pi, bool(TRUTH[pi] & set(top)), top)
-            if r["set"] == "audio" or r["source_dataset"].startswith(("Medley-solos", "TinySOL", "sms-tools", "Sonic Pi",
-                                                                                       "IDMT", "audiomentations")):
+            if r["set"] == "audio" or r["source_dataset"].startswith(
+                ("Medley-solos", "TinySOL", "sms-tools", "Sonic Pi", "IDMT", "audiomentations")
+            ):
                 res["solo"] += 1  # solo recordings: any other specific tag is a false one
                 ok = TRUTH[pi] | ALSO_TRUE.get(r["file"], set())
                 res["fp"] += sum(lab not in ok for lab, _ in j["tags"])
@@ -191,8 +244,12 @@ def calibrate(rows, outs) -> dict:
     """Fit each threshold on its own objective, in an order where each fit sees the ones before it."""
     from j2a.features.fusion import Calibration, music_evidence
 
-    th: dict[str, float] = {"musicnn:instrument": 0.15, "musicnn:vocals": 0.15, "musicnn:genre": 0.15,
-                            "musicnn:mood": 0.15}
+    th: dict[str, float] = {
+        "musicnn:instrument": 0.15,
+        "musicnn:vocals": 0.15,
+        "musicnn:genre": 0.15,
+        "musicnn:mood": 0.15,
+    }
     cal = Calibration(th, {})
     # 1. is_music: YAMNet's music evidence, then the source veto (the signal evidence decides the rest)
     heard = {r["path"]: music_evidence(outs[r["path"]]["yamnet"].mean(0)) for r in rows}
@@ -216,6 +273,7 @@ def calibrate(rows, outs) -> dict:
             th[key] = t
             s = scores_for(rows, outs, "fused", cal)
             return sum(h for _, h, _ in s["hit"].values()) - 0.05 * s["fp"]
+
         th[key] = _middle(list(GRID), inst)
     # 2b. what a description may claim, per model: a false instrument costs two missed ones
     cal.claim = {"yamnet:instrument": 1.01, "musicnn:instrument": 1.01}
@@ -226,6 +284,7 @@ def calibrate(rows, outs) -> dict:
             cal.claim[key] = c
             s = scores_for(rows, outs, "fused", cal)
             return s["claim_tp"] - 2 * s["claim_fp"]
+
         cal.claim[key] = _middle([*GRID, 1.01], claim)
     # 3. vocals yes/no accuracy
     for model in ("yamnet", "musicnn"):
@@ -234,22 +293,27 @@ def calibrate(rows, outs) -> dict:
         def voc(t, key=key):
             th[key] = t
             return sum(a == b for a, b, _ in scores_for(rows, outs, "fused", cal)["vocals"])
+
         th[key] = _middle(list(GRID), voc)
+
     # 4. genres where labelled: hits, then fewer genres listed (a conservative threshold is a truthful one)
     def gen(t):
         th["yamnet:genre"] = t
         s = scores_for(rows, outs, "fused", cal)["genre"]
         return sum(ok for _, ok, _ in s) - 0.001 * sum(len(g) for _, _, g in s)
+
     th["yamnet:genre"] = _middle(list(GRID), gen)
     # moods and sounds have no labels here: YAMNet's genre and source thresholds stand in (documented)
     th["yamnet:mood"] = th["yamnet:genre"]
     th["yamnet:sound"] = cal.music["source"]
     n_music = sum(truth_music(r) for r in rows)
-    return {"thresholds": {k: round(v, 4) for k, v in sorted(th.items())},
-            "music": {k: round(v, 4) for k, v in cal.music.items()},
-            "claim": {k: round(v, 4) for k, v in cal.claim.items()},
-            "fitted_on": f"bench/tagging_real.py --calibrate: {len(rows)} dev clips of ../shared/data/labelled and "
-                         f"../shared/data/audio ({n_music} music); objectives and order in that script"}
+    return {
+        "thresholds": {k: round(v, 4) for k, v in sorted(th.items())},
+        "music": {k: round(v, 4) for k, v in cal.music.items()},
+        "claim": {k: round(v, 4) for k, v in cal.claim.items()},
+        "fitted_on": f"bench/tagging_real.py --calibrate: {len(rows)} dev clips of ../shared/data/labelled and "
+        f"../shared/data/audio ({n_music} music); objectives and order in that script",
+    }
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -258,9 +322,14 @@ def table(rows, outs, cal) -> str:
     labelled = [r for r in rows if r["set"] == "labelled"]
     res = {name: scores_for(labelled, outs, s, cal) for name, s in systems.items()}
     shared = {name: scores_for([r for r in rows if r["set"] == "audio"], outs, s, cal) for name, s in systems.items()}
-    lines = ["## Tagging on real labelled recordings (`../shared/data/labelled`, 59 clips)", "",
-             "Predominant-instrument hit@3 per class (hits / clips):", "",
-             "| class | clips | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+    lines = [
+        "## Tagging on real labelled recordings (`../shared/data/labelled`, 59 clips)",
+        "",
+        "Predominant-instrument hit@3 per class (hits / clips):",
+        "",
+        "| class | clips | " + " | ".join(systems) + " |",
+        "|---|---|" + "---|" * len(systems),
+    ]
     per = defaultdict(lambda: defaultdict(int))
     n = defaultdict(int)
     for name, s in res.items():
@@ -278,36 +347,80 @@ def table(rows, outs, cal) -> str:
     def acc(pairs):
         return sum(a == b for a, b, _ in pairs) / max(1, len(pairs))
 
-    lines += [f"| **pooled hit@3** | {total} | " + " | ".join(f"**{pooled(s):.2f}**" for s in res.values()) + " |", "",
-              "| measure | clips | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+    lines += [
+        f"| **pooled hit@3** | {total} | " + " | ".join(f"**{pooled(s):.2f}**" for s in res.values()) + " |",
+        "",
+        "| measure | clips | " + " | ".join(systems) + " |",
+        "|---|---|" + "---|" * len(systems),
+    ]
     mus = res["fused"]["music"]
-    lines.append(f"| music vs not: accuracy | {len(mus)} | " + " | ".join(f"{acc(s['music']):.2f}" for s in res.values()) + " |")
-    lines.append("| non-music judged music | " + str(sum(not t for t, _, _ in mus)) + " | " +
-                 " | ".join(str(sum((not t) and p for t, p, _ in s["music"])) for s in res.values()) + " |")
-    lines.append("| music judged not music | " + str(sum(t for t, _, _ in mus)) + " | " +
-                 " | ".join(str(sum(t and not p for t, p, _ in s["music"])) for s in res.values()) + " |")
-    lines.append(f"| vocals yes/no: accuracy | {len(res['fused']['vocals'])} | " +
-                 " | ".join(f"{acc(s['vocals']):.2f}" for s in res.values()) + " |")
-    lines.append(f"| genre in top 3 (where labelled) | {len(res['fused']['genre'])} | " +
-                 " | ".join(f"{sum(ok for _, ok, _ in s['genre'])}/{len(s['genre'])}" for s in res.values()) + " |")
-    lines.append(f"| false specific tags listed per solo clip | {res['fused']['solo']} | " +
-                 " | ".join(f"{s['fp'] / max(1, s['solo']):.2f}" for s in res.values()) + " |")
-    lines.append(f"| solo clips whose instrument a description may state | {res['fused']['solo']} | " +
-                 " | ".join(f"{s['claim_tp']}" for s in res.values()) + " |")
-    lines.append(f"| false instruments a description may state, per solo clip | {res['fused']['solo']} | " +
-                 " | ".join(f"{s['claim_fp'] / max(1, s['solo']):.2f}" for s in res.values()) + " |")
-    lines += ["", "Shared clips (`../shared/data/audio`, single named instrument) hit@3: " +
-              ", ".join(f"{name} {sum(h for _, h, _ in s['hit'].values())}/{len(s['hit'])}" for name, s in shared.items()) +
-              "; music vs not accuracy: " + ", ".join(f"{name} {acc(s['music']):.2f}" for name, s in shared.items()) + ".", ""]
+    lines.append(
+        f"| music vs not: accuracy | {len(mus)} | " + " | ".join(f"{acc(s['music']):.2f}" for s in res.values()) + " |"
+    )
+    lines.append(
+        "| non-music judged music | "
+        + str(sum(not t for t, _, _ in mus))
+        + " | "
+        + " | ".join(str(sum((not t) and p for t, p, _ in s["music"])) for s in res.values())
+        + " |"
+    )
+    lines.append(
+        "| music judged not music | "
+        + str(sum(t for t, _, _ in mus))
+        + " | "
+        + " | ".join(str(sum(t and not p for t, p, _ in s["music"])) for s in res.values())
+        + " |"
+    )
+    lines.append(
+        f"| vocals yes/no: accuracy | {len(res['fused']['vocals'])} | "
+        + " | ".join(f"{acc(s['vocals']):.2f}" for s in res.values())
+        + " |"
+    )
+    lines.append(
+        f"| genre in top 3 (where labelled) | {len(res['fused']['genre'])} | "
+        + " | ".join(f"{sum(ok for _, ok, _ in s['genre'])}/{len(s['genre'])}" for s in res.values())
+        + " |"
+    )
+    lines.append(
+        f"| false specific tags listed per solo clip | {res['fused']['solo']} | "
+        + " | ".join(f"{s['fp'] / max(1, s['solo']):.2f}" for s in res.values())
+        + " |"
+    )
+    lines.append(
+        f"| solo clips whose instrument a description may state | {res['fused']['solo']} | "
+        + " | ".join(f"{s['claim_tp']}" for s in res.values())
+        + " |"
+    )
+    lines.append(
+        f"| false instruments a description may state, per solo clip | {res['fused']['solo']} | "
+        + " | ".join(f"{s['claim_fp'] / max(1, s['solo']):.2f}" for s in res.values())
+        + " |"
+    )
+    lines += [
+        "",
+        "Shared clips (`../shared/data/audio`, single named instrument) hit@3: "
+        + ", ".join(f"{name} {sum(h for _, h, _ in s['hit'].values())}/{len(s['hit'])}" for name, s in shared.items())
+        + "; music vs not accuracy: "
+        + ", ".join(f"{name} {acc(s['music']):.2f}" for name, s in shared.items())
+        + ".",
+        "",
+    ]
     misses = [f"{f} ({pi}: {top})" for f, (pi, hit, top) in res["fused"]["hit"].items() if not hit]
     wrong_music = [f for t, p, f in res["fused"]["music"] + shared["fused"]["music"] if t != p]
     wrong_voc = [f for t, p, f in res["fused"]["vocals"] if t != p]
-    lines += [f"Fused misses, hit@3: {'; '.join(misses) or 'none'}.",
-              f"Fused music/not-music errors: {', '.join(wrong_music) or 'none'}.",
-              f"Fused vocals errors: {', '.join(wrong_voc) or 'none'}.",
-              f"Fused genre rows: {'; '.join(f'{f} {g}' for f, _, g in res['fused']['genre'])}.", "",
-              "Thresholds (j2a/assets/fusion.json): " + json.dumps(cal.thresholds) + "; is_music " + json.dumps(cal.music) +
-              "; claim " + json.dumps(cal.claim)]
+    lines += [
+        f"Fused misses, hit@3: {'; '.join(misses) or 'none'}.",
+        f"Fused music/not-music errors: {', '.join(wrong_music) or 'none'}.",
+        f"Fused vocals errors: {', '.join(wrong_voc) or 'none'}.",
+        f"Fused genre rows: {'; '.join(f'{f} {g}' for f, _, g in res['fused']['genre'])}.",
+        "",
+        "Thresholds (j2a/assets/fusion.json): "
+        + json.dumps(cal.thresholds)
+        + "; is_music "
+        + json.dumps(cal.music)
+        + "; claim "
+        + json.dumps(cal.claim),
+    ]
     return "\n".join(lines)
 
 

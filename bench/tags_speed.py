@@ -10,6 +10,7 @@ user calls it, i.e. including TF graph building and checkpoint restore on every 
 that API costs. Median of --runs runs; the 1-min load average is printed because the machine is shared,
 and so is j2a's process CPU time (CPU s / cores approximates the wall time on an idle machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,14 @@ from pathlib import Path
 import numpy as np
 from _common import looped_clips  # noqa: E402  (and this checkout first on sys.path)
 
-CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.mp3", "vocadito_1.wav",
-         "hainsworth_001.flac", "sweet_waltz.ogg"]
+CLIPS = [
+    "pistachio_ragtime.ogg",
+    "brahms_hungarian_dance_5.ogg",
+    "techno_loop.mp3",
+    "vocadito_1.wav",
+    "hainsworth_001.flac",
+    "sweet_waltz.ogg",
+]
 
 TF_SNIPPET = """
 import sys, time, warnings
@@ -64,8 +71,13 @@ def time_j2a(path: Path, runs: int) -> tuple[float, float]:
 def time_tf(python: str, path: Path, runs: int) -> float:
     ts = []
     for _ in range(runs):
-        out = subprocess.run([python, "-c", TF_SNIPPET, str(path)], capture_output=True, text=True, check=True,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        out = subprocess.run(
+            [python, "-c", TF_SNIPPET, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
         ts.append(float(out.stdout.split("ELAPSED")[-1]))
     return statistics.median(ts)
 
@@ -73,10 +85,15 @@ def time_tf(python: str, path: Path, runs: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    default_tf = os.environ.get("J2A_TF_PYTHON") or ("/tmp/tfvenv/bin/python" if Path("/tmp/tfvenv/bin/python").exists() else None)
-    ap.add_argument("--tf-python", default=default_tf,
-                    help="python of a venv with tensorflow + librosa + musicnn, the peer "
-                         "(default: $J2A_TF_PYTHON, else /tmp/tfvenv/bin/python if it exists)")
+    default_tf = os.environ.get("J2A_TF_PYTHON") or (
+        "/tmp/tfvenv/bin/python" if Path("/tmp/tfvenv/bin/python").exists() else None
+    )
+    ap.add_argument(
+        "--tf-python",
+        default=default_tf,
+        help="python of a venv with tensorflow + librosa + musicnn, the peer "
+        "(default: $J2A_TF_PYTHON, else /tmp/tfvenv/bin/python if it exists)",
+    )
     ap.add_argument("--durations", default="30,180")
     args = ap.parse_args()
 
@@ -96,22 +113,34 @@ def main() -> None:
             path = make_input(d, Path(tmp))
             ours, cpu = time_j2a(path, args.runs)
             peer = time_tf(args.tf_python, path, args.runs) if args.tf_python else float("nan")
-            rows.append(f"| {d:.0f} s | {ours:.2f} | {d / ours:.1f} | {cpu:.2f} | {peer:.2f} | {d / peer:.1f} | "
-                        f"{os.getloadavg()[0]:.1f} |")
+            rows.append(
+                f"| {d:.0f} s | {ours:.2f} | {d / ours:.1f} | {cpu:.2f} | {peer:.2f} | {d / peer:.1f} | "
+                f"{os.getloadavg()[0]:.1f} |"
+            )
     print("## Tags: musicnn port vs TensorFlow musicnn\n")
     if args.tf_python:
-        tfv = subprocess.run([args.tf_python, "-c", "import tensorflow as t, librosa as l; print(t.__version__, l.__version__)"],
-                             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.split()
-        print(f"TF peer: `{args.tf_python}` (TensorFlow {tfv[0]}, librosa {tfv[1]}, musicnn 0.1.0; made as in "
-              "scripts/make_musicnn_fixture.py).\n")
-    print(f"Both models (MTT_musicnn + MSD_musicnn), median of {args.runs} runs, torch threads "
-          f"{torch.get_num_threads()}; loading both checkpoints without TF: {load_s:.2f} s. TF column: "
-          "musicnn.extractor per model as a user calls it (graph build + restore included).\n")
+        tfv = subprocess.run(
+            [args.tf_python, "-c", "import tensorflow as t, librosa as l; print(t.__version__, l.__version__)"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ).stdout.split()
+        print(
+            f"TF peer: `{args.tf_python}` (TensorFlow {tfv[0]}, librosa {tfv[1]}, musicnn 0.1.0; made as in "
+            "scripts/make_musicnn_fixture.py).\n"
+        )
+    print(
+        f"Both models (MTT_musicnn + MSD_musicnn), median of {args.runs} runs, torch threads "
+        f"{torch.get_num_threads()}; loading both checkpoints without TF: {load_s:.2f} s. TF column: "
+        "musicnn.extractor per model as a user calls it (graph build + restore included).\n"
+    )
     print("| input | j2a wall s | j2a x realtime | j2a CPU s | TF musicnn wall s | TF x realtime | load avg (1 min) |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print("\nThe machine is shared (see load avg): j2a CPU s / 2 cores approximates j2a's wall time on an idle "
-          "2-core machine. The TF peer's wall time includes TF start-up, which a long-running user would pay once.")
+    print(
+        "\nThe machine is shared (see load avg): j2a CPU s / 2 cores approximates j2a's wall time on an idle "
+        "2-core machine. The TF peer's wall time includes TF start-up, which a long-running user would pay once."
+    )
 
 
 if __name__ == "__main__":

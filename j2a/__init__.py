@@ -7,6 +7,7 @@ The tree: `analysis/` (the schema, the pipeline that runs `features/`), `text/` 
 their evidence, the faithfulness guard, describe, sections, ask), `llm/` (backends, decoding, Gemma
 inference, loading), `models/` (J2A-2.x inference), `training/`, `eval/`, `data/`, `theory.py`.
 """
+
 __version__ = "0.1.0"
 
 from .analysis import Analysis, analyze  # noqa: E402

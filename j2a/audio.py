@@ -9,6 +9,7 @@ per-frame features holds at most one block (plus overlap) of samples. Short file
 The bound for long files is therefore ``chunk_s * sr * 4`` bytes of samples per consumer
 (30 s at 44.1 kHz = 5.3 MB), independent of the file's length.
 """
+
 from __future__ import annotations
 
 import os
@@ -113,7 +114,7 @@ class Audio:
             y = self.load(sr)
             step = max(1, size - ov)
             for start in range(0, max(1, len(y) - ov), step):
-                yield start / sr, y[start:start + size]
+                yield start / sr, y[start : start + size]
             return
         buf = np.zeros(0, np.float32)
         offset = 0  # sample index of buf[0]
@@ -121,7 +122,7 @@ class Audio:
             buf = np.concatenate([buf, block])
             while len(buf) >= size:
                 yield offset / sr, buf[:size].copy()
-                keep = buf[size - ov:]
+                keep = buf[size - ov :]
                 offset += size - ov
                 buf = keep
         if len(buf) > ov or offset == 0:
@@ -195,8 +196,30 @@ def _check_signal(name: str, duration_s: float, peak: float) -> None:
 
 
 AUDIO_EXTENSIONS = {
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".aif", ".aiff",
-    ".wma", ".webm", ".mka", ".ac3", ".amr", ".au", ".caf", ".mp2", ".aifc", ".alac", ".ape", ".wv",
+    ".wav",
+    ".wave",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+    ".m4a",
+    ".mp4",
+    ".aac",
+    ".aif",
+    ".aiff",
+    ".wma",
+    ".webm",
+    ".mka",
+    ".ac3",
+    ".amr",
+    ".au",
+    ".caf",
+    ".mp2",
+    ".aifc",
+    ".alac",
+    ".ape",
+    ".wv",
 }
 
 

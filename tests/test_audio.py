@@ -1,4 +1,5 @@
 """Audio input: every format ffmpeg reads decodes, and every kind of bad input fails with one line."""
+
 from __future__ import annotations
 
 import numpy as np

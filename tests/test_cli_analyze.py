@@ -2,6 +2,7 @@
 
 Short clips and --workers 1 keep this fast; each subprocess pays the model loading once.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,9 +26,27 @@ J2A = str(Path(sys.executable).with_name("j2a"))
 REPO = Path(__file__).resolve().parents[1]
 SHORT_MUSIC = ["madmom_sample.wav", "hiphop.mp3", "trumpet_loop_f_90bpm.ogg"]
 # the keys the issue requires in every analysis; nested ones as "parent.child"
-REQUIRED = ["file", "duration_s", "is_music", "tempo.bpm", "tempo.confidence", "tempo.candidates", "beats", "downbeats",
-            "meter", "key.label", "key.confidence", "chords", "tags.genre", "tags.instrument", "tags.mood", "tags.vocals",
-            "notes", "loudness", "version"]
+REQUIRED = [
+    "file",
+    "duration_s",
+    "is_music",
+    "tempo.bpm",
+    "tempo.confidence",
+    "tempo.candidates",
+    "beats",
+    "downbeats",
+    "meter",
+    "key.label",
+    "key.confidence",
+    "chords",
+    "tags.genre",
+    "tags.instrument",
+    "tags.mood",
+    "tags.vocals",
+    "notes",
+    "loudness",
+    "version",
+]
 
 
 def j2a(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
@@ -113,8 +132,11 @@ def test_folder_with_one_bad_file(tmp_path, audio_dir):
 @pytest.mark.slow
 def test_kill_then_resume_gives_every_file_once(tmp_path, good_dir):
     out = tmp_path / "lib.jsonl"
-    p = subprocess.Popen([J2A, "analyze", str(good_dir), "--out", str(out), "--workers", "1"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [J2A, "analyze", str(good_dir), "--out", str(out), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 600
         while time.time() < deadline and p.poll() is None:
@@ -185,8 +207,21 @@ def test_readme_documents_the_schema(audio_dir):
     m = re.search(r"\n#+ [^\n]*[Ss]chema[^\n]*\n(.*?)(?=\n#+ |\Z)", readme, re.S)
     assert m, "README has no schema section"
     section = m.group(1)
-    for key in ["file", "duration_s", "is_music", "tempo", "beats", "downbeats", "meter", "key", "chords", "tags",
-                "notes", "loudness", "version"]:
+    for key in [
+        "file",
+        "duration_s",
+        "is_music",
+        "tempo",
+        "beats",
+        "downbeats",
+        "meter",
+        "key",
+        "chords",
+        "tags",
+        "notes",
+        "loudness",
+        "version",
+    ]:
         assert re.search(rf"\b{key}\b", section), f"README schema does not mention {key}"
 
 

@@ -1,4 +1,5 @@
 """Every command (and sub-command) has --help with a worked example, and every command module loads."""
+
 from __future__ import annotations
 
 import argparse

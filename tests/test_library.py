@@ -1,5 +1,6 @@
 """`j2a index / search / similar / duplicates / playlist`: a real SQLite file, real analyses of generated and
 shared clips, a real kill of a running index."""
+
 from __future__ import annotations
 
 import os
@@ -23,12 +24,18 @@ J2A = [sys.executable, "-m", "j2a.cli"]
 def clips(tmp_path_factory) -> Path:
     """Six short generated pieces with known tempo, key and meter."""
     d = tmp_path_factory.mktemp("clips")
-    specs = [SynthSpec(bpm=72, key="D minor", chords=["D:min", "A:min", "Bb:maj", "A:maj"], duration_s=10, seed=1),
-             SynthSpec(bpm=128, key="C major", duration_s=10, seed=2),
-             SynthSpec(bpm=96, beats_per_bar=3, key="G major", chords=["G:maj", "C:maj", "D:maj", "G:maj"], duration_s=10, seed=3),
-             SynthSpec(bpm=140, key="A minor", chords=["A:min", "F:maj", "C:maj", "G:maj"], duration_s=10, drums=False, seed=4),
-             SynthSpec(bpm=110, key="E major", chords=["E:maj", "A:maj", "B:maj", "E:maj"], duration_s=10, seed=5),
-             SynthSpec(bpm=84, key="F major", chords=["F:maj", "Bb:maj", "C:maj", "F:maj"], duration_s=10, seed=6)]
+    specs = [
+        SynthSpec(bpm=72, key="D minor", chords=["D:min", "A:min", "Bb:maj", "A:maj"], duration_s=10, seed=1),
+        SynthSpec(bpm=128, key="C major", duration_s=10, seed=2),
+        SynthSpec(
+            bpm=96, beats_per_bar=3, key="G major", chords=["G:maj", "C:maj", "D:maj", "G:maj"], duration_s=10, seed=3
+        ),
+        SynthSpec(
+            bpm=140, key="A minor", chords=["A:min", "F:maj", "C:maj", "G:maj"], duration_s=10, drums=False, seed=4
+        ),
+        SynthSpec(bpm=110, key="E major", chords=["E:maj", "A:maj", "B:maj", "E:maj"], duration_s=10, seed=5),
+        SynthSpec(bpm=84, key="F major", chords=["F:maj", "Bb:maj", "C:maj", "F:maj"], duration_s=10, seed=6),
+    ]
     for n, s in enumerate(specs):
         render_to_file(s, d / f"piece{n}_{s.bpm:g}bpm.wav")
     return d
@@ -44,8 +51,19 @@ def indexed(clips, tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------------- pure
-@pytest.mark.parametrize("key, code", [("C major", "8B"), ("A minor", "8A"), ("G major", "9B"), ("E minor", "9A"),
-                                       ("F major", "7B"), ("Bb minor", "3A"), ("F# minor", "11A"), ("B major", "1B")])
+@pytest.mark.parametrize(
+    "key, code",
+    [
+        ("C major", "8B"),
+        ("A minor", "8A"),
+        ("G major", "9B"),
+        ("E minor", "9A"),
+        ("F major", "7B"),
+        ("Bb minor", "3A"),
+        ("F# minor", "11A"),
+        ("B major", "1B"),
+    ],
+)
 def test_camelot_wheel(key, code):
     assert lib.camelot(key) == code
 
@@ -56,15 +74,18 @@ def test_mixing_rules():
     assert lib.tempo_mixes(120, 126) and lib.tempo_mixes(70, 140) and not lib.tempo_mixes(120, 130)
 
 
-@pytest.mark.parametrize("query, expect, rest", [
-    ("calm piano pieces in D minor around 70 BPM", "bpm 66-74, key = D minor, instrument = piano", "calm pieces"),
-    ("strings in 3/4", "meter = 3/4, instrument = strings", "in"),
-    ("a slow piano piece in a minor key", "bpm 0-90, mode = minor, instrument = piano", "a piece"),
-    ("instrumental jazz 120-130 bpm", "bpm 120-130, vocals = no, genre = jazz", ""),
-    ("a waltz with female vocals", "meter = 3/4, vocals = female", "a with"),
-    ("8A techno", "camelot = 8A, genre = techno", ""),
-    ("not music", "not music", ""),
-])
+@pytest.mark.parametrize(
+    "query, expect, rest",
+    [
+        ("calm piano pieces in D minor around 70 BPM", "bpm 66-74, key = D minor, instrument = piano", "calm pieces"),
+        ("strings in 3/4", "meter = 3/4, instrument = strings", "in"),
+        ("a slow piano piece in a minor key", "bpm 0-90, mode = minor, instrument = piano", "a piece"),
+        ("instrumental jazz 120-130 bpm", "bpm 120-130, vocals = no, genre = jazz", ""),
+        ("a waltz with female vocals", "meter = 3/4, vocals = female", "a with"),
+        ("8A techno", "camelot = 8A, genre = techno", ""),
+        ("not music", "not music", ""),
+    ],
+)
 def test_query_words_become_filters(query, expect, rest):
     f, left = lib.parse_query(query)
     assert f.describe() == expect and left == rest
@@ -75,7 +96,9 @@ def test_index_holds_analysis_description_and_embeddings(indexed):
     con = sqlite3.connect(indexed)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert con.execute("PRAGMA user_version").fetchone()[0] == lib.SCHEMA_VERSION
-    rows = con.execute("SELECT path, bpm, key, camelot, meter, description, length(text_emb), length(audio_emb) FROM tracks").fetchall()
+    rows = con.execute(
+        "SELECT path, bpm, key, camelot, meter, description, length(text_emb), length(audio_emb) FROM tracks"
+    ).fetchall()
     assert len(rows) == 6
     for path, _bpm, key, cam, _meter, desc, temb, aemb in rows:
         assert Path(path).exists() and desc and temb == 384 * 4 and aemb > 0
@@ -182,13 +205,17 @@ def test_search_filters_by_measured_facts_and_says_why(indexed):
 
 
 def test_cli_search_prints_filters_and_formats(indexed):
-    r = subprocess.run(J2A + ["search", "in C major", "--db", str(indexed), "--format", "json"], capture_output=True, text=True)
+    r = subprocess.run(
+        J2A + ["search", "in C major", "--db", str(indexed), "--format", "json"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and "filters: key = C major" in r.stderr
     import json
 
     rows = json.loads(r.stdout)
     assert rows and all(x["key"] == "C major" for x in rows)
-    r = subprocess.run(J2A + ["search", "music", "--db", str(indexed), "--format", "m3u"], capture_output=True, text=True)
+    r = subprocess.run(
+        J2A + ["search", "music", "--db", str(indexed), "--format", "m3u"], capture_output=True, text=True
+    )
     assert r.stdout.startswith("#EXTM3U") and r.stdout.count("#EXTINF") == 6
 
 
@@ -208,8 +235,11 @@ def test_similar_and_mixable(indexed, clips):
 
 def test_playlist_fills_the_time_and_orders_by_transitions(indexed, tmp_path):
     out = tmp_path / "set.m3u8"
-    r = subprocess.run(J2A + ["playlist", "music", "--minutes", "0.5", "--out", str(out), "--describe", "--db", str(indexed)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        J2A + ["playlist", "music", "--minutes", "0.5", "--out", str(out), "--describe", "--db", str(indexed)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "#EXTM3U" and 3 <= sum(line.startswith("#EXTINF") for line in lines) <= 4  # 10-s tracks, 30 s
@@ -221,16 +251,26 @@ def test_duplicates_group_the_same_recording_in_other_formats_and_nothing_else(a
     """The shared dubstep clip in five formats plus a trimmed copy is one group; the other clips stay alone."""
     d = tmp_path / "music"
     d.mkdir()
-    for name in ("dubstep.wav", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.aac", "techno_loop.mp3",
-                 "hiphop.mp3", "madmom_sample.wav"):
+    for name in (
+        "dubstep.wav",
+        "dubstep.flac",
+        "dubstep.mp3",
+        "dubstep.ogg",
+        "dubstep.aac",
+        "techno_loop.mp3",
+        "hiphop.mp3",
+        "madmom_sample.wav",
+    ):
         shutil.copy(audio_dir / name, d / name)
     import soundfile as sf
 
     x, sr = sf.read(audio_dir / "dubstep.wav")
-    sf.write(d / "dubstep_trimmed.wav", x[int(0.5 * sr):], sr)
+    sf.write(d / "dubstep_trimmed.wav", x[int(0.5 * sr) :], sr)
     with lib.Library(tmp_path / "m.db") as L:
         L.index([str(d)], describe=False)
         groups = L.duplicates()
     names = [sorted(Path(t.path).name for t in g) for g in groups]
-    assert names == [["dubstep.aac", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.wav", "dubstep_trimmed.wav"]]
+    assert names == [
+        ["dubstep.aac", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.wav", "dubstep_trimmed.wav"]
+    ]
     assert all(t.why or t is g[-1] for g in groups for t in g)

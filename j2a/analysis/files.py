@@ -3,6 +3,7 @@
 Why: analysing a 3-minute track costs seconds; describing a library analysed before, or asking a second
 question about a song, should not pay it again.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,9 @@ def as_analysis(x) -> Analysis:
     if is_saved_analysis(x):
         rows = read_analyses(x)
         if len(rows) > 1:
-            raise ValueError(f"{x}: holds {len(rows)} analyses, not one: "
-                             "give the recording itself or a file with its analysis alone")
+            raise ValueError(
+                f"{x}: holds {len(rows)} analyses, not one: give the recording itself or a file with its analysis alone"
+            )
         return rows[0]
     from .pipeline import analyze
 

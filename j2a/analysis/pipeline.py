@@ -3,6 +3,7 @@
 Why side by side: each extractor alone leaves a core idle much of the time (torch, onnxruntime and numpy
 release the GIL), and they all read the same decoded Audio.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ class AnalyzeConfig:
     threads: int = 2  # extractors run side by side: each alone leaves a core idle much of the time
 
 
-def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, config: AnalyzeConfig | None = None) -> Analysis:
+def analyze(
+    source: str | os.PathLike | np.ndarray, sr: int | None = None, config: AnalyzeConfig | None = None
+) -> Analysis:
     """Analyse one file (or an array with its sample rate) and return an Analysis.
 
     Raises j2a.audio.AudioError with a one-line reason for unusable input. Non-music input
@@ -47,6 +50,7 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
         return out
 
     audio = timed("decode", open_audio, source, sr)
+
     # Every extractor reads the same Audio, so they run concurrently (torch, onnxruntime and numpy release
     # the GIL). The musical ones start before is_music is known and are discarded for non-music input:
     # that wastes a little work on speech, but nearly halves the wall time on music, the common case.
@@ -56,17 +60,25 @@ def analyze(source: str | os.PathLike | np.ndarray, sr: int | None = None, confi
         windows = timed("yamnet", yamnet.window_scores, audio) if cfg.tags else None
         return music.detect(audio, windows), windows
 
-    jobs = {"is_music": (True, hear), "tags": (cfg.tags, tags.patch_scores),
-            "rhythm": (cfg.rhythm, rhythm.analyze_rhythm), "notes": (cfg.notes, notes.analyze_notes),
-            "harmony": (cfg.harmony, harmony.analyze_harmony), "loudness": (cfg.loudness, loudness.analyze_loudness)}
+    jobs = {
+        "is_music": (True, hear),
+        "tags": (cfg.tags, tags.patch_scores),
+        "rhythm": (cfg.rhythm, rhythm.analyze_rhythm),
+        "notes": (cfg.notes, notes.analyze_notes),
+        "harmony": (cfg.harmony, harmony.analyze_harmony),
+        "loudness": (cfg.loudness, loudness.analyze_loudness),
+    }
     import torch
 
     torch_threads = torch.get_num_threads()
     if cfg.threads > 1:  # parallel across extractors, not inside each: no oversubscribed cores
         torch.set_num_threads(1)
     with ThreadPoolExecutor(max_workers=max(1, cfg.threads)) as pool:
-        futs = {name: pool.submit(timed, name, fn, audio) if name != "is_music" else pool.submit(timed, name, fn)
-                for name, (on, fn) in jobs.items() if on}
+        futs = {
+            name: pool.submit(timed, name, fn, audio) if name != "is_music" else pool.submit(timed, name, fn)
+            for name, (on, fn) in jobs.items()
+            if on
+        }
         detection, windows = futs.pop("is_music").result()
         if not detection.is_music:
             for name in ("rhythm", "notes", "harmony"):
@@ -108,6 +120,9 @@ def _sounds_only(t: Tags | None) -> Tags | None:
     tl = t.timeline
     if tl is not None:
         keep = [k for k in tl.fused if k.startswith("sound:")]
-        tl = TagTimeline(tl.hop_s, {k: tl.fused[k] for k in keep},
-                         {m: {k: v[k] for k in keep if k in v} for m, v in tl.models.items()})
+        tl = TagTimeline(
+            tl.hop_s,
+            {k: tl.fused[k] for k in keep},
+            {m: {k: v[k] for k in keep if k in v} for m, v in tl.models.items()},
+        )
     return Tags(sound=t.sound, audioset=t.audioset, timeline=tl)

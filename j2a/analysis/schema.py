@@ -4,6 +4,7 @@ Every field is produced by a real model or measurement in `j2a.features` (run by
 nothing is guessed. Fields a feature could not support are `None` / empty (e.g. no key for atonal or
 non-music input), so downstream text generation can never claim more than the analysis holds.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -6,6 +6,7 @@ Why a separate step: MusicCaps ships only YouTube ids and times. Each clip is fe
 that are gone from YouTube (about 7 %) are listed in `OUT/missing.jsonl` with the reason.
 Not run in tests (no internet there); the command line it builds is unit-tested.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,26 @@ def commands(ytid: str, start: float, end: float, out_wav: Path, sr: int = 44100
     """(yt-dlp command printing the audio stream URL, ffmpeg command cutting [start, end) to WAV)."""
     url = f"https://www.youtube.com/watch?v={ytid}"
     ytdlp = ["yt-dlp", "--quiet", "--no-warnings", "-f", "bestaudio/best", "--get-url", url]
-    ffmpeg = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", f"{start:g}", "-t", f"{end - start:g}",
-              "-i", "{URL}", "-ac", "1", "-ar", str(sr), "-c:a", "pcm_s16le", str(out_wav)]
+    ffmpeg = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{start:g}",
+        "-t",
+        f"{end - start:g}",
+        "-i",
+        "{URL}",
+        "-ac",
+        "1",
+        "-ar",
+        str(sr),
+        "-c:a",
+        "pcm_s16le",
+        str(out_wav),
+    ]
     return ytdlp, ffmpeg
 
 
@@ -46,7 +65,9 @@ def fetch(ytid: str, start: float, end: float, out_dir: Path, sr: int = 44100, t
     return None
 
 
-def download_musiccaps(csv_path: str | Path, out_dir: str | Path, limit: int = 0, workers: int = 4, sr: int = 44100) -> tuple[int, int]:
+def download_musiccaps(
+    csv_path: str | Path, out_dir: str | Path, limit: int = 0, workers: int = 4, sr: int = 44100
+) -> tuple[int, int]:
     """Download every clip of a MusicCaps CSV into out_dir; returns (ok, missing)."""
     for tool in ("yt-dlp", "ffmpeg"):
         if shutil.which(tool) is None:
@@ -78,9 +99,13 @@ def download_musiccaps(csv_path: str | Path, out_dir: str | Path, limit: int = 0
 def add_cli(dsp) -> None:
     from ..cli import sub
 
-    p = sub(dsp, "download-musiccaps", "download MusicCaps clips from YouTube with yt-dlp + ffmpeg (needs internet)",
-            "j2a data download-musiccaps musiccaps-public.csv --out musiccaps-clips --workers 8\n"
-            "j2a data musiccaps musiccaps-public.csv --audio-dir musiccaps-clips --out musiccaps.jsonl")
+    p = sub(
+        dsp,
+        "download-musiccaps",
+        "download MusicCaps clips from YouTube with yt-dlp + ffmpeg (needs internet)",
+        "j2a data download-musiccaps musiccaps-public.csv --out musiccaps-clips --workers 8\n"
+        "j2a data musiccaps musiccaps-public.csv --audio-dir musiccaps-clips --out musiccaps.jsonl",
+    )
     p.add_argument("csv", help="MusicCaps CSV (ytid, start_s, end_s, ...)")
     p.add_argument("--out", "-o", required=True, help="folder for <ytid>.wav clips (re-running skips finished ones)")
     p.add_argument("--limit", type=int, default=0, help="only the first N rows")
@@ -89,7 +114,10 @@ def add_cli(dsp) -> None:
 
     def run(a) -> int:
         ok, missing = download_musiccaps(a.csv, a.out, a.limit, a.workers, a.sr)
-        print(f"download-musiccaps: {ok} clips in {a.out}, {missing} unavailable (see {Path(a.out) / 'missing.jsonl'})", file=sys.stderr)
+        print(
+            f"download-musiccaps: {ok} clips in {a.out}, {missing} unavailable (see {Path(a.out) / 'missing.jsonl'})",
+            file=sys.stderr,
+        )
         return 0
 
     p.set_defaults(func=run)

@@ -12,6 +12,7 @@ MusicCaps (`j2a data musiccaps`), Song Describer (`j2a data songdescriber`) and
 YouTube8M-MusicTextClips (`j2a data yt8m`). YouTube clips disappear (about 7 % of MusicCaps), so
 the adapters report how many rows have no audio file and leave them out.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,7 +63,9 @@ def read_manifest(path: str | Path) -> list[Row]:
     for i, d in read_jsonl(p):
         if not isinstance(d, dict) or not d.get("audio") or not isinstance(d.get("text"), str) or not d["text"].strip():
             raise ValueError(f"{p}:{i}: each line needs 'audio' and a non-empty 'text'")
-        split = {"val": "valid", "validation": "valid", "dev": "valid", "eval": "test"}.get(d.get("split") or "train", d.get("split") or "train")
+        split = {"val": "valid", "validation": "valid", "dev": "valid", "eval": "test"}.get(
+            d.get("split") or "train", d.get("split") or "train"
+        )
         if split not in SPLITS:
             raise ValueError(f"{p}:{i}: split must be one of {', '.join(SPLITS)}, not {d.get('split')!r}")
         audio = Path(d["audio"])
@@ -108,8 +111,17 @@ def _col(row: dict, *names: str, file: Path):
     raise ValueError(f"{file}: no column named {' or '.join(names)} (columns: {', '.join(row)})")
 
 
-def youtube_manifest(csv_path: str | Path, audio_dir: str | Path, *, id_cols=("ytid",), start_cols=("start_s",),
-                     end_cols=("end_s",), text_cols=("caption",), split_fn=None, full_videos: bool = False) -> tuple[list[Row], int]:
+def youtube_manifest(
+    csv_path: str | Path,
+    audio_dir: str | Path,
+    *,
+    id_cols=("ytid",),
+    start_cols=("start_s",),
+    end_cols=("end_s",),
+    text_cols=("caption",),
+    split_fn=None,
+    full_videos: bool = False,
+) -> tuple[list[Row], int]:
     """Rows for a YouTube caption CSV whose clips lie in audio_dir; returns (rows, n_missing).
 
     Downloaded clips are usually already cut to [start, end] (what `j2a data download-musiccaps`
@@ -131,22 +143,40 @@ def youtube_manifest(csv_path: str | Path, audio_dir: str | Path, *, id_cols=("y
                 continue
             start = float(_col(r, *start_cols, file=csv_path)) if full_videos else None
             end = float(_col(r, *end_cols, file=csv_path)) if full_videos else None
-            rows.append(Row(str(a.resolve()), _col(r, *text_cols, file=csv_path).strip(), start, end,
-                            split_fn(r) if split_fn else "train"))
+            rows.append(
+                Row(
+                    str(a.resolve()),
+                    _col(r, *text_cols, file=csv_path).strip(),
+                    start,
+                    end,
+                    split_fn(r) if split_fn else "train",
+                )
+            )
     return rows, missing
 
 
 def musiccaps(csv_path, audio_dir, full_videos=False):
     """MusicCaps: is_audioset_eval rows become split 'test' (the usual evaluation split)."""
-    return youtube_manifest(csv_path, audio_dir, full_videos=full_videos,
-                            split_fn=lambda r: "test" if str(r.get("is_audioset_eval", "")).lower() == "true" else "train")
+    return youtube_manifest(
+        csv_path,
+        audio_dir,
+        full_videos=full_videos,
+        split_fn=lambda r: "test" if str(r.get("is_audioset_eval", "")).lower() == "true" else "train",
+    )
 
 
 def yt8m(csv_path, audio_dir, full_videos=False, split="train"):
     """YouTube8M-MusicTextClips (train.csv / test.csv: video id, start, end, caption)."""
-    return youtube_manifest(csv_path, audio_dir, full_videos=full_videos, id_cols=("video_id", "ytid", "youtube_id"),
-                            start_cols=("start", "start_s", "start_time"), end_cols=("end", "end_s", "end_time"),
-                            text_cols=("caption", "text"), split_fn=lambda r: split)
+    return youtube_manifest(
+        csv_path,
+        audio_dir,
+        full_videos=full_videos,
+        id_cols=("video_id", "ytid", "youtube_id"),
+        start_cols=("start", "start_s", "start_time"),
+        end_cols=("end", "end_s", "end_time"),
+        text_cols=("caption", "text"),
+        split_fn=lambda r: split,
+    )
 
 
 def songdescriber(csv_path: str | Path, audio_dir: str | Path) -> tuple[list[Row], int]:
@@ -161,7 +191,15 @@ def songdescriber(csv_path: str | Path, audio_dir: str | Path) -> tuple[list[Row
             a = audio_dir / rel
             if not a.is_file():
                 # the distributed audio is often re-encoded: try the same stem with another extension
-                alts = [x for x in a.parent.glob(Path(rel).name.split(".")[0] + ".*") if x.suffix.lower() in AUDIO_EXTENSIONS] if a.parent.is_dir() else []
+                alts = (
+                    [
+                        x
+                        for x in a.parent.glob(Path(rel).name.split(".")[0] + ".*")
+                        if x.suffix.lower() in AUDIO_EXTENSIONS
+                    ]
+                    if a.parent.is_dir()
+                    else []
+                )
                 if not alts:
                     missing += 1
                     continue
@@ -185,8 +223,11 @@ def _run(args, build) -> int:
         rows = rows[: args.limit]
     write_manifest(rows, args.out)
     total = len(rows) + missing
-    print(f"{args.data_command}: {len(rows)} rows -> {args.out}; {missing} of {total} clips missing from "
-          f"{args.audio_dir} ({100 * missing / max(1, total):.1f} %)", file=sys.stderr)
+    print(
+        f"{args.data_command}: {len(rows)} rows -> {args.out}; {missing} of {total} clips missing from "
+        f"{args.audio_dir} ({100 * missing / max(1, total):.1f} %)",
+        file=sys.stderr,
+    )
     return 0 if rows else 1
 
 
@@ -194,15 +235,24 @@ def add_cli(dsp) -> None:
     from ..cli import sub
 
     for name, help_, example, fn in [
-        ("musiccaps", "manifest from the MusicCaps CSV and a folder of downloaded clips",
-         "j2a data musiccaps musiccaps-public.csv --audio-dir musiccaps-clips --out musiccaps.jsonl",
-         lambda a: musiccaps(a.csv, a.audio_dir, a.full_videos)),
-        ("yt8m", "manifest from a YouTube8M-MusicTextClips CSV and a folder of downloaded clips",
-         "j2a data yt8m train.csv --audio-dir yt8m-clips --out yt8m-train.jsonl",
-         lambda a: yt8m(a.csv, a.audio_dir, a.full_videos, a.split)),
-        ("songdescriber", "manifest from Song Describer's CSV and its audio folder",
-         "j2a data songdescriber song_describer.csv --audio-dir audio --out songdescriber.jsonl",
-         lambda a: songdescriber(a.csv, a.audio_dir)),
+        (
+            "musiccaps",
+            "manifest from the MusicCaps CSV and a folder of downloaded clips",
+            "j2a data musiccaps musiccaps-public.csv --audio-dir musiccaps-clips --out musiccaps.jsonl",
+            lambda a: musiccaps(a.csv, a.audio_dir, a.full_videos),
+        ),
+        (
+            "yt8m",
+            "manifest from a YouTube8M-MusicTextClips CSV and a folder of downloaded clips",
+            "j2a data yt8m train.csv --audio-dir yt8m-clips --out yt8m-train.jsonl",
+            lambda a: yt8m(a.csv, a.audio_dir, a.full_videos, a.split),
+        ),
+        (
+            "songdescriber",
+            "manifest from Song Describer's CSV and its audio folder",
+            "j2a data songdescriber song_describer.csv --audio-dir audio --out songdescriber.jsonl",
+            lambda a: songdescriber(a.csv, a.audio_dir),
+        ),
     ]:
         p = sub(dsp, name, help_, example)
         p.add_argument("csv", help="the dataset's caption CSV")
@@ -210,7 +260,9 @@ def add_cli(dsp) -> None:
         p.add_argument("--out", "-o", required=True, help="manifest JSONL to write")
         p.add_argument("--limit", type=int, default=0, help="keep only the first N rows")
         if name != "songdescriber":
-            p.add_argument("--full-videos", action="store_true", help="files hold whole videos: keep start/end from the CSV")
+            p.add_argument(
+                "--full-videos", action="store_true", help="files hold whole videos: keep start/end from the CSV"
+            )
         if name == "yt8m":
             p.add_argument("--split", default="train", choices=SPLITS, help="split to write (default: %(default)s)")
         p.set_defaults(func=lambda a, fn=fn: _run(a, fn))

@@ -6,6 +6,7 @@ analysis does not support, so they are safe, if plain, targets. Output is a mani
 written through the batch runner: flushed per file, `--resume` skips finished files, bad files are
 reported and skipped.
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,11 +22,17 @@ def _caption(path: str, llm: str) -> dict:
 def add_cli(dsp) -> None:
     from ..cli import add_batch_args, sub
 
-    p = sub(dsp, "pseudo-caption", "caption unlabeled audio with J2A-1.0 into a training manifest",
-            "j2a data pseudo-caption ~/Music --out pseudo.jsonl --resume\n"
-            "j2a train --data pseudo.jsonl --out runs/pseudo --encoder musicnn")
+    p = sub(
+        dsp,
+        "pseudo-caption",
+        "caption unlabeled audio with J2A-1.0 into a training manifest",
+        "j2a data pseudo-caption ~/Music --out pseudo.jsonl --resume\n"
+        "j2a train --data pseudo.jsonl --out runs/pseudo --encoder musicnn",
+    )
     add_batch_args(p)
-    p.add_argument("--llm", default="local", help="J2A-1.0 LLM: local (J2A-LLM), none (template), hf:ID (default: %(default)s)")
+    p.add_argument(
+        "--llm", default="local", help="J2A-1.0 LLM: local (J2A-LLM), none (template), hf:ID (default: %(default)s)"
+    )
 
     def run(a) -> int:
         from functools import partial
@@ -34,11 +41,20 @@ def add_cli(dsp) -> None:
 
         if a.format != "jsonl":
             raise ValueError("pseudo-caption writes a manifest: use --format jsonl")
-        res = run_batch(a.inputs, partial(_caption, llm=a.llm), out=a.out, fmt="jsonl", resume=a.resume,
-                        workers=a.workers, desc="pseudo-caption")
+        res = run_batch(
+            a.inputs,
+            partial(_caption, llm=a.llm),
+            out=a.out,
+            fmt="jsonl",
+            resume=a.resume,
+            workers=a.workers,
+            desc="pseudo-caption",
+        )
         if a.out:
-            print(f"pseudo-caption: {len(res.done)} captions ({res.skipped} already there), {len(res.failed)} failed -> {a.out}",
-                  file=sys.stderr)
+            print(
+                f"pseudo-caption: {len(res.done)} captions ({res.skipped} already there), {len(res.failed)} failed -> {a.out}",
+                file=sys.stderr,
+            )
         return res.exit_code
 
     p.set_defaults(func=run)

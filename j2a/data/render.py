@@ -30,6 +30,7 @@ Truth per piece (JAMS, validated against the JAMS schema):
 DIR/manifest.jsonl: one row per piece {audio, text (a factual caption built only from the truth),
 truth {...}}; captions never say more than the truth holds.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,21 @@ FAMILIES = {
     "brass": ("a brass ensemble", [56, 56, 60, 57]),  # trumpet, trumpet, horn, trombone
     "woodwinds": ("a woodwind quartet", [73, 68, 71, 70]),  # flute, oboe, clarinet, bassoon
 }
-OTHER_COMPOSERS = ["handel", "haydn", "mozart", "beethoven", "schubert", "schumann_robert", "chopin",
-                   "joplin", "corelli", "monteverdi", "palestrina", "weber", "cpebach"]
+OTHER_COMPOSERS = [
+    "handel",
+    "haydn",
+    "mozart",
+    "beethoven",
+    "schubert",
+    "schumann_robert",
+    "chopin",
+    "joplin",
+    "corelli",
+    "monteverdi",
+    "palestrina",
+    "weber",
+    "cpebach",
+]
 # (quality, intervals above the root), most specific first
 _TEMPLATES = [(q, CHORD_TONES[q]) for q in ("7", "maj7", "min7", "hdim7", "dim7", "maj", "min", "dim", "aug")]
 
@@ -140,8 +154,16 @@ def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:
             if groups[comp] and len(picks) < n:
                 picks.append(groups[comp].pop())
     fonts = soundfonts()
-    return [Piece(source=p, bpm=round(rng.uniform(*cfg.bpm_range)), family=rng.choice(sorted(FAMILIES)),
-                  soundfont=rng.choice(fonts), seed=rng.randrange(2**31)) for p in picks]
+    return [
+        Piece(
+            source=p,
+            bpm=round(rng.uniform(*cfg.bpm_range)),
+            family=rng.choice(sorted(FAMILIES)),
+            soundfont=rng.choice(fonts),
+            seed=rng.randrange(2**31),
+        )
+        for p in picks
+    ]
 
 
 # --------------------------------------------------------------------------------- score → truth
@@ -191,8 +213,15 @@ def _beats(grid, spq: float):
             if pos_ql >= actual - 1e-6:
                 break
             if pos_ql >= -1e-6:
-                beats.append({"time": (off + pos_ql) * spq, "position": k + 1, "measure": int(num),
-                              "num_beats": nb, "beat_units": int(ts.denominator)})
+                beats.append(
+                    {
+                        "time": (off + pos_ql) * spq,
+                        "position": k + 1,
+                        "measure": int(num),
+                        "num_beats": nb,
+                        "beat_units": int(ts.denominator),
+                    }
+                )
             k += 1
     return beats
 
@@ -224,11 +253,14 @@ def notated_key(score) -> dict:
     # Baroque "Dorian" (minor, one flat fewer) and "Mixolydian" (major, one sharp fewer) signatures
     # are ordinary notations of tonal keys; any other tonic (e.g. a Phrygian ending on E with no
     # sharps) is flagged modal: the notated key is then doubtful.
-    tonal = {(major_tonic, "major"), ((major_tonic + 9) % 12, "minor"), ((major_tonic + 2) % 12, "minor"),
-             ((major_tonic + 7) % 12, "major")}
+    tonal = {
+        (major_tonic, "major"),
+        ((major_tonic + 9) % 12, "minor"),
+        ((major_tonic + 2) % 12, "minor"),
+        ((major_tonic + 7) % 12, "major"),
+    }
     modal = (tonic_pc, mode) not in tonal
-    return {"tonic": name, "mode": mode, "label": f"{name} {mode}", "key_signature_sharps": sharps,
-            "key_modal": modal}
+    return {"tonic": name, "mode": mode, "label": f"{name} {mode}", "key_signature_sharps": sharps, "key_modal": modal}
 
 
 def score_chords(score, spq: float) -> list[dict]:
@@ -324,7 +356,10 @@ def _write_midi(score, path: str, spq: float, programs: list[int]) -> float:
         for n in part.flatten().notes:
             if n.quarterLength <= 0:
                 continue  # grace notes
-            s, e = float(n.getOffsetInHierarchy(score)) * spq, float(n.getOffsetInHierarchy(score) + n.quarterLength) * spq
+            s, e = (
+                float(n.getOffsetInHierarchy(score)) * spq,
+                float(n.getOffsetInHierarchy(score) + n.quarterLength) * spq,
+            )
             for p in n.pitches:
                 inst.notes.append(pretty_midi.Note(velocity=80, pitch=int(p.midi), start=s, end=e - 0.01))
             end = max(end, e)
@@ -375,14 +410,25 @@ def render_piece(piece: Piece, out_dir: str | Path, cfg: RenderConfig | None = N
     meters = [g[4].ratioString for g in grid]
     composer = Path(piece.source).parts[0]
     truth = {
-        "key": key["label"], "tonic": key["tonic"], "mode": key["mode"],
-        "key_signature_sharps": key["key_signature_sharps"], "key_modal": key["key_modal"],
-        "tempo_bpm": float(piece.bpm), "tempo_class": tempo_class(piece.bpm), "meter": meters[0],
+        "key": key["label"],
+        "tonic": key["tonic"],
+        "mode": key["mode"],
+        "key_signature_sharps": key["key_signature_sharps"],
+        "key_modal": key["key_modal"],
+        "tempo_bpm": float(piece.bpm),
+        "tempo_class": tempo_class(piece.bpm),
+        "meter": meters[0],
         "beats_per_bar": int(ts0.beatCount),
-        "instrument_family": piece.family, "instrument": FAMILIES[piece.family][0],
-        "programs": FAMILIES[piece.family][1], "soundfont": Path(piece.soundfont).name,
-        "composer": composer, "chorale": composer == "bach" and len(score.parts) == 4, "source": piece.source, "excerpt": excerpt,
-        "duration_s": round(duration, 3), "has_roman_analysis": roman is not None,
+        "instrument_family": piece.family,
+        "instrument": FAMILIES[piece.family][0],
+        "programs": FAMILIES[piece.family][1],
+        "soundfont": Path(piece.soundfont).name,
+        "composer": composer,
+        "chorale": composer == "bach" and len(score.parts) == 4,
+        "source": piece.source,
+        "excerpt": excerpt,
+        "duration_s": round(duration, 3),
+        "has_roman_analysis": roman is not None,
     }
     jam = _jams(truth, beats, chords, roman, duration, meters)
     jam_path = out_dir / f"{stem}.jams"
@@ -398,15 +444,25 @@ def _jams(truth, beats, chords, roman, duration, meters):
     jam.file_metadata.duration = duration
     jam.file_metadata.title = truth["source"]
     jam.file_metadata.artist = truth["composer"]
-    jam.sandbox.update(meter=truth["meter"], meter_changes=sorted(set(meters) - {truth["meter"]}),
-                       key_signature_sharps=truth["key_signature_sharps"], key_modal=truth["key_modal"],
-                       instrument_family=truth["instrument_family"], programs=truth["programs"],
-                       soundfont=truth["soundfont"], excerpt=truth["excerpt"])
+    jam.sandbox.update(
+        meter=truth["meter"],
+        meter_changes=sorted(set(meters) - {truth["meter"]}),
+        key_signature_sharps=truth["key_signature_sharps"],
+        key_modal=truth["key_modal"],
+        instrument_family=truth["instrument_family"],
+        programs=truth["programs"],
+        soundfont=truth["soundfont"],
+        excerpt=truth["excerpt"],
+    )
     meta = dict(data_source="score (music21 corpus)", curator=jams.Curator(name="j2a data render"))
 
     def ann(ns, annotator="score"):
-        a = jams.Annotation(namespace=ns, time=0, duration=duration,
-                            annotation_metadata=jams.AnnotationMetadata(annotator={"name": annotator}, **meta))
+        a = jams.Annotation(
+            namespace=ns,
+            time=0,
+            duration=duration,
+            annotation_metadata=jams.AnnotationMetadata(annotator={"name": annotator}, **meta),
+        )
         jam.annotations.append(a)
         return a
 
@@ -415,8 +471,12 @@ def _jams(truth, beats, chords, roman, duration, meters):
     bt, bp = ann("beat"), ann("beat_position")
     for b in beats:
         bt.append(time=b["time"], duration=0.0, value=b["position"], confidence=1.0)
-        bp.append(time=b["time"], duration=0.0, confidence=1.0,
-                  value={k: b[k] for k in ("position", "measure", "num_beats", "beat_units")})
+        bp.append(
+            time=b["time"],
+            duration=0.0,
+            confidence=1.0,
+            value={k: b[k] for k in ("position", "measure", "num_beats", "beat_units")},
+        )
     ch = ann("chord", "music21 chordify")
     for c in chords:
         ch.append(time=c["start"], duration=c["end"] - c["start"], value=c["label"], confidence=1.0)
@@ -427,8 +487,12 @@ def _jams(truth, beats, chords, roman, duration, meters):
             hr.append(time=c["start"], duration=c["end"] - c["start"], value=c["label"], confidence=1.0)
             fig = _roman_for_jams(c["roman"])
             if fig and c["tonic"]:
-                rr.append(time=c["start"], duration=c["end"] - c["start"], confidence=1.0,
-                          value={"tonic": c["tonic"], "chord": fig})
+                rr.append(
+                    time=c["start"],
+                    duration=c["end"] - c["start"],
+                    confidence=1.0,
+                    value={"tonic": c["tonic"], "chord": fig},
+                )
     jam.validate()
     return jam
 
@@ -439,7 +503,10 @@ def _roman_for_jams(fig: str) -> str | None:
 
     f = fig.replace("/o", "h").replace("ø", "h").replace("°", "o")
     f = re.sub(r"(\d)/(\d)", r"\1\2", f)  # 6/5 -> 65
-    m = re.fullmatch(r"([b#]?(?:VII|vii|VI|vi|IV|iv|V|v|III|iii|II|ii|I|i))([osdhx+]?)(\d{0,2})(?:/([b#]?(?:VII|vii|VI|vi|IV|iv|V|v|III|iii|II|ii|I|i)))?", f)
+    m = re.fullmatch(
+        r"([b#]?(?:VII|vii|VI|vi|IV|iv|V|v|III|iii|II|ii|I|i))([osdhx+]?)(\d{0,2})(?:/([b#]?(?:VII|vii|VI|vi|IV|iv|V|v|III|iii|II|ii|I|i)))?",
+        f,
+    )
     if not m:
         return None
     return f"{m.group(1)}{m.group(2)}{m.group(3)}" + (f"/{m.group(4)}" if m.group(4) else "")
@@ -447,7 +514,13 @@ def _roman_for_jams(fig: str) -> str | None:
 
 def caption(t: dict) -> str:
     """A factual one-sentence caption built only from the truth."""
-    who = "A Bach chorale" if t.get("chorale") else "A piece by Bach" if t["composer"] == "bach" else f"A piece by {t['composer'].split('_')[0].capitalize()}"
+    who = (
+        "A Bach chorale"
+        if t.get("chorale")
+        else "A piece by Bach"
+        if t["composer"] == "bach"
+        else f"A piece by {t['composer'].split('_')[0].capitalize()}"
+    )
     return f"{who} in {t['key']} played by {t['instrument']} at {t['tempo_bpm']:g} BPM in {t['meter']}."
 
 
@@ -471,8 +544,16 @@ def _cpu_s(resource) -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def render_set(out_dir: str | Path, n: int, seed: int = 0, corpus: str = "bach", workers: int = 2,
-               cfg: RenderConfig | None = None, progress: bool = False, sources: list[str] | None = None) -> list[dict]:
+def render_set(
+    out_dir: str | Path,
+    n: int,
+    seed: int = 0,
+    corpus: str = "bach",
+    workers: int = 2,
+    cfg: RenderConfig | None = None,
+    progress: bool = False,
+    sources: list[str] | None = None,
+) -> list[dict]:
     """Render n pieces into out_dir (audio + .jams each) and write out_dir/manifest.jsonl.
 
     Pieces that fail to parse or render are reported on stderr and replaced by further picks, so
@@ -490,8 +571,16 @@ def render_set(out_dir: str | Path, n: int, seed: int = 0, corpus: str = "bach",
     if sources:
         rng = random.Random(seed)
         fonts = soundfonts()
-        pieces = [Piece(source=s, bpm=round(rng.uniform(*cfg.bpm_range)), family=rng.choice(sorted(FAMILIES)),
-                        soundfont=rng.choice(fonts), seed=rng.randrange(2**31)) for s in sources]
+        pieces = [
+            Piece(
+                source=s,
+                bpm=round(rng.uniform(*cfg.bpm_range)),
+                family=rng.choice(sorted(FAMILIES)),
+                soundfont=rng.choice(fonts),
+                seed=rng.randrange(2**31),
+            )
+            for s in sources
+        ]
         n = len(pieces)
     rows: list[dict] = []
     todo = iter(pieces)
@@ -517,12 +606,18 @@ def render_set(out_dir: str | Path, n: int, seed: int = 0, corpus: str = "bach",
 def add_cli(data_subparsers) -> None:
     from ..cli import sub
 
-    p = sub(data_subparsers, "render", "render real compositions (music21 corpus) to audio with truth (JAMS)",
-            "j2a data render --out rendered --n 50 --seed 0 --corpus bach")
+    p = sub(
+        data_subparsers,
+        "render",
+        "render real compositions (music21 corpus) to audio with truth (JAMS)",
+        "j2a data render --out rendered --n 50 --seed 0 --corpus bach",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (audio, .jams, manifest.jsonl)")
     p.add_argument("--n", type=int, default=10, help="number of pieces (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed for pieces, tempi, instruments (default: 0)")
-    p.add_argument("--corpus", choices=["bach", "all"], default="bach", help="Bach chorales only, or other composers too")
+    p.add_argument(
+        "--corpus", choices=["bach", "all"], default="bach", help="Bach chorales only, or other composers too"
+    )
     p.add_argument("--workers", "-j", type=int, default=2, help="parallel render processes (default: 2)")
     p.add_argument("--format", choices=["flac", "wav"], default="flac", help="audio format (default: flac)")
     p.set_defaults(func=_cli)
@@ -537,6 +632,8 @@ def _cli(a) -> int:
     t = time.perf_counter()
     cfg = RenderConfig(corpus=a.corpus, workers=a.workers, audio_format=a.format)
     rows = render_set(a.out, a.n, seed=a.seed, cfg=cfg, progress=sys.stderr.isatty())
-    print(f"rendered {len(rows)} pieces to {a.out} in {time.perf_counter() - t:.1f} s "
-          f"({Path(a.out) / 'manifest.jsonl'})", file=sys.stderr)
+    print(
+        f"rendered {len(rows)} pieces to {a.out} in {time.perf_counter() - t:.1f} s ({Path(a.out) / 'manifest.jsonl'})",
+        file=sys.stderr,
+    )
     return 0 if len(rows) == a.n else 1

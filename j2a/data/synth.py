@@ -4,6 +4,7 @@ Why: the demo and the tests need audio whose answers are known to the sample, ge
 (no files to ship). Drums mark the pulse (kick on the bar's first beat, snare on back-beats,
 hi-hats on eighths) and a harmonic pad plays one chord per bar with its root in the bass.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,7 +46,9 @@ class SynthSpec:
         n_bars = int(np.ceil(self.duration_s / self.bar_s - 1e-9))
         for i in range(n_bars):
             s = i * self.bar_s
-            out.append({"start": s, "end": min(s + self.bar_s, self.duration_s), "label": self.chords[i % len(self.chords)]})
+            out.append(
+                {"start": s, "end": min(s + self.bar_s, self.duration_s), "label": self.chords[i % len(self.chords)]}
+            )
         return out
 
 
@@ -60,7 +63,7 @@ def _tone(f0: float, n: int, sr: int, partials: int = 6) -> np.ndarray:
     y = np.zeros(n)
     for k in range(1, partials + 1):
         if f0 * k < sr / 2:
-            y += np.sin(2 * np.pi * f0 * k * t) / k ** 1.5
+            y += np.sin(2 * np.pi * f0 * k * t) / k**1.5
     return y
 
 
@@ -89,16 +92,16 @@ def render(spec: SynthSpec) -> np.ndarray:
                 m = min(n - s, int(0.25 * sr))
                 t = np.arange(m) / sr
                 amp = 1.0 if pos == 0 else 0.6
-                y[s:s + m] += amp * np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
+                y[s : s + m] += amp * np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
             elif spec.beats_per_bar != 3 or pos > 0:  # snare on the others
                 m = min(n - s, int(0.15 * sr))
-                y[s:s + m] += 0.35 * rng.standard_normal(m) * np.exp(-np.arange(m) / (0.04 * sr))
+                y[s : s + m] += 0.35 * rng.standard_normal(m) * np.exp(-np.arange(m) / (0.04 * sr))
             for off in (0.0, 0.5):  # hi-hat eighths
                 h = int((b + off * spec.beat_s) * sr)
                 m = min(n - h, int(0.05 * sr))
                 if m > 0:
                     noise = np.diff(rng.standard_normal(m + 1))
-                    y[h:h + m] += 0.08 * noise * np.exp(-np.arange(m) / (0.01 * sr))
+                    y[h : h + m] += 0.08 * noise * np.exp(-np.arange(m) / (0.01 * sr))
     y /= max(1e-9, np.max(np.abs(y))) / 0.8
     return y.astype(np.float32)
 

@@ -11,6 +11,7 @@ Java runs the tokenizer and METEOR. Without Java we say so, drop METEOR, and tok
 approximation of the PTB rules, so BLEU/ROUGE/CIDEr still come out (close to, not identical with,
 the Java numbers).
 """
+
 from __future__ import annotations
 
 import ast
@@ -129,6 +130,7 @@ def load_preds(path: str | Path) -> dict[str, str]:
 
 def match(refs: dict[str, list[str]], preds: dict[str, str]) -> list[tuple[str, str]]:
     """(pred_id, ref_id) pairs: exact id, else the same YouTube id when it names one item only."""
+
     def base(k: str) -> str:
         head, _, tail = k.rpartition("_")
         return head if head and re.fullmatch(r"\d+(\.\d+)?", tail) else k
@@ -168,8 +170,19 @@ def ptb_tokenize(texts: list[str]) -> list[str]:
     with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
         f.write("\n".join(t.replace("\n", " ") for t in texts).encode())
     try:
-        out = subprocess.run(["java", "-cp", ptb.STANFORD_CORENLP_3_4_1_JAR, "edu.stanford.nlp.process.PTBTokenizer",
-                              "-preserveLines", "-lowerCase", f.name], cwd=jar_dir, capture_output=True)
+        out = subprocess.run(
+            [
+                "java",
+                "-cp",
+                ptb.STANFORD_CORENLP_3_4_1_JAR,
+                "edu.stanford.nlp.process.PTBTokenizer",
+                "-preserveLines",
+                "-lowerCase",
+                f.name,
+            ],
+            cwd=jar_dir,
+            capture_output=True,
+        )
     finally:
         os.unlink(f.name)
     if out.returncode != 0:
@@ -177,7 +190,7 @@ def ptb_tokenize(texts: list[str]) -> list[str]:
     lines = out.stdout.decode().split("\n")
     if len(lines) < len(texts):
         raise RuntimeError(f"PTB tokenizer returned {len(lines)} lines for {len(texts)} captions")
-    return [" ".join(w for w in line.rstrip().split(" ") if w not in ptb.PUNCTUATIONS) for line in lines[:len(texts)]]
+    return [" ".join(w for w in line.rstrip().split(" ") if w not in ptb.PUNCTUATIONS) for line in lines[: len(texts)]]
 
 
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|d|m)\b|\b[a-z]{1,3}&[a-z]{1,3}\b|\w+(?:[-./]\w+)*|[^\w\s]")
@@ -191,7 +204,7 @@ def py_tokenize(texts: list[str]) -> list[str]:
     out = []
     for t in texts:
         t = t.lower().replace("\n", " ").replace("\u2019", "'")
-        t = re.sub("[\"\u201c\u201d]", " ", t)
+        t = re.sub('["\u201c\u201d]', " ", t)
         t = re.sub(r"\bcannot\b", "can not", t)
         t = re.sub(r"(\w)n't\b", r"\1 n't", t)
         t = re.sub(r"(\w)'(s|re|ve|ll|d|m)\b", r"\1 '\2", t)
@@ -223,8 +236,7 @@ def sbert_scores(preds: list[str], refs: list[list[str]]) -> list[float]:
 
 
 # ----------------------------------------------------------------------------------------- scoring
-def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: bool = True,
-                   rows: bool = False) -> dict:
+def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: bool = True, rows: bool = False) -> dict:
     """Score predictions against references, matched by id. All metrics ×100.
 
     Returns {n, bleu1..4, meteor, rouge_l, cider, sbert, sacrebleu, n_refs, n_preds, unmatched_preds,
@@ -248,14 +260,18 @@ def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: boo
     if java:
         toks = ptb_tokenize(flat)
     else:
-        warnings.warn("java not found: METEOR skipped, and captions tokenised with a Python approximation of the "
-                      "PTB tokenizer (BLEU/ROUGE-L/CIDEr may differ slightly from coco-caption's). Install Java 17 "
-                      "(e.g. apt-get install openjdk-17-jre-headless) for the exact numbers.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "java not found: METEOR skipped, and captions tokenised with a Python approximation of the "
+            "PTB tokenizer (BLEU/ROUGE-L/CIDEr may differ slightly from coco-caption's). Install Java 17 "
+            "(e.g. apt-get install openjdk-17-jre-headless) for the exact numbers.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         toks = py_tokenize(flat)
     res = {i: [toks[i]] for i in range(len(hyp))}
     gts, j = {}, len(hyp)
     for i, rs in enumerate(ref):
-        gts[i] = toks[j:j + len(rs)]
+        gts[i] = toks[j : j + len(rs)]
         j += len(rs)
 
     with contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its internals
@@ -267,21 +283,42 @@ def score_captions(refs: dict[str, list[str]], preds: dict[str, str], sbert: boo
     streams = [[rs[k] if k < len(rs) else None for rs in ref] for k in range(max(map(len, ref)))]
     sacre = sacrebleu.corpus_bleu(hyp, streams).score
 
-
     def pct(x):
         return None if x is None else 100.0 * float(x)
 
-    out = {"n": len(pairs), "bleu1": pct(bleu[0]), "bleu2": pct(bleu[1]), "bleu3": pct(bleu[2]), "bleu4": pct(bleu[3]),
-           "meteor": pct(meteor), "rouge_l": pct(rouge), "cider": pct(cider),
-           "sbert": pct(sum(sb_rows) / len(sb_rows)) if sbert else None, "sacrebleu": float(sacre),
-           "n_refs": len(refs), "n_preds": len(preds),
-           "unmatched_preds": len(preds) - len(pairs), "unmatched_refs": len(refs) - len(pairs)}
+    out = {
+        "n": len(pairs),
+        "bleu1": pct(bleu[0]),
+        "bleu2": pct(bleu[1]),
+        "bleu3": pct(bleu[2]),
+        "bleu4": pct(bleu[3]),
+        "meteor": pct(meteor),
+        "rouge_l": pct(rouge),
+        "cider": pct(cider),
+        "sbert": pct(sum(sb_rows) / len(sb_rows)) if sbert else None,
+        "sacrebleu": float(sacre),
+        "n_refs": len(refs),
+        "n_preds": len(preds),
+        "unmatched_preds": len(preds) - len(pairs),
+        "unmatched_refs": len(refs) - len(pairs),
+    }
     if rows:
-        out["rows"] = [{"id": p, "ref_id": r, "prediction": h, "references": rs,
-                        "bleu1": pct(bleu_rows[0][i]), "bleu4": pct(bleu_rows[3][i]), "meteor": pct(meteor_rows[i]),
-                        "rouge_l": pct(rouge_rows[i]), "cider": pct(cider_rows[i]), "sbert": pct(sb_rows[i]),
-                        "sacrebleu": sacrebleu.sentence_bleu(h, rs).score}
-                       for i, ((p, r), h, rs) in enumerate(zip(pairs, hyp, ref))]
+        out["rows"] = [
+            {
+                "id": p,
+                "ref_id": r,
+                "prediction": h,
+                "references": rs,
+                "bleu1": pct(bleu_rows[0][i]),
+                "bleu4": pct(bleu_rows[3][i]),
+                "meteor": pct(meteor_rows[i]),
+                "rouge_l": pct(rouge_rows[i]),
+                "cider": pct(cider_rows[i]),
+                "sbert": pct(sb_rows[i]),
+                "sacrebleu": sacrebleu.sentence_bleu(h, rs).score,
+            }
+            for i, ((p, r), h, rs) in enumerate(zip(pairs, hyp, ref))
+        ]
     return out
 
 

@@ -2,6 +2,7 @@
 
 The scorers live in `j2a.eval.captions`, `j2a.eval.mir` and `j2a.eval.qa`; this module is their CLI.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ def cmd_captions(args) -> int:
         s = score_captions(refs, preds, sbert=not args.no_sbert, rows=bool(args.per_row))
     _warn_to_stderr(caught)
     rows = s.pop("rows", None)
-    print(f"matched {s['n']} of {s['n_preds']} predictions to {s['n_refs']} references "
-          f"({s['unmatched_preds']} predictions and {s['unmatched_refs']} references unmatched)")
+    print(
+        f"matched {s['n']} of {s['n_preds']} predictions to {s['n_refs']} references "
+        f"({s['unmatched_preds']} predictions and {s['unmatched_refs']} references unmatched)"
+    )
     print(format_table(s))
     if args.json:
         _write_json(args.json, s)
@@ -54,22 +57,42 @@ def cmd_captions(args) -> int:
 def add_cli(subparsers) -> None:
     from ..cli import sub
 
-    p = sub(subparsers, "eval", "score captions, MIR features or QA answers against references (offline)",
-            "j2a eval captions --refs musiccaps-dev.csv --preds captions.jsonl --json scores.json\n"
-            "j2a eval mir --manifest rendered/manifest.csv\n"
-            "j2a eval qa --qa questions.json --preds answers.jsonl")
+    p = sub(
+        subparsers,
+        "eval",
+        "score captions, MIR features or QA answers against references (offline)",
+        "j2a eval captions --refs musiccaps-dev.csv --preds captions.jsonl --json scores.json\n"
+        "j2a eval mir --manifest rendered/manifest.csv\n"
+        "j2a eval qa --qa questions.json --preds answers.jsonl",
+    )
     esp = p.add_subparsers(dest="eval_command", metavar="WHAT")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
-    c = sub(esp, "captions", "BLEU-1..4, METEOR, ROUGE-L, CIDEr (coco-caption), SBERT cosine, sacreBLEU; all x100",
-            "j2a eval captions --refs ../shared/data/captions/musiccaps-dev.csv \\\n"
-            "    --preds ../shared/data/captions/lp-musiccaps-writing-dev.json --json scores.json --per-row rows.jsonl",
-            description="Score predicted captions against references, matched by id: `id`, or `ytid` + `start_s` "
-                        "(MusicCaps), or the audio file's stem. Several references per item: repeat the id or give "
-                        "a list. METEOR and the PTB tokenizer need Java 17.")
-    c.add_argument("--refs", required=True, metavar="CSV|JSONL", help="references (MusicCaps CSV, or JSON/JSONL with id + caption(s))")
-    c.add_argument("--preds", required=True, metavar="JSONL", help="predictions (JSONL or JSON list with id|ytid+start_s|file and prediction|caption)")
-    c.add_argument("--json", metavar="OUT", help="write the scores (n, bleu1..4, meteor, rouge_l, cider, sbert, sacrebleu) here")
+    c = sub(
+        esp,
+        "captions",
+        "BLEU-1..4, METEOR, ROUGE-L, CIDEr (coco-caption), SBERT cosine, sacreBLEU; all x100",
+        "j2a eval captions --refs ../shared/data/captions/musiccaps-dev.csv \\\n"
+        "    --preds ../shared/data/captions/lp-musiccaps-writing-dev.json --json scores.json --per-row rows.jsonl",
+        description="Score predicted captions against references, matched by id: `id`, or `ytid` + `start_s` "
+        "(MusicCaps), or the audio file's stem. Several references per item: repeat the id or give "
+        "a list. METEOR and the PTB tokenizer need Java 17.",
+    )
+    c.add_argument(
+        "--refs",
+        required=True,
+        metavar="CSV|JSONL",
+        help="references (MusicCaps CSV, or JSON/JSONL with id + caption(s))",
+    )
+    c.add_argument(
+        "--preds",
+        required=True,
+        metavar="JSONL",
+        help="predictions (JSONL or JSON list with id|ytid+start_s|file and prediction|caption)",
+    )
+    c.add_argument(
+        "--json", metavar="OUT", help="write the scores (n, bleu1..4, meteor, rouge_l, cider, sbert, sacrebleu) here"
+    )
     c.add_argument("--per-row", metavar="OUT", help="write per-item scores here (JSONL)")
     c.add_argument("--no-sbert", action="store_true", help="skip the SBERT cosine (no model load)")
     c.set_defaults(func=cmd_captions)
@@ -98,10 +121,14 @@ def cmd_qa(args) -> int:
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f}"
 
-    print(f"{s['n']} questions ({s['n_fact']} fact, {s['n_open']} open), {s['unanswered']} unanswered, "
-          f"{s['unknown_ids']} answers to unknown ids")
-    print(f"accuracy {pct(s['accuracy'])}  fact {pct(s['fact_accuracy'])}  open {pct(s['open_accuracy'])}  "
-          f"keyword recall {pct(s['keyword_recall'])}")
+    print(
+        f"{s['n']} questions ({s['n_fact']} fact, {s['n_open']} open), {s['unanswered']} unanswered, "
+        f"{s['unknown_ids']} answers to unknown ids"
+    )
+    print(
+        f"accuracy {pct(s['accuracy'])}  fact {pct(s['fact_accuracy'])}  open {pct(s['open_accuracy'])}  "
+        f"keyword recall {pct(s['keyword_recall'])}"
+    )
     _write_outputs(args, s, rows)
     return 0
 
@@ -109,26 +136,46 @@ def cmd_qa(args) -> int:
 def _add_mir_qa(esp) -> None:
     from ..cli import sub
 
-    m = sub(esp, "mir", "tempo Acc1/Acc2, beat F/Cemgil/P-score, downbeat F, meter, key (MIREX), chords (WCSR) via mir_eval",
-            "j2a data render --out rendered --n 20\n"
-            "j2a eval mir --manifest rendered/manifest.jsonl\n"
-            "j2a analyze ../shared/data/audio --out analysis.jsonl\n"
-            "j2a eval mir --manifest ../shared/data/audio/manifest.csv --analysis analysis.jsonl --json mir.json",
-            description="Score J2A's analysis against truth: manifest columns (tempo_bpm, meter, key) and annotation "
-                        "files beside the audio or named in the row (JAMS from `j2a data render`, .beats, .lab). "
-                        "Without --analysis, J2A analyses every clip here.")
+    m = sub(
+        esp,
+        "mir",
+        "tempo Acc1/Acc2, beat F/Cemgil/P-score, downbeat F, meter, key (MIREX), chords (WCSR) via mir_eval",
+        "j2a data render --out rendered --n 20\n"
+        "j2a eval mir --manifest rendered/manifest.jsonl\n"
+        "j2a analyze ../shared/data/audio --out analysis.jsonl\n"
+        "j2a eval mir --manifest ../shared/data/audio/manifest.csv --analysis analysis.jsonl --json mir.json",
+        description="Score J2A's analysis against truth: manifest columns (tempo_bpm, meter, key) and annotation "
+        "files beside the audio or named in the row (JAMS from `j2a data render`, .beats, .lab). "
+        "Without --analysis, J2A analyses every clip here.",
+    )
     m.add_argument("--manifest", required=True, metavar="CSV|JSONL", help="clips with truth (file/audio column)")
-    m.add_argument("--analysis", metavar="JSONL", help="predictions from `j2a analyze --out x.jsonl` (default: analyse now)")
-    m.add_argument("--trim", type=float, default=5.0, metavar="S", help="ignore beats before S seconds, as MIREX does (default: %(default)s)")
-    m.add_argument("--chord-annotator", metavar="NAME", help="JAMS chord annotation to score against, e.g. 'human roman-numeral analysis' (default: the first)")
+    m.add_argument(
+        "--analysis", metavar="JSONL", help="predictions from `j2a analyze --out x.jsonl` (default: analyse now)"
+    )
+    m.add_argument(
+        "--trim",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="ignore beats before S seconds, as MIREX does (default: %(default)s)",
+    )
+    m.add_argument(
+        "--chord-annotator",
+        metavar="NAME",
+        help="JAMS chord annotation to score against, e.g. 'human roman-numeral analysis' (default: the first)",
+    )
     m.add_argument("--json", metavar="OUT", help="write the summary here")
     m.add_argument("--per-item", metavar="OUT", help="write per-clip scores here (JSON)")
     m.set_defaults(func=cmd_mir)
 
-    q = sub(esp, "qa", "accuracy of answers: exact match for facts, keyword match for open questions",
-            "j2a eval qa --qa questions.json --preds answers.jsonl --json qa.json",
-            description="QA set: JSON/JSONL of {id, question, answer, kind: fact|open, keywords?}, or MusicQA's "
-                        "conversation format. Predictions: JSONL of {id, answer}.")
+    q = sub(
+        esp,
+        "qa",
+        "accuracy of answers: exact match for facts, keyword match for open questions",
+        "j2a eval qa --qa questions.json --preds answers.jsonl --json qa.json",
+        description="QA set: JSON/JSONL of {id, question, answer, kind: fact|open, keywords?}, or MusicQA's "
+        "conversation format. Predictions: JSONL of {id, answer}.",
+    )
     q.add_argument("--qa", required=True, metavar="JSON", help="questions with reference answers")
     q.add_argument("--preds", required=True, metavar="JSONL", help="answers to score")
     q.add_argument("--json", metavar="OUT", help="write the summary here")

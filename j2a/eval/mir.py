@@ -12,6 +12,7 @@ chord), `.beats` (time [position]) and `.lab` (start end chord). Files sit besid
 same stem, or are named in the row (`jams`, `beats`, `chords`/`lab` columns). A missing prediction
 scores 0 where the truth exists; a metric with no truth for a clip is not counted for it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -59,9 +60,14 @@ class Prediction:
         def g(k, sub):
             return (d.get(k) or {}).get(sub)
 
-        return cls(tempo_bpm=g("tempo", "bpm"), meter=g("meter", "label"), key=g("key", "label"),
-                   beats=list(d.get("beats") or []), downbeats=list(d.get("downbeats") or []),
-                   chords=[(c["start"], c["end"], c["label"]) for c in d.get("chords") or []])
+        return cls(
+            tempo_bpm=g("tempo", "bpm"),
+            meter=g("meter", "label"),
+            key=g("key", "label"),
+            beats=list(d.get("beats") or []),
+            downbeats=list(d.get("downbeats") or []),
+            chords=[(c["start"], c["end"], c["label"]) for c in d.get("chords") or []],
+        )
 
 
 # ------------------------------------------------------------------------------------------- truth
@@ -130,16 +136,16 @@ def read_jams(path: str | Path, chord_annotator: str | None = None) -> dict:
     except Exception as e:
         raise ValueError(f"{path}: not a readable JAMS file ({type(e).__name__}: {e})") from None
     out: dict = {}
-    if (a := jam.search(namespace="tempo")):
+    if a := jam.search(namespace="tempo"):
         out["tempo_bpm"] = float(a[0].data[0].value)
-    if (a := jam.search(namespace="key_mode")):
+    if a := jam.search(namespace="key_mode"):
         out["key"] = normalise_key(a[0].data[0].value)
-    if (a := jam.search(namespace="beat")):
+    if a := jam.search(namespace="beat"):
         obs = a[0].data
         out["beats"] = [float(o.time) for o in obs]
         if any(o.value is not None for o in obs):
             out["downbeats"] = [float(o.time) for o in obs if o.value == 1]
-    if (a := jam.search(namespace="beat_position")):
+    if a := jam.search(namespace="beat_position"):
         obs = a[0].data
         out["downbeats"] = [float(o.time) for o in obs if o.value["position"] == 1]
         if obs:
@@ -148,7 +154,11 @@ def read_jams(path: str | Path, chord_annotator: str | None = None) -> dict:
         out["meter"] = meter
     chords = jam.search(namespace="chord")
     if chords:
-        pick = [a for a in chords if chord_annotator and (a.annotation_metadata.annotator or {}).get("name") == chord_annotator]
+        pick = [
+            a
+            for a in chords
+            if chord_annotator and (a.annotation_metadata.annotator or {}).get("name") == chord_annotator
+        ]
         a = (pick or chords)[0]
         out["chords"] = [(float(o.time), float(o.time + o.duration), str(o.value)) for o in a.data]
     return out
@@ -176,15 +186,21 @@ def load_truth(manifest: str | Path, chord_annotator: str | None = None) -> list
         with open(manifest, newline="") as f:
             rows = list(csv.DictReader(f))
     else:
-        rows = [{**(r.get("truth") or {}), **{k: v for k, v in r.items() if k != "truth"}} for _, r in read_jsonl(manifest)]
+        rows = [
+            {**(r.get("truth") or {}), **{k: v for k, v in r.items() if k != "truth"}} for _, r in read_jsonl(manifest)
+        ]
     truths = []
     for i, r in enumerate(rows, 1):
         name = r.get("file") or r.get("audio") or r.get("path")
         if not name:
             raise ValueError(f"{manifest}: row {i}: no `file` / `audio` column")
         audio = _find(base, None, name, "") or base / name
-        t = Truth(file=str(audio), tempo_bpm=_num(r.get("tempo_bpm")), meter=(r.get("meter") or None),
-                  key=normalise_key(r.get("key")))
+        t = Truth(
+            file=str(audio),
+            tempo_bpm=_num(r.get("tempo_bpm")),
+            meter=(r.get("meter") or None),
+            key=normalise_key(r.get("key")),
+        )
         ann = {}
         jams_path = _find(base, audio, r.get("jams"), ".jams")
         if jams_path:
@@ -236,8 +252,10 @@ def key_score(ref: str, est: str | None) -> dict:
     import mir_eval
 
     est = normalise_key(est)
-    return {"key_weighted": float(mir_eval.key.weighted_score(ref, est)) if est else 0.0,
-            "key_correct": float(est == ref)}
+    return {
+        "key_weighted": float(mir_eval.key.weighted_score(ref, est)) if est else 0.0,
+        "key_correct": float(est == ref),
+    }
 
 
 def chord_scores(ref: list[tuple[float, float, str]], est: list[tuple[float, float, str]]) -> dict:
@@ -251,8 +269,9 @@ def chord_scores(ref: list[tuple[float, float, str]], est: list[tuple[float, flo
         est_lab = [lab for *_, lab in est]
     else:
         est_int, est_lab = np.array([[ref_int.min(), ref_int.max()]]), [mir_eval.chord.NO_CHORD]
-    est_int, est_lab = mir_eval.util.adjust_intervals(est_int, est_lab, ref_int.min(), ref_int.max(),
-                                                      mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD)
+    est_int, est_lab = mir_eval.util.adjust_intervals(
+        est_int, est_lab, ref_int.min(), ref_int.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+    )
     ints, r, e = mir_eval.util.merge_labeled_intervals(ref_int, ref_lab, est_int, est_lab)
     dur = mir_eval.util.intervals_to_durations(ints)
     out = {}
@@ -290,8 +309,19 @@ def score_item(truth: Truth, pred: Prediction, trim_s: float = 5.0) -> dict:
     return s
 
 
-METRICS = ["tempo_acc1", "tempo_acc2", "beat_f", "beat_cemgil", "beat_p_score", "downbeat_f", "meter_acc",
-           "key_weighted", "key_correct", "chords_majmin", "chords_sevenths"]
+METRICS = [
+    "tempo_acc1",
+    "tempo_acc2",
+    "beat_f",
+    "beat_cemgil",
+    "beat_p_score",
+    "downbeat_f",
+    "meter_acc",
+    "key_weighted",
+    "key_correct",
+    "chords_majmin",
+    "chords_sevenths",
+]
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -344,8 +374,9 @@ def analyze_files(files: list[str]) -> dict[str, Prediction]:
     return {f: Prediction.from_analysis(analyze(f, config=cfg).to_dict()) for f in files}
 
 
-def evaluate_mir(manifest: str | Path, analysis: str | Path | None = None, trim_s: float = 5.0,
-                 chord_annotator: str | None = None) -> dict:
+def evaluate_mir(
+    manifest: str | Path, analysis: str | Path | None = None, trim_s: float = 5.0, chord_annotator: str | None = None
+) -> dict:
     """Truth from the manifest; predictions from an analysis JSONL, or J2A run here."""
     truths = load_truth(manifest, chord_annotator)
     if analysis:

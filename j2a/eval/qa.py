@@ -12,6 +12,7 @@ without `kind` count as facts when the answer is at most three words. MU-LLaMA's
 ({audio_name, conversation: [human, gpt, ...]}) is read too (ids `{audio_name}#{n}`, kind "open").
 Predictions: JSONL / JSON list of {id, answer|prediction}.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,11 +20,15 @@ from pathlib import Path
 
 from .captions import read_rows
 
-_NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBERS = {
+    w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+}
 _ARTICLES = {"a", "an", "the"}
-_STOP = _ARTICLES | set("""is are was were be been it its this that these those of in on at to for with and or but
+_STOP = _ARTICLES | set(
+    """is are was were be been it its this that these those of in on at to for with and or but
 by from as there here has have had do does did so very some any which what who how also into over their they
-song track audio music piece clip sounds sound""".split())
+song track audio music piece clip sounds sound""".split()
+)
 
 
 def normalise(text: str) -> list[str]:
@@ -56,7 +61,9 @@ def judge(item: dict, pred: str) -> dict:
             ok = got == gold
         return {"kind": "fact", "correct": ok, "keyword_recall": None}
     given = item.get("keywords")
-    kws = [_stem(w) for k in given for w in normalise(k)] if given else keywords(item["answer"], item.get("question", ""))
+    kws = (
+        [_stem(w) for k in given for w in normalise(k)] if given else keywords(item["answer"], item.get("question", ""))
+    )
     have = {_stem(w) for w in got}
     recall = sum(k in have for k in kws) / len(kws) if kws else 0.0
     return {"kind": "open", "correct": recall == 1.0 if given else recall >= 0.5, "keyword_recall": recall}
@@ -102,15 +109,26 @@ def score_qa(qa: dict[str, dict], preds: dict[str, str]) -> dict:
     """Accuracy over answered questions (an unanswered question is counted as wrong and reported)."""
     rows = []
     for qid, item in qa.items():
-        r = judge(item, preds[qid]) if qid in preds else {"kind": item.get("kind") or "fact", "correct": False, "keyword_recall": None}
+        r = (
+            judge(item, preds[qid])
+            if qid in preds
+            else {"kind": item.get("kind") or "fact", "correct": False, "keyword_recall": None}
+        )
         rows.append({"id": qid, "answered": qid in preds, **r})
 
     def mean(xs):
         return sum(xs) / len(xs) if xs else None
 
     facts, opens = [r for r in rows if r["kind"] == "fact"], [r for r in rows if r["kind"] == "open"]
-    return {"n": len(rows), "accuracy": mean([r["correct"] for r in rows]),
-            "fact_accuracy": mean([r["correct"] for r in facts]), "open_accuracy": mean([r["correct"] for r in opens]),
-            "keyword_recall": mean([r["keyword_recall"] for r in opens if r["keyword_recall"] is not None]),
-            "n_fact": len(facts), "n_open": len(opens), "unanswered": sum(not r["answered"] for r in rows),
-            "unknown_ids": len(set(preds) - set(qa)), "rows": rows}
+    return {
+        "n": len(rows),
+        "accuracy": mean([r["correct"] for r in rows]),
+        "fact_accuracy": mean([r["correct"] for r in facts]),
+        "open_accuracy": mean([r["correct"] for r in opens]),
+        "keyword_recall": mean([r["keyword_recall"] for r in opens if r["keyword_recall"] is not None]),
+        "n_fact": len(facts),
+        "n_open": len(opens),
+        "unanswered": sum(not r["answered"] for r in rows),
+        "unknown_ids": len(set(preds) - set(qa)),
+        "rows": rows,
+    }

@@ -27,6 +27,7 @@ Groups: instrument (specific names, and broad families like "strings" or "brass"
 count as a specific answer), vocals, genre, mood, and sound (non-music sources: speech, animals,
 vehicles, machines, weather and water), which `features.music` uses to tell music from a fan.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,8 +102,17 @@ VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     },
     "vocals": {
         "vocals": (_m("mtt:vocal", "mtt:vocals", "mtt:voice", "mtt:singing"), ("Singing", "Vocal music", "Speech")),
-        "female vocals": (_m("mtt:female", "mtt:woman", "mtt:female vocal", "mtt:female voice", "msd:female vocalists",
-                             "msd:female vocalist"), ()),
+        "female vocals": (
+            _m(
+                "mtt:female",
+                "mtt:woman",
+                "mtt:female vocal",
+                "mtt:female voice",
+                "msd:female vocalists",
+                "msd:female vocalist",
+            ),
+            (),
+        ),
         "male vocals": (_m("mtt:male", "mtt:man", "mtt:male vocal", "mtt:male voice", "msd:male vocalists"), ()),
         "choir": (_m("mtt:choir", "mtt:choral"), ("Choir",)),
         "rapping": ((), ("Rapping",)),
@@ -118,8 +128,10 @@ VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         "opera": (_m("mtt:opera"), ("Opera",)),
         "techno": (_m("mtt:techno"), ("Techno",)),
         "house": (_m("msd:House"), ("House music",)),
-        "electronic": (_m("mtt:electronic", "msd:electronic", "msd:electronica", "msd:electro"),
-                       ("Electronic music", "Electronica")),
+        "electronic": (
+            _m("mtt:electronic", "msd:electronic", "msd:electronica", "msd:electro"),
+            ("Electronic music", "Electronica"),
+        ),
         "edm": ((), ("Electronic dance music",)),
         "dubstep": ((), ("Dubstep",)),
         "drum and bass": ((), ("Drum and bass",)),
@@ -199,17 +211,58 @@ VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         "party": (_m("msd:party"), ()),
     },
     "sound": {  # what a recording is when it is not music: YAMNet alone
-        "speech": ((), ("Speech", "Child speech, kid speaking", "Conversation", "Narration, monologue", "Babbling",
-                        "Speech synthesizer", "Whispering")),
-        "crowd": ((), ("Crowd", "Chatter", "Hubbub, speech noise, speech babble", "Cheering", "Applause",
-                       "Children playing")),
+        "speech": (
+            (),
+            (
+                "Speech",
+                "Child speech, kid speaking",
+                "Conversation",
+                "Narration, monologue",
+                "Babbling",
+                "Speech synthesizer",
+                "Whispering",
+            ),
+        ),
+        "crowd": (
+            (),
+            ("Crowd", "Chatter", "Hubbub, speech noise, speech babble", "Cheering", "Applause", "Children playing"),
+        ),
         "laughter": ((), ("Laughter", "Baby laughter", "Giggle", "Belly laugh")),
         "dog": ((), ("Dog", "Bark", "Howl", "Growling", "Bow-wow", "Yip")),
         "cat": ((), ("Cat", "Purr", "Meow", "Caterwaul")),
-        "bird": ((), ("Bird", "Bird vocalization, bird call, bird song", "Chirp, tweet", "Squawk", "Pigeon, dove",
-                      "Crow", "Caw", "Owl", "Hoot", "Bird flight, flapping wings")),
-        "farm animals": ((), ("Livestock, farm animals, working animals", "Horse", "Cattle, bovinae", "Moo", "Pig",
-                              "Goat", "Sheep", "Bleat", "Fowl", "Chicken, rooster", "Turkey", "Duck", "Goose")),
+        "bird": (
+            (),
+            (
+                "Bird",
+                "Bird vocalization, bird call, bird song",
+                "Chirp, tweet",
+                "Squawk",
+                "Pigeon, dove",
+                "Crow",
+                "Caw",
+                "Owl",
+                "Hoot",
+                "Bird flight, flapping wings",
+            ),
+        ),
+        "farm animals": (
+            (),
+            (
+                "Livestock, farm animals, working animals",
+                "Horse",
+                "Cattle, bovinae",
+                "Moo",
+                "Pig",
+                "Goat",
+                "Sheep",
+                "Bleat",
+                "Fowl",
+                "Chicken, rooster",
+                "Turkey",
+                "Duck",
+                "Goose",
+            ),
+        ),
         "insects": ((), ("Insect", "Cricket", "Mosquito", "Fly, housefly", "Bee, wasp, etc.")),
         "frog": ((), ("Frog", "Croak")),
         "whale": ((), ("Whale vocalization",)),
@@ -217,25 +270,124 @@ VOCAB: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         "wind": ((), ("Wind", "Rustling leaves", "Wind noise (microphone)")),
         "rain": ((), ("Rain", "Raindrop", "Rain on surface")),
         "thunder": ((), ("Thunderstorm", "Thunder")),
-        "water": ((), ("Water", "Stream", "Waterfall", "Ocean", "Waves, surf", "Pour", "Trickle, dribble", "Splash, splatter",
-                       "Drip", "Liquid", "Gurgling", "Water tap, faucet", "Fill (with liquid)")),
+        "water": (
+            (),
+            (
+                "Water",
+                "Stream",
+                "Waterfall",
+                "Ocean",
+                "Waves, surf",
+                "Pour",
+                "Trickle, dribble",
+                "Splash, splatter",
+                "Drip",
+                "Liquid",
+                "Gurgling",
+                "Water tap, faucet",
+                "Fill (with liquid)",
+            ),
+        ),
         "fire": ((), ("Fire", "Crackle")),
-        "road traffic": ((), ("Vehicle", "Motor vehicle (road)", "Car", "Car passing by", "Truck", "Bus", "Motorcycle",
-                              "Traffic noise, roadway noise", "Race car, auto racing")),
-        "aircraft": ((), ("Aircraft", "Aircraft engine", "Jet engine", "Propeller, airscrew", "Helicopter",
-                          "Fixed-wing aircraft, airplane")),
-        "train": ((), ("Rail transport", "Train", "Railroad car, train wagon", "Train wheels squealing", "Subway, metro, underground")),
+        "road traffic": (
+            (),
+            (
+                "Vehicle",
+                "Motor vehicle (road)",
+                "Car",
+                "Car passing by",
+                "Truck",
+                "Bus",
+                "Motorcycle",
+                "Traffic noise, roadway noise",
+                "Race car, auto racing",
+            ),
+        ),
+        "aircraft": (
+            (),
+            (
+                "Aircraft",
+                "Aircraft engine",
+                "Jet engine",
+                "Propeller, airscrew",
+                "Helicopter",
+                "Fixed-wing aircraft, airplane",
+            ),
+        ),
+        "train": (
+            (),
+            (
+                "Rail transport",
+                "Train",
+                "Railroad car, train wagon",
+                "Train wheels squealing",
+                "Subway, metro, underground",
+            ),
+        ),
         "boat": ((), ("Boat, Water vehicle", "Motorboat, speedboat", "Ship")),
-        "engine": ((), ("Engine", "Light engine (high frequency)", "Medium engine (mid frequency)",
-                        "Heavy engine (low frequency)", "Idling", "Engine starting", "Accelerating, revving, vroom")),
-        "machine": ((), ("Mechanical fan", "Air conditioning", "Electric shaver, electric razor", "Vacuum cleaner",
-                         "Hair dryer", "Blender", "Printer", "Sewing machine", "Mechanisms", "Microwave oven",
-                         "Lawn mower", "Chainsaw", "Dental drill, dentist's drill", "Electric toothbrush")),
+        "engine": (
+            (),
+            (
+                "Engine",
+                "Light engine (high frequency)",
+                "Medium engine (mid frequency)",
+                "Heavy engine (low frequency)",
+                "Idling",
+                "Engine starting",
+                "Accelerating, revving, vroom",
+            ),
+        ),
+        "machine": (
+            (),
+            (
+                "Mechanical fan",
+                "Air conditioning",
+                "Electric shaver, electric razor",
+                "Vacuum cleaner",
+                "Hair dryer",
+                "Blender",
+                "Printer",
+                "Sewing machine",
+                "Mechanisms",
+                "Microwave oven",
+                "Lawn mower",
+                "Chainsaw",
+                "Dental drill, dentist's drill",
+                "Electric toothbrush",
+            ),
+        ),
         "tools": ((), ("Tools", "Power tool", "Drill", "Hammer", "Jackhammer", "Sawing", "Filing (rasp)", "Sanding")),
-        "alarm": ((), ("Alarm", "Siren", "Civil defense siren", "Buzzer", "Smoke detector, smoke alarm", "Fire alarm",
-                       "Car alarm", "Alarm clock", "Police car (siren)", "Ambulance (siren)")),
-        "household": ((), ("Door", "Dishes, pots, and pans", "Cutlery, silverware", "Chopping (food)", "Frying (food)",
-                           "Typing", "Computer keyboard", "Writing", "Clock", "Tick-tock", "Telephone")),
+        "alarm": (
+            (),
+            (
+                "Alarm",
+                "Siren",
+                "Civil defense siren",
+                "Buzzer",
+                "Smoke detector, smoke alarm",
+                "Fire alarm",
+                "Car alarm",
+                "Alarm clock",
+                "Police car (siren)",
+                "Ambulance (siren)",
+            ),
+        ),
+        "household": (
+            (),
+            (
+                "Door",
+                "Dishes, pots, and pans",
+                "Cutlery, silverware",
+                "Chopping (food)",
+                "Frying (food)",
+                "Typing",
+                "Computer keyboard",
+                "Writing",
+                "Clock",
+                "Tick-tock",
+                "Telephone",
+            ),
+        ),
         "footsteps": ((), ("Walk, footsteps", "Run", "Shuffle")),
         "explosion": ((), ("Explosion", "Gunshot, gunfire", "Fireworks", "Firecracker", "Boom")),
     },
@@ -252,25 +404,78 @@ def sound_phrase(label: str) -> str:
     return ("an " if label[0] in "aeiou" else "a ") + label
 
 
-BROAD = frozenset({"strings", "orchestra", "brass", "woodwinds", "percussion", "keyboard", "plucked strings",
-                   "acoustic instruments", "instrumental (no vocals)"})
+BROAD = frozenset(
+    {
+        "strings",
+        "orchestra",
+        "brass",
+        "woodwinds",
+        "percussion",
+        "keyboard",
+        "plucked strings",
+        "acoustic instruments",
+        "instrumental (no vocals)",
+    }
+)
 NO_VOCALS = "instrumental (no vocals)"
 # broad instrument families and the specific instruments that make one of them true
 FAMILIES = {
     "brass": {"trumpet", "trombone", "french horn"},
     "woodwinds": {"saxophone", "clarinet", "flute"},
     "strings": {"violin", "cello", "double bass", "harp"},
-    "orchestra": {"violin", "cello", "double bass", "harp", "trumpet", "trombone", "french horn", "clarinet", "flute",
-                  "timpani"},
-    "percussion": {"drums", "drum kit", "drum machine", "tabla", "timpani", "tambourine", "marimba", "vibraphone",
-                   "glockenspiel", "steelpan", "bells"},
+    "orchestra": {
+        "violin",
+        "cello",
+        "double bass",
+        "harp",
+        "trumpet",
+        "trombone",
+        "french horn",
+        "clarinet",
+        "flute",
+        "timpani",
+    },
+    "percussion": {
+        "drums",
+        "drum kit",
+        "drum machine",
+        "tabla",
+        "timpani",
+        "tambourine",
+        "marimba",
+        "vibraphone",
+        "glockenspiel",
+        "steelpan",
+        "bells",
+    },
     "keyboard": {"piano", "electric piano", "organ", "synth", "harpsichord"},
-    "plucked strings": {"guitar", "acoustic guitar", "electric guitar", "bass guitar", "banjo", "mandolin", "ukulele",
-                        "sitar", "zither", "harp"},
+    "plucked strings": {
+        "guitar",
+        "acoustic guitar",
+        "electric guitar",
+        "bass guitar",
+        "banjo",
+        "mandolin",
+        "ukulele",
+        "sitar",
+        "zither",
+        "harp",
+    },
 }
 # YAMNet classes that say "this is music" (Music, the instruments, the styles, singing): the music evidence
-MUSIC_CLASSES = ("Music", "Musical instrument", "Singing", "Choir", "Yodeling", "Chant", "Mantra", "Child singing",
-                 "Synthetic singing", "Rapping", "Humming")
+MUSIC_CLASSES = (
+    "Music",
+    "Musical instrument",
+    "Singing",
+    "Choir",
+    "Yodeling",
+    "Chant",
+    "Mantra",
+    "Child singing",
+    "Synthetic singing",
+    "Rapping",
+    "Humming",
+)
 
 
 @dataclass
@@ -355,8 +560,11 @@ def fuse_scores(per_model: dict[str, dict[str, float]], cal: Calibration | None 
 
 def listed(fused: dict[str, dict], group: str) -> list[tuple[str, float, dict]]:
     """(label, score, sources) of a group at or above LISTED, best first."""
-    rows = [(k.split(":", 1)[1], v["score"], v["sources"]) for k, v in fused.items()
-            if k.startswith(group + ":") and v["score"] >= LISTED]
+    rows = [
+        (k.split(":", 1)[1], v["score"], v["sources"])
+        for k, v in fused.items()
+        if k.startswith(group + ":") and v["score"] >= LISTED
+    ]
     return sorted(rows, key=lambda r: -r[1])
 
 

@@ -25,6 +25,7 @@ Nothing here is fitted to particular pieces; the weights are round numbers set a
 Truthfulness: when the key posterior is flat (noise, atonal clusters, drums) the label is None and
 only the candidates are reported, so nothing downstream claims a key the audio does not have.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,9 +43,32 @@ CHUNK_S = 60.0
 OVERLAP_S = 4.0  # >= 2 x (chord CNN context of 11 frames + half a frame): edge frames are recomputed
 
 # madmom's class order
-MADMOM_KEYS = ['A major', 'Bb major', 'B major', 'C major', 'Db major', 'D major', 'Eb major', 'E major',
-               'F major', 'F# major', 'G major', 'Ab major', 'A minor', 'Bb minor', 'B minor', 'C minor',
-               'C# minor', 'D minor', 'D# minor', 'E minor', 'F minor', 'F# minor', 'G minor', 'G# minor']
+MADMOM_KEYS = [
+    "A major",
+    "Bb major",
+    "B major",
+    "C major",
+    "Db major",
+    "D major",
+    "Eb major",
+    "E major",
+    "F major",
+    "F# major",
+    "G major",
+    "Ab major",
+    "A minor",
+    "Bb minor",
+    "B minor",
+    "C minor",
+    "C# minor",
+    "D minor",
+    "D# minor",
+    "E minor",
+    "F minor",
+    "F# minor",
+    "G minor",
+    "G# minor",
+]
 
 
 @dataclass
@@ -119,7 +143,7 @@ def _to_torch(net):
             bn = nn.BatchNorm2d(len(layer.mean), eps=0.0)
             inv = np.asarray(layer.inv_std, np.float64)
             bn.running_mean.data = torch.tensor(np.asarray(layer.mean), dtype=torch.float32)
-            bn.running_var.data = torch.tensor(1.0 / inv ** 2, dtype=torch.float32)
+            bn.running_var.data = torch.tensor(1.0 / inv**2, dtype=torch.float32)
             bn.weight.data = torch.tensor(np.asarray(layer.gamma), dtype=torch.float32)
             bn.bias.data = torch.tensor(np.asarray(layer.beta), dtype=torch.float32)
             mods.append(bn)
@@ -185,7 +209,7 @@ def extract(audio) -> tuple[np.ndarray, np.ndarray]:
         lo = 0 if first == 0 else margin
         cut = first + lo  # frames from here on come from this block (the previous one's tail is dropped)
         if feats and n_total > cut:
-            feats[-1] = feats[-1][:len(feats[-1]) - (n_total - cut)]
+            feats[-1] = feats[-1][: len(feats[-1]) - (n_total - cut)]
             n_total = cut
         feats.append(f[lo:])
         n_total += len(f) - lo
@@ -229,10 +253,29 @@ def key_of_index(i: int) -> tuple[int, bool]:
 # Diatonic-function weights: how typical a chord (interval of its root above the tonic, quality)
 # is in a major / minor key. From common-practice harmony (tonic > dominant, subdominant > other
 # diatonic triads > frequent secondary dominants); anything else scores 0.
-_MAJOR_FN = {(0, "maj"): 1.0, (7, "maj"): 0.8, (5, "maj"): 0.7, (9, "min"): 0.5, (2, "min"): 0.5,
-             (4, "min"): 0.3, (2, "maj"): 0.3, (4, "maj"): 0.2, (9, "maj"): 0.2}
-_MINOR_FN = {(0, "min"): 1.0, (7, "maj"): 0.8, (5, "min"): 0.7, (3, "maj"): 0.5, (8, "maj"): 0.5,
-             (10, "maj"): 0.4, (7, "min"): 0.3, (5, "maj"): 0.2, (0, "maj"): 0.3, (2, "maj"): 0.2}
+_MAJOR_FN = {
+    (0, "maj"): 1.0,
+    (7, "maj"): 0.8,
+    (5, "maj"): 0.7,
+    (9, "min"): 0.5,
+    (2, "min"): 0.5,
+    (4, "min"): 0.3,
+    (2, "maj"): 0.3,
+    (4, "maj"): 0.2,
+    (9, "maj"): 0.2,
+}
+_MINOR_FN = {
+    (0, "min"): 1.0,
+    (7, "maj"): 0.8,
+    (5, "min"): 0.7,
+    (3, "maj"): 0.5,
+    (8, "maj"): 0.5,
+    (10, "maj"): 0.4,
+    (7, "min"): 0.3,
+    (5, "maj"): 0.2,
+    (0, "maj"): 0.3,
+    (2, "maj"): 0.2,
+}
 FINAL_BONUS = 1.0  # the closing chord's root is the tonic (holds for cadential music; Picardy thirds too)
 FIRST_BONUS = 0.3
 

@@ -12,6 +12,7 @@ against pyloudnorm itself.
 The measurement is on the mono downmix that J2A analyses: a stereo file whose two channels are
 identical reads about 3 LU lower than a two-channel BS.1770 meter would report.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,7 @@ def subblock_power(chunks, sr: int = SR) -> tuple[np.ndarray, float, float, int]
         y = np.concatenate([rest, y])
         m = len(y) // sub
         powers.append(np.mean(np.square(y[: m * sub]).reshape(m, sub), axis=1))
-        rest = y[m * sub:]
+        rest = y[m * sub :]
     p = np.concatenate(powers) if powers else np.zeros(0)
     return p, peak, sumsq, n
 

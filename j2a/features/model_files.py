@@ -13,6 +13,7 @@ Not shipped: YAMNet's 8-bit ONNX export and its class map, read from the install
 no licence, and the model inside it is a Qualcomm AI Hub compiled asset whose terms J2A cannot pass on,
 so J2A does not redistribute it (see the README above).
 """
+
 from __future__ import annotations
 
 import importlib.util

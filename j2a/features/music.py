@@ -32,6 +32,7 @@ music_evidence ≥ 0.5, confidence = music_evidence (or 1 − it). Non-music get
 "non-musical sound". musicnn's tag scores, when present, are reported in `scores` but not used:
 musicnn has no "not music" class and assigns confident music tags to speech too.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -68,7 +69,7 @@ def excerpts(audio, sr: int = SR, n: int = EXCERPTS, length_s: float = EXCERPT_S
     if audio.array is not None or audio.duration_s <= CACHE_LIMIT_S:
         y = audio.load(sr)
         size = int(length_s * sr)
-        return [y[i * size:(i + 1) * size] for i in sorted(want)]
+        return [y[i * size : (i + 1) * size] for i in sorted(want)]
     out = []  # long file: stream, keep only the chosen windows
     for i, (_, block) in enumerate(audio.chunks(sr, chunk_s=length_s)):
         if i in want:
@@ -105,8 +106,15 @@ def tuning_z(y: np.ndarray, sr: int = LOW_SR, nfft: int = 4096, hop: int = 1024,
     return out
 
 
-def yin(y: np.ndarray, sr: int = LOW_SR, frame: int = 1024, hop: int = 256, fmin: float = 60.0, fmax: float = 1000.0,
-        threshold: float = 0.15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def yin(
+    y: np.ndarray,
+    sr: int = LOW_SR,
+    frame: int = 1024,
+    hop: int = 256,
+    fmin: float = 60.0,
+    fmax: float = 1000.0,
+    threshold: float = 0.15,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised YIN (de Cheveigné & Kawahara 2002): f0 (Hz), aperiodicity and RMS per frame."""
     n = 1 + (len(y) - frame) // hop
     if n < 1:
@@ -115,9 +123,9 @@ def yin(y: np.ndarray, sr: int = LOW_SR, frame: int = 1024, hop: int = 256, fmin
     W = frame // 2
     F = np.fft.rfft(x, 2 * frame)
     ac = np.fft.irfft(F * np.conj(F))[:, :W]
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x ** 2, 1)], 1)
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x**2, 1)], 1)
     taus = np.arange(W)
-    d = (cs[:, W:W + 1] - cs[:, :1]) + (cs[:, taus + W] - cs[:, taus]) - 2 * ac
+    d = (cs[:, W : W + 1] - cs[:, :1]) + (cs[:, taus + W] - cs[:, taus]) - 2 * ac
     cmnd = np.ones_like(d)
     cmnd[:, 1:] = d[:, 1:] * np.arange(1, W) / np.maximum(np.cumsum(d[:, 1:], 1), 1e-12)
     lo, hi = int(sr / fmax), min(int(sr / fmin), W)
@@ -128,7 +136,7 @@ def yin(y: np.ndarray, sr: int = LOW_SR, frame: int = 1024, hop: int = 256, fmin
     for _ in range(32):  # walk down to the local minimum after the first dip
         nxt = np.minimum(t + 1, c.shape[1] - 1)
         t = np.where(c[rows, nxt] < c[rows, t], nxt, t)
-    return sr / (t + lo), c[rows, t], np.sqrt(np.mean(x ** 2, 1))
+    return sr / (t + lo), c[rows, t], np.sqrt(np.mean(x**2, 1))
 
 
 def steady_pitch_share(y: np.ndarray, sr: int = LOW_SR, hop: int = 256) -> tuple[float, float]:
@@ -187,10 +195,10 @@ def beat_periodicity(y: np.ndarray, sr: int = SR) -> float:
         return 0.0
     act = np.asarray(_beat_net()(madmom.audio.signal.Signal(y.astype(np.float32), sample_rate=sr)), dtype=np.float64)
     x = act - act.mean()
-    ac = np.correlate(x, x, "full")[len(x) - 1:]
+    ac = np.correlate(x, x, "full")[len(x) - 1 :]
     ac = ac / (ac[0] + 1e-12)
     lo, hi = 30, min(150, len(ac) - 1)
-    return float(ac[lo:hi + 1].max()) if hi > lo else 0.0
+    return float(ac[lo : hi + 1].max()) if hi > lo else 0.0
 
 
 # ------------------------------------------------------------------------------------- decision
@@ -201,7 +209,7 @@ def signal_evidence(audio) -> dict[str, float]:
 
     clips = [c for c in excerpts(audio) if len(c)]
     low = [resample(c, SR, LOW_SR) for c in clips]
-    rms_db = 10 * np.log10(np.mean(np.concatenate([c ** 2 for c in clips])) + 1e-20)
+    rms_db = 10 * np.log10(np.mean(np.concatenate([c**2 for c in clips])) + 1e-20)
     zs = [z for y in low for z in tuning_z(y)]
     tonal = float(np.median(zs)) if zs else 0.0
     steady = [steady_pitch_share(y) for y in low]
@@ -211,8 +219,12 @@ def signal_evidence(audio) -> dict[str, float]:
 
     s_tonal = _logistic(np.log(max(tonal, 1e-3)), np.log(TONAL_Z), 0.25)
     s_melodic = _logistic(melodic, MELODIC_MIN, 0.04)
-    scores = {"tonal_z": round(tonal, 2), "melodic": round(melodic, 3), "speech": round(speech, 3),
-              "rms_dbfs": round(float(rms_db), 1)}
+    scores = {
+        "tonal_z": round(tonal, 2),
+        "melodic": round(melodic, 3),
+        "speech": round(speech, 3),
+        "rms_dbfs": round(float(rms_db), 1),
+    }
     evidence = max(s_tonal, s_melodic)
     if evidence < 0.95:  # not conclusive yet: measure the beat (costlier)
         per_clip = int(BEAT_BUDGET_S / len(clips) * SR)  # the beat RNN costs ~0.07 CPU s per audio s
@@ -237,19 +249,31 @@ def decide(scores: dict[str, float], heard: dict | None = None, cal=None) -> Mus
     cal = cal or calibration()
     evidence = scores["music_evidence"]
     if heard is not None:
-        scores.update({"yamnet_music": round(heard["music"], 3), "yamnet_speech": round(heard["speech"], 3),
-                       "yamnet_source": round(heard["source"], 3)})
+        scores.update(
+            {
+                "yamnet_music": round(heard["music"], 3),
+                "yamnet_speech": round(heard["speech"], 3),
+                "yamnet_source": round(heard["source"], 3),
+            }
+        )
     if scores["rms_dbfs"] < SILENCE_DBFS:
         return MusicDetection(False, round(max(1 - evidence, 0.9), 3), "silence", scores)
     if heard is not None:
         t_music, t_source = cal.music.get("music", 0.06), cal.music.get("source", 0.15)
         if heard["music"] >= t_music:
-            return MusicDetection(True, round(max(evidence, min(1.0, heard["music"] / (2 * t_music))), 3), "music", scores)
+            return MusicDetection(
+                True, round(max(evidence, min(1.0, heard["music"] / (2 * t_music))), 3), "music", scores
+            )
         source, label, name = max((heard["speech"], "speech", "Speech"), (heard["source"], *heard["source_label"]))
         if source >= t_source:
             kind = "speech" if label == "speech" else "non-musical sound"
-            return MusicDetection(False, round(min(1.0, source / (2 * t_source)), 3), f"{kind}: {name} {source:.2f}",
-                                  scores, {"label": label, "audioset_class": name, "score": round(source, 3)})
+            return MusicDetection(
+                False,
+                round(min(1.0, source / (2 * t_source)), 3),
+                f"{kind}: {name} {source:.2f}",
+                scores,
+                {"label": label, "audioset_class": name, "score": round(source, 3)},
+            )
     if evidence >= 0.5:
         return MusicDetection(True, round(evidence, 3), "music", scores)
     reason = "speech" if scores["speech"] >= SPEECH_MIN else "non-musical sound"

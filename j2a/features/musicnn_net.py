@@ -22,6 +22,7 @@ Three parts, each short:
 `load_musicnn("MSD_musicnn")` returns a cached, eval-mode module; its forward returns a dict with
 per-window `logits`, `probs`, and feature vectors (`penultimate`, `mean_pool`, `max_pool`, ...).
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,18 +47,110 @@ BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization default epsilon (not st
 
 MODELS = ("MTT_musicnn", "MSD_musicnn")
 
-MTT_LABELS = ['guitar', 'classical', 'slow', 'techno', 'strings', 'drums', 'electronic', 'rock', 'fast',
-              'piano', 'ambient', 'beat', 'violin', 'vocal', 'synth', 'female', 'indian', 'opera', 'male',
-              'singing', 'vocals', 'no vocals', 'harpsichord', 'loud', 'quiet', 'flute', 'woman', 'male vocal',
-              'no vocal', 'pop', 'soft', 'sitar', 'solo', 'man', 'classic', 'choir', 'voice', 'new age', 'dance',
-              'male voice', 'female vocal', 'beats', 'harp', 'cello', 'no voice', 'weird', 'country', 'metal',
-              'female voice', 'choral']
-MSD_LABELS = ['rock', 'pop', 'alternative', 'indie', 'electronic', 'female vocalists', 'dance', '00s',
-              'alternative rock', 'jazz', 'beautiful', 'metal', 'chillout', 'male vocalists', 'classic rock',
-              'soul', 'indie rock', 'Mellow', 'electronica', '80s', 'folk', '90s', 'chill', 'instrumental', 'punk',
-              'oldies', 'blues', 'hard rock', 'ambient', 'acoustic', 'experimental', 'female vocalist', 'guitar',
-              'Hip-Hop', '70s', 'party', 'country', 'easy listening', 'sexy', 'catchy', 'funk', 'electro',
-              'heavy metal', 'Progressive rock', '60s', 'rnb', 'indie pop', 'sad', 'House', 'happy']
+MTT_LABELS = [
+    "guitar",
+    "classical",
+    "slow",
+    "techno",
+    "strings",
+    "drums",
+    "electronic",
+    "rock",
+    "fast",
+    "piano",
+    "ambient",
+    "beat",
+    "violin",
+    "vocal",
+    "synth",
+    "female",
+    "indian",
+    "opera",
+    "male",
+    "singing",
+    "vocals",
+    "no vocals",
+    "harpsichord",
+    "loud",
+    "quiet",
+    "flute",
+    "woman",
+    "male vocal",
+    "no vocal",
+    "pop",
+    "soft",
+    "sitar",
+    "solo",
+    "man",
+    "classic",
+    "choir",
+    "voice",
+    "new age",
+    "dance",
+    "male voice",
+    "female vocal",
+    "beats",
+    "harp",
+    "cello",
+    "no voice",
+    "weird",
+    "country",
+    "metal",
+    "female voice",
+    "choral",
+]
+MSD_LABELS = [
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
+]
 LABELS = {"MTT_musicnn": MTT_LABELS, "MSD_musicnn": MSD_LABELS}
 
 
@@ -93,9 +186,9 @@ def _block_entries(block: bytes):
         shared, pos = _varint(block, pos)
         non_shared, pos = _varint(block, pos)
         vlen, pos = _varint(block, pos)
-        key = key[:shared] + block[pos:pos + non_shared]
+        key = key[:shared] + block[pos : pos + non_shared]
         pos += non_shared
-        yield key, block[pos:pos + vlen]
+        yield key, block[pos : pos + vlen]
         pos += vlen
 
 
@@ -104,7 +197,7 @@ def _read_block(data: bytes, handle: bytes) -> bytes:
     size, _ = _varint(handle, p)
     if data[offset + size] != 0:  # trailer: 1 byte compression type + 4 bytes crc
         raise ValueError("compressed checkpoint index blocks are not supported")
-    return data[offset:offset + size]
+    return data[offset : offset + size]
 
 
 def _proto_fields(buf: bytes):
@@ -116,12 +209,12 @@ def _proto_fields(buf: bytes):
         if wire == 0:
             val, pos = _varint(buf, pos)
         elif wire == 1:
-            val, pos = buf[pos:pos + 8], pos + 8
+            val, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
             n, pos = _varint(buf, pos)
-            val, pos = buf[pos:pos + n], pos + n
+            val, pos = buf[pos : pos + n], pos + n
         elif wire == 5:
-            val, pos = buf[pos:pos + 4], pos + 4
+            val, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
         yield field_no, val
@@ -188,7 +281,7 @@ def read_checkpoint(folder: str | Path, prefix: str = "") -> dict[str, np.ndarra
         if e.dtype not in _DTYPES:
             continue  # e.g. string tensors; musicnn has none that we need
         dt = np.dtype(_DTYPES[e.dtype]).newbyteorder("<")
-        raw = shards[e.shard_id][e.offset:e.offset + e.size]
+        raw = shards[e.shard_id][e.offset : e.offset + e.size]
         n = int(np.prod(e.shape)) if e.shape else 1
         if len(raw) != n * dt.itemsize:
             raise ValueError(f"{folder}: tensor {name} has {len(raw)} bytes, expected {n * dt.itemsize}")
@@ -202,6 +295,7 @@ def read_checkpoint(folder: str | Path, prefix: str = "") -> dict[str, np.ndarra
 def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, 1 + n_fft/2) Slaney-style mel filters with Slaney area normalisation, as
     librosa.filters.mel(sr, n_fft, n_mels) builds them (htk=False, norm='slaney', fmin=0, fmax=sr/2)."""
+
     def hz_to_mel(f):
         f = np.asarray(f, dtype=np.float64)
         f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
@@ -221,7 +315,7 @@ def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
     return weights.astype(np.float32)  # librosa's default dtype
 
 
@@ -238,7 +332,7 @@ def _frames_to_mel(samples: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(samples, dtype=np.float32)
     frames = np.lib.stride_tricks.as_strided(x, (n, N_FFT), (x.strides[0] * HOP, x.strides[0]), writeable=False)
     spec = np.fft.rfft(frames * _hann(N_FFT), axis=1)  # complex128 (librosa: complex64; diff << float16 step)
-    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
     return power @ mel_filterbank().T
 
 
@@ -263,7 +357,7 @@ class MelStream:
     def push(self, block: np.ndarray) -> np.ndarray:
         self._buf = np.concatenate([self._buf, np.asarray(block, np.float32)])
         mel = _frames_to_mel(self._buf)
-        self._buf = self._buf[len(mel) * HOP:]
+        self._buf = self._buf[len(mel) * HOP :]
         return mel
 
     def finish(self) -> np.ndarray:
@@ -304,7 +398,7 @@ def musicnn_windows(y16k: np.ndarray, hop_s: float | None = None) -> tuple[torch
         mel = np.tile(mel, (reps, 1))[:N_FRAMES]
     hop = N_FRAMES if hop_s is None else max(1, int(round(hop_s * SR / HOP)))
     starts = range(0, len(mel) - N_FRAMES + 1, hop)
-    batch = np.stack([mel[s:s + N_FRAMES] for s in starts])
+    batch = np.stack([mel[s : s + N_FRAMES] for s in starts])
     return torch.from_numpy(batch), SR / (hop * HOP)
 
 
@@ -360,12 +454,16 @@ class MusiCNN(nn.Module):
         nf = int(1.6 * 128)  # 204 timbral filters
         nt = int(1.6 * 32)  # 51 temporal filters
         self.bn_in = _BN(1)
-        self.timbral = nn.ModuleList([nn.Conv2d(1, nf, (7, int(0.4 * N_MELS))), nn.Conv2d(1, nf, (7, int(0.7 * N_MELS)))])
+        self.timbral = nn.ModuleList(
+            [nn.Conv2d(1, nf, (7, int(0.4 * N_MELS))), nn.Conv2d(1, nf, (7, int(0.7 * N_MELS)))]
+        )
         self.temporal = nn.ModuleList([nn.Conv2d(1, nt, (k, 1)) for k in (128, 64, 32)])
         self.bn_front = nn.ModuleList([_BN(nf), _BN(nf), _BN(nt), _BN(nt), _BN(nt)])
         n_front = 2 * nf + 3 * nt  # 561
-        self.mid = nn.ModuleList([nn.Conv1d(n_front, n_midend, 7, padding=3)] +
-                                 [nn.Conv1d(n_midend, n_midend, 7, padding=3) for _ in range(2)])
+        self.mid = nn.ModuleList(
+            [nn.Conv1d(n_front, n_midend, 7, padding=3)]
+            + [nn.Conv1d(n_midend, n_midend, 7, padding=3) for _ in range(2)]
+        )
         self.bn_mid = nn.ModuleList([_BN(n_midend) for _ in range(3)])
         n_pool = n_front + 3 * n_midend  # 753
         self.bn_pool = _BN(2 * n_pool)
@@ -377,8 +475,10 @@ class MusiCNN(nn.Module):
         x = self.bn_in(x.unsqueeze(1))  # (B, 1, T, 96)
         xp = F.pad(x, (0, 0, 3, 3))  # timbral: pad time only, 'valid' convs
         front = [_relu_bn_maxfreq(conv(xp), bn) for conv, bn in zip(self.timbral, self.bn_front[:2])]
-        front += [_relu_bn_maxfreq(conv(_same_pad_time(x, conv.kernel_size[0])), bn)
-                  for conv, bn in zip(self.temporal, self.bn_front[2:])]
+        front += [
+            _relu_bn_maxfreq(conv(_same_pad_time(x, conv.kernel_size[0])), bn)
+            for conv, bn in zip(self.temporal, self.bn_front[2:])
+        ]
         h = torch.cat(front, dim=1)  # (B, 561, T)
         feats = [h]
         for i, (conv, bn) in enumerate(zip(self.mid, self.bn_mid)):
@@ -390,17 +490,28 @@ class MusiCNN(nn.Module):
         pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)
         pen = self.bn_dense(F.relu(self.dense(self.bn_pool(pooled))))
         logits = self.out(pen)
-        out = {"logits": logits, "probs": torch.sigmoid(logits), "penultimate": pen,
-               "mean_pool": mean_pool, "max_pool": max_pool}
+        out = {
+            "logits": logits,
+            "probs": torch.sigmoid(logits),
+            "penultimate": pen,
+            "mean_pool": mean_pool,
+            "max_pool": max_pool,
+        }
         if return_maps:
             t = lambda a: a.transpose(1, 2)  # noqa: E731  (B, T, C) like musicnn's feature maps
-            out.update(timbral=t(torch.cat(front[:2], 1)), temporal=t(torch.cat(front[2:], 1)),
-                       cnn1=t(feats[1]), cnn2=t(feats[2]), cnn3=t(feats[3]))
+            out.update(
+                timbral=t(torch.cat(front[:2], 1)),
+                temporal=t(torch.cat(front[2:], 1)),
+                cnn1=t(feats[1]),
+                cnn2=t(feats[2]),
+                cnn3=t(feats[3]),
+            )
         return out
 
     # -- weights from the TF checkpoint ----------------------------------------------------------
     def load_tf(self, tensors: dict[str, np.ndarray]) -> MusiCNN:
         """Copy TF1 variables (names as tf.compat.v1.layers numbers them in build_musicnn) into place."""
+
         def t(name):
             if name not in tensors:
                 raise KeyError(f"checkpoint has no variable {name}")
@@ -408,7 +519,12 @@ class MusiCNN(nn.Module):
 
         def bn(mod, i):
             p = "batch_normalization" + (f"_{i}" if i else "")
-            for ours, theirs in (("gamma", "gamma"), ("beta", "beta"), ("mean", "moving_mean"), ("var", "moving_variance")):
+            for ours, theirs in (
+                ("gamma", "gamma"),
+                ("beta", "beta"),
+                ("mean", "moving_mean"),
+                ("var", "moving_variance"),
+            ):
                 buf = getattr(mod, ours)
                 buf.copy_(t(f"{p}/{theirs}").reshape(buf.shape))
 

@@ -11,6 +11,7 @@ Memory: audio streams through in model windows and the decoder runs on blocks of
 frames (about 33 s), so memory is one block of activations (+ the note list) whatever the length.
 A note that crosses a block boundary is split in two there (one extra onset every ~33 s at most).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,7 +93,9 @@ def activations(blocks):
 
     def run(wins):
         x = np.stack(wins)[:, :, None]
-        note, onset = sess.run(["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"], {"serving_default_input_2:0": x})
+        note, onset = sess.run(
+            ["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"], {"serving_default_input_2:0": x}
+        )
         return note[:, n_olap:-n_olap].reshape(-1, 88), onset[:, n_olap:-n_olap].reshape(-1, 88)
 
     for w in _windows(blocks):
@@ -147,7 +150,7 @@ def decode(frames: np.ndarray, onsets: np.ndarray, cfg: NoteConfig) -> list[tupl
         i -= k
         if i - start <= min_len:
             continue
-        remaining[start:i, max(f - 1, 0):min(f + 2, MAX_FREQ_IDX + 1)] = 0
+        remaining[start:i, max(f - 1, 0) : min(f + 2, MAX_FREQ_IDX + 1)] = 0
         events.append((int(start), int(i), int(f + MIDI_OFFSET), float(np.mean(frames[start:i, f]))))
     if cfg.melodia_trick:
         while np.max(remaining) > cfg.frame_threshold:
@@ -189,8 +192,14 @@ def transcribe(audio, cfg: NoteConfig | None = None) -> tuple[list[NoteEvent], i
         if take > 0:
             times = frames_to_time(np.arange(offset, offset + take + 1))
             for s, e, pitch, amp in decode(note[:take], onset[:take], cfg):
-                events.append(NoteEvent(start=round(float(times[s]), 3), end=round(float(times[e]), 3), pitch=pitch,
-                                         velocity=round(amp, 3)))
+                events.append(
+                    NoteEvent(
+                        start=round(float(times[s]), 3),
+                        end=round(float(times[e]), 3),
+                        pitch=pitch,
+                        velocity=round(amp, 3),
+                    )
+                )
         rest = slice(take, None) if not final else slice(len(note), None)
         note_buf, onset_buf = [note[rest]], [onset[rest]]
         offset += take if not final else len(note)

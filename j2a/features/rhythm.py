@@ -39,6 +39,7 @@ frame of activations (2.9 MB for 60 min). Measured on a streamed 20-min file: pr
 ~310 MB for rhythm including allocator slack. Files shorter than a
 block/segment go in one piece.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,10 +87,18 @@ def _filterbanks() -> list[tuple[int, np.ndarray, np.ndarray, int]]:
 
     out = []
     for frame_size, bands in ((1024, 3), (2048, 6), (4096, 12)):
-        fb = LogarithmicFilterbank(fft_frequencies(frame_size // 2, SR), num_bands=bands, fmin=30, fmax=17000,
-                                   norm_filters=True, unique_filters=True)
+        fb = LogarithmicFilterbank(
+            fft_frequencies(frame_size // 2, SR),
+            num_bands=bands,
+            fmin=30,
+            fmax=17000,
+            norm_filters=True,
+            unique_filters=True,
+        )
         window = np.hanning(frame_size).astype(np.float32)
-        out.append((frame_size, window, np.asarray(fb, dtype=np.float32), _diff_frames(0.5, HOP, frame_size, np.hanning)))
+        out.append(
+            (frame_size, window, np.asarray(fb, dtype=np.float32), _diff_frames(0.5, HOP, frame_size, np.hanning))
+        )
     return out
 
 
@@ -108,7 +117,8 @@ def _features(y: np.ndarray) -> np.ndarray:
         half = frame_size // 2
         padded = np.concatenate([np.zeros(half, np.float32), y, np.zeros(frame_size, np.float32)])
         frames = np.lib.stride_tricks.as_strided(
-            padded, shape=(n_frames, frame_size), strides=(padded.strides[0] * HOP, padded.strides[0]))
+            padded, shape=(n_frames, frame_size), strides=(padded.strides[0] * HOP, padded.strides[0])
+        )
         spec = np.abs(scipy.fft.rfft(frames * window, axis=1)[:, :half])
         spec = np.log10(spec @ fb + 1.0)
         diff = np.zeros_like(spec)
@@ -126,8 +136,10 @@ class _Ensemble:
         from madmom.ml.nn import NeuralNetworkEnsemble
         from madmom.models import DOWNBEATS_BLSTM
 
-        nets = [p[0] if isinstance(p, (list, tuple)) else p
-                for p in NeuralNetworkEnsemble.load(DOWNBEATS_BLSTM).processors[0]]
+        nets = [
+            p[0] if isinstance(p, (list, tuple)) else p
+            for p in NeuralNetworkEnsemble.load(DOWNBEATS_BLSTM).processors[0]
+        ]
         self.n = len(nets)
         self.layers = []  # per layer: W (net, in, dir*4H), b (net, dir*4H), R (net, dir, H, 4H), peep (net, dir, 3, H)
         for li in range(3):
@@ -140,8 +152,15 @@ class _Ensemble:
                     ws.append(np.hstack([g.weights for g in gates]))
                     bs.append(np.hstack([g.bias for g in gates]))
                     rs.append(np.hstack([g.recurrent_weights for g in gates]))
-                    ps.append(np.stack([lstm.input_gate.peephole_weights, lstm.forget_gate.peephole_weights,
-                                        lstm.output_gate.peephole_weights]))
+                    ps.append(
+                        np.stack(
+                            [
+                                lstm.input_gate.peephole_weights,
+                                lstm.forget_gate.peephole_weights,
+                                lstm.output_gate.peephole_weights,
+                            ]
+                        )
+                    )
                     assert not np.any(lstm.init) and not np.any(lstm.cell_init)
                 W.append(np.hstack(ws)), b.append(np.hstack(bs)), R.append(np.stack(rs)), P.append(np.stack(ps))
             self.layers.append(tuple(np.asarray(np.stack(x), np.float32) for x in (W, b, R, P)))
@@ -176,8 +195,8 @@ class _Ensemble:
         projections are made `block` steps at a time to keep memory small (~13 MB for 10 sequences).
         """
         H, n, T, S = self.H, self.n, max(lens), len(x)
-        Wd = (W[..., :4 * H].contiguous(), W[..., 4 * H:].contiguous())
-        bd = (b[:, None, :4 * H], b[:, None, 4 * H:])
+        Wd = (W[..., : 4 * H].contiguous(), W[..., 4 * H :].contiguous())
+        bd = (b[:, None, : 4 * H], b[:, None, 4 * H :])
         R = R.reshape(n * 2, H, 4 * H)
         p_if = P[:, :, :2].reshape(n * 2, 1, 2, H)  # peepholes of input and forget gates
         p_o = P[:, :, 2].reshape(n * 2, 1, H)
@@ -192,16 +211,20 @@ class _Ensemble:
                 for s, (xs, L) in enumerate(zip(x, lens)):
                     e = min(t + block, L)
                     if e > t:
-                        proj[:e - t, :, 0, s] = torch.baddbmm(bd[0], xs[:, t:e], Wd[0]).transpose(0, 1)
-                        proj[:e - t, :, 1, s] = torch.baddbmm(bd[1], xs[:, L - e:L - t], Wd[1]).flip(1).transpose(0, 1)
+                        proj[: e - t, :, 0, s] = torch.baddbmm(bd[0], xs[:, t:e], Wd[0]).transpose(0, 1)
+                        proj[: e - t, :, 1, s] = (
+                            torch.baddbmm(bd[1], xs[:, L - e : L - t], Wd[1]).flip(1).transpose(0, 1)
+                        )
             g = torch.baddbmm(proj[k].view(n * 2, S, 4 * H), h, R)  # gates i, f, cell, o
             i_f = torch.addcmul(g.view(n * 2, S, 4, H)[:, :, :2], c[:, :, None], p_if).sigmoid_()
-            c = torch.addcmul(c * i_f[:, :, 1], g[..., 2 * H:3 * H].tanh(), i_f[:, :, 0])
-            h = torch.addcmul(g[..., 3 * H:], c, p_o).sigmoid_().mul_(c.tanh())
+            c = torch.addcmul(c * i_f[:, :, 1], g[..., 2 * H : 3 * H].tanh(), i_f[:, :, 0])
+            h = torch.addcmul(g[..., 3 * H :], c, p_o).sigmoid_().mul_(c.tanh())
             out[t] = h
         out = out.view(T, n, 2, S, H)
-        return [torch.cat([out[:L, :, 0, s], out[:L, :, 1, s].flip(0)], -1).transpose(0, 1).contiguous()
-                for s, L in enumerate(lens)]  # (net, T, 2H) per sequence
+        return [
+            torch.cat([out[:L, :, 0, s], out[:L, :, 1, s].flip(0)], -1).transpose(0, 1).contiguous()
+            for s, L in enumerate(lens)
+        ]  # (net, T, 2H) per sequence
 
 
 @lru_cache(maxsize=1)
@@ -263,7 +286,7 @@ def track_beats(act: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
         return np.asarray(dbn(p), float)
     beats = np.zeros(0)
     for start in range(0, len(p) - ov, seg - ov):
-        b = np.asarray(dbn(p[start:start + seg]), float) + start / FPS
+        b = np.asarray(dbn(p[start : start + seg]), float) + start / FPS
         if start == 0:
             beats = b
             continue
@@ -359,7 +382,7 @@ def tempo_histogram(act: np.ndarray, block_s: float = 120.0) -> np.ndarray:
     bins, delays = None, None
     n = int(block_s * FPS)
     for s in range(0, max(1, len(p)), n):
-        blk = p[s:s + n]
+        blk = p[s : s + n]
         if s > 0 and len(blk) < 2 * proc.max_interval:
             break  # a short tail adds nothing but noise
         hb, delays = proc(smooth_signal(blk, int(round(FPS * ACT_SMOOTH))))
@@ -415,8 +438,10 @@ def estimate_tempo(beats: np.ndarray, hist: np.ndarray, fallback_bpm: float | No
     if w[1] <= 0:  # the beat level is not a histogram peak: give it the weight of the best level
         w[1] = max(w.max(), 1e-6)
     w = w / w.sum()
-    cands = sorted((TempoCandidate(bpm=round(t, 2), weight=round(float(x), 4)) for t, x in zip(levels, w) if x > 0),
-                   key=lambda c: -c.weight)
+    cands = sorted(
+        (TempoCandidate(bpm=round(t, 2), weight=round(float(x), 4)) for t, x in zip(levels, w) if x > 0),
+        key=lambda c: -c.weight,
+    )
     return Tempo(bpm=round(bpm, 2), confidence=round(min(1.0, steady * family), 4), candidates=cands)
 
 
@@ -429,8 +454,12 @@ def analyze_rhythm(audio, config: RhythmConfig | None = None) -> Rhythm:
     hist = tempo_histogram(act)
     beats, fallback_bpm = _check_against_histogram(act, beats, hist, cfg)
     meter, downbeats = meter_and_downbeats(act, beats, cfg)
-    return Rhythm(tempo=estimate_tempo(beats, hist, fallback_bpm), beats=[round(float(b), 3) for b in beats],
-                  downbeats=[round(float(b), 3) for b in downbeats], meter=meter)
+    return Rhythm(
+        tempo=estimate_tempo(beats, hist, fallback_bpm),
+        beats=[round(float(b), 3) for b in beats],
+        downbeats=[round(float(b), 3) for b in downbeats],
+        meter=meter,
+    )
 
 
 def _check_against_histogram(act, beats, hist, cfg: RhythmConfig) -> tuple[np.ndarray, float | None]:

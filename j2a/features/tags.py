@@ -27,6 +27,7 @@ which downstream text must not turn into a claim. Scores are listed with each ta
 a stricter cut; the model's known confusions remain (it has no "bass" tag and
 tends to call bass lines "guitar"; unaccompanied singing also raises "guitar"/"rock").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -107,8 +108,14 @@ TAG_GROUPS: dict[str, dict[str, list[str]]] = {
     },
     "vocals": {
         "vocals": ["mtt:vocal", "mtt:vocals", "mtt:voice", "mtt:singing"],
-        "female vocals": ["mtt:female", "mtt:woman", "mtt:female vocal", "mtt:female voice",
-                          "msd:female vocalists", "msd:female vocalist"],
+        "female vocals": [
+            "mtt:female",
+            "mtt:woman",
+            "mtt:female vocal",
+            "mtt:female voice",
+            "msd:female vocalists",
+            "msd:female vocalist",
+        ],
         "male vocals": ["mtt:male", "mtt:man", "mtt:male vocal", "mtt:male voice", "msd:male vocalists"],
         "choir": ["mtt:choir", "mtt:choral"],
         "instrumental (no vocals)": ["mtt:no vocals", "mtt:no vocal", "mtt:no voice", "msd:instrumental"],
@@ -144,22 +151,22 @@ def _patches(audio: Audio, cfg: TagConfig):
         nonlocal buf, seen, last
         buf = np.concatenate([buf, mel]) if len(buf) else mel
         while len(buf) >= mn.N_FRAMES:
-            pending.append(buf[:mn.N_FRAMES])
-            last = buf[:mn.N_FRAMES]
-            buf = buf[mn.N_FRAMES:]
+            pending.append(buf[: mn.N_FRAMES])
+            last = buf[: mn.N_FRAMES]
+            buf = buf[mn.N_FRAMES :]
             seen += mn.N_FRAMES
 
     for _, block in audio.chunks(mn.SR, chunk_s=cfg.chunk_s):
         take(stream.push(block))
         while len(pending) >= cfg.batch:
-            yield _to_input(pending[:cfg.batch])
-            del pending[:cfg.batch]
+            yield _to_input(pending[: cfg.batch])
+            del pending[: cfg.batch]
     take(stream.finish())
     if last is None:  # shorter than one patch: repeat-pad (musicnn's training used repeat-padding)
         reps = int(np.ceil(mn.N_FRAMES / max(1, len(buf))))
-        pending.append(np.tile(buf, (reps, 1))[:mn.N_FRAMES])
+        pending.append(np.tile(buf, (reps, 1))[: mn.N_FRAMES])
     elif len(buf) * mn.HOP / mn.SR >= cfg.min_tail_s:
-        pending.append(np.concatenate([last, buf])[-mn.N_FRAMES:])
+        pending.append(np.concatenate([last, buf])[-mn.N_FRAMES :])
     if pending:
         yield _to_input(pending)
 
@@ -208,17 +215,29 @@ def fused_tags(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray 
     fused = fusion.fuse_scores(fusion.model_scores(m_track, y_track))
     groups = _listed_tags(fused)
     audioset = {} if y_track is None else {n: round(float(v), 4) for n, v in zip(class_names(), y_track) if v >= 0.01}
-    return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
-                sound=groups["sound"], scores={k: round(v, 4) for k, v in m_track.items()}, audioset=audioset,
-                timeline=timeline(keys, musicnn, yamnet_windows, duration_s))
+    return Tags(
+        genre=groups["genre"],
+        instrument=groups["instrument"],
+        mood=groups["mood"],
+        vocals=groups["vocals"],
+        sound=groups["sound"],
+        scores={k: round(v, 4) for k, v in m_track.items()},
+        audioset=audioset,
+        timeline=timeline(keys, musicnn, yamnet_windows, duration_s),
+    )
 
 
 def _listed_tags(fused: dict) -> dict[str, list[Tag]]:
     """Group -> listed Tags (fused score, each model's raw score), best first."""
     from . import fusion
 
-    return {g: [Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
-                for label, score, src in fusion.listed(fused, g)] for g in fusion.GROUPS}
+    return {
+        g: [
+            Tag(label, round(score, 4), {k: round(v, 4) for k, v in src.items()})
+            for label, score, src in fusion.listed(fused, g)
+        ]
+        for g in fusion.GROUPS
+    }
 
 
 def timeline(keys: list[str], musicnn: np.ndarray, yamnet_windows: np.ndarray | None, duration_s: float) -> TagTimeline:
@@ -272,5 +291,10 @@ def tags_between(tags: Tags, start_s: float, end_s: float) -> Tags:
     per = {m: {k: float(np.mean(v[lo:hi])) for k, v in series.items()} for m, series in tl.models.items()}
     fused = fusion.fuse_scores(per)
     groups = _listed_tags(fused)
-    return Tags(genre=groups["genre"], instrument=groups["instrument"], mood=groups["mood"], vocals=groups["vocals"],
-                sound=groups["sound"])
+    return Tags(
+        genre=groups["genre"],
+        instrument=groups["instrument"],
+        mood=groups["mood"],
+        vocals=groups["vocals"],
+        sound=groups["sound"],
+    )

@@ -9,6 +9,7 @@ The sequence model runs a whole block of 32-ms frames (512 samples, each prefixe
 frame's last 64 samples) in one call, carrying the LSTM state (h, c) from block to block; per frame
 it gives the same probability as the streaming model fed one frame at a time.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,7 @@ def frame_blocks(audio: np.ndarray, max_frames: int = MAX_FRAMES):
     context = np.zeros(CONTEXT, dtype=np.float32)
     for first in range(0, n_frames, max_frames):
         n = min(max_frames, n_frames - first)
-        samples = audio[first * FRAME: min(audio.size, (first + n) * FRAME)]
+        samples = audio[first * FRAME : min(audio.size, (first + n) * FRAME)]
         frames = np.zeros((n, FRAME), dtype=np.float32)
         frames.reshape(-1)[: samples.size] = samples
         contexts = np.empty((n, CONTEXT), dtype=np.float32)

@@ -22,6 +22,7 @@ The quantized graph takes one uint8 patch a call and returns uint8 class logits 
 AudioSet's multi-label probabilities); the scales and zero points are initializers of the graph (`audio_scale`, `audio_zero_point`, `class_scores_scale`,
 `class_scores_zero_point`), read with `onnx` once at load.
 """
+
 from __future__ import annotations
 
 import csv
@@ -88,7 +89,7 @@ def patches(mel: np.ndarray) -> np.ndarray:
         pad = np.full((PATCH - len(mel), N_MELS), np.log(LOG_OFFSET), np.float32)
         mel = np.concatenate([mel, pad])
     idx = np.arange(0, len(mel) - PATCH + 1, PATCH_HOP)
-    return np.stack([mel[i:i + PATCH] for i in idx])[:, None]
+    return np.stack([mel[i : i + PATCH] for i in idx])[:, None]
 
 
 def stream_patches(blocks, batch: int = 64):
@@ -100,14 +101,14 @@ def stream_patches(blocks, batch: int = 64):
     for block in blocks:
         wav = np.concatenate([wav, np.asarray(block, np.float32)])
         m = log_mel(wav)
-        wav = wav[len(m) * HOP:]
+        wav = wav[len(m) * HOP :]
         mel = np.concatenate([mel, m])
         n = 0 if len(mel) < PATCH else 1 + (len(mel) - PATCH) // PATCH_HOP
         for s in range(0, n, batch):
             k = min(batch, n - s)
-            yield np.stack([mel[(s + i) * PATCH_HOP:(s + i) * PATCH_HOP + PATCH] for i in range(k)])[:, None]
+            yield np.stack([mel[(s + i) * PATCH_HOP : (s + i) * PATCH_HOP + PATCH] for i in range(k)])[:, None]
             got_any = True
-        mel = mel[n * PATCH_HOP:]
+        mel = mel[n * PATCH_HOP :]
     if not got_any:  # shorter than one patch
         yield patches(mel)
 
@@ -120,7 +121,9 @@ def _package_data() -> Path:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("J2A_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "j2a")
+    base = os.environ.get("J2A_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "j2a"
+    )
     return Path(base)
 
 
@@ -170,8 +173,10 @@ class YamNet:
         path = _onnx_path()
         graph = onnx.load(str(path), load_external_data=False).graph
         init = {i.name: i for i in graph.initializer}
-        v = {k: float(numpy_helper.to_array(init[k])) for k in
-             ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")}
+        v = {
+            k: float(numpy_helper.to_array(init[k]))
+            for k in ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")
+        }
         self.q = _Quant(v["audio_scale"], v["audio_zero_point"], v["class_scores_scale"], v["class_scores_zero_point"])
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -183,7 +188,9 @@ class YamNet:
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Sigmoid of the dequantized logits, one row per patch (the export takes one patch a call)."""
         q = np.clip(np.round(x / self.q.in_scale + self.q.in_zero), 0, 255).astype(np.uint8)
-        out = np.concatenate([self.session.run(None, {self.input: q[i:i + 1]})[0].reshape(1, -1) for i in range(len(q))])
+        out = np.concatenate(
+            [self.session.run(None, {self.input: q[i : i + 1]})[0].reshape(1, -1) for i in range(len(q))]
+        )
         logits = self.q.out_scale * (out.astype(np.float32) - self.q.out_zero)
         return expit(logits).astype(np.float32)
 

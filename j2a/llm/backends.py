@@ -8,6 +8,7 @@
 Decoding (beam search, greedy, sampling) is `j2a.llm.decoding`; loading and caching the models
 `j2a.llm.loading`.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,9 @@ class OpenAILLM(LLM):
     """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama): POST {base_url}/completions,
     or /chat/completions with chat=True (for instruction-tuned models served with a chat template)."""
 
-    def __init__(self, model: str, base_url: str, chat: bool = False, timeout: float = 120.0, api_key: str | None = None):
+    def __init__(
+        self, model: str, base_url: str, chat: bool = False, timeout: float = 120.0, api_key: str | None = None
+    ):
         self.model, self.base_url, self.chat, self.timeout = model, base_url.rstrip("/"), chat, timeout
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.name = f"openai:{model}@{self.base_url}"
@@ -98,7 +101,9 @@ class OpenAILLM(LLM):
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 return json.loads(r.read().decode())
         except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{self.base_url}{path}: HTTP {e.code}: {e.read().decode(errors='replace')[:200]}") from e
+            raise RuntimeError(
+                f"{self.base_url}{path}: HTTP {e.code}: {e.read().decode(errors='replace')[:200]}"
+            ) from e
         except urllib.error.URLError as e:
             raise RuntimeError(f"{self.base_url}{path}: cannot connect ({e.reason})") from e
 
@@ -137,20 +142,31 @@ def load_llm(spec: str = "local", adapter: str | None = None, **kw) -> LLM:
         else:
             adapter = adapter or (str(ASSET_DIR) if (ASSET_DIR / "adapter_config.json").exists() else None)
             if adapter is None:
-                raise FileNotFoundError(f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)")
+                raise FileNotFoundError(
+                    f"{ASSET_DIR}: J2A-LLM adapter missing (reinstall j2a, or use --llm gemma-base)"
+                )
         folder = merged_dir(adapter, dtype=kw["dtype"]) if adapter else gemma_base_dir()
         model, tok = load_folder(folder, decode=decode, **kw)
         # the base model also scores only J2A's output vocabulary (same decoding cost, fair comparison)
-        llm = HFLLM(model, tok, "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)", gen,
-                    adapter_vocab(adapter or ASSET_DIR))
+        llm = HFLLM(
+            model,
+            tok,
+            "j2a-llm (gemma-3-270m + lora)" if adapter else "gemma-3-270m (base)",
+            gen,
+            adapter_vocab(adapter or ASSET_DIR),
+        )
     elif spec.startswith("hf:"):
         path = spec[3:]
         model, tok = load_hf(path, adapter, **kw)
-        llm = HFLLM(model, tok, f"hf:{path}" + (f"+{Path(adapter).name}" if adapter else ""), gen, adapter_vocab(adapter))
+        llm = HFLLM(
+            model, tok, f"hf:{path}" + (f"+{Path(adapter).name}" if adapter else ""), gen, adapter_vocab(adapter)
+        )
     elif spec.startswith("openai:"):
         model_name, sep, url = spec[len("openai:") :].partition("@")
         if not sep or not model_name or not url:
-            raise ValueError(f"{spec}: expected openai:<model>@<base_url>, e.g. openai:llama3@http://localhost:11434/v1")
+            raise ValueError(
+                f"{spec}: expected openai:<model>@<base_url>, e.g. openai:llama3@http://localhost:11434/v1"
+            )
         llm = OpenAILLM(model_name, url, **kw)
     else:
         raise ValueError(f"{spec}: unknown LLM spec (use local, none, hf:<id-or-path>, openai:<model>@<base_url>)")

@@ -10,6 +10,7 @@ The J2A-2.x models (j2a.models.adapted) keep their own greedy loop: their prompt
 score the full vocabulary with no token banned, and their captions are not cut like completions;
 routing them through this loop would change what they write. They share the stop rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,15 @@ def clean_completion(text: str) -> str:
     return text.strip()
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, gen: GenConfig, stops: list[int],
-             vocab: list[int] | None = None) -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    max_new_tokens: int,
+    gen: GenConfig,
+    stops: list[int],
+    vocab: list[int] | None = None,
+) -> list[str]:
     """Completions of `prompts`, decoded in batches of gen.batch_size; the tokenizer pads on the left."""
     # Sort by length so each batch pads little; restore the order at the end.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -72,8 +80,15 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, gen: Gen
     return [results[i] for i in range(len(prompts))]
 
 
-def decode(model, tokenizer, batch: list[str], max_new_tokens: int, gen: GenConfig, stops: list[int],
-           vocab: list[int] | None = None) -> list[str]:
+def decode(
+    model,
+    tokenizer,
+    batch: list[str],
+    max_new_tokens: int,
+    gen: GenConfig,
+    stops: list[int],
+    vocab: list[int] | None = None,
+) -> list[str]:
     """One batch, with a KV cache, scoring only the output vocabulary (+ the prompts' tokens): beam search
     (gen.num_beams > 1 at temperature 0), else greedy or seeded sampling. Each step: next-token logits
     (`_step_logits`), the search's choice, then the chosen tokens through the model."""
@@ -107,8 +122,13 @@ def decode(model, tokenizer, batch: list[str], max_new_tokens: int, gen: GenConf
                 mask, pos = mask[rows], pos[rows]
             mask = torch.cat([mask, new_mask[:, None]], dim=1)
             pos = pos[:, -1:] + 1
-            o = body(input_ids=tokens[:, None], attention_mask=mask if padded else None, position_ids=pos,
-                     past_key_values=past, use_cache=True)
+            o = body(
+                input_ids=tokens[:, None],
+                attention_mask=mask if padded else None,
+                position_ids=pos,
+                past_key_values=past,
+                use_cache=True,
+            )
             past, h = o.past_key_values, o.last_hidden_state[:, -1]
     return [_decode_ids(tokenizer, sub, toks) for toks in search.result()]
 
@@ -214,8 +234,9 @@ class _Beam:
         k, lp, outs = self.k, self.lp, self.outs
         best = []
         for b in range(self.nb):
-            pool = self.finished[b] or [(float(self.scores[b, j]) / max(len(outs[b * k + j]), 1) ** lp, outs[b * k + j])
-                                        for j in range(k)]
+            pool = self.finished[b] or [
+                (float(self.scores[b, j]) / max(len(outs[b * k + j]), 1) ** lp, outs[b * k + j]) for j in range(k)
+            ]
             best.append(max(pool, key=lambda f: f[0])[1])
         return best
 
@@ -233,13 +254,19 @@ def _setup(model, tokenizer, batch: list[str], gen: GenConfig, stops: list[int],
         sub = torch.arange(head.weight.shape[0])
     stop = torch.isin(sub, torch.tensor(stops))
     # pad / bos / unk are never text (and vanish when decoded, hiding repeats around them)
-    special = [i for i in (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id)
-               if i is not None and i not in stops]
+    special = [
+        i
+        for i in (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id)
+        if i is not None and i not in stops
+    ]
     never = torch.isin(sub, torch.tensor(special, dtype=torch.long))
     # what may not come before min_new_tokens: the stop tokens and anything with a newline
     # (a completion cut at a blank line would end just as early)
-    early = stop | torch.tensor(["\n" in t for t in tokenizer.convert_ids_to_tokens(sub.tolist())]) \
-        if gen.min_new_tokens else None
+    early = (
+        stop | torch.tensor(["\n" in t for t in tokenizer.convert_ids_to_tokens(sub.tolist())])
+        if gen.min_new_tokens
+        else None
+    )
     banned = ((early | never) if early is not None else never, never)  # before / after min_new_tokens
     return ids, mask, sub, head.weight[sub], stop, banned
 
@@ -276,5 +303,6 @@ def _ngram_table(toks: list[int], n: int) -> dict:
 def _decode_ids(tokenizer, sub, toks: list[int]) -> str:
     import torch
 
-    return clean_completion(tokenizer.decode(sub[torch.tensor(toks, dtype=torch.long)].tolist() if toks else [],
-                                             skip_special_tokens=True))
+    return clean_completion(
+        tokenizer.decode(sub[torch.tensor(toks, dtype=torch.long)].tolist() if toks else [], skip_special_tokens=True)
+    )

@@ -13,6 +13,7 @@ attention_mask, position_ids, past_key_values, use_cache)` -> `.last_hidden_stat
 norm) and `.past_key_values` (with `batch_repeat_interleave` / `reorder_cache` for beam search), and
 `get_output_embeddings().weight` (tied to the input embeddings).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ class GemmaConfig:
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k not in ("rope_theta", "layer_types")}
         n = d.get("num_hidden_layers", cls.num_hidden_layers)
         types = d.get("layer_types") or [
-            "full_attention" if (i + 1) % d.get("sliding_window_pattern", d.get("_sliding_window_pattern", 6)) == 0
-            else "sliding_attention" for i in range(n)]
+            "full_attention"
+            if (i + 1) % d.get("sliding_window_pattern", d.get("_sliding_window_pattern", 6)) == 0
+            else "sliding_attention"
+            for i in range(n)
+        ]
         theta, factor = {}, {}
         params = d.get("rope_parameters")
         if isinstance(params, dict) and "full_attention" in params:
@@ -67,8 +71,10 @@ class GemmaConfig:
                 elif p.get("rope_type", "default") != "default":
                     raise ValueError(f"rope type {p.get('rope_type')!r} is not supported by j2a.llm.gemma")
         else:
-            theta = {"full_attention": float(d.get("rope_theta", 1e6)),
-                     "sliding_attention": float(d.get("rope_local_base_freq", 10000.0))}
+            theta = {
+                "full_attention": float(d.get("rope_theta", 1e6)),
+                "sliding_attention": float(d.get("rope_local_base_freq", 10000.0)),
+            }
             scaling = d.get("rope_scaling") or {}
             if scaling.get("rope_type", scaling.get("type")) == "linear":
                 factor["full_attention"] = float(scaling["factor"])
@@ -191,7 +197,7 @@ class Layer(nn.Module):
         self.down = nn.Parameter(torch.empty(d, cfg.intermediate_size))
         self.q_norm, self.k_norm = RMSNorm(hd, cfg.rms_norm_eps), RMSNorm(hd, cfg.rms_norm_eps)
         self.norms = nn.ModuleList([RMSNorm(d, cfg.rms_norm_eps) for _ in range(4)])  # in, post-attn, pre-ff, post-ff
-        self.scale = cfg.query_pre_attn_scalar ** -0.5
+        self.scale = cfg.query_pre_attn_scalar**-0.5
         self.small: dict[str, tuple] = {}  # decoding copies of the matrices (GemmaForCausalLM.quantize_decode)
 
     def forward(self, x, cos, sin, mask, cache: Cache | None, i: int) -> torch.Tensor:
@@ -251,10 +257,18 @@ class Decoder(nn.Module):
         # a large finite negative (not -inf): fully masked rows (left padding) stay finite
         return torch.zeros(ok.shape, dtype=dtype).masked_fill(~ok, torch.finfo(dtype).min)
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
-                use_cache: bool = False, inputs_embeds=None, **_):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        past_key_values=None,
+        use_cache: bool = False,
+        inputs_embeds=None,
+        **_,
+    ):
         x = self.embed(input_ids) if inputs_embeds is None else inputs_embeds
-        x = x * torch.tensor(self.cfg.hidden_size ** 0.5, dtype=x.dtype)
+        x = x * torch.tensor(self.cfg.hidden_size**0.5, dtype=x.dtype)
         b, t, _ = x.shape
         cache = past_key_values if past_key_values is not None else (Cache(len(self.layers)) if use_cache else None)
         past = cache.length() if cache is not None else 0
@@ -290,7 +304,9 @@ class GemmaForCausalLM(nn.Module):
         if kind == "int8" and not _int8_kernel_works():
             import warnings
 
-            warnings.warn("j2a.llm.gemma: this PyTorch has no working _weight_int8pack_mm; decoding in fp32", stacklevel=2)
+            warnings.warn(
+                "j2a.llm.gemma: this PyTorch has no working _weight_int8pack_mm; decoding in fp32", stacklevel=2
+            )
             kind = "fp32"
         for layer in self.model.layers:
             mats = {} if kind == "fp32" else {n: getattr(layer, n).data for n in ("qkv", "o", "gate_up", "down")}
@@ -340,16 +356,26 @@ def load(folder: str | Path, dtype=torch.float32) -> GemmaForCausalLM:
         used.add(key)
         return state[key].to(dtype)
 
-    new: dict[str, torch.Tensor] = {"model.embed.weight": take("embed_tokens.weight"), "model.norm.weight": take("norm.weight")}
+    new: dict[str, torch.Tensor] = {
+        "model.embed.weight": take("embed_tokens.weight"),
+        "model.norm.weight": take("norm.weight"),
+    }
     for i in range(cfg.num_hidden_layers):
         p = f"layers.{i}."
         a = p + "self_attn."
-        new[f"model.{p}qkv"] = torch.cat([take(a + "q_proj.weight"), take(a + "k_proj.weight"), take(a + "v_proj.weight")])
+        new[f"model.{p}qkv"] = torch.cat(
+            [take(a + "q_proj.weight"), take(a + "k_proj.weight"), take(a + "v_proj.weight")]
+        )
         new[f"model.{p}o"] = take(a + "o_proj.weight")
         new[f"model.{p}gate_up"] = torch.cat([take(p + "mlp.gate_proj.weight"), take(p + "mlp.up_proj.weight")])
         new[f"model.{p}down"] = take(p + "mlp.down_proj.weight")
-        new[f"model.{p}q_norm.weight"], new[f"model.{p}k_norm.weight"] = take(a + "q_norm.weight"), take(a + "k_norm.weight")
-        for j, n in enumerate(("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")):
+        new[f"model.{p}q_norm.weight"], new[f"model.{p}k_norm.weight"] = (
+            take(a + "q_norm.weight"),
+            take(a + "k_norm.weight"),
+        )
+        for j, n in enumerate(
+            ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
+        ):
             new[f"model.{p}norms.{j}.weight"] = take(p + n + ".weight")
     extra = sorted(set(state) - used - {"lm_head.weight"})
     if extra:

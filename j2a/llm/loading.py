@@ -6,6 +6,7 @@ the user cache as a plain safetensors model that later loads in seconds; a LoRA 
 into a copy of it once per adapter (`merged_dir`). Folders J2A writes load through `load_folder`:
 Gemma 3 into `j2a.llm.gemma` (no transformers import), with a Rust-only tokenizer (`FastTokenizer`).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ def torch_dtype(dtype):
 
     if dtype in (None, "auto"):
         return torch.bfloat16 if fast_bf16() else torch.float32
-    return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}.get(dtype, dtype)
+    return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}.get(
+        dtype, dtype
+    )
 
 
 class FastTokenizer:
@@ -105,7 +108,12 @@ class FastTokenizer:
         for role in ("bos", "eos", "pad", "unk"):
             v = cfg.get(f"{role}_token")
             names[role] = v.get("content") if isinstance(v, dict) else v
-        self.bos_token, self.eos_token, self._pad, self.unk_token = names["bos"], names["eos"], names["pad"], names["unk"]
+        self.bos_token, self.eos_token, self._pad, self.unk_token = (
+            names["bos"],
+            names["eos"],
+            names["pad"],
+            names["unk"],
+        )
         self.padding_side = "right"
 
     def _id(self, token):
@@ -119,17 +127,28 @@ class FastTokenizer:
 
     def __call__(self, text, return_tensors: str | None = None, padding: bool = False, add_special_tokens: bool = True):
         single = isinstance(text, str)
-        ids = [e.ids for e in self._tk.encode_batch([text] if single else list(text), add_special_tokens=add_special_tokens)]
+        ids = [
+            e.ids
+            for e in self._tk.encode_batch([text] if single else list(text), add_special_tokens=add_special_tokens)
+        ]
         masks = [[1] * len(i) for i in ids]
         if padding or return_tensors:
             n, pad = max(map(len, ids)), self.pad_token_id or 0
-            fill = lambda seq, v: [v] * (n - len(seq)) + seq if self.padding_side == "left" else seq + [v] * (n - len(seq))  # noqa: E731
+
+            def fill(seq, v):
+                return [v] * (n - len(seq)) + seq if self.padding_side == "left" else seq + [v] * (n - len(seq))
+
             ids, masks = [fill(i, pad) for i in ids], [fill(m, 0) for m in masks]
         if return_tensors == "pt":
             import torch
 
-            return {"input_ids": torch.tensor(ids, dtype=torch.long), "attention_mask": torch.tensor(masks, dtype=torch.long)}
-        return {"input_ids": ids[0], "attention_mask": masks[0]} if single else {"input_ids": ids, "attention_mask": masks}
+            return {
+                "input_ids": torch.tensor(ids, dtype=torch.long),
+                "attention_mask": torch.tensor(masks, dtype=torch.long),
+            }
+        return (
+            {"input_ids": ids[0], "attention_mask": masks[0]} if single else {"input_ids": ids, "attention_mask": masks}
+        )
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
         return self._tk.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
@@ -179,13 +198,17 @@ def load_folder(folder: str | Path, dtype="auto", decode: str = "auto"):
     config = AutoConfig.from_pretrained(str(folder))
     with no_init_weights():
         model = AutoModelForCausalLM.from_config(config, dtype=tdtype)
-    state = {k: v.to(tdtype) if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    state = {
+        k: v.to(tdtype) if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()
+    }
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     model.tie_weights()
     tied = {k for k in missing if k.endswith("lm_head.weight")}
     if set(missing) - tied or unexpected:
-        raise ValueError(f"{folder}: weights do not match the config (missing {sorted(set(missing) - tied)[:3]}, "
-                         f"unexpected {sorted(unexpected)[:3]})")
+        raise ValueError(
+            f"{folder}: weights do not match the config (missing {sorted(set(missing) - tied)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]})"
+        )
     return model.eval(), FastTokenizer(folder)
 
 

@@ -1,4 +1,5 @@
 """J2A-2.x: audio encoder -> trained projector -> frozen LLM. `load_j2a2(path)` for inference."""
+
 from __future__ import annotations
 
 

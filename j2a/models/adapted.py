@@ -12,6 +12,7 @@ prompt template), `projector.safetensors`, plus `encoder.safetensors` / `llm.saf
 `lora.safetensors` only when those weights cannot be fetched by name (tiny random models, MW-MAE,
 LoRA adapters). Nothing is pickled.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,9 @@ def tiny_random_tokenizer():
     vocab = {t: i for i, t in enumerate(["<pad>", "<bos>", "<eos>", "<unk>"] + chars)}
     tk = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     tk.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
 
 
 def tiny_random_llm(seed: int = 0):
@@ -63,10 +66,20 @@ def tiny_random_llm(seed: int = 0):
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     tok = tiny_random_tokenizer()
-    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=1024,
-                           sliding_window=128, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                           eos_token_id=tok.eos_token_id)
+    cfg = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=1024,
+        sliding_window=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     torch.manual_seed(seed)
     return Gemma3ForCausalLM(cfg).eval(), tok
 
@@ -96,10 +109,10 @@ def load_clip(audio, sr: int, clip_s: float, start: float | None = None, end: fl
     if start is not None:
         s = int(round(start * sr))
         e = int(round(end * sr)) if end is not None else s + n
-        y = y[s:min(e, s + n)]
+        y = y[s : min(e, s + n)]
     elif len(y) > n:
         s = (len(y) - n) // 2
-        y = y[s:s + n]
+        y = y[s : s + n]
     out = np.zeros(n, np.float32)
     out[: len(y)] = y
     return out
@@ -120,8 +133,15 @@ class AdaptedLM(nn.Module):
         if cfg.lora:
             from peft import LoraConfig, get_peft_model
 
-            llm = get_peft_model(llm, LoraConfig(r=cfg.lora.get("r", 8), lora_alpha=cfg.lora.get("alpha", 16),
-                                                 lora_dropout=0.0, target_modules=cfg.lora.get("target_modules", "all-linear")))
+            llm = get_peft_model(
+                llm,
+                LoraConfig(
+                    r=cfg.lora.get("r", 8),
+                    lora_alpha=cfg.lora.get("alpha", 16),
+                    lora_dropout=0.0,
+                    target_modules=cfg.lora.get("target_modules", "all-linear"),
+                ),
+            )
         self.llm = llm
         pc = ProjectorConfig(**cfg.projector) if cfg.projector else ProjectorConfig(kind=cfg.preset)
         pc.in_dim = self.encoder.dim
@@ -158,8 +178,9 @@ class AdaptedLM(nn.Module):
         if prompt not in self._templates:
             tok = self.tokenizer
             if getattr(tok, "chat_template", None):
-                text = tok.apply_chat_template([{"role": "user", "content": AUDIO_MARK + prompt}], tokenize=False,
-                                               add_generation_prompt=True)
+                text = tok.apply_chat_template(
+                    [{"role": "user", "content": AUDIO_MARK + prompt}], tokenize=False, add_generation_prompt=True
+                )
                 pre, post = text.split(AUDIO_MARK)
                 pre_ids = tok(pre, add_special_tokens=False).input_ids
                 if tok.bos_token_id is not None and (not pre_ids or pre_ids[0] != tok.bos_token_id):
@@ -181,8 +202,9 @@ class AdaptedLM(nn.Module):
             return self.encoder(wave)
 
     # -- sequences ------------------------------------------------------------------------------
-    def build_inputs(self, audio_emb: torch.Tensor, prompts: list[str], targets: list[str] | None = None,
-                     max_target_tokens: int = 96):
+    def build_inputs(
+        self, audio_emb: torch.Tensor, prompts: list[str], targets: list[str] | None = None, max_target_tokens: int = 96
+    ):
         """inputs_embeds, attention_mask, labels (-100 off-target), position_ids.
 
         Training batches (targets given) are right-padded; generation batches are left-padded so
@@ -223,7 +245,9 @@ class AdaptedLM(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return logits
 
-    def loss(self, feats: torch.Tensor, prompts: list[str], targets: list[str], max_target_tokens: int = 96) -> torch.Tensor:
+    def loss(
+        self, feats: torch.Tensor, prompts: list[str], targets: list[str], max_target_tokens: int = 96
+    ) -> torch.Tensor:
         """Mean cross-entropy over target tokens for encoder features (B, T, D)."""
         E, M, Y, pos = self.build_inputs(self.projector(feats), prompts, targets, max_target_tokens)
         dec = self._base().get_decoder()
@@ -233,8 +257,13 @@ class AdaptedLM(nn.Module):
         return F.cross_entropy(self._logits(hidden[:, :-1][sel]), Yn[sel])
 
     @torch.no_grad()
-    def generate(self, feats: torch.Tensor, prompts: list[str], max_new_tokens: int | None = None,
-                 repetition_penalty: float = 1.0) -> list[str]:
+    def generate(
+        self,
+        feats: torch.Tensor,
+        prompts: list[str],
+        max_new_tokens: int | None = None,
+        repetition_penalty: float = 1.0,
+    ) -> list[str]:
         """Greedy decoding with a KV cache; stops at EOS (or the model's end-of-turn: j2a.llm.decoding's stop rule).
         Its own loop, not j2a.llm.decoding's: the prompt is audio embeddings and the full vocabulary is scored."""
         max_new_tokens = max_new_tokens or self.cfg.max_new_tokens
@@ -244,8 +273,14 @@ class AdaptedLM(nn.Module):
         done = torch.zeros(B, dtype=torch.bool)
         past = None
         for _ in range(max_new_tokens):
-            r = self.llm(inputs_embeds=E, attention_mask=M, position_ids=pos, past_key_values=past, use_cache=True,
-                         logits_to_keep=1)
+            r = self.llm(
+                inputs_embeds=E,
+                attention_mask=M,
+                position_ids=pos,
+                past_key_values=past,
+                use_cache=True,
+                logits_to_keep=1,
+            )
             past = r.past_key_values
             logits = r.logits[:, -1].float()
             if repetition_penalty != 1.0:
@@ -299,7 +334,10 @@ class AdaptedLM(nn.Module):
         if self.cfg.lora:
             from peft import get_peft_model_state_dict
 
-            save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(self.llm).items()}, str(out / "lora.safetensors"))
+            save_file(
+                {k: v.contiguous() for k, v in get_peft_model_state_dict(self.llm).items()},
+                str(out / "lora.safetensors"),
+            )
         (out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
 
     @classmethod

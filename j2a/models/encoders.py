@@ -15,6 +15,7 @@ plugs in by name:
 Encoders whose weights are not reachable by name elsewhere (tiny-random, mwmae) are saved inside
 a J2A-2.x checkpoint (`weights_in_checkpoint`), so a checkpoint is self-contained.
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,13 +60,17 @@ class TinyRandomEncoder(Encoder):
         g = torch.Generator().manual_seed(seed)
         self.proj = nn.Linear(n_mels, dim)
         with torch.no_grad():
-            self.proj.weight.copy_(torch.randn(dim, n_mels, generator=g) / n_mels ** 0.5)
+            self.proj.weight.copy_(torch.randn(dim, n_mels, generator=g) / n_mels**0.5)
             self.proj.bias.zero_()
 
     def forward(self, wave):
         m = self.mel(wave)
         t = max(1, m.shape[1] // self.pool)
-        m = m[:, : t * self.pool].reshape(m.shape[0], t, self.pool, -1).mean(2) if m.shape[1] >= self.pool else m.mean(1, keepdim=True)
+        m = (
+            m[:, : t * self.pool].reshape(m.shape[0], t, self.pool, -1).mean(2)
+            if m.shape[1] >= self.pool
+            else m.mean(1, keepdim=True)
+        )
         return torch.tanh(self.proj(m))
 
 
@@ -141,7 +146,14 @@ class MusicnnEncoder(Encoder):
 
 
 RHYTHM_LAGS = range(15, 70)  # 16-ms frames: 0.24-1.10 s, beat periods of 55-250 BPM
-MAP_GROUPS = (("timbral", 0, 204), ("timbral", 204, 408), ("temporal", 0, 153), ("cnn1", 0, 64), ("cnn2", 0, 64), ("cnn3", 0, 64))
+MAP_GROUPS = (
+    ("timbral", 0, 204),
+    ("timbral", 204, 408),
+    ("temporal", 0, 153),
+    ("cnn1", 0, 64),
+    ("cnn2", 0, 64),
+    ("cnn3", 0, 64),
+)
 
 
 def rhythm_features(out: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -191,11 +203,19 @@ class HFEncoder(Encoder):
         if t4[1] != t2[1]:
             self.frame_rate = (t4[1] - t2[1]) / 2.0
         else:  # fixed-length input (Whisper pads to 30 s, AST to ~10 s)
-            self.frame_rate = t2[1] / float(getattr(self.fe, "chunk_length", None) or getattr(self.fe, "max_length", 1024) / 100)
+            self.frame_rate = t2[1] / float(
+                getattr(self.fe, "chunk_length", None) or getattr(self.fe, "max_length", 1024) / 100
+            )
 
     def forward(self, wave):
-        inputs = self.fe([w.cpu().numpy() for w in wave], sampling_rate=self.sample_rate, return_tensors="pt", padding=True)
-        inputs = {k: v.to(wave.device) for k, v in inputs.items() if k != "attention_mask" or "whisper" not in self.spec.lower()}
+        inputs = self.fe(
+            [w.cpu().numpy() for w in wave], sampling_rate=self.sample_rate, return_tensors="pt", padding=True
+        )
+        inputs = {
+            k: v.to(wave.device)
+            for k, v in inputs.items()
+            if k != "attention_mask" or "whisper" not in self.spec.lower()
+        }
         out = self.model(**inputs, output_hidden_states=True)
         h = out.hidden_states[self.layer]
         if h.dim() == 4:  # (B, C, F, T) conv-style hidden states

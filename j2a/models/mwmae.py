@@ -9,6 +9,7 @@ Patches are `patch_t` frames x `patch_f` mel bins, ordered time-major, so a loca
 flattened sequence is a neighbourhood in time. Only the encoder is used downstream
 (`MWMAE.features`): one vector per patch column in time, i.e. `sr / hop / patch_t` frames per second.
 """
+
 from __future__ import annotations
 
 import json
@@ -119,6 +120,7 @@ class LogMel(nn.Module):
 
 def sincos_2d(t: int, f: int, dim: int) -> torch.Tensor:
     """Fixed 2-D sin-cos position table (t*f, dim), time-major like the patches."""
+
     def one(n, d):
         pos = torch.arange(n, dtype=torch.float32)[:, None]
         div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
@@ -126,9 +128,12 @@ def sincos_2d(t: int, f: int, dim: int) -> torch.Tensor:
         out[:, 0::2] = torch.sin(pos * div)
         out[:, 1::2] = torch.cos(pos * div)[:, : d // 2]
         return out
+
     dt = dim // 2
     pt, pf = one(t, dt), one(f, dim - dt)
-    return torch.cat([pt[:, None, :].expand(t, f, dt), pf[None, :, :].expand(t, f, dim - dt)], dim=-1).reshape(t * f, dim)
+    return torch.cat([pt[:, None, :].expand(t, f, dt), pf[None, :, :].expand(t, f, dim - dt)], dim=-1).reshape(
+        t * f, dim
+    )
 
 
 # ---------------------------------------------------------------------------------- transformer
@@ -183,7 +188,9 @@ class MWMAE(nn.Module):
         self.dec_embed = nn.Linear(cfg.dim, cfg.dec_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.dec_dim))
         self.register_buffer("dec_pos", sincos_2d(t, f, cfg.dec_dim), persistent=False)
-        self.dec_blocks = nn.ModuleList([Block(cfg.dec_dim, cfg.dec_heads, cfg.windows()) for _ in range(cfg.dec_depth)])
+        self.dec_blocks = nn.ModuleList(
+            [Block(cfg.dec_dim, cfg.dec_heads, cfg.windows()) for _ in range(cfg.dec_depth)]
+        )
         self.dec_norm = nn.LayerNorm(cfg.dec_dim)
         self.dec_pred = nn.Linear(cfg.dec_dim, pdim)
         nn.init.normal_(self.mask_token, std=0.02)

@@ -1,9 +1,10 @@
 """Named J2A-2.x presets: the projector shape each model version uses (see the model-versions note).
 
-    j2a-2.0  encoder features averaged over time -> linear -> LayerNorm: K audio tokens (default 4)
-    j2a-2.1  the full feature sequence -> linear -> LayerNorm -> average pooling over time (stride 2)
-    mlp      like j2a-2.1 with a two-layer MLP
+j2a-2.0  encoder features averaged over time -> linear -> LayerNorm: K audio tokens (default 4)
+j2a-2.1  the full feature sequence -> linear -> LayerNorm -> average pooling over time (stride 2)
+mlp      like j2a-2.1 with a two-layer MLP
 """
+
 from __future__ import annotations
 
 PRESETS: dict[str, dict] = {

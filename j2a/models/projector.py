@@ -18,6 +18,7 @@ format, and the loss fell far slower (3.5 vs 1.0 after 100 steps, bench/RESULTS.
 buffers, saved with the weights; zeros / ones (the identity) when never set, as in checkpoints
 written before they existed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ and saying "I can't detect a clear key" when the analysis has none). Anything el
 LLM with the analysis as context, and its answer passes the same faithfulness guard as captions,
 so it can never contradict what was measured.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,14 +36,26 @@ class Answer:
 
 _YESNO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|can|could|would|will|any)\b", re.I)
 _INTENTS = [  # first match wins; order puts the specific before the general
-    ("unknowable", r"\b(?:who (?:composed|wrote|sings|sang|performs|performed|plays|played|made|produced|is (?:the |this )?"
-                   r"(?:singer|artist|band|composer|performer|rapper))|composer|artist|band name|title|called|"
-                   r"name of (?:the|this) (?:song|track|piece)|what (?:song|piece|track|work) is (?:this|it)|lyrics|"
-                   r"what (?:are|is) (?:they|he|she) (?:singing|saying)|words|(?:what|which) language|language|"
-                   r"what year|when was (?:it|this)|release date|released|which album|album|record label)\b"),
-    ("when", r"\b(?:when|at what (?:time|point)|what time|where in the (?:song|track|piece|recording)|how long into)\b"),
-    ("describe", r"\b(?:describe|description|tell me about|what does (?:it|this|the (?:song|track|music)) sound like|summari[sz]e)\b"),
-    ("is_music", r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b"),
+    (
+        "unknowable",
+        r"\b(?:who (?:composed|wrote|sings|sang|performs|performed|plays|played|made|produced|is (?:the |this )?"
+        r"(?:singer|artist|band|composer|performer|rapper))|composer|artist|band name|title|called|"
+        r"name of (?:the|this) (?:song|track|piece)|what (?:song|piece|track|work) is (?:this|it)|lyrics|"
+        r"what (?:are|is) (?:they|he|she) (?:singing|saying)|words|(?:what|which) language|language|"
+        r"what year|when was (?:it|this)|release date|released|which album|album|record label)\b",
+    ),
+    (
+        "when",
+        r"\b(?:when|at what (?:time|point)|what time|where in the (?:song|track|piece|recording)|how long into)\b",
+    ),
+    (
+        "describe",
+        r"\b(?:describe|description|tell me about|what does (?:it|this|the (?:song|track|music)) sound like|summari[sz]e)\b",
+    ),
+    (
+        "is_music",
+        r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b",
+    ),
     ("tempo", r"\b(?:bpm|tempo|beats per minute|how fast|how slow|speed|pace)\b"),
     ("meter", r"\b(?:time signature|meter|metre|beats (?:per|in a|in each) bar|bar length|\d+/\d+ time)\b"),
     ("key", r"\b(?:key|tonality|tonal center|tonic|major or minor|minor or major)\b"),
@@ -61,10 +74,14 @@ def classify(question: str) -> str:
     q = question.lower()
     if re.search(_INTENTS[0][1], q):  # "who sang this?" is not a vocals question
         return "unknowable"
-    if re.search(_INTENTS[1][1], q) and any(c.category in ("instrument", "vocals") for c in extract_claims(question, closed=False)):
+    if re.search(_INTENTS[1][1], q) and any(
+        c.category in ("instrument", "vocals") for c in extract_claims(question, closed=False)
+    ):
         return "when"
-    if _YESNO.match(q) and any(c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
-                              for c in extract_claims(question, closed=False)):
+    if _YESNO.match(q) and any(
+        c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
+        for c in extract_claims(question, closed=False)
+    ):
         return "presence"
     for name, pat in _INTENTS[2:]:
         if re.search(pat, q):
@@ -87,8 +104,10 @@ def split_question(question: str) -> list[tuple[str, str]]:
     return out if len(out) > 1 else [(question, classify(question))]
 
 
-UNKNOWABLE = ("J2A does not identify works, artists, lyrics, languages or release dates: it describes what the "
-              "recording sounds like (tempo, key, chords, instruments, genre, mood, vocals).")
+UNKNOWABLE = (
+    "J2A does not identify works, artists, lyrics, languages or release dates: it describes what the "
+    "recording sounds like (tempo, key, chords, instruments, genre, mood, vocals)."
+)
 
 
 def _clock(t: float) -> str:
@@ -137,8 +156,10 @@ def _meter(a):
     m = a.meter
     if m is None or not m.label:
         return "I can't determine the meter (time signature).", {"meter": None}
-    return f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f}).", {"meter": m.label,
-                                                                                         "confidence": m.confidence}
+    return f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f}).", {
+        "meter": m.label,
+        "confidence": m.confidence,
+    }
 
 
 def _chords(a):
@@ -147,8 +168,10 @@ def _chords(a):
         return "I couldn't detect any chords.", {"chords": []}
     prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
     distinct = sorted({c.label for c in chords})
-    return (f"The main progression is {prog}; {len(chords)} chord segments using {len(distinct)} distinct chords.",
-            {"progression": prog, "n_chords": len(chords)})
+    return (
+        f"The main progression is {prog}; {len(chords)} chord segments using {len(distinct)} distinct chords.",
+        {"progression": prog, "n_chords": len(chords)},
+    )
 
 
 def _instruments(a):
@@ -162,8 +185,9 @@ def _genre(a):
     g = _tags_of(a, "genre")
     if not g:
         return "I can't detect a clear genre.", {"genre_tags": []}
-    return f"It sounds like {g[0][0]}" + (f" (also tagged {_fmt_tags(g[1:4])})" if len(g) > 1 else "") + \
-        f"; top score {g[0][1]:.2f}.", {"genre_tags": g}
+    return f"It sounds like {g[0][0]}" + (
+        f" (also tagged {_fmt_tags(g[1:4])})" if len(g) > 1 else ""
+    ) + f"; top score {g[0][1]:.2f}.", {"genre_tags": g}
 
 
 def _mood(a):
@@ -196,7 +220,11 @@ def _loudness(a):
     word = "loud" if L.integrated_lufs >= -12 else "quiet" if L.integrated_lufs <= -28 else "moderately loud"
     text = f"It is {word}: integrated loudness {L.integrated_lufs:.1f} LUFS, peak {L.peak_dbfs:.1f} dBFS"
     text += f", loudness range {L.loudness_range_lu:.1f} LU." if L.loudness_range_lu is not None else "."
-    return text, {"integrated_lufs": L.integrated_lufs, "loudness_range_lu": L.loudness_range_lu, "peak_dbfs": L.peak_dbfs}
+    return text, {
+        "integrated_lufs": L.integrated_lufs,
+        "loudness_range_lu": L.loudness_range_lu,
+        "peak_dbfs": L.peak_dbfs,
+    }
 
 
 def _is_music(a):
@@ -209,7 +237,11 @@ def _is_music(a):
 
 def _presence(a, question):
     """Yes/no questions about things the vocabulary knows ("is there a guitar?", "is it in C major?")."""
-    claims = [c for c in extract_claims(question, closed=False) if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")]
+    claims = [
+        c
+        for c in extract_claims(question, closed=False)
+        if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
+    ]
     supported, unsupported = check_claims(claims, a)
     raw = tag_scores(a)
     parts, ev = [], {}
@@ -228,23 +260,31 @@ def _presence(a, question):
         elif c.category == "meter":
             text = f"No: the meter is {a.meter.label}." if a.meter and a.meter.label else "I can't determine the meter."
         elif c.category == "tempo":
-            text = f"No: the tempo is about {a.tempo.bpm:.0f} BPM." if a.tempo and a.tempo.bpm else \
-                "I can't detect a steady tempo."
+            text = (
+                f"No: the tempo is about {a.tempo.bpm:.0f} BPM."
+                if a.tempo and a.tempo.bpm
+                else "I can't detect a steady tempo."
+            )
         elif concept is not None and (concept.negative or c.negated):
             pos = concept.positive_of if concept.negative else concept.key
             found = check_claims(extract_claims(pos, closed=False), a)[0]
             text = f"No: {pos} detected ({found[0][1]})." if found else f"No: {pos} detected."
         elif concept is not None and (weak := _weak_tag(a, concept)) is not None:
             srcs = ", ".join(f"{m} {v:.2f}" for m, v in weak.sources.items())
-            text = (f"Possibly: J2A hears a weak sign of {c.phrase} ('{weak.label}' {weak.score:.2f}; {srcs}), "
-                    "below the score at which it states an instrument as fact.")
+            text = (
+                f"Possibly: J2A hears a weak sign of {c.phrase} ('{weak.label}' {weak.score:.2f}; {srcs}), "
+                "below the score at which it states an instrument as fact."
+            )
             answer = "maybe"
         elif concept is not None:
             tags = sorted(support_tags(concept))
             best = max(((t, raw[t]) for t in tags if t in raw), key=lambda kv: kv[1], default=None)
             detail = f" (highest supporting tag '{best[0]}' scores {best[1]:.2f})" if best else ""
-            text = f"No, it is not tagged as {c.phrase}{detail}." if c.category == "genre" else \
-                f"No {c.phrase} detected{detail}."
+            text = (
+                f"No, it is not tagged as {c.phrase}{detail}."
+                if c.category == "genre"
+                else f"No {c.phrase} detected{detail}."
+            )
         else:
             text = "No: the analysis does not support that."
         parts.append(text)
@@ -260,8 +300,11 @@ def _when(a, question):
 
     tl = a.tags.timeline if a.tags is not None else None
     if tl is None or not tl.fused:
-        return ("This analysis has no tag timeline (saved before J2A kept one): analyse the recording again "
-                "to ask when something plays.", {"timeline": None})
+        return (
+            "This analysis has no tag timeline (saved before J2A kept one): analyse the recording again "
+            "to ask when something plays.",
+            {"timeline": None},
+        )
     parts, ev = [], {}
     for c in extract_claims(question, closed=False):
         concept = find_concept(c.concept)
@@ -298,9 +341,19 @@ def _weak_tag(a, concept):
     return max(listed, key=lambda t: t.score, default=None)
 
 
-_FACTUAL = {"tempo": _tempo, "key": _key, "meter": _meter, "chords": _chords, "instruments": _instruments,
-            "genre": _genre, "mood": _mood, "vocals": _vocals, "duration": _duration, "loudness": _loudness,
-            "is_music": _is_music}
+_FACTUAL = {
+    "tempo": _tempo,
+    "key": _key,
+    "meter": _meter,
+    "chords": _chords,
+    "instruments": _instruments,
+    "genre": _genre,
+    "mood": _mood,
+    "vocals": _vocals,
+    "duration": _duration,
+    "loudness": _loudness,
+    "is_music": _is_music,
+}
 
 
 def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str | None = None) -> Answer:
@@ -319,17 +372,29 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
     parts = split_question(question)
     if len(parts) > 1:  # a compound question: each part answered from the analysis, in order
         answers = [ask(a, clause, llm=llm, adapter=adapter) for clause, _ in parts]
-        return Answer(question, " ".join(x.answer for x in answers), "analysis", "compound",
-                      {"parts": [x.to_dict() for x in answers]})
+        return Answer(
+            question,
+            " ".join(x.answer for x in answers),
+            "analysis",
+            "compound",
+            {"parts": [x.to_dict() for x in answers]},
+        )
     intent = parts[0][1]
     if intent == "unknowable":
         return Answer(question, UNKNOWABLE, "analysis", intent, {})
     if not a.is_music and intent in _MUSICAL | {"when"}:
         from .describe import not_music_statement
 
-        return Answer(question, not_music_statement(a) + " So it has no musical " +
-                      {"presence": "features to ask about"}.get(intent, intent) + ".", "analysis", intent,
-                      {"is_music": False, "reason": a.music.reason})
+        return Answer(
+            question,
+            not_music_statement(a)
+            + " So it has no musical "
+            + {"presence": "features to ask about"}.get(intent, intent)
+            + ".",
+            "analysis",
+            intent,
+            {"is_music": False, "reason": a.music.reason},
+        )
     if intent == "presence":
         text, ev = _presence(a, question)
         return Answer(question, text, "analysis", intent, ev)
@@ -344,8 +409,13 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
         if model:
             return _ask_checkpoint(path_or_analysis, a, question, model, intent)
         caption, name, fz = caption_from_analysis(a, llm, adapter=adapter)
-        return Answer(question, caption, "analysis" if name == "template" else "llm", intent,
-                      {"model": name, "checked": fz.checked, "dropped": fz.dropped})
+        return Answer(
+            question,
+            caption,
+            "analysis" if name == "template" else "llm",
+            intent,
+            {"model": name, "checked": fz.checked, "dropped": fz.dropped},
+        )
     if intent in _FACTUAL:
         text, ev = _FACTUAL[intent](a)
         return Answer(question, text, "analysis", intent, ev)
@@ -366,7 +436,9 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
     kept, checked, dropped = guard(raw, a)
     if not kept:
         kept = "I can't answer that from what J2A measured."
-    return Answer(question, kept, "model", intent, {"model": f"j2a2:{Path(model).name}", "checked": checked, "dropped": dropped})
+    return Answer(
+        question, kept, "model", intent, {"model": f"j2a2:{Path(model).name}", "checked": checked, "dropped": dropped}
+    )
 
 
 def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
@@ -380,17 +452,23 @@ def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
     context = prompts.template_caption(aspects, facts) if a.is_music else not_music_statement(a)
     name = getattr(backend, "name", str(llm))
     if name == "none":
-        return Answer(question, "Without a language model I can only answer factual questions (tempo, key, meter, "
-                      f"chords, instruments, genre, mood, vocals, duration, loudness). What J2A measured: {context}",
-                      "analysis", "other", {"context": context})
+        return Answer(
+            question,
+            "Without a language model I can only answer factual questions (tempo, key, meter, "
+            f"chords, instruments, genre, mood, vocals, duration, loudness). What J2A measured: {context}",
+            "analysis",
+            "other",
+            {"context": context},
+        )
     prompt = f"Facts about the recording: {context}\nQuestion: {question.strip()}\nAnswer:"
     raw = backend.generate([prompt], max_new_tokens=80)[0]
     raw = raw.split("\nQuestion:")[0].strip()
     kept, checked, dropped = guard(raw, a)
     if not kept:
         kept = f"I can't answer that from what J2A measured. What it found: {context}"
-    return Answer(question, kept, "llm", "other", {"model": name, "checked": checked, "dropped": dropped,
-                                                      "context": context})
+    return Answer(
+        question, kept, "llm", "other", {"model": name, "checked": checked, "dropped": dropped, "context": context}
+    )
 
 
 # -------------------------------------------------------------------------------------------- CLI
@@ -403,20 +481,34 @@ def cmd_ask(args) -> int:
 def add_cli(subparsers) -> None:
     from ..cli import sub
 
-    p = sub(subparsers, "ask", "answer a question about a recording (facts come straight from the analysis)",
-            'j2a ask song.mp3 "What is the tempo?"\n'
-            'j2a ask song.mp3 "Is there a guitar?" --json\n'
-            'j2a ask song.mp3 "What key is it in and how fast is it?"\n'
-            'j2a ask song.mp3 "When does the piano come in?"\n'
-            'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
-            'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
-            'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2')
-    p.add_argument("file", metavar="FILE", help="audio file, or its saved analysis (.json from `j2a analyze`: no re-analysis)")
+    p = sub(
+        subparsers,
+        "ask",
+        "answer a question about a recording (facts come straight from the analysis)",
+        'j2a ask song.mp3 "What is the tempo?"\n'
+        'j2a ask song.mp3 "Is there a guitar?" --json\n'
+        'j2a ask song.mp3 "What key is it in and how fast is it?"\n'
+        'j2a ask song.mp3 "When does the piano come in?"\n'
+        'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
+        'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
+        'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2',
+    )
+    p.add_argument(
+        "file", metavar="FILE", help="audio file, or its saved analysis (.json from `j2a analyze`: no re-analysis)"
+    )
     p.add_argument("question", help="the question, in quotes")
-    p.add_argument("--llm", default="local", metavar="SPEC",
-                   help="for open questions: local (J2A-LLM, default) | none | hf:MODEL | openai:MODEL@BASE_URL")
+    p.add_argument(
+        "--llm",
+        default="local",
+        metavar="SPEC",
+        help="for open questions: local (J2A-LLM, default) | none | hf:MODEL | openai:MODEL@BASE_URL",
+    )
     p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
-    p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint: answers open questions from the audio "
-                   "(factual ones still come from the analysis)")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="a trained J2A-2.x checkpoint: answers open questions from the audio "
+        "(factual ones still come from the analysis)",
+    )
     p.add_argument("--json", action="store_true", help="print the answer with its source and evidence as JSON")
     p.set_defaults(func=cmd_ask)

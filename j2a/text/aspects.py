@@ -1,21 +1,43 @@
 """From an analysis to what a prompt may say: aspect words for the tags the analysis asserts, measured facts
 (tempo, key, meter, a chord loop), every aspect checked against the same analysis.
 """
+
 from __future__ import annotations
 
 from ..theory import chord_symbol
 from .claims import extract_claims
 from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, norm_tag, present_tags
 
-READABLE = {"hip-hop": "hip hop", "female vocals": "female vocal", "male vocals": "male vocal",
-             "instrumental (no vocals)": "instrumental", "acoustic instruments": "acoustic",
-             "progressive rock": "progressive rock", "classic": "classical", "rnb": "r&b", "male": "male vocal",
-             "female": "female vocal",
-             "man": "male vocal", "woman": "female vocal", "male voice": "male vocal", "female voice": "female vocal",
-             "male vocalists": "male vocal", "female vocalists": "female vocal", "female vocalist": "female vocal",
-             "vocal": "vocals", "voice": "vocals", "singing": "vocals", "no vocal": "instrumental",
-             "no vocals": "instrumental", "no voice": "instrumental", "beat": "beat", "beats": "beat",
-             "00s": "2000s", "mellow": "mellow", "choral": "choir"}
+READABLE = {
+    "hip-hop": "hip hop",
+    "female vocals": "female vocal",
+    "male vocals": "male vocal",
+    "instrumental (no vocals)": "instrumental",
+    "acoustic instruments": "acoustic",
+    "progressive rock": "progressive rock",
+    "classic": "classical",
+    "rnb": "r&b",
+    "male": "male vocal",
+    "female": "female vocal",
+    "man": "male vocal",
+    "woman": "female vocal",
+    "male voice": "male vocal",
+    "female voice": "female vocal",
+    "male vocalists": "male vocal",
+    "female vocalists": "female vocal",
+    "female vocalist": "female vocal",
+    "vocal": "vocals",
+    "voice": "vocals",
+    "singing": "vocals",
+    "no vocal": "instrumental",
+    "no vocals": "instrumental",
+    "no voice": "instrumental",
+    "beat": "beat",
+    "beats": "beat",
+    "00s": "2000s",
+    "mellow": "mellow",
+    "choral": "choir",
+}
 _SKIP_ASPECT = {"loud", "quiet", "soft", "solo", "weird", "fast", "slow", "party", "sexy", "catchy"}
 
 
@@ -59,7 +81,7 @@ def chord_loop(chords, max_len: int = 8) -> list[str]:
         counts: dict[tuple, int] = {}
         last: dict[tuple, int] = {}
         for i in range(len(seq) - n + 1):
-            g = tuple(_short_chord(x) for x in seq[i:i + n])
+            g = tuple(_short_chord(x) for x in seq[i : i + n])
             if n == 4 and g[:2] == g[2:]:
                 continue  # Am-F-Am-F is the 2-chord loop Am-F
             if i >= last.get(g, -n):  # non-overlapping occurrences
@@ -70,8 +92,8 @@ def chord_loop(chords, max_len: int = 8) -> list[str]:
             if k >= 2 and k * n > best_cover + 1:  # a longer loop must cover clearly more
                 best, best_cover = g, k * n
     if best:
-        i = next(i for i in range(len(seq)) if tuple(_short_chord(x) for x in seq[i:i + len(best)]) == best)
-        return seq[i:i + len(best)]
+        i = next(i for i in range(len(seq)) if tuple(_short_chord(x) for x in seq[i : i + len(best)]) == best)
+        return seq[i : i + len(best)]
     return seq[:max_len]
 
 
@@ -109,7 +131,9 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
                 order.append(READABLE.get(k, k))
     aspects: list[str] = []
     for a in order:
-        if a not in aspects and (a != "instrumental" or not any(v in aspects for v in ("vocals", "male vocal", "female vocal"))):
+        if a not in aspects and (
+            a != "instrumental" or not any(v in aspects for v in ("vocals", "male vocal", "female vocal"))
+        ):
             aspects.append(a)
     if "instrumental" in aspects and any(v in aspects for v in ("vocals", "male vocal", "female vocal", "choir")):
         aspects.remove("instrumental")

@@ -5,6 +5,7 @@ function word or a generic music word is an 'unknown' claim.
 Why spans: the guard repairs a sentence by cutting a claim's own words or its list item
 (`j2a.text.guard`), so it must know where each claim stands.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,10 +41,14 @@ def _unknown_words(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, i
     return out
 
 
-_NEGATORS = r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
+_NEGATORS = (
+    r"\b(?:no|not|without|lacks?|lacking|absent|absence of|free of|devoid of|never|neither|nor|minus|zero|n't)\b|n't\b"
+)
 _RESETS = r"\b(?:but|with|while|whereas|though|although|yet|instead|featuring|features?|has|have|plays?|playing|which|that|and then|only)\b"
-_POST_NEG = (r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|"
-             r"nowhere|drops? out|fades? out|fade away|stops?|disappears?|falls? silent|(?:is|are) gone)\b")
+_POST_NEG = (
+    r"^\W{0,3}(?:\w+\W+){0,2}?(?:(?:is|are|were|was)\s+)?(?:absent|missing|not present|not heard|not audible|"
+    r"nowhere|drops? out|fades? out|fade away|stops?|disappears?|falls? silent|(?:is|are) gone)\b"
+)
 _NOT_A_CLAIM_AFTER = {  # words after a match that make it something else
     "instrumental": r"^\W*(?:break|section|part|intro|outro|passage|interlude|solo|bridge)",
     "drums": r"^\W*(?:and bass|n bass|& bass)",
@@ -67,24 +72,36 @@ def _build_patterns():
 
 _PATTERNS = _build_patterns()
 _NOTE = r"(?P<root>[A-G])(?P<acc>#|b|♯|♭|\s+sharp|\s+flat)?"
-_KEY_RE = re.compile(rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))(?:\s+(?i:key|tonality))?")
-_MODE_RE = re.compile(r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b"
-                      r"|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))", re.I)
+_KEY_RE = re.compile(
+    rf"(?<![\w/]){_NOTE}[\s\-]*(?P<mode>(?i:major|minor|maj|min))\b(?!\s*(?:chord|triad|7|seventh|scale degree))(?:\s+(?i:key|tonality))?"
+)
+_MODE_RE = re.compile(
+    r"\b(?:in\s+(?:(?-i:a)\s+)?)?(?P<mode>major|minor)\s+(?:key|tonality|mode)\b"
+    r"|\bin\s+(?:(?-i:a)\s+)?(?P<mode2>major|minor)\b(?!\s+(?:chord|third|sixth|seventh|second|scale))",
+    re.I,
+)
 _METER_RE = re.compile(r"(?<![\w/.])(?P<num>[2-9]|1[0-2])\s*/\s*(?P<den>2|4|8|16)(?![\w/])")
 _QUOTED_RE = re.compile(r"[\"“][^\"”]{2,80}[\"”]")
-_BPM_RE = re.compile(r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I)
+_BPM_RE = re.compile(
+    r"(?<![\w.])(?P<bpm>\d{2,3}(?:\.\d+)?)\s*(?:-\s*\d{2,3}\s*)?(?:bpm|beats per minute|beats a minute)\b", re.I
+)
 
 
-_STARTS_CLAUSE = re.compile(r"^\s*(?:play|plays|playing|provides?|carr(?:y|ies)|drives?|keeps?|adds?|joins?|comes?|enters?|"
-                            r"kicks?|(?:is|are|was|were)\s+(?!present|heard|audible|used|featured|included|found|detected)\w+)\b",
-                            re.I)
+_STARTS_CLAUSE = re.compile(
+    r"^\s*(?:play|plays|playing|provides?|carr(?:y|ies)|drives?|keeps?|adds?|joins?|comes?|enters?|"
+    r"kicks?|(?:is|are|was|were)\s+(?!present|heard|audible|used|featured|included|found|detected)\w+)\b",
+    re.I,
+)
 
 
 def _list_item(clause: str) -> bool:
     """A bare list continuation between commas: '', 'or', 'drums or' (not 'and a', 'just')."""
     words = clause.lower().split()
-    return len(words) <= 3 and not any(w in ("a", "an", "the", "just", "only", "but", "plus", "also") for w in words) \
+    return (
+        len(words) <= 3
+        and not any(w in ("a", "an", "the", "just", "only", "but", "plus", "also") for w in words)
         and not re.search(_RESETS, clause, re.I)
+    )
 
 
 def _negated(text: str, start: int, end: int) -> bool:
@@ -96,12 +113,12 @@ def _negated(text: str, start: int, end: int) -> bool:
     """
     left = text[:start]
     cut = max(left.rfind(ch) for ch in ".;:!?()\n,")
-    clause = left[cut + 1:]
+    clause = left[cut + 1 :]
     neg = None
     for m in re.finditer(_NEGATORS, clause, re.I):
         neg = m
     if neg is not None:
-        if not re.search(_RESETS, clause[neg.end():], re.I):
+        if not re.search(_RESETS, clause[neg.end() :], re.I):
             return True
     elif cut >= 0 and left[cut] == "," and _list_item(clause) and not _STARTS_CLAUSE.match(text[end:]):
         return _negated(text, cut, cut)
@@ -119,18 +136,26 @@ def extract_claims(text: str, closed: bool = True) -> list[Claim]:
     found: list[tuple[int, int, Claim]] = []
     for pat, c in _PATTERNS:
         for m in pat.finditer(text):
-            after = text[m.end():]
+            after = text[m.end() :]
             if c.key in _NOT_A_CLAIM_AFTER and re.match(_NOT_A_CLAIM_AFTER[c.key], after, re.I):
                 continue
-            if m.group(0).lower() in ("quick", "rapid") and not re.match(r"^\W*(?:tempo|pace|paced|beat|rhythm)", after, re.I):
+            if m.group(0).lower() in ("quick", "rapid") and not re.match(
+                r"^\W*(?:tempo|pace|paced|beat|rhythm)", after, re.I
+            ):
                 continue  # "quick" alone is usually about notes, not tempo
             if c.key == "piano" and m.group(0).lower() == "keys" and re.match(r"^\s+of\b", after):
                 continue
             found.append((m.start(), m.end(), Claim(c.category, m.group(0), c.key, (m.start(), m.end()))))
     for m in _KEY_RE.finditer(text):
-        if m.group("root") == "A" and not m.group("acc") and re.match(r"^\s*(?:[\w\-]+)", text[m.end():]) \
-                and not re.match(r"^\s*(?:key|scale|tonality|mode|and|or|to|with|throughout|that|which)\b", text[m.end():], re.I) \
-                and (m.start() == 0 or re.search(r"[.!?]\s*$", text[:m.start()])):
+        if (
+            m.group("root") == "A"
+            and not m.group("acc")
+            and re.match(r"^\s*(?:[\w\-]+)", text[m.end() :])
+            and not re.match(
+                r"^\s*(?:key|scale|tonality|mode|and|or|to|with|throughout|that|which)\b", text[m.end() :], re.I
+            )
+            and (m.start() == 0 or re.search(r"[.!?]\s*$", text[: m.start()]))
+        ):
             continue  # "A major highlight is ...": an article, not the key of A
         label = _key_label(m.group("root"), m.group("acc"), m.group("mode"))
         found.append((m.start(), m.end(), Claim("key", m.group(0), label, (m.start(), m.end()), value=label)))

@@ -7,6 +7,7 @@ repaired or dropped (j2a.text.guard), the text is regenerated with another seed 
 lost, and after `max_tries` the deterministic template (which only restates the analysis) is used.
 Non-music input never gets a song description. Time-stamped sections: j2a.text.sections.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,14 @@ class Description:
     faithfulness: Faithfulness
 
     def to_dict(self) -> dict:
-        return {"file": self.analysis.file, "caption": self.caption, "sections": self.sections, "model": self.model,
-                "faithfulness": dataclasses.asdict(self.faithfulness), "analysis": self.analysis.to_dict()}
+        return {
+            "file": self.analysis.file,
+            "caption": self.caption,
+            "sections": self.sections,
+            "model": self.model,
+            "faithfulness": dataclasses.asdict(self.faithfulness),
+            "analysis": self.analysis.to_dict(),
+        }
 
 
 @dataclass
@@ -49,7 +56,9 @@ class DescribeConfig:
     min_words: int = 12  # a guarded caption shorter than this is regenerated
     max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
     temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
-    num_beams: int | None = None  # first try with a local model: beams (None = GenConfig's 4, j2a.llm.decoding; 1 = greedy)
+    num_beams: int | None = (
+        None  # first try with a local model: beams (None = GenConfig's 4, j2a.llm.decoding; 1 = greedy)
+    )
 
 
 # ------------------------------------------------------------------------------------- backends
@@ -67,8 +76,9 @@ def get_llm(spec="local", adapter=None):
 _RETRY = [{}, {"temperature": 0.7, "seed": 1}, {"temperature": 0.9, "seed": 2}]
 
 
-def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float,
-              num_beams: int | None = None) -> list[str]:
+def _generate(
+    llm, prompts: list[str], max_new_tokens: int, attempt: int, temperature: float, num_beams: int | None = None
+) -> list[str]:
     kw = {"num_beams": num_beams} if num_beams and hasattr(llm, "gen") else {}
     if attempt > 0:
         if hasattr(llm, "gen"):  # j2a.llm.backends.HFLLM: GenConfig fields (temperature, seed) per call
@@ -79,9 +89,14 @@ def _generate(llm, prompts: list[str], max_new_tokens: int, attempt: int, temper
 
 
 # ------------------------------------------------------------------------------------ non-music
-_REASON_PHRASE = {"speech": "it sounds like speech", "silence": "it is silent", "noise": "it sounds like noise",
-                  "nature": "it sounds like natural (non-musical) sound", "animal": "it sounds like an animal",
-                  "non-musical sound": "it sounds like a non-musical sound"}
+_REASON_PHRASE = {
+    "speech": "it sounds like speech",
+    "silence": "it is silent",
+    "noise": "it sounds like noise",
+    "nature": "it sounds like natural (non-musical) sound",
+    "animal": "it sounds like an animal",
+    "non-musical sound": "it sounds like a non-musical sound",
+}
 
 
 def not_music_statement(analysis: Analysis) -> str:
@@ -92,11 +107,17 @@ def not_music_statement(analysis: Analysis) -> str:
 
         # the AudioSet class name stays in analysis.music.reason: names like "Bird vocalization" would read
         # as musical claims here
-        return (f"This recording does not appear to be music: it sounds like {sound_phrase(source['label'])} "
-                f"(score {source['score']:.2f}).")
+        return (
+            f"This recording does not appear to be music: it sounds like {sound_phrase(source['label'])} "
+            f"(score {source['score']:.2f})."
+        )
     phrase = _REASON_PHRASE.get(reason)
     if phrase is None and reason and reason != "music":
-        phrase = f"it sounds like {reason}" if reason.endswith("s") or " " in reason else f"it sounds like {_a(reason)} {reason}"
+        phrase = (
+            f"it sounds like {reason}"
+            if reason.endswith("s") or " " in reason
+            else f"it sounds like {_a(reason)} {reason}"
+        )
     return "This recording does not appear to be music" + (f": {phrase}." if phrase else ".")
 
 
@@ -105,8 +126,9 @@ def _a(word: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- describe
-def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int = 3, adapter=None,
-                           config: DescribeConfig | None = None) -> list[tuple[str, str, Faithfulness]]:
+def captions_from_analyses(
+    analyses: list[Analysis], llm="local", max_tries: int = 3, adapter=None, config: DescribeConfig | None = None
+) -> list[tuple[str, str, Faithfulness]]:
     """(caption, model name, faithfulness) per music analysis: guarded, retried, template fallback.
 
     Batched: each try sends every caption still needing one to the backend in a single call, so a
@@ -122,8 +144,14 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
     for attempt in range(max(1, max_tries)):
         if not todo:
             break
-        raws = _generate(backend, [prompts.format_prompt(*inputs[i]) for i in todo], cfg.max_new_tokens, attempt,
-                         cfg.temperature, cfg.num_beams)
+        raws = _generate(
+            backend,
+            [prompts.format_prompt(*inputs[i]) for i in todo],
+            cfg.max_new_tokens,
+            attempt,
+            cfg.temperature,
+            cfg.num_beams,
+        )
         still = []
         for i, raw in zip(todo, raws):
             fz = fzs[i]
@@ -149,14 +177,16 @@ def captions_from_analyses(analyses: list[Analysis], llm="local", max_tries: int
     return out
 
 
-def caption_from_analysis(analysis: Analysis, llm="local", max_tries: int = 3, adapter=None,
-                          config: DescribeConfig | None = None) -> tuple[str, str, Faithfulness]:
+def caption_from_analysis(
+    analysis: Analysis, llm="local", max_tries: int = 3, adapter=None, config: DescribeConfig | None = None
+) -> tuple[str, str, Faithfulness]:
     """(caption, model name, faithfulness) for one music analysis; see captions_from_analyses."""
     return captions_from_analyses([analysis], llm, max_tries, adapter, config)[0]
 
 
-def describe_many(sources, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,
-                  config: DescribeConfig | None = None) -> list[Description]:
+def describe_many(
+    sources, llm="local", sections: bool = False, max_tries: int = 3, adapter=None, config: DescribeConfig | None = None
+) -> list[Description]:
     """`describe` for several tracks with batched LLM calls (paths, Analyses or dicts)."""
     analyses = [as_analysis(x) for x in sources]
     music = [i for i, a in enumerate(analyses) if a.is_music]
@@ -171,8 +201,15 @@ def describe_many(sources, llm="local", sections: bool = False, max_tries: int =
     return out
 
 
-def describe(path_or_analysis, llm="local", sections: bool = False, max_tries: int = 3, adapter=None,
-             model: str | None = None, config: DescribeConfig | None = None) -> Description:
+def describe(
+    path_or_analysis,
+    llm="local",
+    sections: bool = False,
+    max_tries: int = 3,
+    adapter=None,
+    model: str | None = None,
+    config: DescribeConfig | None = None,
+) -> Description:
     """Describe a whole track: a guarded caption, optional time-stamped sections, and the analysis.
 
     `path_or_analysis`: an audio path, an Analysis, or its dict. `llm`: "local" (J2A-LLM), "none"
@@ -209,11 +246,15 @@ def load_checkpoint(model: str):
         try:
             from ..models import load_j2a2
         except ImportError:
-            raise ValueError(f"{model}: cannot load J2A-2.x checkpoints (j2a.models.load_j2a2 is not available)") from None
+            raise ValueError(
+                f"{model}: cannot load J2A-2.x checkpoints (j2a.models.load_j2a2 is not available)"
+            ) from None
         try:
             _CKPTS[model] = load_j2a2(model)
         except (OSError, KeyError, ValueError, RuntimeError) as e:
-            raise ValueError(f"{model}: not a J2A-2.x checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+            raise ValueError(
+                f"{model}: not a J2A-2.x checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+            ) from None
     return _CKPTS[model]
 
 
@@ -264,16 +305,23 @@ def _describe_one(path: str, llm="local", sections=False, adapter=None, model=No
 
 def _flatten(d: dict) -> dict:
     fz = d.get("faithfulness") or {}
-    return {"file": d.get("file"), "caption": d.get("caption"), "model": d.get("model"), "tries": fz.get("tries"),
-            "fallback": fz.get("fallback"), "dropped": len(fz.get("dropped") or []),
-            "sections": " | ".join(s["caption"] for s in d.get("sections") or [])}
+    return {
+        "file": d.get("file"),
+        "caption": d.get("caption"),
+        "model": d.get("model"),
+        "tries": fz.get("tries"),
+        "fallback": fz.get("fallback"),
+        "dropped": len(fz.get("dropped") or []),
+        "sections": " | ".join(s["caption"] for s in d.get("sections") or []),
+    }
 
 
 def cmd_describe(args) -> int:
     from ..batch import append_jsonl, errors_path, run_batch
 
-    fn = partial(_describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model,
-                 beams=args.beams)
+    fn = partial(
+        _describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model, beams=args.beams
+    )
     inputs, saved, bad = [], [], []
     for x in args.inputs:  # saved analyses (from `j2a analyze --out X.jsonl`) are described without re-analysis
         if not is_saved_analysis(x):
@@ -286,34 +334,61 @@ def cmd_describe(args) -> int:
             print(e, file=sys.stderr, flush=True)
             bad.append({"file": x, "error": str(e)})
     init = partial(_read_saved, saved) if saved and args.workers > 1 else None
-    res = run_batch(inputs, fn, out=args.out, fmt=args.format, resume=args.resume, workers=args.workers,
-                    desc="describe", flatten=_flatten, initializer=init)
+    res = run_batch(
+        inputs,
+        fn,
+        out=args.out,
+        fmt=args.format,
+        resume=args.resume,
+        workers=args.workers,
+        desc="describe",
+        flatten=_flatten,
+        initializer=init,
+    )
     res.failed += bad
     if args.out:
         for row in bad:  # beside the batch's own errors (run_batch starts that file afresh)
             append_jsonl(errors_path(args.out), row)
-        print(f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
-              file=sys.stderr)
+        print(
+            f"describe: {len(res.done)} done ({res.skipped} already there), {len(res.failed)} failed -> {args.out}",
+            file=sys.stderr,
+        )
     return res.exit_code
 
 
 def add_cli(subparsers) -> None:
     from ..cli import add_batch_args, sub
 
-    p = sub(subparsers, "describe", "describe whole tracks in words (guarded against unsupported claims)",
-            "j2a describe song.mp3\n"
-            "j2a describe song.mp3 --sections --format json\n"
-            "j2a describe ~/Music --out captions.jsonl --resume\n"
-            "j2a describe library.jsonl --out captions.jsonl   # analyses saved by `j2a analyze --out`: no re-analysis\n"
-            "j2a describe song.wav --llm none            # template only, no language model\n"
-            "j2a describe song.wav --beams 1             # greedy decoding: faster")
-    add_batch_args(p, inputs_help="audio files and/or folders (walked recursively), or analyses saved by "
-                                  "`j2a analyze --out X.json|X.jsonl` (described without analysing again)")
+    p = sub(
+        subparsers,
+        "describe",
+        "describe whole tracks in words (guarded against unsupported claims)",
+        "j2a describe song.mp3\n"
+        "j2a describe song.mp3 --sections --format json\n"
+        "j2a describe ~/Music --out captions.jsonl --resume\n"
+        "j2a describe library.jsonl --out captions.jsonl   # analyses saved by `j2a analyze --out`: no re-analysis\n"
+        "j2a describe song.wav --llm none            # template only, no language model\n"
+        "j2a describe song.wav --beams 1             # greedy decoding: faster",
+    )
+    add_batch_args(
+        p,
+        inputs_help="audio files and/or folders (walked recursively), or analyses saved by "
+        "`j2a analyze --out X.json|X.jsonl` (described without analysing again)",
+    )
     p.add_argument("--sections", action="store_true", help="add time-stamped descriptions of the track's sections")
-    p.add_argument("--llm", default="local", metavar="SPEC",
-                   help="local (J2A-LLM, default) | none (template) | hf:MODEL_ID_OR_PATH | openai:MODEL@BASE_URL")
+    p.add_argument(
+        "--llm",
+        default="local",
+        metavar="SPEC",
+        help="local (J2A-LLM, default) | none (template) | hf:MODEL_ID_OR_PATH | openai:MODEL@BASE_URL",
+    )
     p.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder for the LLM")
     p.add_argument("--model", metavar="PATH", help="a trained J2A-2.x checkpoint (audio -> caption) instead of the LLM")
-    p.add_argument("--beams", type=int, metavar="N", help="beam search width for the local LLM (default 4; 1 = greedy: "
-                   "faster, scores lower; both measured in bench/RESULTS.md)")
+    p.add_argument(
+        "--beams",
+        type=int,
+        metavar="N",
+        help="beam search width for the local LLM (default 4; 1 = greedy: "
+        "faster, scores lower; both measured in bench/RESULTS.md)",
+    )
     p.set_defaults(func=cmd_describe)

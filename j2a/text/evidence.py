@@ -3,6 +3,7 @@
 A claim is supported when one of its concept's support alternatives holds in the analysis; a negated
 claim ("no drums") when a tagger that can hear the thing lists none of it. Non-music supports no musical claim.
 """
+
 from __future__ import annotations
 
 import functools
@@ -145,8 +146,14 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
         # Low notes alone are no bass player: a solo piano's left hand (pistachio_ragtime.ogg) or a
         # guitar's low E gets there too. Only beside a rhythm section do they stand for a bass part.
         band = [f"'{t}' = {tags[t]:.2f}" for t in DRUM_TAGS if t in tags]
-        return (f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "
-                f"({', '.join(band)})") if band else None
+        return (
+            (
+                f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "
+                f"({', '.join(band)})"
+            )
+            if band
+            else None
+        )
     if name == "@mood":  # a mood the taggers hear (not a tempo or loudness impression)
         hits = [f"'{t}' = {tags[t]:.2f}" for t in MOOD_TAGS if t in tags]
         return "mood tag " + ", ".join(hits) if hits else None
@@ -158,10 +165,13 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
         return "vocal tag " + ", ".join(hits) if hits else None
     if name.startswith("@tempo_"):
         if bpm is None:  # no measured pulse: musicnn's own 'slow' / 'fast' impression may speak
-            word = name[len("@tempo_"):]
+            word = name[len("@tempo_") :]
             return f"tag '{word}' = {tags[word]:.2f} (no measured tempo)" if word in tags else None
-        lo, hi = {"@tempo_slow": (0, cfg.slow_max_bpm), "@tempo_fast": (cfg.fast_min_bpm, 1e9),
-                  "@tempo_medium": cfg.medium_bpm}[name]
+        lo, hi = {
+            "@tempo_slow": (0, cfg.slow_max_bpm),
+            "@tempo_fast": (cfg.fast_min_bpm, 1e9),
+            "@tempo_medium": cfg.medium_bpm,
+        }[name]
         return f"tempo {bpm:.0f} BPM" if lo <= bpm <= hi else None
     if name.startswith("@meter_"):
         m = getattr(analysis, "meter", None)
@@ -257,8 +267,12 @@ def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> st
     if neg:
         return neg[0]
     names = support_tags(positive)
-    weak = [t.label for g in ("instrument", "vocals", "genre") for t in getattr(getattr(analysis, "tags", None), g, None) or []
-            if norm_tag(t.label) in names]
+    weak = [
+        t.label
+        for g in ("instrument", "vocals", "genre")
+        for t in getattr(getattr(analysis, "tags", None), g, None) or []
+        if norm_tag(t.label) in names
+    ]
     if weak:
         return None
     return f"no tag supports {positive.key}"
@@ -275,8 +289,12 @@ def _heard_sometime(analysis, names: set[str] | None) -> set[str]:
     out = set()
     for key, series in tl.fused.items():
         group, label = key.split(":", 1)
-        if group in ("instrument", "vocals") and (label in names if names is not None else label not in BROAD) \
-                and label != "instrumental (no vocals)" and max(series, default=0.0) >= LISTED:
+        if (
+            group in ("instrument", "vocals")
+            and (label in names if names is not None else label not in BROAD)
+            and label != "instrumental (no vocals)"
+            and max(series, default=0.0) >= LISTED
+        ):
             out.add(label)
     return out
 
@@ -286,8 +304,12 @@ def _specific_instruments(analysis) -> list[str]:
     from ..features.fusion import BROAD
 
     tags = getattr(analysis, "tags", None)
-    return [t.label for g in ("instrument", "vocals") for t in getattr(tags, g, None) or []
-            if t.label not in BROAD and t.label != "acoustic instruments"]
+    return [
+        t.label
+        for g in ("instrument", "vocals")
+        for t in getattr(tags, g, None) or []
+        if t.label not in BROAD and t.label != "acoustic instruments"
+    ]
 
 
 def is_supported(text: str, analysis, cfg: EvidenceConfig = CFG) -> bool:

@@ -17,6 +17,7 @@ its span:
 All cuts are made on the spans at once. The result is judged again with the same extractor and kept only
 if it claims nothing unsupported (a cut can change what a negation covers).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,9 @@ from .evidence import CFG, EvidenceConfig, check_claims
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _SEP = re.compile(r",\s*(?:and\s+)?|\s+and\s+")  # list items: commas and "and" (item 0 is the sentence's head)
-MAX_ITEM_WORDS = 6  # a longer "item" is a clause after a comma ("After 2 bars, the saxophone plays ..."), not a list item
+MAX_ITEM_WORDS = (
+    6  # a longer "item" is a clause after a comma ("After 2 bars, the saxophone plays ..."), not a list item
+)
 # words after which a cut adjective would leave no noun ("a sad and ..."), or before which it is no adjective
 _FUNCTION = r"(?:and|but|or|with|in|of|is|was|are|were|to|for|about|that|which|as|on|at|by|from|features?|has|have)\b"
 _DETERMINER = re.compile(r"(?:^|\b(?:a|an|the|this|that|its|their|his|her|some)\s+)$", re.I)
@@ -37,9 +40,12 @@ _PHRASE_END = re.compile(r"^\s*(?:[.,;!?]|$|(?:over|with|and|while|as|to|on|at|a
 _PREPOSITION = re.compile(r"^(?:in|on|at|with|by|from|during)\b", re.I)
 # MusicCaps' opener "This jazz song features a saxophone playing the melody.": when what it features is
 # unsupported, "This is a jazz song." keeps the genre (and the antecedent of the next sentence's "This").
-_OPENER = re.compile(r"^(?:This|It)\s+(?:is\s+)?(?:an?\s+)?(?P<desc>[\w/&' -]+?)\s+"
-                     r"(?P<noun>song|piece|track|tune|instrumental|composition)\s+(?:that\s+|which\s+)?"
-                     r"(?:features?|has|contains|includes?|with)\b", re.I)
+_OPENER = re.compile(
+    r"^(?:This|It)\s+(?:is\s+)?(?:an?\s+)?(?P<desc>[\w/&' -]+?)\s+"
+    r"(?P<noun>song|piece|track|tune|instrumental|composition)\s+(?:that\s+|which\s+)?"
+    r"(?:features?|has|contains|includes?|with)\b",
+    re.I,
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -48,8 +54,14 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _claim_row(claim, evidence) -> dict:
-    return {"category": claim.category, "phrase": claim.phrase, "concept": claim.concept, "negated": claim.negated,
-            "supported": evidence is not None, "evidence": evidence}
+    return {
+        "category": claim.category,
+        "phrase": claim.phrase,
+        "concept": claim.concept,
+        "negated": claim.negated,
+        "supported": evidence is not None,
+        "evidence": evidence,
+    }
 
 
 def guard(text: str, analysis, cfg: EvidenceConfig = CFG) -> tuple[str, list[dict], list[dict]]:

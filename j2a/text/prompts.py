@@ -4,6 +4,7 @@ Training (j2a.training.llm_data) and inference (describe, ask, caption-tags) mus
 so both call `format_prompt`. Gemma 3 270M is a base model without a chat template, so the prompt is
 a plain completion prefix ending in "Description:"; the caption follows it.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,6 +12,7 @@ import re
 from ..theory import chord_symbol
 
 PROMPT_END = "Description:"
+
 
 def chord_changes(chords: list[str], max_chords: int = 8, key: str | None = None) -> str:
     """Readable progression: consecutive repeats merged, 'no chord' dropped, at most max_chords."""
@@ -92,7 +94,11 @@ def template_caption(aspects: list[str], facts: dict | None = None) -> str:
         parts.append(f"It has {_join(rhythm)}.")
     if facts.get("key"):
         parts.append(f"It is in {facts['key']}.")
-    prog = chord_changes(list(facts["chords"]), key=facts.get("key")) if facts.get("chords") else " - ".join(facts.get("chord_symbols", []))
+    prog = (
+        chord_changes(list(facts["chords"]), key=facts.get("key"))
+        if facts.get("chords")
+        else " - ".join(facts.get("chord_symbols", []))
+    )
     if prog:
         parts.append(f"The chords move through {prog}.")
     if facts.get("duration_s"):

@@ -4,6 +4,7 @@ Boundaries come from the analysis itself: bar-level changes in harmony (chords),
 (transcribed notes) and level (short-term loudness). A section's caption names the parts that enter
 and leave (from the tag timeline, with hysteresis), level and note-activity changes, and its chords.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def _level_db(path: str | None, edges: np.ndarray) -> np.ndarray | None:
     y = np.asarray(y, dtype=np.float32)
     out = []
     for s, e in zip(edges[:-1], edges[1:]):
-        seg = y[int(s * 8000):int(e * 8000)]
+        seg = y[int(s * 8000) : int(e * 8000)]
         out.append(10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-10) if len(seg) else -100.0)
     return np.array(out)
 
@@ -97,11 +98,13 @@ def segment(a: Analysis, audio_path: str | None = None, cfg: SectionConfig | Non
     k = max(1, min(cfg.context, n // 4))
     nov = np.zeros(n)
     for i in range(k, n - k + 1):
-        nov[i] = np.linalg.norm(f[i - k:i].mean(0) - f[i:i + k].mean(0))
+        nov[i] = np.linalg.norm(f[i - k : i].mean(0) - f[i : i + k].mean(0))
     if not nov.any():
         return [(0.0, dur)]
     thr = nov[nov > 0].mean() + cfg.threshold * nov[nov > 0].std()
-    cands = [i for i in range(1, n) if nov[i] >= thr and nov[i] >= nov[max(0, i - 1)] and nov[i] >= nov[min(n - 1, i + 1)]]
+    cands = [
+        i for i in range(1, n) if nov[i] >= thr and nov[i] >= nov[max(0, i - 1)] and nov[i] >= nov[min(n - 1, i + 1)]
+    ]
     cands.sort(key=lambda i: -nov[i])
     bounds: list[float] = []
     for i in cands:
@@ -133,7 +136,7 @@ def _section_tags(a: Analysis, path: str | None, spans) -> list | None:
         from ..features.tags import analyze_tags
 
         y = np.asarray(open_audio(path).load(16000), dtype=np.float32)
-        return [analyze_tags(open_audio(y[int(s * 16000):int(e * 16000)], 16000)) for s, e in spans]
+        return [analyze_tags(open_audio(y[int(s * 16000) : int(e * 16000)], 16000)) for s, e in spans]
     except Exception:  # a section too short or silent to tag: sections stay without tags
         return None
 
@@ -175,6 +178,7 @@ def _changes(words: list[str], levels: dict, prev_words: list[str], prev_levels:
     heard before; it leaves only if it was stated before and is not even weakly heard now. Families count
     as the part ("vocals" and "female vocal", "strings" and "violin"): so no sentence both keeps and
     removes a part, and a voice that was weakly there does not "enter" under another name."""
+
     def family(w):
         cs = [find_concept(c.concept) for c in extract_claims(w, closed=False)]
         return {t for c in cs if c for t in support_tags(c)} | {w}
@@ -198,13 +202,20 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
         chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
         prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
         dens, pitch = _note_stats(a, s, e)
-        sec = {"start": round(s, 2), "end": round(e, 2), "chords": prog, "notes_per_s": round(dens, 2),
-               "mean_pitch_midi": round(pitch, 1) if pitch is not None else None}
+        sec = {
+            "start": round(s, 2),
+            "end": round(e, 2),
+            "chords": prog,
+            "notes_per_s": round(dens, 2),
+            "mean_pitch_midi": round(pitch, 1) if pitch is not None else None,
+        }
         if level is not None:
             sec["level_db"] = round(float(level[i]), 1)
         if tags is not None:
-            sec["tags"] = {g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
-                           for g in ("genre", "instrument", "mood", "vocals")}
+            sec["tags"] = {
+                g: [{"label": t.label, "score": round(float(t.score), 3)} for t in getattr(tags[i], g) or []]
+                for g in ("genre", "instrument", "mood", "vocals")
+            }
             sec["_levels"] = _tag_levels(tags[i])
             sec["_words"] = _stated(sec["_levels"])
         sec["caption"] = section_caption(sec, out[-1] if out else None)

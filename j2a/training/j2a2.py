@@ -14,6 +14,7 @@ DIR receives: config.json + projector.safetensors (the final model, loadable wit
 `j2a describe --model DIR`), checkpoints/step-N/ (model + optimizer + trainer_state.json),
 log.jsonl (one line per logged step with `loss`, plus validation lines), tb/ (TensorBoard).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,7 +60,9 @@ class J2A2TrainConfig:
     epochs: float = 10.0
     bf16: bool = False
     cache_features: bool = True
-    input_stats: bool = False  # standardise encoder features with training-set mean/std (projector buffers); see projector.py
+    input_stats: bool = (
+        False  # standardise encoder features with training-set mean/std (projector buffers); see projector.py
+    )
     input_stats_rows: int = 512
     log_every: int = 1
     val_every: int = 200
@@ -80,14 +83,18 @@ class FeatureStore:
     def __init__(self, model, cache_dir: Path | None):
         self.model, self.cache_dir = model, cache_dir
         enc = model.encoder
-        self.tag = hashlib.sha1(json.dumps([enc.spec, enc.config(), model.cfg.clip_s], sort_keys=True, default=str).encode()).hexdigest()[:12]
+        self.tag = hashlib.sha1(
+            json.dumps([enc.spec, enc.config(), model.cfg.clip_s], sort_keys=True, default=str).encode()
+        ).hexdigest()[:12]
         self.mem: dict[str, torch.Tensor] = {}
         if cache_dir:
             cache_dir.mkdir(parents=True, exist_ok=True)
 
     def _key(self, r: Row) -> str:
         st = Path(r.audio).stat()
-        return hashlib.sha1(f"{self.tag}|{Path(r.audio).resolve()}|{st.st_size}|{st.st_mtime_ns}|{r.start}|{r.end}".encode()).hexdigest()
+        return hashlib.sha1(
+            f"{self.tag}|{Path(r.audio).resolve()}|{st.st_size}|{st.st_mtime_ns}|{r.start}|{r.end}".encode()
+        ).hexdigest()
 
     def get(self, r: Row) -> torch.Tensor:
         from safetensors.torch import load_file, save_file
@@ -120,7 +127,7 @@ def micro_batch(step: int, k: int, cfg: J2A2TrainConfig, n: int) -> list[int]:
     g = step * cfg.grad_accum + k
     epoch, j = divmod(g, per_epoch)
     perm = np.random.default_rng([cfg.seed, epoch]).permutation(n)
-    return perm[j * cfg.batch_size:(j + 1) * cfg.batch_size].tolist()
+    return perm[j * cfg.batch_size : (j + 1) * cfg.batch_size].tolist()
 
 
 def build_model(cfg: J2A2TrainConfig):
@@ -128,10 +135,15 @@ def build_model(cfg: J2A2TrainConfig):
     from ..models.presets import projector_dict
 
     torch.manual_seed(cfg.seed)
-    mcfg = J2A2Config(preset=cfg.preset, encoder=cfg.encoder, llm=cfg.llm,
-                      projector=projector_dict(cfg.preset, cfg.n_tokens, cfg.stride), clip_s=cfg.clip_s,
-                      caption_prompt=cfg.caption_prompt,
-                      lora={"r": cfg.lora_r, "alpha": 2 * cfg.lora_r} if cfg.lora_r else None)
+    mcfg = J2A2Config(
+        preset=cfg.preset,
+        encoder=cfg.encoder,
+        llm=cfg.llm,
+        projector=projector_dict(cfg.preset, cfg.n_tokens, cfg.stride),
+        clip_s=cfg.clip_s,
+        caption_prompt=cfg.caption_prompt,
+        lora={"r": cfg.lora_r, "alpha": 2 * cfg.lora_r} if cfg.lora_r else None,
+    )
     return AdaptedLM(mcfg)
 
 
@@ -145,18 +157,29 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: J2A2TrainConfig) 
     """Validation loss on all rows and caption metrics on the first val_generate captioning rows."""
     model.eval()
     losses, weights = [], []
-    with torch.no_grad(), torch.autocast(next(model.projector.parameters()).device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+    with (
+        torch.no_grad(),
+        torch.autocast(next(model.projector.parameters()).device.type, dtype=torch.bfloat16, enabled=cfg.bf16),
+    ):
         for i in range(0, len(rows), cfg.batch_size):
-            b = rows[i:i + cfg.batch_size]
-            losses.append(float(model.loss(store.batch(b), [r.prompt or cfg.caption_prompt for r in b], [r.text for r in b],
-                                           cfg.max_target_tokens)))
+            b = rows[i : i + cfg.batch_size]
+            losses.append(
+                float(
+                    model.loss(
+                        store.batch(b),
+                        [r.prompt or cfg.caption_prompt for r in b],
+                        [r.text for r in b],
+                        cfg.max_target_tokens,
+                    )
+                )
+            )
             weights.append(len(b))
         res = {"val_loss": float(np.average(losses, weights=weights))}
         gen = [r for r in rows if not r.prompt][: cfg.val_generate]
         if gen:
             preds = []
             for i in range(0, len(gen), cfg.batch_size):
-                b = gen[i:i + cfg.batch_size]
+                b = gen[i : i + cfg.batch_size]
                 preds += model.generate(store.batch(b), [cfg.caption_prompt] * len(b))
             res["val_example"] = preds[0]
             try:
@@ -166,7 +189,13 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: J2A2TrainConfig) 
             if score_captions is not None:
                 ids = [str(i) for i in range(len(gen))]
                 scores = score_captions(dict(zip(ids, [[r.text] for r in gen])), dict(zip(ids, preds)), sbert=False)
-                res.update({f"val_{k}": float(v) for k, v in (scores.items() if isinstance(scores, dict) else []) if isinstance(v, (int, float))})
+                res.update(
+                    {
+                        f"val_{k}": float(v)
+                        for k, v in (scores.items() if isinstance(scores, dict) else [])
+                        if isinstance(v, (int, float))
+                    }
+                )
     model.train()
     return res
 
@@ -193,7 +222,10 @@ def train(cfg: J2A2TrainConfig) -> Path:
         raise ValueError(f"{out}: --resume but no complete checkpoint in {out / 'checkpoints'}")
     if ckpt is not None:  # the run's own settings win, except how far to go
         saved = json.loads((ckpt / "trainer_state.json").read_text())["config"]
-        keep = {k: getattr(cfg, k) for k in ("max_steps", "max_time_s", "epochs", "resume", "progress", "val_every", "save_every")}
+        keep = {
+            k: getattr(cfg, k)
+            for k in ("max_steps", "max_time_s", "epochs", "resume", "progress", "val_every", "save_every")
+        }
         cfg = J2A2TrainConfig(**{**saved, **keep})
     out.mkdir(parents=True, exist_ok=True)
 
@@ -238,8 +270,12 @@ def train(cfg: J2A2TrainConfig) -> Path:
             idx = micro_batch(step, k, cfg, n)[rank::world]
             b = [train_rows[i] for i in idx]
             with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = model.loss(store.batch(b).to(acc.device), [r.prompt or cfg.caption_prompt for r in b],
-                                  [r.text for r in b], cfg.max_target_tokens)
+                loss = model.loss(
+                    store.batch(b).to(acc.device),
+                    [r.prompt or cfg.caption_prompt for r in b],
+                    [r.text for r in b],
+                    cfg.max_target_tokens,
+                )
             (loss / cfg.grad_accum).backward()
             loss_sum += float(loss.detach()) / cfg.grad_accum
         if world > 1:
@@ -261,9 +297,16 @@ def train(cfg: J2A2TrainConfig) -> Path:
             print(f"train: --max-time-s {cfg.max_time_s:g} reached after step {done} of {total}", file=sys.stderr)
         return out_of_time
 
-    done = train_steps(opt, params, start=start, total=total, loss=loss, after=after,
-                       lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps, cfg.min_lr_ratio),
-                       progress="train" if cfg.progress and rank == 0 else None)
+    done = train_steps(
+        opt,
+        params,
+        start=start,
+        total=total,
+        loss=loss,
+        after=after,
+        lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps, cfg.min_lr_ratio),
+        progress="train" if cfg.progress and rank == 0 else None,
+    )
     if rank == 0:
         model.save_pretrained(out)
         log.close()
@@ -281,7 +324,9 @@ def save_checkpoint(model, opt, cfg: J2A2TrainConfig, step: int, out: Path) -> P
         save_optimizer(opt, tmp)
         save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
         py = random.getstate()
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "config": asdict(cfg), "py_rng": [py[0], list(py[1]), py[2]]}))
+        (tmp / "trainer_state.json").write_text(
+            json.dumps({"step": step, "config": asdict(cfg), "py_rng": [py[0], list(py[1]), py[2]]})
+        )
 
     d = write_checkpoint(out / "checkpoints" / f"step-{step}", write)
     cks = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
@@ -301,20 +346,29 @@ def cmd_train(args) -> int:
 def add_cli(subparsers) -> None:
     from ..cli import sub
 
-    p = sub(subparsers, "train", "train a J2A-2.x model (audio encoder -> projector -> frozen LLM)",
-            "j2a train --preset j2a-2.1 --encoder musicnn --llm gemma3-270m --data train.jsonl --out runs/j2a21\n"
-            "j2a train --preset j2a-2.0 --encoder tiny-random --llm tiny-random --data m.jsonl --out /tmp/smoke --max-steps 20\n"
-            "j2a train ... --out runs/j2a21 --resume          # continue a killed run exactly\n"
-            "accelerate launch --num_processes 4 -m j2a.cli train --encoder hf:m-a-p/MERT-v1-95M@7 \\\n"
-            "    --llm Qwen/Qwen2.5-0.5B --data musiccaps.jsonl --out runs/mert-qwen --bf16 --lora 8\n"
-            "encoders: tiny-random | musicnn[:MODEL[:LAYER[:HOP_S]]] (LAYER penultimate+rhythm by default; penultimate,\n"
-            "  mean_pool, max_pool, pool, rhythm or a + join) | mwmae:DIR | mwmae-SIZE | hf:ID[@LAYER];\n"
-            "LLMs: gemma3-270m (from the PyPI package) | tiny-random | any HF causal LM id or path",
-            description="Train the projector between a frozen audio encoder and a frozen LLM on a manifest JSONL "
-                        "(audio, text, [start, end], [split], [prompt]); rows with split 'valid' are used for validation.")
+    p = sub(
+        subparsers,
+        "train",
+        "train a J2A-2.x model (audio encoder -> projector -> frozen LLM)",
+        "j2a train --preset j2a-2.1 --encoder musicnn --llm gemma3-270m --data train.jsonl --out runs/j2a21\n"
+        "j2a train --preset j2a-2.0 --encoder tiny-random --llm tiny-random --data m.jsonl --out /tmp/smoke --max-steps 20\n"
+        "j2a train ... --out runs/j2a21 --resume          # continue a killed run exactly\n"
+        "accelerate launch --num_processes 4 -m j2a.cli train --encoder hf:m-a-p/MERT-v1-95M@7 \\\n"
+        "    --llm Qwen/Qwen2.5-0.5B --data musiccaps.jsonl --out runs/mert-qwen --bf16 --lora 8\n"
+        "encoders: tiny-random | musicnn[:MODEL[:LAYER[:HOP_S]]] (LAYER penultimate+rhythm by default; penultimate,\n"
+        "  mean_pool, max_pool, pool, rhythm or a + join) | mwmae:DIR | mwmae-SIZE | hf:ID[@LAYER];\n"
+        "LLMs: gemma3-270m (from the PyPI package) | tiny-random | any HF causal LM id or path",
+        description="Train the projector between a frozen audio encoder and a frozen LLM on a manifest JSONL "
+        "(audio, text, [start, end], [split], [prompt]); rows with split 'valid' are used for validation.",
+    )
     p.add_argument("--data", required=True, help="training manifest JSONL (see `j2a data --help`)")
     p.add_argument("--out", required=True, help="output folder: final model, checkpoints/, log.jsonl, tb/")
-    p.add_argument("--preset", default="j2a-2.1", choices=["j2a-2.0", "j2a-2.1", "mlp"], help="projector kind (default: %(default)s)")
+    p.add_argument(
+        "--preset",
+        default="j2a-2.1",
+        choices=["j2a-2.0", "j2a-2.1", "mlp"],
+        help="projector kind (default: %(default)s)",
+    )
     p.add_argument("--encoder", default="musicnn", help="audio encoder (default: %(default)s)")
     p.add_argument("--llm", default="gemma3-270m", help="causal LM (default: %(default)s)")
     p.add_argument("--val-data", help="validation manifest (default: rows of --data with split 'valid')")
@@ -328,15 +382,29 @@ def add_cli(subparsers) -> None:
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps before cosine decay (default 20)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (default: --epochs)")
-    p.add_argument("--max-time-s", type=float, help="wall-clock budget in seconds (stops and saves after the step that crosses it)")
+    p.add_argument(
+        "--max-time-s", type=float, help="wall-clock budget in seconds (stops and saves after the step that crosses it)"
+    )
     p.add_argument("--epochs", type=float, help="passes over the training rows (default 10)")
-    p.add_argument("--bf16", action="store_true", default=None,
-                   help="bf16 autocast (GPUs, CPUs with avx512_bf16/AMX; on AVX2-only CPUs emulated bf16 is ~20x slower)")
-    p.add_argument("--cache-features", action=__import__("argparse").BooleanOptionalAction, default=None,
-                   help="cache encoder features in OUT/feature-cache (default: on)")
-    p.add_argument("--input-stats", action=__import__("argparse").BooleanOptionalAction, default=None,
-                   help="standardise encoder features with the training set's mean/std, kept in the projector (default: off; "
-                        "for encoders whose feature dimensions differ wildly in scale)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        default=None,
+        help="bf16 autocast (GPUs, CPUs with avx512_bf16/AMX; on AVX2-only CPUs emulated bf16 is ~20x slower)",
+    )
+    p.add_argument(
+        "--cache-features",
+        action=__import__("argparse").BooleanOptionalAction,
+        default=None,
+        help="cache encoder features in OUT/feature-cache (default: on)",
+    )
+    p.add_argument(
+        "--input-stats",
+        action=__import__("argparse").BooleanOptionalAction,
+        default=None,
+        help="standardise encoder features with the training set's mean/std, kept in the projector (default: off; "
+        "for encoders whose feature dimensions differ wildly in scale)",
+    )
     p.add_argument("--log-every", type=int)
     p.add_argument("--val-every", type=int, help="validate every N steps (default 200)")
     p.add_argument("--val-generate", type=int, help="validation rows to caption and score (default 8)")

@@ -16,6 +16,7 @@ Why it is built this way (it has to train in under an hour on 2 CPU cores):
   `soup_adapters`; merged into the base once, so free at inference). Measured, not shipped: see
   bench/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -123,8 +124,14 @@ def add_lora(model, cfg: LLMTrainConfig):
     layers = list(range(n_layers - cfg.top_layers, n_layers)) if cfg.top_layers and n_layers > cfg.top_layers else None
     # With no adapter (and a frozen base) below the top layers, autograd never enters them: the
     # backward pass costs top_layers/num_layers of a full one.
-    lcfg = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
-                      layers_to_transform=layers, task_type="CAUSAL_LM")
+    lcfg = LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=targets,
+        layers_to_transform=layers,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lcfg)
 
 
@@ -136,7 +143,9 @@ def _write_adapter_weights(state: dict, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "adapter_model.safetensors.tmp"
-    save_file({k: v.detach().to(torch.bfloat16).contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"})
+    save_file(
+        {k: v.detach().to(torch.bfloat16).contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"}
+    )
     tmp.replace(out / "adapter_model.safetensors")
 
 
@@ -228,14 +237,31 @@ def _train_soup(cfg: LLMTrainConfig, log=print) -> Path:
     members, metas = [], []
     for i in range(cfg.seeds):
         minutes = (deadline - time.time()) / 60 / (cfg.seeds - i)
-        m = replace(cfg, seeds=1, seed=cfg.seed + i, split_seed=split, minutes=minutes, out=str(out / "members" / f"seed{cfg.seed + i}"))
+        m = replace(
+            cfg,
+            seeds=1,
+            seed=cfg.seed + i,
+            split_seed=split,
+            minutes=minutes,
+            out=str(out / "members" / f"seed{cfg.seed + i}"),
+        )
         log(f"[train-llm] soup member {i + 1}/{cfg.seeds}: seed {m.seed}, {minutes:.1f} min")
         members.append(_train_one(m, log))
         metas.append(json.loads((members[-1] / "training.json").read_text()))
-    meta = {"config": {**asdict(cfg), "split_seed": split}, "base_model": metas[0]["base_model"],
-            "train_rows": metas[0]["train_rows"], "heldout_rows": metas[0]["heldout_rows"],
-            "members": [{"seed": mm["config"]["seed"], "best_step": mm.get("best_step"),
-                         "best_heldout_loss": mm.get("best_heldout_loss")} for mm in metas]}
+    meta = {
+        "config": {**asdict(cfg), "split_seed": split},
+        "base_model": metas[0]["base_model"],
+        "train_rows": metas[0]["train_rows"],
+        "heldout_rows": metas[0]["heldout_rows"],
+        "members": [
+            {
+                "seed": mm["config"]["seed"],
+                "best_step": mm.get("best_step"),
+                "best_heldout_loss": mm.get("best_heldout_loss"),
+            }
+            for mm in metas
+        ],
+    }
     soup_adapters(members, out, meta)
     log(f"[train-llm] soup of {len(members)} adapters -> {out}")
     return out
@@ -268,18 +294,27 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "vocab.json").write_text(json.dumps(vocab_ids))
-    log(f"[train-llm] {len(train_rows)} train rows, {len(hold_rows)} held out, output vocabulary {len(vocab_ids)} tokens")
+    log(
+        f"[train-llm] {len(train_rows)} train rows, {len(hold_rows)} held out, output vocabulary {len(vocab_ids)} tokens"
+    )
     hrng = random.Random(split + 1)  # the held-out prompts follow the split: runs of any seed score the same examples
-    held = sorted((encode(tok, make_example(r, hrng, cfg.p_reduced), r["caption"], cfg.max_len) for r in hold_rows),
-                  key=lambda e: len(e[0]))  # evaluation batches of similar length
+    held = sorted(
+        (encode(tok, make_example(r, hrng, cfg.p_reduced), r["caption"], cfg.max_len) for r in hold_rows),
+        key=lambda e: len(e[0]),
+    )  # evaluation batches of similar length
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
     total = int(steps_per_epoch * cfg.epochs)
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    meta = {"config": asdict(cfg), "base_model": "google/gemma-3-270m", "train_rows": len(train_rows),
-            "heldout_rows": len(hold_rows), "history": []}
+    meta = {
+        "config": asdict(cfg),
+        "base_model": "google/gemma-3-270m",
+        "train_rows": len(train_rows),
+        "heldout_rows": len(hold_rows),
+        "history": [],
+    }
     t0 = time.time()
     deadline = t0 + cfg.minutes * 60
     best = float("inf")
@@ -292,8 +327,14 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
                 rng.shuffle(run["epoch_order"])
             n_take = cfg.batch_size * max(cfg.pool, 1)
             take, run["epoch_order"] = run["epoch_order"][:n_take], run["epoch_order"][n_take:]
-            run["queue"] = length_batches([encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"],
-                                                  cfg.max_len) for i in take], cfg.batch_size, rng)
+            run["queue"] = length_batches(
+                [
+                    encode(tok, make_example(train_rows[i], rng, cfg.p_reduced), train_rows[i]["caption"], cfg.max_len)
+                    for i in take
+                ],
+                cfg.batch_size,
+                rng,
+            )
         ids, mask, labels = collate(run["queue"].pop(), pad_id)
         value = target_loss(model, ids, mask, labels, vocab)
         value.backward()
@@ -318,7 +359,9 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
         last = step >= run["sched_total"] or time.time() >= deadline
         if step % cfg.eval_every == 0 or last:
             hl = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
-            meta["history"].append({"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)})
+            meta["history"].append(
+                {"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)}
+            )
             log(f"[train-llm] step {step} held-out loss {hl:.4f} (best {min(best, hl):.4f})")
             if hl < best:
                 best = hl
@@ -327,21 +370,41 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
             else:
                 (out / "training.json").write_text(json.dumps(meta, indent=1))
 
-    train_steps(opt, params, start=0, total=lambda: run["sched_total"], loss=loss, after=after, clip_norm=1.0,
-                until=deadline, lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup, 0.1, ramp_over_cosine=True))
+    train_steps(
+        opt,
+        params,
+        start=0,
+        total=lambda: run["sched_total"],
+        loss=loss,
+        after=after,
+        clip_norm=1.0,
+        until=deadline,
+        lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup, 0.1, ramp_over_cosine=True),
+    )
     return out
 
 
 # ------------------------------------------------------------------------------------ captions
-def caption_rows(rows: list[dict], llm, reduced: bool = False, max_new_tokens: int = 120, prefix: str = "") -> list[str]:
+def caption_rows(
+    rows: list[dict], llm, reduced: bool = False, max_new_tokens: int = 120, prefix: str = ""
+) -> list[str]:
     """Captions for MusicCaps rows from their aspect lists (optionally reduced to the analysis
     vocabulary; `prefix` is prepended to every prompt, e.g. few-shot examples for a base model)."""
     ps = [prefix + prompts.format_prompt(reduce_aspects(r["aspects"]) if reduced else r["aspects"]) for r in rows]
     return llm.generate(ps, max_new_tokens=max_new_tokens)
 
 
-def caption_journal(rows: list[dict], out: str | Path, llm, reduced: bool = False, batch: int = 16, resume: bool = True,
-                    max_new_tokens: int = 120, prefix: str = "", progress: bool = True) -> list[dict]:
+def caption_journal(
+    rows: list[dict],
+    out: str | Path,
+    llm,
+    reduced: bool = False,
+    batch: int = 16,
+    resume: bool = True,
+    max_new_tokens: int = 120,
+    prefix: str = "",
+    progress: bool = True,
+) -> list[dict]:
     """Caption rows into a JSONL journal ({ytid, start_s, prediction} per row), flushed per batch;
     with resume, rows already in the journal are skipped. Returns all journal rows."""
     outp = Path(out)
@@ -367,14 +430,26 @@ def caption_journal(rows: list[dict], out: str | Path, llm, reduced: bool = Fals
                 f.write(json.dumps(d) + "\n")
             f.flush()
             if progress:
-                print(f"[caption-tags] {len(rows) - len(todo) + s + len(chunk)}/{len(rows)} rows, {time.time() - t0:.0f} s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[caption-tags] {len(rows) - len(todo) + s + len(chunk)}/{len(rows)} rows, {time.time() - t0:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return [done[(r["ytid"], r["start_s"])] for r in rows if (r["ytid"], r["start_s"]) in done]
 
 
-def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool = False, batch: int = 16,
-                 resume: bool = True, limit: int = 0, max_new_tokens: int = 120, progress: bool = True,
-                 decode: str = "fp32") -> int:
+def caption_tags(
+    csv_path: str,
+    out: str,
+    llm_spec: str = "local",
+    reduced: bool = False,
+    batch: int = 16,
+    resume: bool = True,
+    limit: int = 0,
+    max_new_tokens: int = 120,
+    progress: bool = True,
+    decode: str = "fp32",
+) -> int:
     """`j2a caption-tags`: a caption per CSV row from its aspect_list. Returns rows captioned now.
 
     fp32 by default, weights and decode steps (not describe's int8 copies, nor the bf16 model that 'auto'
@@ -386,7 +461,9 @@ def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool
     if limit:
         rows = rows[:limit]
     n_before = len(Path(out).read_text().splitlines()) if resume and Path(out).exists() else 0
-    caption_journal(rows, out, load_llm(llm_spec, decode=decode), reduced, batch, resume, max_new_tokens, progress=progress)
+    caption_journal(
+        rows, out, load_llm(llm_spec, decode=decode), reduced, batch, resume, max_new_tokens, progress=progress
+    )
     return len(Path(out).read_text().splitlines()) - n_before
 
 
@@ -394,58 +471,123 @@ def caption_tags(csv_path: str, out: str, llm_spec: str = "local", reduced: bool
 def add_cli(subparsers) -> None:
     from ..cli import sub
 
-    p = sub(subparsers, "train-llm", "fine-tune J2A-LLM (LoRA on Gemma 3 270M) on MusicCaps captions",
-            "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm")
+    p = sub(
+        subparsers,
+        "train-llm",
+        "fine-tune J2A-LLM (LoRA on Gemma 3 270M) on MusicCaps captions",
+        "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm",
+    )
     p.add_argument("--data", required=True, help="MusicCaps-style CSV with aspect_list and caption (train split only)")
-    p.add_argument("--out", required=True, help="folder for the adapter (best held-out checkpoint, rewritten as it improves)")
-    p.add_argument("--minutes", type=float, default=LLMTrainConfig.minutes, help="time budget of the whole run, all seeds (default: %(default)s)")
+    p.add_argument(
+        "--out", required=True, help="folder for the adapter (best held-out checkpoint, rewritten as it improves)"
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=LLMTrainConfig.minutes,
+        help="time budget of the whole run, all seeds (default: %(default)s)",
+    )
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (default: time/epochs)")
-    p.add_argument("--epochs", type=float, default=LLMTrainConfig.epochs,
-                   help="passes over the training rows (default: %(default)s; --minutes may end the run first)")
+    p.add_argument(
+        "--epochs",
+        type=float,
+        default=LLMTrainConfig.epochs,
+        help="passes over the training rows (default: %(default)s; --minutes may end the run first)",
+    )
     p.add_argument("--batch-size", type=int, default=LLMTrainConfig.batch_size)
     p.add_argument("--lr", type=float, default=LLMTrainConfig.lr)
     p.add_argument("--rank", type=int, default=LLMTrainConfig.rank)
-    p.add_argument("--top-layers", type=int, default=LLMTrainConfig.top_layers, help="adapt only the last N layers (0 = all)")
+    p.add_argument(
+        "--top-layers", type=int, default=LLMTrainConfig.top_layers, help="adapt only the last N layers (0 = all)"
+    )
     p.add_argument("--dropout", type=float, default=LLMTrainConfig.dropout, help="LoRA dropout (default: %(default)s)")
-    p.add_argument("--p-reduced", type=float, default=LLMTrainConfig.p_reduced,
-                   help="share of training prompts reduced to what the analysis can produce")
-    p.add_argument("--holdout", type=int, default=LLMTrainConfig.holdout, help="train rows held out for model selection")
+    p.add_argument(
+        "--p-reduced",
+        type=float,
+        default=LLMTrainConfig.p_reduced,
+        help="share of training prompts reduced to what the analysis can produce",
+    )
+    p.add_argument(
+        "--holdout", type=int, default=LLMTrainConfig.holdout, help="train rows held out for model selection"
+    )
     p.add_argument("--eval-every", type=int, default=LLMTrainConfig.eval_every)
-    p.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default=LLMTrainConfig.dtype,
-                   help="compute dtype (default auto: bf16 on GPUs / CPUs with native bf16, else fp32 - emulated bf16 is ~20x slower)")
+    p.add_argument(
+        "--dtype",
+        choices=["auto", "bf16", "fp32"],
+        default=LLMTrainConfig.dtype,
+        help="compute dtype (default auto: bf16 on GPUs / CPUs with native bf16, else fp32 - emulated bf16 is ~20x slower)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    p.add_argument("--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)")
+    p.add_argument(
+        "--base", default="", help="base model folder or hub id (default: Gemma 3 270M from the GGUF package)"
+    )
     p.add_argument("--seed", type=int, default=0, help="LoRA initialisation and data order (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=LLMTrainConfig.seeds,
-                   help="train N adapters (seeds --seed, --seed+1, ...) on equal shares of --minutes and write their "
-                        "average, a model soup, to --out; the members stay in --out/members (default: %(default)s)")
-    p.add_argument("--split-seed", type=int, default=None,
-                   help="seed of the held-out split (default: --seed); fix it to compare runs of several seeds")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=LLMTrainConfig.seeds,
+        help="train N adapters (seeds --seed, --seed+1, ...) on equal shares of --minutes and write their "
+        "average, a model soup, to --out; the members stay in --out/members (default: %(default)s)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the held-out split (default: --seed); fix it to compare runs of several seeds",
+    )
     p.set_defaults(func=_cmd_train)
 
-    p = sub(subparsers, "caption-tags", "caption each MusicCaps row from its aspect_list (tag-to-caption)",
-            "j2a caption-tags ../shared/data/captions/musiccaps-dev.csv --out dev.jsonl --llm local")
+    p = sub(
+        subparsers,
+        "caption-tags",
+        "caption each MusicCaps row from its aspect_list (tag-to-caption)",
+        "j2a caption-tags ../shared/data/captions/musiccaps-dev.csv --out dev.jsonl --llm local",
+    )
     p.add_argument("csv", help="CSV with ytid, start_s, aspect_list columns")
-    p.add_argument("--out", "-o", required=True, help="JSONL output, one {ytid, start_s, prediction} per row; resumable")
-    p.add_argument("--llm", default="local", help="local | none | hf:<id-or-path> | openai:<model>@<url> (default: local)")
+    p.add_argument(
+        "--out", "-o", required=True, help="JSONL output, one {ytid, start_s, prediction} per row; resumable"
+    )
+    p.add_argument(
+        "--llm", default="local", help="local | none | hf:<id-or-path> | openai:<model>@<url> (default: local)"
+    )
     p.add_argument("--reduced", action="store_true", help="map aspects onto the analysis tag vocabulary first")
     p.add_argument("--batch", type=int, default=16, help="rows per generation batch (and journal flush)")
     p.add_argument("--limit", type=int, default=0, help="only the first N rows")
     p.add_argument("--max-new-tokens", type=int, default=120)
     p.add_argument("--no-resume", action="store_true", help="start over (default: skip rows already in --out)")
-    p.add_argument("--decode", choices=["fp32", "int8", "bf16", "auto"], default="fp32",
-                   help="precision of the local model's decode steps (default fp32: an fp32 model throughout, as scored in "
-                        "bench/RESULTS.md; describe uses int8 steps, or bf16 weights on CPUs with native bf16: faster)")
+    p.add_argument(
+        "--decode",
+        choices=["fp32", "int8", "bf16", "auto"],
+        default="fp32",
+        help="precision of the local model's decode steps (default fp32: an fp32 model throughout, as scored in "
+        "bench/RESULTS.md; describe uses int8 steps, or bf16 weights on CPUs with native bf16: faster)",
+    )
     p.set_defaults(func=_cmd_caption)
 
 
 def _cmd_train(args) -> int:
-    cfg = LLMTrainConfig(data=args.data, out=args.out, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, rank=args.rank, alpha=2 * args.rank, top_layers=args.top_layers, dropout=args.dropout,
-                      holdout=args.holdout,
-                      p_reduced=args.p_reduced,
-                      eval_every=args.eval_every, dtype=args.dtype, threads=args.threads, base=args.base, seed=args.seed,
-                      split_seed=args.split_seed, seeds=args.seeds)
+    cfg = LLMTrainConfig(
+        data=args.data,
+        out=args.out,
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        top_layers=args.top_layers,
+        dropout=args.dropout,
+        holdout=args.holdout,
+        p_reduced=args.p_reduced,
+        eval_every=args.eval_every,
+        dtype=args.dtype,
+        threads=args.threads,
+        base=args.base,
+        seed=args.seed,
+        split_seed=args.split_seed,
+        seeds=args.seeds,
+    )
     if not Path(cfg.data).exists():
         print(f"{cfg.data}: no such file", file=sys.stderr)
         return 2
@@ -463,8 +605,17 @@ def _cmd_caption(args) -> int:
         print(f"{args.csv}: no such file", file=sys.stderr)
         return 2
     try:
-        caption_tags(args.csv, args.out, args.llm, args.reduced, args.batch, not args.no_resume, args.limit, args.max_new_tokens,
-                     decode=args.decode)
+        caption_tags(
+            args.csv,
+            args.out,
+            args.llm,
+            args.reduced,
+            args.batch,
+            not args.no_resume,
+            args.limit,
+            args.max_new_tokens,
+            decode=args.decode,
+        )
     except ValueError as e:
         print(str(e), file=sys.stderr)
         return 2

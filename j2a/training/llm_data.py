@@ -6,6 +6,7 @@ Why two kinds of prompts per row, drawn at random each time a row is used: `desc
 the caption when it states them and are otherwise synthetic but consistent with the tags, so the model
 learns to use them when they matter and to ignore them otherwise.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,14 +39,47 @@ def analysis_tags() -> list[str]:
     return out + [t for t in TEMPO_ASPECTS if t not in out]
 
 
-_SYN = {"synthesizer": "synth", "sax": "saxophone", "saxophones": "saxophone", "trumpets": "trumpet",
-        "keyboards": "keyboard", "keys": "keyboard", "percussions": "percussion", "drumming": "drum",
-        "orchestral": "orchestra", "rap": "rapping", "rapper": "rapping", "choral": "choir", "organs": "organ",
-        "synthesiser": "synth", "synths": "synth", "vocalist": "vocal",
-        "vocalists": "vocal", "vocals": "vocal", "voices": "vocal", "voice": "vocal", "string": "strings", "drums": "drum", "beats": "beat",
-        "hiphop": "hip hop", "r&b": "rnb", "electro": "electro", "uptempo": "fast tempo", "upbeat": "fast tempo", "women": "woman",
-        "men": "man", "singer": "vocal", "singers": "vocal", "sung": "singing", "sings": "singing",
-        "violins": "violin", "guitars": "guitar", "pianos": "piano", "cellos": "cello", "flutes": "flute"}
+_SYN = {
+    "synthesizer": "synth",
+    "sax": "saxophone",
+    "saxophones": "saxophone",
+    "trumpets": "trumpet",
+    "keyboards": "keyboard",
+    "keys": "keyboard",
+    "percussions": "percussion",
+    "drumming": "drum",
+    "orchestral": "orchestra",
+    "rap": "rapping",
+    "rapper": "rapping",
+    "choral": "choir",
+    "organs": "organ",
+    "synthesiser": "synth",
+    "synths": "synth",
+    "vocalist": "vocal",
+    "vocalists": "vocal",
+    "vocals": "vocal",
+    "voices": "vocal",
+    "voice": "vocal",
+    "string": "strings",
+    "drums": "drum",
+    "beats": "beat",
+    "hiphop": "hip hop",
+    "r&b": "rnb",
+    "electro": "electro",
+    "uptempo": "fast tempo",
+    "upbeat": "fast tempo",
+    "women": "woman",
+    "men": "man",
+    "singer": "vocal",
+    "singers": "vocal",
+    "sung": "singing",
+    "sings": "singing",
+    "violins": "violin",
+    "guitars": "guitar",
+    "pianos": "piano",
+    "cellos": "cello",
+    "flutes": "flute",
+}
 
 
 def _norm_words(text: str) -> list[str]:
@@ -98,10 +132,18 @@ def reduce_aspects(aspects: list[str]) -> list[str]:
 _KEYS = [f"{n} {m}" for n in NAMES for m in ("major", "minor")]
 # Scale-degree progressions (semitones from the tonic, quality).
 _PROGS = {
-    "major": [[(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")], [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
-              [(2, "min7"), (7, "7"), (0, "maj7")], [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")]],
-    "minor": [[(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")], [(0, "min"), (5, "min"), (7, "min"), (0, "min")],
-              [(0, "min"), (10, "maj"), (8, "maj"), (7, "maj")], [(0, "min7"), (5, "min7")]],
+    "major": [
+        [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")],
+        [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
+        [(2, "min7"), (7, "7"), (0, "maj7")],
+        [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")],
+    ],
+    "minor": [
+        [(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")],
+        [(0, "min"), (5, "min"), (7, "min"), (0, "min")],
+        [(0, "min"), (10, "maj"), (8, "maj"), (7, "maj")],
+        [(0, "min7"), (5, "min7")],
+    ],
 }
 
 
@@ -170,8 +212,14 @@ def read_captions_csv(path: str | Path) -> list[dict]:
                 aspects = ast.literal_eval(r["aspect_list"]) if r["aspect_list"].strip() else []
             except (ValueError, SyntaxError):
                 aspects = [a.strip(" '\"") for a in r["aspect_list"].strip("[]").split(",")]
-            rows.append({"ytid": r.get("ytid", ""), "start_s": int(float(r.get("start_s") or 0)),
-                         "aspects": [str(a) for a in aspects], "caption": (r.get("caption") or "").strip()})
+            rows.append(
+                {
+                    "ytid": r.get("ytid", ""),
+                    "start_s": int(float(r.get("start_s") or 0)),
+                    "aspects": [str(a) for a in aspects],
+                    "caption": (r.get("caption") or "").strip(),
+                }
+            )
     return rows
 
 

@@ -5,6 +5,7 @@ Used by `j2a train` (j2a.training.j2a2), `j2a train-llm` (j2a.training.llm) and 
 (j2a.training.pretrain). Each trainer keeps what is its own: its data, its loss, what it evaluates and
 what a checkpoint of its model holds.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from pathlib import Path
 
 
 # ------------------------------------------------------------------------------------------- schedule
-def cosine_lr(step: int, total: int, peak: float, warmup: int, floor: float = 0.0, ramp_over_cosine: bool = False) -> float:
+def cosine_lr(
+    step: int, total: int, peak: float, warmup: int, floor: float = 0.0, ramp_over_cosine: bool = False
+) -> float:
     """Learning rate of optimizer step `step` (0-based) of `total`: a linear warm-up over `warmup` steps and a
     cosine decay from `peak` to `floor * peak`.
 
@@ -24,7 +27,9 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int, floor: float = 0.
     the warm-up ramp scales it instead, so a run whose `total` is refitted to its time budget keeps one curve."""
     if ramp_over_cosine:
         t = step / max(total, 1)
-        return peak * min(1.0, (step + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+        return (
+            peak * min(1.0, (step + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+        )
     if step < warmup:
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
@@ -32,9 +37,19 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int, floor: float = 0.
 
 
 # ----------------------------------------------------------------------------------------------- loop
-def train_steps(opt, params, *, start: int, total: int | Callable[[], int], lr: Callable[[int, int], float],
-                loss: Callable[[int], float], after: Callable[[int, float, float], bool | None],
-                clip_norm: float | None = None, until: float | None = None, progress: str | None = None) -> int:
+def train_steps(
+    opt,
+    params,
+    *,
+    start: int,
+    total: int | Callable[[], int],
+    lr: Callable[[int, int], float],
+    loss: Callable[[int], float],
+    after: Callable[[int, float, float], bool | None],
+    clip_norm: float | None = None,
+    until: float | None = None,
+    progress: str | None = None,
+) -> int:
     """Optimizer steps from `start` until `total` (or the clock passes `until`, a time.time()).
 
     Each step: set the learning rate `lr(step, total)`, zero the gradients, `loss(step)` (forward and
@@ -82,7 +97,11 @@ def save_optimizer(opt, path: Path) -> None:
     from safetensors.torch import save_file
 
     sd = opt.state_dict()
-    tensors = {f"{pid}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous() for pid, st in sd["state"].items() for k, v in st.items()}
+    tensors = {
+        f"{pid}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
+        for pid, st in sd["state"].items()
+        for k, v in st.items()
+    }
     save_file(tensors, str(path / "optimizer.safetensors"))
     (path / "optimizer.json").write_text(json.dumps({"param_groups": sd["param_groups"]}))
 
@@ -94,7 +113,9 @@ def load_optimizer(opt, path: Path) -> None:
     for k, v in load_file(str(path / "optimizer.safetensors")).items():
         pid, name = k.split(".", 1)
         state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": json.loads((path / "optimizer.json").read_text())["param_groups"]})
+    opt.load_state_dict(
+        {"state": state, "param_groups": json.loads((path / "optimizer.json").read_text())["param_groups"]}
+    )
 
 
 def write_checkpoint(folder: Path, write: Callable[[Path], None]) -> Path:

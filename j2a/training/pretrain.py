@@ -6,6 +6,7 @@ functions of (seed, step), and checkpoints hold the weights, the AdamW state and
 `--resume` continues exactly. A fixed held-out set of clips with fixed masks gives `eval_loss`,
 comparable across steps. The checkpoint folder plugs into `j2a train --encoder mwmae:DIR`.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,9 +102,11 @@ def pretrain(cfg: PretrainConfig) -> Path:
     perm = np.random.default_rng(cfg.seed).permutation(len(clips))
     n_eval = min(cfg.eval_clips, max(1, len(clips) // 5))
     held, train_clips = clips[perm[:n_eval]], clips[perm[n_eval:]]
-    print(f"pretrain-encoder: {len(files)} files -> {len(train_clips)} training clips, {n_eval} held out; "
-          f"MW-MAE-{cfg.size} {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, windows {model.cfg.windows()}",
-          file=sys.stderr)
+    print(
+        f"pretrain-encoder: {len(files)} files -> {len(train_clips)} training clips, {n_eval} held out; "
+        f"MW-MAE-{cfg.size} {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, windows {model.cfg.windows()}",
+        file=sys.stderr,
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     if start:
         load_optimizer(opt, out)
@@ -131,9 +134,17 @@ def pretrain(cfg: PretrainConfig) -> Path:
             save_optimizer(opt, out)
             state_file.write_text(json.dumps({"step": done, "config": asdict(cfg)}))
 
-    train_steps(opt, list(model.parameters()), start=start, total=cfg.steps, loss=loss, after=after, clip_norm=1.0,
-                lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps),
-                progress="pretrain" if cfg.progress else None)
+    train_steps(
+        opt,
+        list(model.parameters()),
+        start=start,
+        total=cfg.steps,
+        loss=loss,
+        after=after,
+        clip_norm=1.0,
+        lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps),
+        progress="pretrain" if cfg.progress else None,
+    )
     log.close()
     print(f"pretrain-encoder: {cfg.steps} steps -> {out} (use --encoder mwmae:{out})", file=sys.stderr)
     return out
@@ -149,10 +160,14 @@ def cmd_pretrain(args) -> int:
 def add_cli(subparsers) -> None:
     from ..cli import sub
 
-    p = sub(subparsers, "pretrain-encoder", "self-supervised MW-MAE audio-encoder pretraining (masked reconstruction)",
-            "j2a pretrain-encoder ~/Music rendered/ --out runs/mwmae --size mini --steps 300\n"
-            "j2a pretrain-encoder ~/Music --out runs/mwmae --steps 1000 --resume   # continue\n"
-            "j2a train --encoder mwmae:runs/mwmae --data train.jsonl --out runs/j2a21-mwmae")
+    p = sub(
+        subparsers,
+        "pretrain-encoder",
+        "self-supervised MW-MAE audio-encoder pretraining (masked reconstruction)",
+        "j2a pretrain-encoder ~/Music rendered/ --out runs/mwmae --size mini --steps 300\n"
+        "j2a pretrain-encoder ~/Music --out runs/mwmae --steps 1000 --resume   # continue\n"
+        "j2a train --encoder mwmae:runs/mwmae --data train.jsonl --out runs/j2a21-mwmae",
+    )
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files and/or folders")
     p.add_argument("--out", required=True, help="checkpoint folder (mwmae_config.json, mwmae.safetensors, log.jsonl)")
     p.add_argument("--size", choices=["tiny", "mini", "small", "base"], help="model size (default: mini)")

@@ -1,4 +1,5 @@
 """Manifest reading/validation and the MusicCaps / Song Describer / YouTube8M adapters."""
+
 from __future__ import annotations
 
 import csv
@@ -18,17 +19,22 @@ def _wav(path):
 
 def test_read_manifest_resolves_and_validates(tmp_path):
     m = tmp_path / "m.jsonl"
-    m.write_text('{"audio": "a.wav", "text": " hi ", "start": 1, "end": 3, "split": "dev", "prompt": "Q?"}\n\n'
-                 '{"audio": "/abs/b.wav", "text": "x"}\n')
+    m.write_text(
+        '{"audio": "a.wav", "text": " hi ", "start": 1, "end": 3, "split": "dev", "prompt": "Q?"}\n\n'
+        '{"audio": "/abs/b.wav", "text": "x"}\n'
+    )
     rows = read_manifest(m)
     assert rows[0].audio == str(tmp_path / "a.wav") and rows[0].text == "hi" and rows[0].split == "valid"
     assert (rows[0].start, rows[0].end, rows[0].prompt) == (1.0, 3.0, "Q?")
     assert rows[1].audio == "/abs/b.wav" and rows[1].split == "train" and rows[1].prompt is None
     out = write_manifest(rows, tmp_path / "copy.jsonl")
     assert [r.to_dict() for r in read_manifest(out)] == [r.to_dict() for r in rows]
-    for text, msg in [('{"audio": "a"}', "non-empty 'text'"), ("nope", "not JSON"),
-                      ('{"audio": "a", "text": "t", "split": "x"}', "split must be"),
-                      ('{"audio": "a", "text": "t", "start": 5, "end": 2}', "end")]:
+    for text, msg in [
+        ('{"audio": "a"}', "non-empty 'text'"),
+        ("nope", "not JSON"),
+        ('{"audio": "a", "text": "t", "split": "x"}', "split must be"),
+        ('{"audio": "a", "text": "t", "start": 5, "end": 2}', "end"),
+    ]:
         m.write_text(text + "\n")
         with pytest.raises(ValueError, match=msg):
             read_manifest(m)
@@ -78,14 +84,20 @@ def test_musiccaps_cli(tmp_path, captions_dir, capsys):
 def test_songdescriber_and_yt8m(tmp_path):
     audio = tmp_path / "audio"
     _wav(audio / "00" / "1.2min.wav")  # CSV names .mp3; the folder holds another encoding
-    sd = _csv(tmp_path / "sd.csv", ["caption_id", "track_id", "caption", "is_valid_subset", "path"],
-              [[1, 1, "Calm piano.", "True", "00/1.2min.mp3"], [2, 2, "Loud rock.", "False", "01/2.2min.mp3"]])
+    sd = _csv(
+        tmp_path / "sd.csv",
+        ["caption_id", "track_id", "caption", "is_valid_subset", "path"],
+        [[1, 1, "Calm piano.", "True", "00/1.2min.mp3"], [2, 2, "Loud rock.", "False", "01/2.2min.mp3"]],
+    )
     rows, missing = songdescriber(sd, audio)
     assert missing == 1 and rows[0].split == "valid" and rows[0].audio.endswith("1.2min.wav")
     yt = tmp_path / "yt"
     _wav(yt / "abcdefghijk.wav")
-    y = _csv(tmp_path / "y.csv", ["video_id", "start", "end", "caption"],
-             [["abcdefghijk", 30, 40, "A jazz trio."], ["zzzzzzzzzzz", 0, 10, "Gone."]])
+    y = _csv(
+        tmp_path / "y.csv",
+        ["video_id", "start", "end", "caption"],
+        [["abcdefghijk", 30, 40, "A jazz trio."], ["zzzzzzzzzzz", 0, 10, "Gone."]],
+    )
     rows, missing = yt8m(y, yt, full_videos=True, split="test")
     assert missing == 1 and rows[0].text == "A jazz trio." and (rows[0].start, rows[0].split) == (30.0, "test")
     bad = _csv(tmp_path / "bad.csv", ["id", "text"], [["x", "y"]])

@@ -1,4 +1,5 @@
 """Rendered compositions: audio + JAMS truth that agrees with the score, and the manifest."""
+
 from __future__ import annotations
 
 import json
@@ -78,10 +79,18 @@ def test_score_chords_and_human_analysis_agree(rendered):
     assert jam.search(namespace="chord_roman")[0].data[0].value == {"tonic": "G", "chord": "I"}
 
 
-@pytest.mark.parametrize("pcs,bass,label", [
-    ({0, 4, 7}, 0, "C:maj"), ({9, 0, 4}, 9, "A:min"), ({7, 11, 2, 5}, 7, "G:7"), ({0, 4}, 0, "C:maj"),
-    ({11, 2, 5}, 11, "B:dim"), ({0, 4, 7, 2}, 0, "C:maj"), ({0, 7}, 0, None),
-])
+@pytest.mark.parametrize(
+    "pcs,bass,label",
+    [
+        ({0, 4, 7}, 0, "C:maj"),
+        ({9, 0, 4}, 9, "A:min"),
+        ({7, 11, 2, 5}, 7, "G:7"),
+        ({0, 4}, 0, "C:maj"),
+        ({11, 2, 5}, 11, "B:dim"),
+        ({0, 4, 7, 2}, 0, "C:maj"),
+        ({0, 7}, 0, None),
+    ],
+)
 def test_chord_label(pcs, bass, label):
     assert R.chord_label(pcs, bass) == label
 
@@ -100,8 +109,28 @@ def test_notated_key_mode_rule():
 
 
 def test_cli_renders_end_to_end(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "j2a.cli", "data", "render", "--out", str(tmp_path), "--n", "1",
-                        "--seed", "5", "--workers", "1", "--format", "wav"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "j2a.cli",
+            "data",
+            "render",
+            "--out",
+            str(tmp_path),
+            "--n",
+            "1",
+            "--seed",
+            "5",
+            "--workers",
+            "1",
+            "--format",
+            "wav",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["audio"].endswith(".wav") and Path(rows[0]["audio"]).exists()

@@ -1,5 +1,6 @@
 """`j2a eval captions`: pinned to LP-MusicCaps' published-style numbers, plus id matching, several
 references, the no-Java path and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,16 @@ from j2a.eval import captions as cap
 from j2a.eval.captions import load_preds, load_refs, score_captions
 
 # LP-MusicCaps "writing" outputs vs musiccaps-dev.csv, x100 on 498 matched rows (issue 4).
-PINNED = {"bleu1": 36.9, "bleu2": 20.4, "bleu3": 11.8, "bleu4": 6.9, "meteor": 18.6, "rouge_l": 24.7,
-          "cider": 34.2, "sbert": 70.2}
+PINNED = {
+    "bleu1": 36.9,
+    "bleu2": 20.4,
+    "bleu3": 11.8,
+    "bleu4": 6.9,
+    "meteor": 18.6,
+    "rouge_l": 24.7,
+    "cider": 34.2,
+    "sbert": 70.2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +82,9 @@ def test_perfect_and_disjoint_predictions():
 @pytest.mark.slow
 def test_several_references_take_the_best_match():
     one = score_captions({"x": ["a loud rock song"]}, {"x": "a quiet piano ballad"}, sbert=False, rows=True)
-    two = score_captions({"x": ["a loud rock song", "a quiet piano ballad"]}, {"x": "a quiet piano ballad"},
-                         sbert=False, rows=True)
+    two = score_captions(
+        {"x": ["a loud rock song", "a quiet piano ballad"]}, {"x": "a quiet piano ballad"}, sbert=False, rows=True
+    )
     assert two["bleu1"] == pytest.approx(100.0) and one["bleu1"] < 60
     assert two["rows"][0]["references"] == ["a loud rock song", "a quiet piano ballad"]
 
@@ -93,8 +103,9 @@ def test_load_refs_and_preds_formats(tmp_path):
     (tmp_path / "r.csv").write_text("ytid,start_s,caption\nabc,30,first ref\nabc,30.0,second ref\nxyz,0,other\n")
     refs = load_refs(tmp_path / "r.csv")
     assert refs == {"abc_30": ["first ref", "second ref"], "xyz_0": ["other"]}
-    (tmp_path / "r.jsonl").write_text(json.dumps({"id": "k1", "captions": ["x y", "y z"]}) + "\n\n"
-                                      + json.dumps({"id": "k2", "caption": "z"}) + "\n")
+    (tmp_path / "r.jsonl").write_text(
+        json.dumps({"id": "k1", "captions": ["x y", "y z"]}) + "\n\n" + json.dumps({"id": "k2", "caption": "z"}) + "\n"
+    )
     assert load_refs(tmp_path / "r.jsonl") == {"k1": ["x y", "y z"], "k2": ["z"]}
     (tmp_path / "p.json").write_text(json.dumps([{"ytid": "abc", "start_s": "30", "prediction": "p1"}]))
     assert load_preds(tmp_path / "p.json") == {"abc_30": "p1"}
@@ -127,15 +138,42 @@ def test_bad_inputs_name_the_file(tmp_path):
 def test_cli_writes_json_and_rows(tmp_path, capsys):
     from j2a.cli import main
 
-    (tmp_path / "refs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"id": "1", "caption": "a slow sad piano piece"}, {"id": "2", "caption": "a fast happy rock song"},
-        {"id": "3", "caption": "never predicted"}]))
-    (tmp_path / "preds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"id": "1", "prediction": "a slow sad piano piece"}, {"id": "2", "prediction": "a fast rock song"},
-        {"id": "9", "prediction": "no reference"}]))
+    (tmp_path / "refs.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"id": "1", "caption": "a slow sad piano piece"},
+                {"id": "2", "caption": "a fast happy rock song"},
+                {"id": "3", "caption": "never predicted"},
+            ]
+        )
+    )
+    (tmp_path / "preds.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"id": "1", "prediction": "a slow sad piano piece"},
+                {"id": "2", "prediction": "a fast rock song"},
+                {"id": "9", "prediction": "no reference"},
+            ]
+        )
+    )
     out, rows = tmp_path / "s.json", tmp_path / "rows.jsonl"
-    rc = main(["eval", "captions", "--refs", str(tmp_path / "refs.jsonl"), "--preds", str(tmp_path / "preds.jsonl"),
-               "--json", str(out), "--per-row", str(rows), "--no-sbert"])
+    rc = main(
+        [
+            "eval",
+            "captions",
+            "--refs",
+            str(tmp_path / "refs.jsonl"),
+            "--preds",
+            str(tmp_path / "preds.jsonl"),
+            "--json",
+            str(out),
+            "--per-row",
+            str(rows),
+            "--no-sbert",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "matched 2 of 3 predictions" in text and "bleu4" in text

@@ -1,5 +1,6 @@
 """`j2a eval mir`: metric path with given predictions (exact truth, shifted beats, wrong chords/keys/tempi),
 truth loading (CSV + .beats/.lab, the renderer's JAMS), the CLI, and J2A's real analysis of a synthetic clip."""
+
 from __future__ import annotations
 
 import csv
@@ -16,13 +17,26 @@ from j2a.eval.mir import Prediction, Truth, score_item, score_mir
 def synth_truth(synth_clip):
     path, spec = synth_clip
     chords = [(c["start"], c["end"], c["label"]) for c in spec.chord_timeline()]
-    return Truth(file=str(path), tempo_bpm=spec.bpm, meter="4/4", key="C major", beats=spec.beats(),
-                 downbeats=spec.downbeats(), chords=chords), spec
+    return Truth(
+        file=str(path),
+        tempo_bpm=spec.bpm,
+        meter="4/4",
+        key="C major",
+        beats=spec.beats(),
+        downbeats=spec.downbeats(),
+        chords=chords,
+    ), spec
 
 
 def _perfect(t: Truth) -> Prediction:
-    return Prediction(tempo_bpm=t.tempo_bpm, meter=t.meter, key=t.key, beats=list(t.beats),
-                      downbeats=list(t.downbeats), chords=list(t.chords))
+    return Prediction(
+        tempo_bpm=t.tempo_bpm,
+        meter=t.meter,
+        key=t.key,
+        beats=list(t.beats),
+        downbeats=list(t.downbeats),
+        chords=list(t.chords),
+    )
 
 
 def test_truth_as_prediction_scores_one(synth_truth):
@@ -51,7 +65,7 @@ def test_small_constant_shift_keeps_f_and_lowers_cemgil(synth_truth):
     s = score_item(t, Prediction(beats=[b + 0.03 for b in t.beats]))
     assert s["beat_f"] == pytest.approx(1.0)
     # Cemgil: Gaussian of the error with sigma 40 ms, averaged over beats
-    assert s["beat_cemgil"] == pytest.approx(math.exp(-0.03 ** 2 / (2 * 0.04 ** 2)), abs=1e-6)
+    assert s["beat_cemgil"] == pytest.approx(math.exp(-(0.03**2) / (2 * 0.04**2)), abs=1e-6)
 
 
 def test_tempo_key_meter_chords(synth_truth):
@@ -87,8 +101,10 @@ def test_summary_pools_chords_by_duration_and_counts_missing():
     a = Truth(file="a.wav", chords=[(0.0, 10.0, "C:maj")], tempo_bpm=100.0)
     b = Truth(file="/x/b.wav", chords=[(0.0, 30.0, "G:maj")])
     c = Truth(file="c.wav", tempo_bpm=90.0)
-    preds = {"a.wav": Prediction(chords=[(0.0, 10.0, "C:maj")], tempo_bpm=100.0),
-             "b.wav": Prediction(chords=[(0.0, 30.0, "D:maj")])}  # matched by file name
+    preds = {
+        "a.wav": Prediction(chords=[(0.0, 10.0, "C:maj")], tempo_bpm=100.0),
+        "b.wav": Prediction(chords=[(0.0, 30.0, "D:maj")]),
+    }  # matched by file name
     s = score_mir([a, b, c], preds)
     assert s["n"] == 2 and s["missing"] == ["c.wav"]
     assert s["chords_majmin"] == pytest.approx(10 / 40)  # pooled WCSR, not the per-clip mean 0.5
@@ -129,9 +145,20 @@ def test_cli_with_analysis_jsonl(tmp_path, synth_truth, capsys):
     man, audio = _write_annotated_manifest(tmp_path, synth_truth)
     shifted = [b + (0.1 if i % 2 else 0.0) for i, b in enumerate(t.beats)]
     ana = tmp_path / "analysis.jsonl"
-    ana.write_text(json.dumps({"file": str(audio), "tempo": {"bpm": 60.0}, "meter": {"label": "4/4"},
-                               "key": {"label": "C major"}, "beats": shifted, "downbeats": t.downbeats,
-                               "chords": [{"start": s, "end": e, "label": lab} for s, e, lab in t.chords]}) + "\n")
+    ana.write_text(
+        json.dumps(
+            {
+                "file": str(audio),
+                "tempo": {"bpm": 60.0},
+                "meter": {"label": "4/4"},
+                "key": {"label": "C major"},
+                "beats": shifted,
+                "downbeats": t.downbeats,
+                "chords": [{"start": s, "end": e, "label": lab} for s, e, lab in t.chords],
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "mir.json"
     assert main(["eval", "mir", "--manifest", str(man), "--analysis", str(ana), "--json", str(out)]) == 0
     text = capsys.readouterr().out
@@ -190,6 +217,11 @@ def test_shared_manifest_truth(audio_dir):
     by_name = {t.file.rsplit("/", 1)[-1]: t for t in mir.load_truth(audio_dir / "manifest.csv")}
     assert by_name["madmom_sample.wav"].tempo_bpm == 87.5
     assert by_name["hainsworth_001.flac"].tempo_bpm == pytest.approx(100.16)
-    assert by_name["sax_tenor_d_minor.wav"].key == "D minor" and by_name["brahms_hungarian_dance_5.ogg"].key == "F# minor"
+    assert (
+        by_name["sax_tenor_d_minor.wav"].key == "D minor" and by_name["brahms_hungarian_dance_5.ogg"].key == "F# minor"
+    )
     assert by_name["trumpet_loop_f_90bpm.ogg"].key is None and by_name["sweet_waltz.ogg"].meter == "3/4"
-    assert score_item(by_name["madmom_sample.wav"], Prediction(tempo_bpm=175.0)) == {"tempo_acc1": 0.0, "tempo_acc2": 1.0}
+    assert score_item(by_name["madmom_sample.wav"], Prediction(tempo_bpm=175.0)) == {
+        "tempo_acc1": 0.0,
+        "tempo_acc2": 1.0,
+    }

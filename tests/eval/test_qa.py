@@ -1,4 +1,5 @@
 """`j2a eval qa`: exact match for facts, keyword match for open questions, on a small handmade set."""
+
 from __future__ import annotations
 
 import json
@@ -13,18 +14,23 @@ QA = [
     {"id": "t3", "question": "Is there a singer?", "answer": "No", "kind": "fact"},
     {"id": "t4", "question": "What is the time signature?", "answer": "3/4"},  # short: a fact
     {"id": "t5", "question": "How many beats per bar?", "answer": "three", "kind": "fact"},
-    {"id": "o1", "question": "Describe the instruments.", "answer": "x", "kind": "open",
-     "keywords": ["piano", "strings"]},
+    {
+        "id": "o1",
+        "question": "Describe the instruments.",
+        "answer": "x",
+        "kind": "open",
+        "keywords": ["piano", "strings"],
+    },
     {"id": "o2", "question": "What is the mood?", "answer": "The mood is calm, melancholic and reflective."},
 ]
 ANSWERS = {
-    "t1": "120 bpm.",               # right: case and punctuation do not matter
-    "t2": "F# Minor",               # right: '#' is kept, so F minor would be wrong
+    "t1": "120 bpm.",  # right: case and punctuation do not matter
+    "t2": "F# Minor",  # right: '#' is kept, so F minor would be wrong
     "t3": "No, it is instrumental",  # right: yes/no judged on the first word
-    "t4": "4/4",                    # wrong
-    "t5": "3",                      # right: number words are digits
+    "t4": "4/4",  # wrong
+    "t5": "3",  # right: number words are digits
     "o1": "A piano over soft string pads",  # right: both keywords (plural-insensitive)
-    "o2": "A calm, bright piece",   # 1 of 3 content words (calm, melancholic, reflective): wrong
+    "o2": "A calm, bright piece",  # 1 of 3 content words (calm, melancholic, reflective): wrong
 }
 
 
@@ -44,16 +50,23 @@ def test_score_and_cli(tmp_path, capsys):
     from j2a.cli import main
 
     (tmp_path / "qa.json").write_text(json.dumps(QA + [{"id": "u1", "question": "Tempo?", "answer": "slow"}]))
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"id": k, "answer": v}) + "\n" for k, v in ANSWERS.items())
-                                      + json.dumps({"id": "zz", "answer": "stray"}) + "\n")
+    (tmp_path / "a.jsonl").write_text(
+        "".join(json.dumps({"id": k, "answer": v}) + "\n" for k, v in ANSWERS.items())
+        + json.dumps({"id": "zz", "answer": "stray"})
+        + "\n"
+    )
     s = qa.score_qa(qa.load_qa(tmp_path / "qa.json"), qa.load_answers(tmp_path / "a.jsonl"))
     assert s["n"] == 8 and s["unanswered"] == 1 and s["unknown_ids"] == 1
     assert s["n_fact"] == 6 and s["n_open"] == 2
     assert s["accuracy"] == pytest.approx(5 / 8) and s["fact_accuracy"] == pytest.approx(4 / 6)
     assert s["open_accuracy"] == pytest.approx(1 / 2)
     out = tmp_path / "s.json"
-    assert main(["eval", "qa", "--qa", str(tmp_path / "qa.json"), "--preds", str(tmp_path / "a.jsonl"),
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            ["eval", "qa", "--qa", str(tmp_path / "qa.json"), "--preds", str(tmp_path / "a.jsonl"), "--json", str(out)]
+        )
+        == 0
+    )
     assert "accuracy 62.5" in capsys.readouterr().out
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(0.625)
 

@@ -1,4 +1,5 @@
 """Fused tags: the vocabulary, the rescaling, and what J2A hears on real clips, judged by the clips' own labels."""
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,28 @@ from j2a.features import fusion as F
 from j2a.features import musicnn_net as mn
 from j2a.features import yamnet
 
-REQUIRED_INSTRUMENTS = {"saxophone", "trumpet", "trombone", "brass", "clarinet", "organ", "accordion", "harmonica",
-                        "banjo", "mandolin", "vibraphone", "marimba", "glockenspiel", "bass guitar", "double bass",
-                        "drum kit", "drum machine", "tabla", "electric guitar", "acoustic guitar"}
+REQUIRED_INSTRUMENTS = {
+    "saxophone",
+    "trumpet",
+    "trombone",
+    "brass",
+    "clarinet",
+    "organ",
+    "accordion",
+    "harmonica",
+    "banjo",
+    "mandolin",
+    "vibraphone",
+    "marimba",
+    "glockenspiel",
+    "bass guitar",
+    "double bass",
+    "drum kit",
+    "drum machine",
+    "tabla",
+    "electric guitar",
+    "acoustic guitar",
+}
 
 
 def test_vocabulary_names_exist_in_both_models():
@@ -45,12 +65,16 @@ def test_rescale_maps_each_threshold_to_the_listing_score():
 
 def test_fusion_keeps_each_models_score_and_takes_the_best():
     cal = F.Calibration({"musicnn:instrument": 0.15, "yamnet:instrument": 0.03})
-    fused = F.fuse_scores({"musicnn": {"instrument:piano": 0.6}, "yamnet": {"instrument:piano": 0.01,
-                                                                           "instrument:saxophone": 0.3}}, cal)
+    fused = F.fuse_scores(
+        {"musicnn": {"instrument:piano": 0.6}, "yamnet": {"instrument:piano": 0.01, "instrument:saxophone": 0.3}}, cal
+    )
     assert fused["instrument:piano"]["sources"] == {"musicnn": 0.6, "yamnet": 0.01}
     assert fused["instrument:piano"]["score"] == pytest.approx(F.rescale(0.6, 0.15))
     listed = [lab for lab, _, _ in F.listed(fused, "instrument")]
-    assert listed == sorted(listed, key=lambda lab: -fused[f"instrument:{lab}"]["score"]) and set(listed) == {"piano", "saxophone"}
+    assert listed == sorted(listed, key=lambda lab: -fused[f"instrument:{lab}"]["score"]) and set(listed) == {
+        "piano",
+        "saxophone",
+    }
 
 
 def test_claims_need_a_models_claim_threshold():
@@ -89,8 +113,9 @@ def test_trumpet_loop_lists_trumpet_first(audio_dir, analysis_of):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,sound", [("speech_librispeech.ogg", "speech"), ("bird_robin.ogg", "bird"),
-                                        ("cat_purr.wav", "cat")])
+@pytest.mark.parametrize(
+    "name,sound", [("speech_librispeech.ogg", "speech"), ("bird_robin.ogg", "bird"), ("cat_purr.wav", "cat")]
+)
 def test_non_music_stays_not_music_and_names_the_source(audio_dir, analysis_of, name, sound):
     a = analysis_of(audio_dir / name)
     assert not a.is_music
@@ -120,7 +145,7 @@ def test_timeline_says_when_the_trumpet_enters(tmp_path, audio_dir):
     from j2a import analyze
     from j2a.audio import open_audio
 
-    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[:22050 * 12]
+    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[: 22050 * 12]
     trumpet = open_audio(audio_dir / "trumpet_loop_f_90bpm.ogg").load(22050)
     path = tmp_path / "piano_then_trumpet.wav"
     sf.write(path, np.concatenate([piano, trumpet, trumpet]), 22050)
@@ -144,10 +169,20 @@ def test_schema_1_analysis_loads_and_keeps_its_reading():
     from j2a.analysis import Analysis
     from j2a.text.evidence import present_tags
 
-    v1 = {"file": "old.wav", "duration_s": 10.0, "is_music": True, "schema_version": 1,
-          "music": {"is_music": True, "confidence": 0.9, "reason": "music", "scores": {}},
-          "tags": {"genre": [{"label": "rock", "score": 0.3}], "instrument": [{"label": "guitar", "score": 0.2}],
-                   "mood": [], "vocals": [], "scores": {"mtt:guitar": 0.2, "mtt:beat": 0.4}}}
+    v1 = {
+        "file": "old.wav",
+        "duration_s": 10.0,
+        "is_music": True,
+        "schema_version": 1,
+        "music": {"is_music": True, "confidence": 0.9, "reason": "music", "scores": {}},
+        "tags": {
+            "genre": [{"label": "rock", "score": 0.3}],
+            "instrument": [{"label": "guitar", "score": 0.2}],
+            "mood": [],
+            "vocals": [],
+            "scores": {"mtt:guitar": 0.2, "mtt:beat": 0.4},
+        },
+    }
     a = Analysis.from_dict(v1)
     assert a.schema_version == 1 and a.tags.sound == [] and a.tags.timeline is None
     assert a.tags.instrument[0].sources == {}

@@ -1,4 +1,5 @@
 """Harmony: key and chords on synthetic, real and atonal audio; the torch port equals madmom."""
+
 from __future__ import annotations
 
 import mir_eval
@@ -54,8 +55,10 @@ def test_sax_is_d_minor(audio_dir):
 
 @pytest.mark.slow
 def test_dubstep_formats_agree_on_key(audio_dir):
-    keys = {f: H.analyze_harmony(open_audio(audio_dir / f"dubstep.{f}")).key.label
-            for f in ("wav", "flac", "mp3", "ogg", "aac")}
+    keys = {
+        f: H.analyze_harmony(open_audio(audio_dir / f"dubstep.{f}")).key.label
+        for f in ("wav", "flac", "mp3", "ogg", "aac")
+    }
     assert len(set(keys.values())) == 1 and None not in keys.values(), keys
 
 
@@ -73,7 +76,11 @@ def _clusters(seed: int, sr: int = 44100, seconds: float = 15.0) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["clusters", "noise"])
 def test_atonal_input_gets_no_key(kind):
-    y = _clusters(3) if kind == "clusters" else np.random.default_rng(0).standard_normal(44100 * 10).astype(np.float32) * 0.1
+    y = (
+        _clusters(3)
+        if kind == "clusters"
+        else np.random.default_rng(0).standard_normal(44100 * 10).astype(np.float32) * 0.1
+    )
     h = H.analyze_harmony(open_audio(y, 44100))
     assert h.key.label is None and h.key.tonic is None and h.key.mode is None
     assert h.key.confidence < 0.5
@@ -99,7 +106,7 @@ def test_torch_port_matches_madmom_processors(audio_dir):
     from madmom.features.chords import CNNChordFeatureProcessor
     from madmom.features.key import CNNKeyRecognitionProcessor
 
-    y = open_audio(audio_dir / "madmom_sample.wav").load(44100)[:int(1.5 * 44100)]  # madmom is slow: 1.5 s
+    y = open_audio(audio_dir / "madmom_sample.wav").load(44100)[: int(1.5 * 44100)]  # madmom is slow: 1.5 s
     feats, probs = H.extract(open_audio(y, 44100))
     ref_feats = CNNChordFeatureProcessor()(y)
     ref_probs = CNNKeyRecognitionProcessor()(y).reshape(-1)

@@ -1,4 +1,5 @@
 """Loudness: BS.1770 integrated loudness, EBU LRA, peak and crest — checked against theory and pyloudnorm."""
+
 from __future__ import annotations
 
 import numpy as np

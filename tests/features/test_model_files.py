@@ -1,5 +1,6 @@
 """The model files J2A ships (j2a/assets/models/): present, as the README records them, found by
 model_files; the Silero VAD port's framing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,12 +20,19 @@ def _readme_table() -> dict[str, str]:
 
 def test_every_shipped_model_is_in_the_readme_with_its_sha256():
     table = _readme_table()
-    assert set(table) == {"musicnn/MTT_musicnn.safetensors", "musicnn/MSD_musicnn.safetensors",
-                          "basic_pitch/nmp.onnx", "silero_vad/silero_vad_16k_sequence.onnx"}
+    assert set(table) == {
+        "musicnn/MTT_musicnn.safetensors",
+        "musicnn/MSD_musicnn.safetensors",
+        "basic_pitch/nmp.onnx",
+        "silero_vad/silero_vad_16k_sequence.onnx",
+    }
     for rel, sha in table.items():
         assert hashlib.sha256(model_files.model_file(rel).read_bytes()).hexdigest() == sha, rel
-    shipped = {p.relative_to(model_files.MODELS_DIR).as_posix() for p in model_files.MODELS_DIR.rglob("*")
-               if p.is_file() and p.parent.name != "LICENSES" and p.name != "README.md"}
+    shipped = {
+        p.relative_to(model_files.MODELS_DIR).as_posix()
+        for p in model_files.MODELS_DIR.rglob("*")
+        if p.is_file() and p.parent.name != "LICENSES" and p.name != "README.md"
+    }
     assert shipped == set(table)
     licences = {p.name for p in (model_files.MODELS_DIR / "LICENSES").iterdir()}
     assert licences == {"musicnn-ISC.txt", "basic-pitch-Apache-2.0.txt", "basic-pitch-NOTICE.txt", "silero-vad-MIT.txt"}
@@ -44,11 +52,11 @@ def test_vad_frames_carry_the_previous_frames_tail():
     blocks = list(vad.frame_blocks(y, max_frames=2))
     assert [b.shape for b in blocks] == [(2, vad.CONTEXT + vad.FRAME), (2, vad.CONTEXT + vad.FRAME)]
     frames = np.concatenate(blocks)
-    assert np.all(frames[0, :vad.CONTEXT] == 0)  # the first frame has no past
+    assert np.all(frames[0, : vad.CONTEXT] == 0)  # the first frame has no past
     for i in range(1, 4):  # across block boundaries too
-        np.testing.assert_array_equal(frames[i, :vad.CONTEXT], y[i * vad.FRAME - vad.CONTEXT:i * vad.FRAME])
-    np.testing.assert_array_equal(frames[3, vad.CONTEXT:vad.CONTEXT + 100], y[3 * vad.FRAME:])
-    assert np.all(frames[3, vad.CONTEXT + 100:] == 0)  # the last frame is zero padded
+        np.testing.assert_array_equal(frames[i, : vad.CONTEXT], y[i * vad.FRAME - vad.CONTEXT : i * vad.FRAME])
+    np.testing.assert_array_equal(frames[3, vad.CONTEXT : vad.CONTEXT + 100], y[3 * vad.FRAME :])
+    assert np.all(frames[3, vad.CONTEXT + 100 :] == 0)  # the last frame is zero padded
 
 
 def test_vad_runs_the_shipped_model():

@@ -1,4 +1,5 @@
 """is_music: the shared non-music clips are rejected with a reason; every music clip is accepted."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,11 @@ import pytest
 from j2a.audio import open_audio
 from j2a.features import music
 
-NOT_MUSIC = {"speech_librispeech.ogg": "speech", "bird_robin.ogg": "non-musical sound", "cat_purr.wav": "non-musical sound"}
+NOT_MUSIC = {
+    "speech_librispeech.ogg": "speech",
+    "bird_robin.ogg": "non-musical sound",
+    "cat_purr.wav": "non-musical sound",
+}
 
 
 @pytest.mark.slow
@@ -88,7 +93,9 @@ def test_decide_with_what_yamnet_heard():
     assert not d.is_music and d.reason == "non-musical sound: Electric shaver, electric razor 0.95"
     assert d.source == {"label": "machine", "audioset_class": "Electric shaver, electric razor", "score": 0.95}
     sung = {"music_evidence": 0.1, "speech": 0.9, "rms_dbfs": -24.0}  # vocadito_14: the VAD hears speech
-    d = music.decide(dict(sung), {"music": 0.1, "speech": 0.53, "source": 0.0, "source_label": ("animal", "Animal")}, cal)
+    d = music.decide(
+        dict(sung), {"music": 0.1, "speech": 0.53, "source": 0.0, "source_label": ("animal", "Animal")}, cal
+    )
     assert d.is_music and d.reason == "music"
     talk = {"music": 0.01, "speech": 0.99, "source": 0.0, "source_label": ("animal", "Animal")}
     d = music.decide(dict(sung), talk, cal)

@@ -1,4 +1,5 @@
 """Notes: basic-pitch's ONNX model finds the synthetic clip's chord tones and a tenor sax's range."""
+
 from __future__ import annotations
 
 import numpy as np

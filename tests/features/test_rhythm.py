@@ -1,5 +1,6 @@
 """Rhythm: tempo, beats, downbeats and meter on synthetic truth and the shared real clips; the
 vectorised network equals madmom's; the chunked long-file path equals the one-piece path."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,13 @@ from j2a.audio import open_audio
 from j2a.data.synth import SynthSpec, render
 from j2a.features import rhythm as R
 
-TEMPO_FILES = ["hainsworth_001.flac", "cuidado_falla_cancion.flac", "simac_01_mikri_rallou.flac",
-               "trumpet_loop_f_90bpm.ogg", "madmom_sample.wav"]
+TEMPO_FILES = [
+    "hainsworth_001.flac",
+    "cuidado_falla_cancion.flac",
+    "simac_01_mikri_rallou.flac",
+    "trumpet_loop_f_90bpm.ogg",
+    "madmom_sample.wav",
+]
 DUBSTEP = ["dubstep.wav", "dubstep.flac", "dubstep.mp3", "dubstep.ogg", "dubstep.aac"]
 
 
@@ -91,7 +97,7 @@ def test_short_clip_has_no_meter(analysed):
 # -- the port equals madmom --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def excerpt(audio_dir):
-    return open_audio(audio_dir / "hainsworth_001.flac").load(R.SR)[5 * R.SR:8 * R.SR]
+    return open_audio(audio_dir / "hainsworth_001.flac").load(R.SR)[5 * R.SR : 8 * R.SR]
 
 
 def test_features_equal_madmom(excerpt):
@@ -120,8 +126,9 @@ def test_network_equals_madmom(excerpt):
 # -- long input: chunked == one piece ------------------------------------------------------------------------
 @pytest.mark.slow
 def test_chunked_equals_one_piece(audio_dir):
-    y = np.concatenate([open_audio(audio_dir / f).load(R.SR) for f in
-                        ("hainsworth_001.flac", "sweet_waltz.ogg", "techno_loop.mp3")])  # 136 s
+    y = np.concatenate(
+        [open_audio(audio_dir / f).load(R.SR) for f in ("hainsworth_001.flac", "sweet_waltz.ogg", "techno_loop.mp3")]
+    )  # 136 s
     audio = open_audio(y, sr=R.SR)
     whole = R.RhythmConfig(chunk_s=200.0, overlap_s=0.0, segment_s=1000.0)
     chunked = R.RhythmConfig(chunk_s=24.0, overlap_s=4.0, batch_chunks=3, segment_s=40.0, segment_overlap_s=10.0)
@@ -144,5 +151,7 @@ def test_chunked_equals_one_piece(audio_dir):
 
 def test_bad_config():
     with pytest.raises(ValueError):
-        R.activations(open_audio(np.random.default_rng(0).standard_normal(R.SR * 2), sr=R.SR),
-                      R.RhythmConfig(chunk_s=10.0, overlap_s=10.0))
+        R.activations(
+            open_audio(np.random.default_rng(0).standard_normal(R.SR * 2), sr=R.SR),
+            R.RhythmConfig(chunk_s=10.0, overlap_s=10.0),
+        )

@@ -3,6 +3,7 @@
 The reference numbers in tests/fixtures/musicnn_tf_reference.npz were produced by TensorFlow 2.15.1 +
 librosa 0.10.2 running musicnn 0.1.0's own extractor (scripts/make_musicnn_fixture.py).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -63,7 +64,7 @@ def test_reader_round_trips_the_shipped_weights(tmp_path):
     data = bytearray(max(x.offset + x.size for x in e.values()))
     for name, arr in w.items():
         assert arr.shape == e[name].shape and arr.dtype == np.float32
-        data[e[name].offset:e[name].offset + e[name].size] = arr.astype("<f4").tobytes()
+        data[e[name].offset : e[name].offset + e[name].size] = arr.astype("<f4").tobytes()
     (tmp_path / ".index").write_bytes(INDEX.read_bytes())
     (tmp_path / ".data-00000-of-00001").write_bytes(bytes(data))
     back = mn.read_checkpoint(tmp_path)
@@ -101,15 +102,19 @@ def test_port_matches_tensorflow_on_tf_input(ref, model):
         with torch.inference_mode():
             out = net(x)
         np.testing.assert_allclose(out["probs"].numpy(), ref[f"{name}/{model}/probs"], atol=1e-3, rtol=0)
-        np.testing.assert_allclose(out["penultimate"][:1].numpy(), ref[f"{name}/{model}/penultimate"], atol=1e-3, rtol=0)
+        np.testing.assert_allclose(
+            out["penultimate"][:1].numpy(), ref[f"{name}/{model}/penultimate"], atol=1e-3, rtol=0
+        )
         np.testing.assert_allclose(out["mean_pool"].numpy(), ref[f"{name}/{model}/mean_pool"], atol=1e-3, rtol=0)
     assert str(ref["tf_version"]).startswith("2.")
 
 
 def test_frontend_matches_librosa(ref, fixture_script):
     """Our numpy log-mel equals librosa's (as musicnn computes it) on a synthetic and a real signal."""
-    for name, y in (("synthetic", fixture_script.test_signal()),
-                    ("techno_loop", ref["techno_loop/signal16k"].astype(np.float32))):
+    for name, y in (
+        ("synthetic", fixture_script.test_signal()),
+        ("techno_loop", ref["techno_loop/signal16k"].astype(np.float32)),
+    ):
         batch, fps = mn.musicnn_windows(y)
         want = _log(ref[f"{name}/mel16"])
         assert batch.shape == want.shape
@@ -146,7 +151,7 @@ def test_encoder_api_features_and_cache():
 def test_mel_stream_equals_whole_signal():
     y = np.random.default_rng(0).standard_normal(16000 * 5 + 77).astype(np.float32)
     st = mn.MelStream()
-    parts = [st.push(y[i:i + 7001]) for i in range(0, len(y), 7001)] + [st.finish()]
+    parts = [st.push(y[i : i + 7001]) for i in range(0, len(y), 7001)] + [st.finish()]
     np.testing.assert_allclose(np.concatenate(parts), mn.mel_power(y), rtol=1e-4, atol=1e-6)
 
 
@@ -178,8 +183,13 @@ def test_tag_groups_cover_every_tag_once():
 
 
 # -- real music -----------------------------------------------------------------------------
-CLIPS = ["pistachio_ragtime.ogg", "brahms_hungarian_dance_5.ogg", "techno_loop.mp3", "vocadito_1.wav",
-         "choice_drum_bass.ogg"]
+CLIPS = [
+    "pistachio_ragtime.ogg",
+    "brahms_hungarian_dance_5.ogg",
+    "techno_loop.mp3",
+    "vocadito_1.wav",
+    "choice_drum_bass.ogg",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """YAMNet: the numpy front end against librosa's STFT + HTK mel filterbank, patching, the quantized model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ def test_front_end_matches_librosa():
     y = _signal()
     ours = Y.log_mel(y)
     pad = (Y.N_FFT - Y.WIN) // 2
-    spec = np.abs(librosa.stft(np.pad(y, pad), n_fft=Y.N_FFT, hop_length=Y.HOP, win_length=Y.WIN, window="hann",
-                               center=False))
+    spec = np.abs(
+        librosa.stft(np.pad(y, pad), n_fft=Y.N_FFT, hop_length=Y.HOP, win_length=Y.WIN, window="hann", center=False)
+    )
     fb = librosa.filters.mel(sr=Y.SR, n_fft=Y.N_FFT, n_mels=Y.N_MELS, fmin=Y.FMIN, fmax=Y.FMAX, htk=True, norm=None)
     theirs = np.log(fb @ spec + Y.LOG_OFFSET).T
     assert ours.shape == theirs.shape == (1 + (len(y) - Y.WIN) // Y.HOP, 64)
@@ -36,7 +38,7 @@ def test_patches_and_streaming_equal_the_whole_signal():
     whole = Y.patches(Y.log_mel(y))
     assert whole.shape[1:] == (1, 96, 64)
     assert len(whole) == 1 + (len(Y.log_mel(y)) - 96) // 48
-    blocks = [y[i:i + 7001] for i in range(0, len(y), 7001)]
+    blocks = [y[i : i + 7001] for i in range(0, len(y), 7001)]
     streamed = np.concatenate(list(Y.stream_patches(blocks, batch=3)))
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
     short = np.concatenate(list(Y.stream_patches([y[:8000]])))  # 0.5 s: padded to one patch

@@ -1,4 +1,5 @@
 """LLM backends: template, OpenAI-compatible HTTP, transformers (tiny random model), and the shipped J2A-LLM."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,13 @@ import pytest
 from j2a.llm import backends, decoding, loading
 from j2a.text import prompts
 
-FACTS = {"tempo_bpm": 121.6, "key": "A minor", "meter": "4/4", "chords": ["A:min", "A:min", "F:maj", "C:maj", "G:7", "N"], "duration_s": 184.2}
+FACTS = {
+    "tempo_bpm": 121.6,
+    "key": "A minor",
+    "meter": "4/4",
+    "chords": ["A:min", "A:min", "F:maj", "C:maj", "G:7", "N"],
+    "duration_s": 184.2,
+}
 
 
 # ------------------------------------------------------------------------------------ template
@@ -43,7 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.seen.append((self.path, body, self.headers.get("Authorization")))
         if self.path == "/v1/completions":
-            out = {"choices": [{"text": f" A {body['model']} caption for: {body['prompt'].splitlines()[0]}\n\nMusic tags: junk"}]}
+            out = {
+                "choices": [
+                    {"text": f" A {body['model']} caption for: {body['prompt'].splitlines()[0]}\n\nMusic tags: junk"}
+                ]
+            }
         elif self.path == "/v1/chat/completions":
             out = {"choices": [{"message": {"content": "Chat answer about " + body["messages"][0]["content"][:15]}}]}
         else:
@@ -80,7 +91,9 @@ def test_openai_completions(server):
     # the completion is cut where a base model starts a new example
     assert out == ["A tiny caption for: Music tags: rock", "A tiny caption for: Music tags: jazz"]
     path, body, auth = _Handler.seen[0]
-    assert path == "/v1/completions" and body["max_tokens"] == 33 and body["temperature"] == 0.0 and auth == "Bearer k123"
+    assert (
+        path == "/v1/completions" and body["max_tokens"] == 33 and body["temperature"] == 0.0 and auth == "Bearer k123"
+    )
 
 
 def test_openai_chat_and_errors(server):
@@ -98,7 +111,10 @@ def test_openai_chat_and_errors(server):
 def test_hf_backend_batched_generation_matches_single(tiny_lm):
     llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
     assert llm.name == f"hf:{tiny_lm}"
-    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"})]
+    ps = [
+        prompts.format_prompt(["rock", "guitar"]),
+        prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
+    ]
     both = llm.generate(ps, max_new_tokens=8)
     assert len(both) == 2 and all(isinstance(s, str) for s in both)
     # left padding in a batch must not change what each prompt generates
@@ -151,8 +167,12 @@ def test_j2a_llm_captions_mention_the_instrument():
     llm = backends.load_llm("local")
     assert "j2a-llm" in llm.name
     out = llm.generate(
-        [prompts.format_prompt(["acoustic guitar", "folk", "male vocal", "slow tempo"], {"tempo_bpm": 72, "key": "G major"}),
-         prompts.format_prompt(["piano", "classical", "instrumental"])],
+        [
+            prompts.format_prompt(
+                ["acoustic guitar", "folk", "male vocal", "slow tempo"], {"tempo_bpm": 72, "key": "G major"}
+            ),
+            prompts.format_prompt(["piano", "classical", "instrumental"]),
+        ],
         max_new_tokens=48,
     )
     assert "guitar" in out[0].lower() and len(out[0].split()) >= 10
@@ -167,7 +187,9 @@ def test_fp32_decoding_loads_an_fp32_model_where_auto_means_bf16(monkeypatch):
 
     monkeypatch.setenv("J2A_DTYPE", "bf16")  # what 'auto' is on an AMX / avx512_bf16 machine
     assert next(backends.load_llm("local", decode="fp32").model.parameters()).dtype is torch.float32
-    assert backends.load_llm("local", decode="fp32") is backends.load_llm("local", decode="fp32", dtype="fp32")  # one model
+    assert backends.load_llm("local", decode="fp32") is backends.load_llm(
+        "local", decode="fp32", dtype="fp32"
+    )  # one model
     assert next(backends.load_llm("local", decode="auto").model.parameters()).dtype is torch.bfloat16
     assert next(backends.load_llm("local", decode="fp32", dtype="bf16").model.parameters()).dtype is torch.bfloat16
 
@@ -201,8 +223,12 @@ def test_fast_tokenizer_matches_transformers_on_gemma():
 
     folder = loading.merged_dir(loading.ASSET_DIR)
     fast, ref = loading.FastTokenizer(folder), AutoTokenizer.from_pretrained(str(folder))
-    texts = [prompts.format_prompt(["lo-fi", "piano", "rain sounds"], {"key": "F# minor", "tempo_bpm": 84}) + " A calm, dreamy piece.",
-             "Ünïcode — ‘quotes’, emoji 🎸 and\nnew lines\n\n", "  leading spaces and <b>tags</b> 4/4 120 BPM"]
+    texts = [
+        prompts.format_prompt(["lo-fi", "piano", "rain sounds"], {"key": "F# minor", "tempo_bpm": 84})
+        + " A calm, dreamy piece.",
+        "Ünïcode — ‘quotes’, emoji 🎸 and\nnew lines\n\n",
+        "  leading spaces and <b>tags</b> 4/4 120 BPM",
+    ]
     for t in texts:
         assert fast(t)["input_ids"] == ref(t)["input_ids"]
         ids = ref(t, add_special_tokens=False)["input_ids"]
@@ -211,7 +237,11 @@ def test_fast_tokenizer_matches_transformers_on_gemma():
     fast.padding_side = ref.padding_side = "left"
     a, b = fast(texts, return_tensors="pt", padding=True), ref(texts, return_tensors="pt", padding=True)
     assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["attention_mask"], b["attention_mask"])
-    assert (fast.eos_token_id, fast.pad_token_id, fast.bos_token_id) == (ref.eos_token_id, ref.pad_token_id, ref.bos_token_id)
+    assert (fast.eos_token_id, fast.pad_token_id, fast.bos_token_id) == (
+        ref.eos_token_id,
+        ref.pad_token_id,
+        ref.bos_token_id,
+    )
     assert fast.convert_tokens_to_ids("<end_of_turn>") == ref.convert_tokens_to_ids("<end_of_turn>")
 
 
@@ -251,12 +281,17 @@ def test_hf_backend_sampling_is_seeded_and_ignores_unknown_keywords(tiny_lm):
 
 def test_beam_search_batches_like_single_prompts_and_blocks_ngrams(tiny_lm):
     llm = backends.load_llm(f"hf:{tiny_lm}", dtype="fp32")
-    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
-          prompts.format_prompt(["piano", "sad", "slow"])]
+    ps = [
+        prompts.format_prompt(["rock", "guitar"]),
+        prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
+        prompts.format_prompt(["piano", "sad", "slow"]),
+    ]
     beams = llm.generate(ps, max_new_tokens=10, num_beams=3)
     assert [llm.generate([p], max_new_tokens=10, num_beams=3)[0] for p in ps] == beams
-    greedy = [decoding.decode(llm.model, llm.tokenizer, [p], 10, decoding.GenConfig(num_beams=1), llm.stops, llm.vocab)[0]
-              for p in ps]
+    greedy = [
+        decoding.decode(llm.model, llm.tokenizer, [p], 10, decoding.GenConfig(num_beams=1), llm.stops, llm.vocab)[0]
+        for p in ps
+    ]
     assert llm.generate(ps, max_new_tokens=10, num_beams=1) == greedy
     for text in beams:
         words = text.split()

@@ -1,4 +1,5 @@
 """j2a.llm.gemma (J2A's own Gemma 3 inference module) against transformers' Gemma 3 on random weights."""
+
 import json
 
 import pytest
@@ -15,10 +16,21 @@ def pair(tmp_path_factory):
     from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
 
     folder = tmp_path_factory.mktemp("gemma")
-    cfg = Gemma3TextConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                           num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
-                           sliding_window=4, layer_types=["sliding_attention", "full_attention", "sliding_attention"],
-                           pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    cfg = Gemma3TextConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=256,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
     torch.manual_seed(0)
     model = Gemma3ForCausalLM(cfg)
     with torch.no_grad():
@@ -45,8 +57,12 @@ def test_logits_match_transformers_full_and_cached(pair):
         o = dec(input_ids=x[:, :6], use_cache=True)
         hs = [o.last_hidden_state]
         for i in range(6, 11):
-            o = dec(input_ids=x[:, i : i + 1], past_key_values=o.past_key_values, use_cache=True,
-                    position_ids=torch.full((2, 1), i))
+            o = dec(
+                input_ids=x[:, i : i + 1],
+                past_key_values=o.past_key_values,
+                use_cache=True,
+                position_ids=torch.full((2, 1), i),
+            )
             hs.append(o.last_hidden_state)
         got = torch.cat(hs, 1) @ ours.get_output_embeddings().weight.T
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
@@ -78,9 +94,15 @@ def test_beam_cache_operations(pair):
         step = torch.tensor([[7], [8], [9]])
         o = dec(input_ids=step, past_key_values=cache, use_cache=True, position_ids=torch.full((3, 1), 5))
         cache.reorder_cache(torch.tensor([2, 2, 0]))  # beams 0 and 1 continue from old beam 2, beam 2 from 0
-        o = dec(input_ids=torch.tensor([[10], [11], [12]]), past_key_values=cache, use_cache=True,
-                position_ids=torch.full((3, 1), 6))
-        fresh = dec(input_ids=torch.cat([x.repeat(3, 1), torch.tensor([[9, 10], [9, 11], [7, 12]])], 1)).last_hidden_state
+        o = dec(
+            input_ids=torch.tensor([[10], [11], [12]]),
+            past_key_values=cache,
+            use_cache=True,
+            position_ids=torch.full((3, 1), 6),
+        )
+        fresh = dec(
+            input_ids=torch.cat([x.repeat(3, 1), torch.tensor([[9, 10], [9, 11], [7, 12]])], 1)
+        ).last_hidden_state
     torch.testing.assert_close(o.last_hidden_state[:, -1], fresh[:, -1], atol=1e-5, rtol=1e-5)
 
 
@@ -88,16 +110,21 @@ def test_beam_cache_operations(pair):
 def test_decode_precision_only_changes_decode_steps(pair, kind, tol):
     _, _, folder = pair
     fp32, low = gemma.load(folder), gemma.load(folder).quantize_decode(kind)
-    assert low.decode_precision == kind and low.model.layers[0].small["qkv"][0].dtype == \
-        (torch.int8 if kind == "int8" else torch.bfloat16)
+    assert low.decode_precision == kind and low.model.layers[0].small["qkv"][0].dtype == (
+        torch.int8 if kind == "int8" else torch.bfloat16
+    )
     x = _ids(b=1, t=6, seed=4)
     with torch.inference_mode():
         torch.testing.assert_close(low(x).logits, fp32(x).logits, atol=1e-5, rtol=1e-5)  # prompts stay fp32
         a = fp32.get_decoder()(input_ids=x, use_cache=True)
         b = low.get_decoder()(input_ids=x, use_cache=True)
         nxt, pos = torch.tensor([[5]]), torch.tensor([[6]])
-        ha = fp32.get_decoder()(input_ids=nxt, past_key_values=a.past_key_values, use_cache=True, position_ids=pos).last_hidden_state
-        hb = low.get_decoder()(input_ids=nxt, past_key_values=b.past_key_values, use_cache=True, position_ids=pos).last_hidden_state
+        ha = fp32.get_decoder()(
+            input_ids=nxt, past_key_values=a.past_key_values, use_cache=True, position_ids=pos
+        ).last_hidden_state
+        hb = low.get_decoder()(
+            input_ids=nxt, past_key_values=b.past_key_values, use_cache=True, position_ids=pos
+        ).last_hidden_state
     err = ((ha - hb).norm() / ha.norm()).item()
     assert 0 < err < tol  # the copies are used (not bit-identical) and close
     with pytest.raises(ValueError, match="decode precision"):
@@ -115,8 +142,10 @@ def test_generation_matches_transformers_backend(pair):
         def __call__(self, batch, return_tensors=None, padding=False, add_special_tokens=True):
             ids = [[2] + [4 + (ord(c) % 40) for c in s] for s in batch]
             n = max(map(len, ids))
-            return {"input_ids": torch.tensor([[0] * (n - len(i)) + i for i in ids]),
-                    "attention_mask": torch.tensor([[0] * (n - len(i)) + [1] * len(i) for i in ids])}
+            return {
+                "input_ids": torch.tensor([[0] * (n - len(i)) + i for i in ids]),
+                "attention_mask": torch.tensor([[0] * (n - len(i)) + [1] * len(i) for i in ids]),
+            }
 
         def decode(self, ids, skip_special_tokens=True):
             return " ".join(f"w{i}" for i in ids)
@@ -129,18 +158,28 @@ def test_generation_matches_transformers_backend(pair):
 
     batch = ["abc", "hello there"]
     for beams in (1, 4):
-        texts = [backends.HFLLM(m, Tok(), "t", decoding.GenConfig(num_beams=beams)).generate(batch, max_new_tokens=8)
-                 for m in (ref, ours)]
+        texts = [
+            backends.HFLLM(m, Tok(), "t", decoding.GenConfig(num_beams=beams)).generate(batch, max_new_tokens=8)
+            for m in (ref, ours)
+        ]
         assert texts[0] == texts[1] and all(texts[0])
 
 
 def test_config_from_older_transformers_and_errors(pair, tmp_path):
     _, _, folder = pair
-    old = {"model_type": "gemma3_text", "num_hidden_layers": 6, "sliding_window_pattern": 3, "rope_theta": 1e6,
-           "rope_local_base_freq": 1e4, "rope_scaling": {"rope_type": "linear", "factor": 8.0}}
+    old = {
+        "model_type": "gemma3_text",
+        "num_hidden_layers": 6,
+        "sliding_window_pattern": 3,
+        "rope_theta": 1e6,
+        "rope_local_base_freq": 1e4,
+        "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+    }
     cfg = gemma.GemmaConfig.from_dict(old)
     assert cfg.layer_types == ["sliding_attention", "sliding_attention", "full_attention"] * 2
-    assert cfg.rope_theta == {"full_attention": 1e6, "sliding_attention": 1e4} and cfg.rope_factor == {"full_attention": 8.0}
+    assert cfg.rope_theta == {"full_attention": 1e6, "sliding_attention": 1e4} and cfg.rope_factor == {
+        "full_attention": 8.0
+    }
     with pytest.raises(ValueError, match="rope"):
         gemma.GemmaConfig.from_dict({**old, "rope_scaling": {"rope_type": "yarn", "factor": 2.0}})
     with pytest.raises(ValueError, match="not a Gemma 3"):
@@ -180,9 +219,19 @@ def test_int8_skips_widths_the_kernel_cannot_read_and_falls_back_without_it(tmp_
     model keeps fp32 steps for the matrices that read the 36-wide hidden state, int8 for the rest."""
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    cfg = Gemma3TextConfig(vocab_size=50, hidden_size=36, intermediate_size=64, num_hidden_layers=1,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=32, sliding_window=16,
-                           pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    cfg = Gemma3TextConfig(
+        vocab_size=50,
+        hidden_size=36,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        sliding_window=16,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
     torch.manual_seed(0)
     Gemma3ForCausalLM(cfg).save_pretrained(tmp_path / "m")
     fp32, low = gemma.load(tmp_path / "m"), gemma.load(tmp_path / "m").quantize_decode("int8")
@@ -192,8 +241,14 @@ def test_int8_skips_widths_the_kernel_cannot_read_and_falls_back_without_it(tmp_
         outs = []
         for m in (fp32, low):
             o = m.get_decoder()(input_ids=x, use_cache=True)
-            outs.append(m.get_decoder()(input_ids=torch.tensor([[7]]), past_key_values=o.past_key_values,
-                                        use_cache=True, position_ids=torch.tensor([[5]])).last_hidden_state)
+            outs.append(
+                m.get_decoder()(
+                    input_ids=torch.tensor([[7]]),
+                    past_key_values=o.past_key_values,
+                    use_cache=True,
+                    position_ids=torch.tensor([[5]]),
+                ).last_hidden_state
+            )
     assert torch.isfinite(outs[1]).all() and ((outs[0] - outs[1]).norm() / outs[0].norm()) < 0.1
     monkeypatch.setattr(gemma, "_int8_kernel_works", lambda: False)
     with pytest.warns(UserWarning, match="int8"):
@@ -206,8 +261,11 @@ def test_a_prompt_gets_the_same_caption_alone_or_in_a_batch(tiny_lm, decode):  #
     """int8 copies serve every decode step whatever the batch size, so batching never changes a caption."""
     model, tok = loading.load_folder(tiny_lm, dtype="fp32", decode=decode)
     llm = backends.HFLLM(model, tok, "tiny")
-    ps = [prompts.format_prompt(["rock", "guitar"]), prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
-          prompts.format_prompt(["slow", "piano", "sad", "female vocal"])]
+    ps = [
+        prompts.format_prompt(["rock", "guitar"]),
+        prompts.format_prompt(["jazz"], {"tempo_bpm": 120, "key": "A minor"}),
+        prompts.format_prompt(["slow", "piano", "sad", "female vocal"]),
+    ]
     for beams in (1, 4):
         both = llm.generate(ps, max_new_tokens=10, num_beams=beams)
         assert [llm.generate([p], max_new_tokens=10, num_beams=beams)[0] for p in ps] == both
@@ -217,12 +275,26 @@ def test_softcapping_fields_follow_transformers(tmp_path):
     """final_logit_softcapping squashes logits; attn_logit_softcapping is ignored by Gemma 3 (q/k norms)."""
     from transformers import AutoModelForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig
 
-    cfg = Gemma3TextConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, head_dim=16, sliding_window=4, attn_logit_softcapping=0.5,
-                           final_logit_softcapping=2.0, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    cfg = Gemma3TextConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        sliding_window=4,
+        attn_logit_softcapping=0.5,
+        final_logit_softcapping=2.0,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
     torch.manual_seed(0)
     Gemma3ForCausalLM(cfg).save_pretrained(tmp_path / "m")
-    ref = AutoModelForCausalLM.from_pretrained(str(tmp_path / "m"), dtype=torch.float32, attn_implementation="eager").eval()
+    ref = AutoModelForCausalLM.from_pretrained(
+        str(tmp_path / "m"), dtype=torch.float32, attn_implementation="eager"
+    ).eval()
     ours = gemma.load(tmp_path / "m")
     x = _ids(seed=6)
     with torch.inference_mode():

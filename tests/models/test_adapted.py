@@ -1,4 +1,5 @@
 """J2A-2.x adapted LLM with a tiny random Gemma 3 and tiny encoders: shapes, labels, gradients, files."""
+
 from __future__ import annotations
 
 import math
@@ -76,12 +77,12 @@ def test_labels_masked_on_audio_prompt_and_padding(feats):
         n_ctx = len(pre) + n_audio + len(post)
         t_ids = tok(target, add_special_tokens=False).input_ids + [tok.eos_token_id]
         assert (Y[i, :n_ctx] == -100).all()  # BOS/chat prefix, audio, prompt
-        assert Y[i, n_ctx:n_ctx + len(t_ids)].tolist() == t_ids
-        assert (Y[i, n_ctx + len(t_ids):] == -100).all()  # padding
+        assert Y[i, n_ctx : n_ctx + len(t_ids)].tolist() == t_ids
+        assert (Y[i, n_ctx + len(t_ids) :] == -100).all()  # padding
         assert M[i].sum() == n_ctx + len(t_ids)
-        assert (M[i, n_ctx + len(t_ids):] == 0).all()  # right padding when training
+        assert (M[i, n_ctx + len(t_ids) :] == 0).all()  # right padding when training
         # audio tokens sit right after the prefix
-        assert torch.equal(E[i, len(pre):len(pre) + n_audio], audio[i])
+        assert torch.equal(E[i, len(pre) : len(pre) + n_audio], audio[i])
     assert E.shape[:2] == Y.shape == M.shape == pos.shape
 
 
@@ -193,7 +194,10 @@ def test_rhythm_features_find_the_beat_period():
     def maps(period):
         t = torch.arange(187)
         pulse = (t % period == 0).float()  # one onset every `period` 16-ms frames, in every channel
-        out = {"timbral": pulse[None, :, None].expand(2, 187, 408).clone(), "temporal": pulse[None, :, None].expand(2, 187, 153).clone()}
+        out = {
+            "timbral": pulse[None, :, None].expand(2, 187, 408).clone(),
+            "temporal": pulse[None, :, None].expand(2, 187, 153).clone(),
+        }
         out.update({f"cnn{i}": pulse[None, :, None].expand(2, 187, 64).clone() for i in (1, 2, 3)})
         return out
 

@@ -1,4 +1,5 @@
 """MW-MAE: patches, multi-window decoder heads, masked reconstruction (its pretraining: tests/training)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """`j2a ask`: question / expected-answer pairs whose answers come from known truth (the synthetic clip's
 spec, the shared manifest), not from what the code prints; plus routing, non-music input and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -109,8 +110,12 @@ TABLE = [
     ("sax_tenor_d_minor.wav", "Is there a saxophone?", "presence", yes),
     # compound questions: each part answered
     (SYNTH, "What key is it in and how fast is it?", "compound", both(has("C major"), near(120))),
-    (SYNTH, "What is the time signature, and which chords does it use?", "compound",
-     both(has("4/4"), lambda t: {"C", "F", "G"} <= set(re.findall(r"\b[A-G]\b", t)))),
+    (
+        SYNTH,
+        "What is the time signature, and which chords does it use?",
+        "compound",
+        both(has("4/4"), lambda t: {"C", "F", "G"} <= set(re.findall(r"\b[A-G]\b", t))),
+    ),
     ("vocadito_1.wav", "Is it music, and is there a singer?", "compound", both(has("Yes, it is music"), has("vocals"))),
     # what no analysis can know: said plainly, never a generated description
     ("pistachio_ragtime.ogg", "Who composed this?", "unknowable", unknowable),
@@ -160,7 +165,7 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     from j2a import analyze
     from j2a.audio import open_audio
 
-    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[:22050 * 12]
+    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[: 22050 * 12]
     trumpet = open_audio(audio_dir / "trumpet_loop_f_90bpm.ogg").load(22050)
     path = tmp_path / "piano_then_trumpet.wav"
     sf.write(path, np.concatenate([piano, trumpet, trumpet]), 22050)
@@ -170,15 +175,28 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     assert "first at 0:" in ans.answer
 
 
-@pytest.mark.parametrize("question, intent", [
-    ("what's the bpm", "tempo"), ("Is it in a minor key?", "presence"), ("What is the key?", "key"),
-    ("Tell me the chord progression", "chords"), ("Is there a female singer?", "presence"),
-    ("What instruments can you hear?", "instruments"), ("What genre is this?", "genre"),
-    ("What's the mood like?", "mood"), ("How loud is it?", "loudness"), ("Why was this written?", "other"),
-    ("Describe this song.", "describe"), ("What does it sound like?", "describe"),
-    ("Who sang this?", "unknowable"), ("What is the song called?", "unknowable"), ("When was it released?", "unknowable"),
-    ("When does the piano come in?", "when"), ("At what point do the drums enter?", "when"),
-])
+@pytest.mark.parametrize(
+    "question, intent",
+    [
+        ("what's the bpm", "tempo"),
+        ("Is it in a minor key?", "presence"),
+        ("What is the key?", "key"),
+        ("Tell me the chord progression", "chords"),
+        ("Is there a female singer?", "presence"),
+        ("What instruments can you hear?", "instruments"),
+        ("What genre is this?", "genre"),
+        ("What's the mood like?", "mood"),
+        ("How loud is it?", "loudness"),
+        ("Why was this written?", "other"),
+        ("Describe this song.", "describe"),
+        ("What does it sound like?", "describe"),
+        ("Who sang this?", "unknowable"),
+        ("What is the song called?", "unknowable"),
+        ("When was it released?", "unknowable"),
+        ("When does the piano come in?", "when"),
+        ("At what point do the drums enter?", "when"),
+    ],
+)
 def test_routing(question, intent):
     assert classify(question) == intent
 
@@ -199,11 +217,23 @@ def test_cli_json(synth_clip, capsys):
 def _rock():
     from j2a.analysis import Analysis
 
-    return Analysis.from_dict({
-        "file": "x.wav", "duration_s": 30.0, "is_music": True, "music": {"is_music": True, "confidence": 0.9, "reason": "music"},
-        "tags": {"genre": [{"label": "rock", "score": 0.5}], "instrument": [{"label": "guitar", "score": 0.6}],
-                 "mood": [], "vocals": [{"label": "male vocals", "score": 0.4}], "scores": {}},
-        "tempo": {"bpm": 128.0, "confidence": 0.8, "candidates": []}, "key": {"label": "E minor", "confidence": 0.7}})
+    return Analysis.from_dict(
+        {
+            "file": "x.wav",
+            "duration_s": 30.0,
+            "is_music": True,
+            "music": {"is_music": True, "confidence": 0.9, "reason": "music"},
+            "tags": {
+                "genre": [{"label": "rock", "score": 0.5}],
+                "instrument": [{"label": "guitar", "score": 0.6}],
+                "mood": [],
+                "vocals": [{"label": "male vocals", "score": 0.4}],
+                "scores": {},
+            },
+            "tempo": {"bpm": 128.0, "confidence": 0.8, "candidates": []},
+            "key": {"label": "E minor", "confidence": 0.7},
+        }
+    )
 
 
 class ScriptedLLM:

@@ -1,4 +1,5 @@
 """The vocabulary behind the faithfulness guard: claim extraction (with negation) and checking."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,21 +11,43 @@ from j2a.text.evidence import check_claims
 from j2a.theory import same_key
 
 
-def make_analysis(genre=(), instrument=(), mood=(), vocals=(), bpm=None, key=None, meter=None, chords=(),
-                  low_note=None, is_music=True, reason="music", duration=30.0) -> Analysis:
+def make_analysis(
+    genre=(),
+    instrument=(),
+    mood=(),
+    vocals=(),
+    bpm=None,
+    key=None,
+    meter=None,
+    chords=(),
+    low_note=None,
+    is_music=True,
+    reason="music",
+    duration=30.0,
+) -> Analysis:
     """A hand-made Analysis: tags as (label, score) pairs, facts as plain values."""
-    tags = {g: [{"label": lab, "score": s} for lab, s in v]
-            for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))}
+    tags = {
+        g: [{"label": lab, "score": s} for lab, s in v]
+        for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))
+    }
     tags["scores"] = {lab: s for v in (genre, instrument, mood, vocals) for lab, s in v}
-    d = {"file": "x.wav", "duration_s": duration, "is_music": is_music,
-         "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
-         "tags": tags if is_music else None,
-         "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-         "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
-         "key": {"label": key, "confidence": 0.7} if key else None,
-         "chords": [{"start": 2.0 * i, "end": 2.0 * i + 2, "label": c} for i, c in enumerate(chords)],
-         "notes": {"count": 10, "pitch_range": {"low": {"midi": low_note, "name": "E1"}, "high": {"midi": 80, "name": "G#5"}}}
-         if low_note else None}
+    d = {
+        "file": "x.wav",
+        "duration_s": duration,
+        "is_music": is_music,
+        "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
+        "tags": tags if is_music else None,
+        "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
+        "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
+        "key": {"label": key, "confidence": 0.7} if key else None,
+        "chords": [{"start": 2.0 * i, "end": 2.0 * i + 2, "label": c} for i, c in enumerate(chords)],
+        "notes": {
+            "count": 10,
+            "pitch_range": {"low": {"midi": low_note, "name": "E1"}, "high": {"midi": 80, "name": "G#5"}},
+        }
+        if low_note
+        else None,
+    }
     return Analysis.from_dict(d)
 
 
@@ -32,45 +55,70 @@ def claims(text):
     return [(c.category, c.concept, c.negated) for c in extract_claims(text, closed=False)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("A rock song with an acoustic guitar and drums.",
-     [("genre", "rock", False), ("instrument", "acoustic guitar", False), ("instrument", "drums", False)]),
-    ("Hip-hop beat with a male rapper.", [("genre", "hip hop", False), ("vocals", "rap vocals", False)]),
-    ("This is a hip hop track.", [("genre", "hip hop", False)]),
-    ("Electronica with synth pads", [("genre", "electronic", False), ("instrument", "synth", False)]),
-    ("A drum and bass tune.", [("genre", "drum and bass", False)]),  # not drums + bass
-    ("Played at 128 BPM in 4/4, in the key of F# minor.",
-     [("tempo", "128 BPM", False), ("meter", "4/4", False), ("key", "F# minor", False)]),
-    ("A female singer over strings.", [("vocals", "female vocals", False), ("instrument", "strings", False)]),
-    ("in a minor key", [("key", "minor mode", False)]),  # the article, not A minor
-    ("The saxophone plays a C major chord.", [("instrument", "saxophone", False)]),  # a chord is not the key
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "A rock song with an acoustic guitar and drums.",
+            [("genre", "rock", False), ("instrument", "acoustic guitar", False), ("instrument", "drums", False)],
+        ),
+        ("Hip-hop beat with a male rapper.", [("genre", "hip hop", False), ("vocals", "rap vocals", False)]),
+        ("This is a hip hop track.", [("genre", "hip hop", False)]),
+        ("Electronica with synth pads", [("genre", "electronic", False), ("instrument", "synth", False)]),
+        ("A drum and bass tune.", [("genre", "drum and bass", False)]),  # not drums + bass
+        (
+            "Played at 128 BPM in 4/4, in the key of F# minor.",
+            [("tempo", "128 BPM", False), ("meter", "4/4", False), ("key", "F# minor", False)],
+        ),
+        ("A female singer over strings.", [("vocals", "female vocals", False), ("instrument", "strings", False)]),
+        ("in a minor key", [("key", "minor mode", False)]),  # the article, not A minor
+        ("The saxophone plays a C major chord.", [("instrument", "saxophone", False)]),  # a chord is not the key
+    ],
+)
 def test_extract(text, expected):
     assert claims(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("There are no vocals.", [("vocals", "instrumental", False)]),
-    ("An instrumental piece.", [("vocals", "instrumental", False)]),
-    ("It is played without drums.", [("instrument", "drums", True)]),
-    ("No guitar, drums or vocals are present.",
-     [("instrument", "guitar", True), ("instrument", "drums", True), ("vocals", "vocals", True)]),
-    ("There are no vocals, but a guitar plays.", [("vocals", "instrumental", False), ("instrument", "guitar", False)]),
-    ("It has no vocals or drums, just piano.",
-     [("vocals", "instrumental", False), ("instrument", "drums", True), ("instrument", "piano", False)]),
-    ("Vocals are absent.", [("vocals", "vocals", True)]),
-    ("There aren't any drums.", [("instrument", "drums", True)]),
-    ("The song has no vocals, and a piano plays.", [("vocals", "instrumental", False), ("instrument", "piano", False)]),
-    ("The instrumental break features a guitar solo.", [("instrument", "electric guitar", False)]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("There are no vocals.", [("vocals", "instrumental", False)]),
+        ("An instrumental piece.", [("vocals", "instrumental", False)]),
+        ("It is played without drums.", [("instrument", "drums", True)]),
+        (
+            "No guitar, drums or vocals are present.",
+            [("instrument", "guitar", True), ("instrument", "drums", True), ("vocals", "vocals", True)],
+        ),
+        (
+            "There are no vocals, but a guitar plays.",
+            [("vocals", "instrumental", False), ("instrument", "guitar", False)],
+        ),
+        (
+            "It has no vocals or drums, just piano.",
+            [("vocals", "instrumental", False), ("instrument", "drums", True), ("instrument", "piano", False)],
+        ),
+        ("Vocals are absent.", [("vocals", "vocals", True)]),
+        ("There aren't any drums.", [("instrument", "drums", True)]),
+        (
+            "The song has no vocals, and a piano plays.",
+            [("vocals", "instrumental", False), ("instrument", "piano", False)],
+        ),
+        ("The instrumental break features a guitar solo.", [("instrument", "electric guitar", False)]),
+    ],
+)
 def test_negation(text, expected):
     assert claims(text) == expected
 
 
 def test_check_instruments_vocals_genre():
     a = make_analysis(genre=[("rock", 0.5)], instrument=[("guitar", 0.6), ("drums", 0.4)], vocals=[("male vocal", 0.3)])
-    sup, uns = check_claims(extract_claims(
-        "A rock song with electric guitar and drums, a male singer, a saxophone solo and a female voice.", closed=False), a)
+    sup, uns = check_claims(
+        extract_claims(
+            "A rock song with electric guitar and drums, a male singer, a saxophone solo and a female voice.",
+            closed=False,
+        ),
+        a,
+    )
     assert {c.concept for c, _ in sup} == {"rock", "electric guitar", "drums", "male vocals"}
     assert {c.concept for c in uns} == {"saxophone", "female vocals"}
     ev = dict((c.concept, e) for c, e in sup)
@@ -112,13 +160,17 @@ def test_bass_needs_low_notes_in_a_band_or_genre():
     assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=40, instrument=[("drums", 0.3)]))[0]
     assert check_claims(extract_claims("a deep bass line"), make_analysis(low_note=60, instrument=[("drums", 0.3)]))[1]
     # a solo piano's left hand reaches the bass register too: that is no bass player
-    assert check_claims(extract_claims("The bass plays the root notes."), make_analysis(low_note=40, instrument=[("piano", 0.9)]))[1]
+    assert check_claims(
+        extract_claims("The bass plays the root notes."), make_analysis(low_note=40, instrument=[("piano", 0.9)])
+    )[1]
     assert check_claims(extract_claims("a deep bass line"), make_analysis(genre=[("techno", 0.4)]))[0]
 
 
 def test_rap_needs_hiphop_and_a_voice():
     assert check_claims(extract_claims("rapping"), make_analysis(genre=[("hip hop", 0.5)]))[1]
-    assert not check_claims(extract_claims("rapping"), make_analysis(genre=[("hip hop", 0.5)], vocals=[("male vocals", 0.3)]))[1]
+    assert not check_claims(
+        extract_claims("rapping"), make_analysis(genre=[("hip hop", 0.5)], vocals=[("male vocals", 0.3)])
+    )[1]
 
 
 def test_non_music_supports_nothing():
@@ -127,12 +179,25 @@ def test_non_music_supports_nothing():
 
 
 def test_aspects_are_all_supported():
-    a = make_analysis(genre=[("hip hop", 0.5), ("00s", 0.3)], instrument=[("drums", 0.5), ("beat", 0.4)],
-                      mood=[("chill", 0.3)], vocals=[("male vocals", 0.4)], bpm=76, key="A minor", meter="4/4",
-                      chords=["A:min", "F:maj", "C:maj", "G:maj"] * 3)
+    a = make_analysis(
+        genre=[("hip hop", 0.5), ("00s", 0.3)],
+        instrument=[("drums", 0.5), ("beat", 0.4)],
+        mood=[("chill", 0.3)],
+        vocals=[("male vocals", 0.4)],
+        bpm=76,
+        key="A minor",
+        meter="4/4",
+        chords=["A:min", "F:maj", "C:maj", "G:maj"] * 3,
+    )
     aspects, facts = aspects_from_analysis(a)
     assert "hip hop" in aspects and "drums" in aspects and "male vocal" in aspects and "slow tempo" in aspects
-    assert facts == {"duration_s": 30.0, "tempo_bpm": 76, "key": "A minor", "meter": "4/4", "chords": ["A:min", "F:maj", "C:maj", "G:maj"]}
+    assert facts == {
+        "duration_s": 30.0,
+        "tempo_bpm": 76,
+        "key": "A minor",
+        "meter": "4/4",
+        "chords": ["A:min", "F:maj", "C:maj", "G:maj"],
+    }
     sup, uns = check_claims(extract_claims(", ".join(aspects)), a)
     assert not uns
     assert aspects_from_analysis(make_analysis(is_music=False, reason="speech")) == ([], {"duration_s": 30.0})
@@ -148,11 +213,14 @@ def test_prompt_genres_are_the_leader_and_close_runners_up():
     assert [a for a in aspects_from_analysis(techno)[0] if a != "fast tempo"][:2] == ["techno", "dance"]
     assert "electronic" not in aspects_from_analysis(techno)[0]
     from j2a.text.evidence import EvidenceConfig
+
     assert "electronic" in aspects_from_analysis(techno, EvidenceConfig(genre_ratio=0.0))[0]
 
 
 def test_chord_progression_and_keys():
-    assert chord_progression([{"label": x} for x in ["C:maj", "F:maj", "G:maj", "C:maj"] * 2]) == "C - F - G"  # C-C merges
+    assert (
+        chord_progression([{"label": x} for x in ["C:maj", "F:maj", "G:maj", "C:maj"] * 2]) == "C - F - G"
+    )  # C-C merges
     assert chord_progression([{"label": x} for x in ["A:min", "F:maj"] * 4 + ["C:maj", "G:maj"]]) == "Am - F"
     assert chord_progression([{"label": "N"}, {"label": "D:min7"}]) == "Dm7"
     assert chord_progression([]) is None
@@ -161,36 +229,55 @@ def test_chord_progression_and_keys():
 
 def test_titles_artists_and_recording_context_are_never_supported():
     a = make_analysis(genre=[("rock", 0.6)], instrument=[("guitar", 0.5)], bpm=100.0)
-    text = ('The song "Rockin in the City" by the band The Beatles. It was a hit single. '
-            "A live recording with crowd cheering. The audio quality is low quality.")
+    text = (
+        'The song "Rockin in the City" by the band The Beatles. It was a hit single. '
+        "A live recording with crowd cheering. The audio quality is low quality."
+    )
     sup, uns = check_claims(extract_claims(text, closed=False), a)
     assert not sup
     # 9: "The audio quality is low quality." is two recording claims ("audio quality is", "low quality")
     assert {c.category for c in uns} == {"attribution", "recording"} and len(uns) == 9
-    for s in ("The audio quality is poor.", "The recording quality is decent.", "This is a high quality recording.",
-              "The quality of the recording is low."):
+    for s in (
+        "The audio quality is poor.",
+        "The recording quality is decent.",
+        "This is a high quality recording.",
+        "The quality of the recording is low.",
+    ):
         assert [c.category for c in check_claims(extract_claims(s, closed=False), a)[1]] == ["recording"], s
     assert not check_claims(extract_claims("The guitar has a warm tonal quality.", closed=False), a)[1]
     for s in ("A woman sings in a foreign language.", "The song has Spanish lyrics.", "He sings about heartbreak."):
         assert "recording" in [c.category for c in check_claims(extract_claims(s, closed=False), a)[1]], s
-    assert [c.category for c in extract_claims("A Spanish guitar plays in Spanish style.", closed=False)] == ["instrument"]
+    assert [c.category for c in extract_claims("A Spanish guitar plays in Spanish style.", closed=False)] == [
+        "instrument"
+    ]
     # MusicCaps writers' "may be playing live" says the clip is a live recording: nothing measures that
-    for s in ("This song may be playing live at a rock concert.", "It was performed live by a band.",
-              "A piece heard live at the festival."):
-        assert [(c.category, c.negated) for c in check_claims(extract_claims(s, closed=False), a)[1]] == [("recording", False)], s
+    for s in (
+        "This song may be playing live at a rock concert.",
+        "It was performed live by a band.",
+        "A piece heard live at the festival.",
+    ):
+        assert [(c.category, c.negated) for c in check_claims(extract_claims(s, closed=False), a)[1]] == [
+            ("recording", False)
+        ], s
     # "lively" / "lives" are not "live" (lively is a mood claim, checked as one)
-    assert "recording" not in [c.category for c in extract_claims("A lively rock song that lives on its guitar.", closed=False)]
+    assert "recording" not in [
+        c.category for c in extract_claims("A lively rock song that lives on its guitar.", closed=False)
+    ]
 
 
 def test_mood_usage_and_absence_need_evidence():
     """Mood words need a mood tag (or a style that carries it); "can be played at ..." needs a mood;
     an absence needs a tagger that can hear the thing and lists nothing of it, not even weakly."""
     plain = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)])
-    uns = check_claims(extract_claims("The mood of this song is romantic. This song can be played in a romantic movie.", closed=False),
-                       plain)[1]
+    uns = check_claims(
+        extract_claims("The mood of this song is romantic. This song can be played in a romantic movie.", closed=False),
+        plain,
+    )[1]
     assert [c.category for c in uns] == ["mood", "usage", "mood"]
     tender = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)], mood=[("tender", 0.3)])
-    assert not check_claims(extract_claims("A romantic song that could be played at a wedding.", closed=False), tender)[1]
+    assert not check_claims(extract_claims("A romantic song that could be played at a wedding.", closed=False), tender)[
+        1
+    ]
     calm = make_analysis(genre=[("ambient", 0.5)])
     assert not check_claims(extract_claims("It is calm and relaxing.", closed=False), calm)[1]
     assert check_claims(extract_claims("It is sad.", closed=False), calm)[1]
@@ -198,7 +285,9 @@ def test_mood_usage_and_absence_need_evidence():
     assert not check_claims(extract_claims("There are no other instruments.", closed=False), plain)[1]
     duo = make_analysis(instrument=[("piano", 0.8), ("trumpet", 0.4)])
     assert check_claims(extract_claims("There are no other instruments.", closed=False), duo)[1]
-    assert check_claims(extract_claims("No saxophone or oboe is heard.", closed=False), duo)[1][0].concept == "woodwinds"
+    assert (
+        check_claims(extract_claims("No saxophone or oboe is heard.", closed=False), duo)[1][0].concept == "woodwinds"
+    )
 
 
 def test_the_closed_world_flags_every_word_it_cannot_stand_behind():
@@ -207,13 +296,22 @@ def test_the_closed_world_flags_every_word_it_cannot_stand_behind():
     from j2a.text.guard import guard
 
     a = make_analysis(genre=[("techno", 0.8)], instrument=[("synth", 0.7)], bpm=128.0)
-    for s in ("There is a piercing synth lead.", "This is a hardcore techno piece.", "A dog is howling.",
-              "The beat is accompanied by shoe tapping sounds."):
+    for s in (
+        "There is a piercing synth lead.",
+        "This is a hardcore techno piece.",
+        "A dog is howling.",
+        "The beat is accompanied by shoe tapping sounds.",
+    ):
         assert [c.phrase for c in check_claims(extract_claims(s), a)[1] if c.category == "unknown"], s
-    for s in ("The techno beat is played with a synth lead.", "The chords move through Am - F - C - G.",
-              "It has a tempo of about 128 BPM."):
+    for s in (
+        "The techno beat is played with a synth lead.",
+        "The chords move through Am - F - C - G.",
+        "It has a tempo of about 128 BPM.",
+    ):
         assert not check_claims(extract_claims(s), a)[1], s
-    assert guard("There is a piercing synth lead over a techno beat.", a)[0] == "There is a synth lead over a techno beat."
+    assert (
+        guard("There is a piercing synth lead over a techno beat.", a)[0] == "There is a synth lead over a techno beat."
+    )
     assert guard("A dog is howling.", a)[0] == ""
     # the concept rules alone (closed=False) know nothing of the dog
     assert not check_claims(extract_claims("A dog is howling.", closed=False), a)[1]
@@ -226,7 +324,8 @@ def test_absence_holds_only_if_no_segment_hears_it():
     a = make_analysis(genre=[("rock", 0.6)], instrument=[("guitar", 0.7)])
     a.tags.instrument[0].sources = {"yamnet": 0.5}  # a fused (schema 2) analysis
     assert not check_claims(extract_claims("There are no vocals."), a)[1]
-    a.tags.timeline = TagTimeline(hop_s=3.0, fused={"vocals:female vocals": [0.0, 0.4, 0.3, 0.0],
-                                                    "instrument:guitar": [0.7, 0.7, 0.7, 0.7]})
+    a.tags.timeline = TagTimeline(
+        hop_s=3.0, fused={"vocals:female vocals": [0.0, 0.4, 0.3, 0.0], "instrument:guitar": [0.7, 0.7, 0.7, 0.7]}
+    )
     assert check_claims(extract_claims("There are no vocals."), a)[1]
     assert check_claims(extract_claims("There are no other instruments."), a)[1]  # guitar and a voice

@@ -1,5 +1,6 @@
 """`j2a describe`: the faithfulness guard, regeneration / template fallback, non-music input, sections,
 and (on real audio) no unsupported instrument / vocal / genre claim in any caption."""
+
 from __future__ import annotations
 
 import csv
@@ -19,23 +20,52 @@ from j2a.text.guard import guard
 from j2a.text.sections import segment
 
 
-def make_analysis(genre=(), instrument=(), vocals=(), bpm=None, key=None, meter=None, chords=(), is_music=True,
-                  reason="music", duration=30.0, chord_s=2.0, notes=()) -> Analysis:
-    tags = {g: [{"label": lab, "score": s} for lab, s in v] for g, v in (("genre", genre), ("instrument", instrument),
-                                                                      ("mood", ()), ("vocals", vocals))}
-    return Analysis.from_dict({
-        "file": "x.wav", "duration_s": duration, "is_music": is_music,
-        "music": {"is_music": is_music, "confidence": 0.9, "reason": reason}, "tags": tags if is_music else None,
-        "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-        "meter": {"label": meter, "beats_per_bar": int(meter[0]), "confidence": 0.7} if meter else None,
-        "key": {"label": key, "confidence": 0.7} if key else None,
-        "chords": [{"start": chord_s * i, "end": chord_s * (i + 1), "label": c} for i, c in enumerate(chords)],
-        "notes": {"count": len(notes), "events": [{"start": s, "end": e, "pitch": p, "velocity": 0.8} for s, e, p in notes]},
-    })
+def make_analysis(
+    genre=(),
+    instrument=(),
+    vocals=(),
+    bpm=None,
+    key=None,
+    meter=None,
+    chords=(),
+    is_music=True,
+    reason="music",
+    duration=30.0,
+    chord_s=2.0,
+    notes=(),
+) -> Analysis:
+    tags = {
+        g: [{"label": lab, "score": s} for lab, s in v]
+        for g, v in (("genre", genre), ("instrument", instrument), ("mood", ()), ("vocals", vocals))
+    }
+    return Analysis.from_dict(
+        {
+            "file": "x.wav",
+            "duration_s": duration,
+            "is_music": is_music,
+            "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
+            "tags": tags if is_music else None,
+            "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
+            "meter": {"label": meter, "beats_per_bar": int(meter[0]), "confidence": 0.7} if meter else None,
+            "key": {"label": key, "confidence": 0.7} if key else None,
+            "chords": [{"start": chord_s * i, "end": chord_s * (i + 1), "label": c} for i, c in enumerate(chords)],
+            "notes": {
+                "count": len(notes),
+                "events": [{"start": s, "end": e, "pitch": p, "velocity": 0.8} for s, e, p in notes],
+            },
+        }
+    )
 
 
-ROCK = dict(genre=[("rock", 0.5)], instrument=[("guitar", 0.6), ("drums", 0.4)], vocals=[("male vocal", 0.3)],
-            bpm=128.0, key="E minor", meter="4/4", chords=["E:min", "C:maj", "G:maj", "D:maj"] * 4)
+ROCK = dict(
+    genre=[("rock", 0.5)],
+    instrument=[("guitar", 0.6), ("drums", 0.4)],
+    vocals=[("male vocal", 0.3)],
+    bpm=128.0,
+    key="E minor",
+    meter="4/4",
+    chords=["E:min", "C:maj", "G:maj", "D:maj"] * 4,
+)
 
 
 class ScriptedLLM:
@@ -53,32 +83,50 @@ class ScriptedLLM:
 
 def test_guard_drops_only_unsupported_sentences():
     a = make_analysis(**ROCK)
-    text = ("This is a rock song with electric guitar and drums. A saxophone solo comes in. "
-            "A female singer joins. The male vocalist sings over a fast beat. A female singer joins.")
+    text = (
+        "This is a rock song with electric guitar and drums. A saxophone solo comes in. "
+        "A female singer joins. The male vocalist sings over a fast beat. A female singer joins."
+    )
     kept, checked, dropped = guard(text, a)
     assert kept == "This is a rock song with electric guitar and drums. The male vocalist sings over a fast beat."
     assert [d["sentence"] for d in dropped] == ["A saxophone solo comes in.", "A female singer joins."]
-    assert {c["concept"] for c in checked if not c["supported"]} == {"saxophone", "female vocals", "unknown word"}  # 'solo'
+    assert {c["concept"] for c in checked if not c["supported"]} == {
+        "saxophone",
+        "female vocals",
+        "unknown word",
+    }  # 'solo'
 
 
 def test_recording_qualifiers_are_rewritten_not_dropped():
     a = make_analysis(**ROCK)
-    kept, _, dropped = guard("The low quality recording features a rock song with electric guitar and drums. "
-                             "It is a live performance with crowd cheering.", a)
+    kept, _, dropped = guard(
+        "The low quality recording features a rock song with electric guitar and drums. "
+        "It is a live performance with crowd cheering.",
+        a,
+    )
     assert kept == "The recording features a rock song with electric guitar and drums."
     assert dropped[0]["rewritten"] == kept and "rewritten" not in dropped[1]
     # where "quality" is the noun, cutting the qualifier would break the sentence: it goes whole
     kept, _, _ = guard("This high quality recording features a rock song with drums.", a)
     assert kept == "This recording features a rock song with drums."
     # the singing is heard, its language is not: the language goes, the singer stays
-    kept, _, dropped = guard("A male vocalist sings in a foreign language over electric guitar. "
-                             "The male vocalist sings in Spanish. The lyrics are about love.", a)
+    kept, _, dropped = guard(
+        "A male vocalist sings in a foreign language over electric guitar. "
+        "The male vocalist sings in Spanish. The lyrics are about love.",
+        a,
+    )
     assert kept == "A male vocalist sings over electric guitar. The male vocalist sings."
-    assert dropped[-1] == {"sentence": "The lyrics are about love.",
-                           "claims": ["recording:language or lyrics ('lyrics are')", "unknown:unknown word ('love')"]}
-    for s in ("This music has a bad audio quality.", "The recording is of low quality and features electric guitar.",
-              "The audio quality is poor.", "The audio quality of this song is good.",
-              "The quality of the recording is low with electric guitar."):
+    assert dropped[-1] == {
+        "sentence": "The lyrics are about love.",
+        "claims": ["recording:language or lyrics ('lyrics are')", "unknown:unknown word ('love')"],
+    }
+    for s in (
+        "This music has a bad audio quality.",
+        "The recording is of low quality and features electric guitar.",
+        "The audio quality is poor.",
+        "The audio quality of this song is good.",
+        "The quality of the recording is low with electric guitar.",
+    ):
         kept, _, dropped = guard(s, a)
         assert kept == "" and dropped[0]["claims"][0].startswith("recording:") and "rewritten" not in dropped[0]
 
@@ -93,28 +141,43 @@ def test_a_clause_after_a_comma_is_not_a_list_item():
 
 def test_an_opener_keeps_its_genre_when_what_it_features_is_unsupported():
     a = make_analysis(**ROCK)
-    text = ("This rock song features a saxophone playing the main melody. "
-            "This is accompanied by drums playing a simple rock beat.")
+    text = (
+        "This rock song features a saxophone playing the main melody. "
+        "This is accompanied by drums playing a simple rock beat."
+    )
     kept, _, dropped = guard(text, a)
     assert kept == "This is a rock song. This is accompanied by drums playing a simple rock beat."
-    assert dropped == [{"sentence": text.split(". ")[0] + ".", "claims": ["instrument:saxophone ('saxophone')"],
-                        "rewritten": "This is a rock song."}]
+    assert dropped == [
+        {
+            "sentence": text.split(". ")[0] + ".",
+            "claims": ["instrument:saxophone ('saxophone')"],
+            "rewritten": "This is a rock song.",
+        }
+    ]
     # an unsupported genre in the opener still drops it; the next sentence then cannot open with "This is"
     kept, _, dropped = guard(text.replace("rock song", "jazz song"), a)
     assert kept == "The music features drums playing a simple rock beat." and "rewritten" not in dropped[0]
     # a supported opener is left alone
-    assert guard("This rock song features a male vocalist singing.", a)[0] == "This rock song features a male vocalist singing."
+    assert (
+        guard("This rock song features a male vocalist singing.", a)[0]
+        == "This rock song features a male vocalist singing."
+    )
 
 
 def test_stuttering_lists_are_cut_back_to_their_first_variant():
     a = make_analysis(**ROCK)
-    text = ("This is a rock song with electric guitar and drums. "
-            "The music is upbeat, groovy, punchy, punch like, punchlike, punchly, punchable and infectious.")
+    text = (
+        "This is a rock song with electric guitar and drums. "
+        "The music is upbeat, groovy, punchy, punch like, punchlike, punchly, punchable and infectious."
+    )
     kept, _, dropped = guard(text, a)
     # the stutter is cut back first; then the praise words no tagger measures ("punchy", "infectious")
     assert kept.endswith("The music is upbeat and groovy.")
-    assert dropped[0] == {"sentence": text.split(". ")[1], "claims": ["repetition"],
-                          "rewritten": "The music is upbeat, groovy, punchy and infectious."}
+    assert dropped[0] == {
+        "sentence": text.split(". ")[1],
+        "claims": ["repetition"],
+        "rewritten": "The music is upbeat, groovy, punchy and infectious.",
+    }
     plain = "It has electric guitar, drums, bass and piano."  # distinct items are no stutter (bass, piano: unsupported)
     kept, _, dropped = guard(plain, a)
     assert kept == "It has electric guitar and drums." and not any(d["claims"] == ["repetition"] for d in dropped)
@@ -128,8 +191,18 @@ def test_unsupported_list_items_are_cut_and_the_supported_ones_kept():
     text = "The tempo is fast with a spirited violin harmony, string section harmony, brass section harmony and jazz percussion."
     kept, checked, dropped = guard(text, a)
     assert kept == "The tempo is fast with a violin harmony and string section harmony."  # 'spirited': no tag says it
-    assert dropped == [{"sentence": text, "claims": ["unknown:unknown word ('spirited')", "instrument:brass ('brass section')", "genre:jazz ('jazz')",
-                                                     "instrument:drums ('percussion')"], "rewritten": kept}]
+    assert dropped == [
+        {
+            "sentence": text,
+            "claims": [
+                "unknown:unknown word ('spirited')",
+                "instrument:brass ('brass section')",
+                "genre:jazz ('jazz')",
+                "instrument:drums ('percussion')",
+            ],
+            "rewritten": kept,
+        }
+    ]
     assert all(c["supported"] for c in checked) and {c["concept"] for c in checked} >= {"violin", "strings"}
     # an unsupported claim in the sentence's head leaves nothing to keep: the sentence goes
     kept, _, dropped = guard("A saxophone plays over violin and strings.", a)
@@ -192,11 +265,14 @@ def test_template_backend_is_faithful():
     json.dumps(out)
 
 
-@pytest.mark.parametrize("reason, expected", [
-    ("speech", "This recording does not appear to be music: it sounds like speech."),
-    ("silence", "This recording does not appear to be music: it is silent."),
-    ("non-musical sound", "This recording does not appear to be music: it sounds like a non-musical sound."),
-])
+@pytest.mark.parametrize(
+    "reason, expected",
+    [
+        ("speech", "This recording does not appear to be music: it sounds like speech."),
+        ("silence", "This recording does not appear to be music: it is silent."),
+        ("non-musical sound", "This recording does not appear to be music: it sounds like a non-musical sound."),
+    ],
+)
 def test_non_music_statement(reason, expected):
     a = make_analysis(is_music=False, reason=reason)
     assert not_music_statement(a) == expected
@@ -216,7 +292,9 @@ def test_sections_follow_harmony_changes():
     s1, s2 = d.sections
     assert s1["start"] == 0 and s2["end"] == 60.0 and s1["end"] == s2["start"]
     assert set(s1["chords"].split(" - ")) == {"Am", "F"} and set(s2["chords"].split(" - ")) == {"C", "G"}
-    assert s2["caption"].startswith("0:") and "busier note activity" in s2["caption"].lower() and "higher" in s2["caption"]
+    assert (
+        s2["caption"].startswith("0:") and "busier note activity" in s2["caption"].lower() and "higher" in s2["caption"]
+    )
     assert s2["caption"].endswith(".") and "Chords: " in s2["caption"]
 
 
@@ -239,8 +317,15 @@ def test_section_changes_use_hysteresis_and_never_contradict():
     from j2a.text.sections import section_caption
 
     def sec(start, words, levels):
-        return {"start": start, "end": start + 10, "chords": None, "notes_per_s": 5.0, "mean_pitch_midi": 60.0,
-                "_words": words, "_levels": levels}
+        return {
+            "start": start,
+            "end": start + 10,
+            "chords": None,
+            "notes_per_s": 5.0,
+            "mean_pitch_midi": 60.0,
+            "_words": words,
+            "_levels": levels,
+        }
 
     s1 = sec(0, ["piano", "female vocal"], {"piano": (0.8, True), "female vocal": (0.6, True), "drums": (0.2, False)})
     # drums were weakly heard before and are stated now: no clear change, so no "enter"; the piano is gone
@@ -352,13 +437,28 @@ def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
     out = tmp_path / "d.jsonl"
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all")
-    code = main(["describe", str(synth_clip[0]), str(audio_dir / "speech_librispeech.ogg"), str(bad),
-                 "--llm", "none", "--sections", "--out", str(out)])
+    code = main(
+        [
+            "describe",
+            str(synth_clip[0]),
+            str(audio_dir / "speech_librispeech.ogg"),
+            str(bad),
+            "--llm",
+            "none",
+            "--sections",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1  # the bad file is reported and skipped, the others are done
     rows = {Path(r["file"]).name: r for r in map(json.loads, out.read_text().splitlines())}
     assert set(rows) == {synth_clip[0].name, "speech_librispeech.ogg"}
     synth = rows[synth_clip[0].name]
-    assert synth["model"] == "template" and synth["sections"] and synth["analysis"]["duration_s"] == pytest.approx(30, abs=0.1)
+    assert (
+        synth["model"] == "template"
+        and synth["sections"]
+        and synth["analysis"]["duration_s"] == pytest.approx(30, abs=0.1)
+    )
     assert "sounds like speech" in rows["speech_librispeech.ogg"]["caption"]
     # --resume: nothing left to do
     assert main(["describe", str(synth_clip[0]), "--llm", "none", "--out", str(out), "--resume"]) == 0
@@ -371,7 +471,6 @@ def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
     junk.write_bytes(b"\0" * 64)
     with pytest.raises(ValueError, match="J2A-2"):
         describe(make_analysis(**ROCK), model=str(junk))  # an Analysis alone: no audio for the model
-
 
 
 @pytest.mark.slow
@@ -387,8 +486,10 @@ def test_sections_on_real_audio_state_only_section_facts(audio_dir, analysis_of)
     assert all(x["end"] == y["start"] for x, y in zip(secs, secs[1:]))
     for sec in secs:
         assert re.match(r"^\d+:\d\d-\d+:\d\d: ", sec["caption"]) and sec["end"] - sec["start"] >= 8.0
-        local = make_analysis(instrument=[(t["label"], t["score"]) for t in sec["tags"]["instrument"]],
-                              vocals=[(t["label"], t["score"]) for t in sec["tags"]["vocals"]])
+        local = make_analysis(
+            instrument=[(t["label"], t["score"]) for t in sec["tags"]["instrument"]],
+            vocals=[(t["label"], t["score"]) for t in sec["tags"]["vocals"]],
+        )
         claims = [c for c in extract_claims(sec["caption"]) if c.category in ("instrument", "vocals")]
         sup, uns = check_claims(claims, local)
         print(sec["caption"], [(str(c), e) for c, e in sup])

@@ -1,6 +1,7 @@
 """The faithfulness guard against sentences labelled by reading the analyses, never by running the guard
 (tests/data/guard_golden: the labelling standard is its README). Floors at the measured figures
 (bench/guard_golden.py, bench/RESULTS.md), so a change that lets more unsupported sentences through fails."""
+
 from __future__ import annotations
 
 from pathlib import Path

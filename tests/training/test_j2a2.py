@@ -1,4 +1,5 @@
 """`j2a train` with tiny random models: log, checkpoints, exact resume, CLI smoke, load for describe."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,22 @@ def manifest(tmp_path_factory):
 
 
 def cfg(manifest, out, **kw):
-    base = dict(data=str(manifest), out=str(out), preset="j2a-2.1", encoder="tiny-random", llm="tiny-random",
-                clip_s=2.0, batch_size=3, lr=3e-3, warmup_steps=2, max_steps=6, save_every=3, val_every=100,
-                val_generate=0, progress=False)
+    base = dict(
+        data=str(manifest),
+        out=str(out),
+        preset="j2a-2.1",
+        encoder="tiny-random",
+        llm="tiny-random",
+        clip_s=2.0,
+        batch_size=3,
+        lr=3e-3,
+        warmup_steps=2,
+        max_steps=6,
+        save_every=3,
+        val_every=100,
+        val_generate=0,
+        progress=False,
+    )
     return J2A2TrainConfig(**{**base, **kw})
 
 
@@ -99,14 +113,49 @@ def test_cli_smoke_and_errors(manifest, tmp_path, capsys):
     from j2a.cli import main
 
     out = tmp_path / "cli"
-    rc = main(["train", "--preset", "j2a-2.1", "--encoder", "tiny-random", "--llm", "tiny-random", "--data", str(manifest),
-               "--out", str(out), "--max-steps", "2", "--clip-s", "2", "--no-progress", "--val-generate", "0"])
+    rc = main(
+        [
+            "train",
+            "--preset",
+            "j2a-2.1",
+            "--encoder",
+            "tiny-random",
+            "--llm",
+            "tiny-random",
+            "--data",
+            str(manifest),
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--clip-s",
+            "2",
+            "--no-progress",
+            "--val-generate",
+            "0",
+        ]
+    )
     assert rc == 0 and (out / "projector.safetensors").exists() and len(losses(out)) == 2
     cfgj = json.loads((out / "config.json").read_text())
     assert cfgj["encoder"] == "tiny-random" and cfgj["llm"] == "tiny-random" and cfgj["preset"] == "j2a-2.1"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"audio": "nope.wav", "text": "x"}\n')
-    assert main(["train", "--data", str(bad), "--out", str(tmp_path / "b"), "--llm", "tiny-random", "--encoder", "tiny-random"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(bad),
+                "--out",
+                str(tmp_path / "b"),
+                "--llm",
+                "tiny-random",
+                "--encoder",
+                "tiny-random",
+            ]
+        )
+        == 1
+    )
     assert "nope.wav" in capsys.readouterr().err
 
 

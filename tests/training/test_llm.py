@@ -1,5 +1,6 @@
 """J2A-LLM training pieces on a tiny random causal LM: label masking, target-only loss, LoRA, save/load,
 the train-llm loop and caption-tags journaling."""
+
 from __future__ import annotations
 
 import csv
@@ -14,13 +15,16 @@ from j2a.training import llm_data
 
 
 # ------------------------------------------------------------------------------------ data
-@pytest.mark.parametrize("aspects,expected", [
-    (["male vocalist", "fast tempo", "rock"], ["male vocal", "fast tempo", "rock"]),
-    (["no drums", "female voice", "female vocalists"], ["female vocal"]),
-    (["acoustic guitar strumming", "hip-hop beat"], ["acoustic guitar", "hip hop"]),
-    (["sax solo", "plucked string instrument", "uptempo"], ["saxophone", "plucked strings", "fast tempo"]),
-    (["low quality", "crowd noise"], []),
-])
+@pytest.mark.parametrize(
+    "aspects,expected",
+    [
+        (["male vocalist", "fast tempo", "rock"], ["male vocal", "fast tempo", "rock"]),
+        (["no drums", "female voice", "female vocalists"], ["female vocal"]),
+        (["acoustic guitar strumming", "hip-hop beat"], ["acoustic guitar", "hip hop"]),
+        (["sax solo", "plucked string instrument", "uptempo"], ["saxophone", "plucked strings", "fast tempo"]),
+        (["low quality", "crowd noise"], []),
+    ],
+)
 def test_reduce_aspects_maps_onto_analysis_vocabulary(aspects, expected):
     assert llm_data.reduce_aspects(aspects) == expected
     assert set(llm_data.reduce_aspects(aspects)) <= set(llm_data.analysis_tags())
@@ -80,8 +84,10 @@ def tiny(tiny_lm):  # noqa: F811
 
 
 def _batch(tok):
-    pairs = [(prompts.format_prompt(["rock", "guitar"], {"tempo_bpm": 120}), "this is a rock song with guitar ."),
-             (prompts.format_prompt(["jazz"]), "a sad jazz song in a minor .")]
+    pairs = [
+        (prompts.format_prompt(["rock", "guitar"], {"tempo_bpm": 120}), "this is a rock song with guitar ."),
+        (prompts.format_prompt(["jazz"]), "a sad jazz song in a minor ."),
+    ]
     return [llm_data.encode(tok, p, c, 64) for p, c in pairs]
 
 
@@ -94,7 +100,7 @@ def test_collate_masks_prompt_and_padding(tiny):
         assert labels[i, start : len(seq)].tolist() == seq[start:]
         assert (labels[i, len(seq) :] == -100).all() and (mask[i, len(seq) :] == 0).all()
         assert seq[-1] == tok.eos_token_id
-        assert tok.decode(seq[start:], skip_special_tokens=True).split()[:2] == ["this", "is"][: 2] or i == 1
+        assert tok.decode(seq[start:], skip_special_tokens=True).split()[:2] == ["this", "is"][:2] or i == 1
 
 
 def test_length_batches_cover_every_example_once_with_less_padding():
@@ -131,7 +137,10 @@ def test_lora_step_trains_only_adapter_and_save_load_round_trip(tiny_lm, tmp_pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_lm)
-    model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.LLMTrainConfig(rank=4, alpha=8, dropout=0.0))
+    model = lt.add_lora(
+        AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32),
+        lt.LLMTrainConfig(rank=4, alpha=8, dropout=0.0),
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
@@ -151,12 +160,18 @@ def test_lora_step_trains_only_adapter_and_save_load_round_trip(tiny_lm, tmp_pat
     assert (tmp_path / "ad" / "adapter_model.safetensors").exists()
     assert json.loads((tmp_path / "ad" / "adapter_config.json").read_text())["r"] == 4
     model.eval()
-    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), str(tmp_path / "ad")).eval()
+    reloaded = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), str(tmp_path / "ad")
+    ).eval()
     with torch.no_grad():
         a = model(input_ids=ids, attention_mask=mask).logits
         b = reloaded(input_ids=ids, attention_mask=mask).logits
     assert torch.allclose(a, b, atol=0.05)  # adapter stored in bf16
-    assert not torch.allclose(b, AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)(input_ids=ids, attention_mask=mask).logits, atol=0.05)
+    assert not torch.allclose(
+        b,
+        AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)(input_ids=ids, attention_mask=mask).logits,
+        atol=0.05,
+    )
 
 
 def _mini_csv(path, n=24):
@@ -167,7 +182,15 @@ def _mini_csv(path, n=24):
         w.writeheader()
         for i in range(n):
             a = rng.sample(words, 3)
-            w.writerow({"ytid": f"id{i}", "start_s": 30, "end_s": 40, "aspect_list": repr(a), "caption": f"this is a {a[0]} song with {a[1]} and {a[2]} ."})
+            w.writerow(
+                {
+                    "ytid": f"id{i}",
+                    "start_s": 30,
+                    "end_s": 40,
+                    "aspect_list": repr(a),
+                    "caption": f"this is a {a[0]} song with {a[1]} and {a[2]} .",
+                }
+            )
     return path
 
 
@@ -175,9 +198,33 @@ def test_train_llm_cli_writes_best_adapter(tiny_lm, tmp_path):  # noqa: F811
     from j2a.cli import main
 
     data = _mini_csv(tmp_path / "mini.csv")
-    rc = main(["train-llm", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "6", "--batch-size", "4",
-               "--holdout", "4", "--eval-every", "3", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm), "--lr", "5e-3",
-               "--dropout", "0.1"])
+    rc = main(
+        [
+            "train-llm",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "4",
+            "--holdout",
+            "4",
+            "--eval-every",
+            "3",
+            "--rank",
+            "4",
+            "--dtype",
+            "fp32",
+            "--base",
+            str(tiny_lm),
+            "--lr",
+            "5e-3",
+            "--dropout",
+            "0.1",
+        ]
+    )
     assert rc == 0
     meta = json.loads((tmp_path / "run" / "training.json").read_text())
     assert meta["config"]["dropout"] == 0.1
@@ -189,7 +236,9 @@ def test_train_llm_cli_writes_best_adapter(tiny_lm, tmp_path):  # noqa: F811
     # the adapter is usable through load_llm
     from j2a.llm import load_llm
 
-    out = load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate([prompts.format_prompt(["rock"])], max_new_tokens=5)
+    out = load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate(
+        [prompts.format_prompt(["rock"])], max_new_tokens=5
+    )
     assert len(out) == 1 and isinstance(out[0], str)
 
 
@@ -224,7 +273,10 @@ def test_soup_adapter_is_the_mean_of_the_members_deltas(tiny_lm, tmp_path):  # n
         return AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32)
 
     def merged(folder):
-        return {n: p.detach() for n, p in PeftModel.from_pretrained(base(), str(folder)).merge_and_unload().named_parameters()}
+        return {
+            n: p.detach()
+            for n, p in PeftModel.from_pretrained(base(), str(folder)).merge_and_unload().named_parameters()
+        }
 
     for i, (rank, alpha) in enumerate([(4, 8), (2, 8)]):  # members may differ in rank and scale
         torch.manual_seed(i)
@@ -257,7 +309,10 @@ def test_soup_rejects_adapters_of_different_modules(tiny_lm, tmp_path):  # noqa:
     from transformers import AutoModelForCausalLM
 
     for i, top in enumerate([0, 1]):
-        model = lt.add_lora(AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), lt.LLMTrainConfig(rank=2, top_layers=top))
+        model = lt.add_lora(
+            AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32),
+            lt.LLMTrainConfig(rank=2, top_layers=top),
+        )
         lt.save_adapter(model, tmp_path / f"m{i}", {})
     with pytest.raises(ValueError, match="not an adapter of the same model"):
         lt.soup_adapters([tmp_path / "m0", tmp_path / "m1"], tmp_path / "soup")
@@ -267,9 +322,33 @@ def test_train_llm_seeds_trains_members_and_writes_their_soup(tiny_lm, tmp_path)
     from j2a.cli import main
 
     data = _mini_csv(tmp_path / "mini.csv")
-    rc = main(["train-llm", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "4",
-               "--holdout", "4", "--eval-every", "2", "--rank", "4", "--dtype", "fp32", "--base", str(tiny_lm),
-               "--seeds", "2", "--seed", "3"])
+    rc = main(
+        [
+            "train-llm",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--holdout",
+            "4",
+            "--eval-every",
+            "2",
+            "--rank",
+            "4",
+            "--dtype",
+            "fp32",
+            "--base",
+            str(tiny_lm),
+            "--seeds",
+            "2",
+            "--seed",
+            "3",
+        ]
+    )
     assert rc == 0
     meta = json.loads((tmp_path / "run" / "training.json").read_text())
     assert [m["seed"] for m in meta["members"]] == [3, 4] and meta["config"]["split_seed"] == 3
@@ -278,5 +357,11 @@ def test_train_llm_seeds_trains_members_and_writes_their_soup(tiny_lm, tmp_path)
     assert json.loads((tmp_path / "run" / "adapter_config.json").read_text())["r"] == 8
     from j2a.llm import load_llm
 
-    assert len(load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate(["Music tags: rock\nDescription:"],
-                                                                                                 max_new_tokens=3)) == 1
+    assert (
+        len(
+            load_llm(f"hf:{tiny_lm}", adapter=str(tmp_path / "run"), dtype="fp32").generate(
+                ["Music tags: rock\nDescription:"], max_new_tokens=3
+            )
+        )
+        == 1
+    )

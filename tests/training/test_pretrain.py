@@ -1,4 +1,5 @@
 """`j2a pretrain-encoder`: MW-MAE pretraining lowers its held-out loss, resumes exactly, and plugs into `j2a train`."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,23 @@ def test_pretrain_cli_lowers_loss_resumes_and_plugs_into_train(tmp_path, synth_c
 
     path, _ = synth_clip
     out = tmp_path / "mwmae"
-    args = ["pretrain-encoder", str(path), "--out", str(out), "--size", "tiny", "--batch-size", "4",
-            "--eval-every", "10", "--save-every", "10", "--lr", "3e-3", "--no-progress"]
+    args = [
+        "pretrain-encoder",
+        str(path),
+        "--out",
+        str(out),
+        "--size",
+        "tiny",
+        "--batch-size",
+        "4",
+        "--eval-every",
+        "10",
+        "--save-every",
+        "10",
+        "--lr",
+        "3e-3",
+        "--no-progress",
+    ]
     assert main(args + ["--steps", "10"]) == 0
     assert main(args + ["--steps", "30", "--resume"]) == 0
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
