@@ -1017,6 +1017,11 @@ def _db_arg(p) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help="the library database (default: %(default)s)")
 
 
+def _list_args(p) -> None:
+    p.add_argument("--limit", type=int, default=10, help="how many tracks (default: %(default)s)")
+    p.add_argument("--format", choices=["table", "json", "csv", "m3u"], default="table")
+
+
 def _filter_args(p) -> None:
     p.add_argument("--bpm", metavar="LO-HI", help="tempo range, e.g. 60-80")
     p.add_argument("--key", help="e.g. 'D minor'")
@@ -1060,8 +1065,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("query")
     _db_arg(p)
     _filter_args(p)
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--format", choices=["table", "json", "csv", "m3u"], default="table")
+    _list_args(p)
     p.set_defaults(func=cmd_search)
 
     p = sub(
@@ -1073,8 +1077,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("track", help="track id or path")
     _db_arg(p)
     p.add_argument("--mixable", action="store_true", help="only keys that mix (Camelot) within 6%% of the tempo")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--format", choices=["table", "json", "csv", "m3u"], default="table")
+    _list_args(p)
     p.set_defaults(func=cmd_similar)
 
     p = sub(
