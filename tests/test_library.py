@@ -92,6 +92,7 @@ def test_query_words_become_filters(query, expect, rest):
 
 
 # ------------------------------------------------------------------------------------------ index
+@pytest.mark.slow
 def test_index_holds_analysis_description_and_embeddings(indexed):
     con = sqlite3.connect(indexed)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -108,6 +109,7 @@ def test_index_holds_analysis_description_and_embeddings(indexed):
     assert byname["piece2_96bpm.wav"][4] == "3/4"
 
 
+@pytest.mark.slow
 def test_second_run_skips_unchanged_sees_changed_moved_and_pruned(clips, tmp_path):
     d = tmp_path / "music"
     shutil.copytree(clips, d)
@@ -128,6 +130,7 @@ def test_second_run_skips_unchanged_sees_changed_moved_and_pruned(clips, tmp_pat
         assert abs(changed.tempo.bpm - 140) < 4
 
 
+@pytest.mark.slow
 def test_bad_file_is_recorded_with_its_reason_and_skipped(clips, tmp_path):
     d = tmp_path / "music"
     d.mkdir()
@@ -141,6 +144,7 @@ def test_bad_file_is_recorded_with_its_reason_and_skipped(clips, tmp_path):
     assert line.startswith(str((d / "broken.wav").resolve()) + ": ") and len(line) > len(str(d)) + 20
 
 
+@pytest.mark.slow
 def test_a_killed_index_keeps_what_it_finished_and_a_rerun_completes(clips, tmp_path):
     """SIGKILL mid-run, then run again: every file exactly once, the database intact; a search works meanwhile."""
     db = tmp_path / "m.db"
@@ -193,6 +197,7 @@ def test_newer_or_foreign_databases_are_refused_and_older_ones_migrated(tmp_path
 
 
 # ----------------------------------------------------------------------------------------- search
+@pytest.mark.slow
 def test_search_filters_by_measured_facts_and_says_why(indexed):
     with lib.Library(indexed) as L:
         hits, f = L.search("a piece in D minor around 72 bpm")
@@ -204,6 +209,7 @@ def test_search_filters_by_measured_facts_and_says_why(indexed):
         assert {Path(t.path).name for t in hits} == {"piece1_128bpm.wav", "piece3_140bpm.wav"}
 
 
+@pytest.mark.slow
 def test_cli_search_prints_filters_and_formats(indexed):
     r = subprocess.run(
         J2A + ["search", "in C major", "--db", str(indexed), "--format", "json"], capture_output=True, text=True
@@ -219,6 +225,7 @@ def test_cli_search_prints_filters_and_formats(indexed):
     assert r.stdout.startswith("#EXTM3U") and r.stdout.count("#EXTINF") == 6
 
 
+@pytest.mark.slow
 def test_similar_and_mixable(indexed, clips):
     with lib.Library(indexed) as L:
         me = L.track(str(clips / "piece1_128bpm.wav"))
@@ -233,6 +240,7 @@ def test_similar_and_mixable(indexed, clips):
             L.similar("/nowhere/song.mp3")
 
 
+@pytest.mark.slow
 def test_playlist_fills_the_time_and_orders_by_transitions(indexed, tmp_path):
     out = tmp_path / "set.m3u8"
     r = subprocess.run(
