@@ -8,6 +8,7 @@ non-music input), so downstream text generation can never claim more than the an
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,19 +186,21 @@ def _jsonable(x):
     return x
 
 
-def _from_dict(tp, d):
-    """Rebuild nested dataclasses from plain dicts (inverse of dataclasses.asdict)."""
+@functools.cache
+def _field_hints(tp) -> tuple[tuple[str, Any], ...]:
+    """(name, type) of a dataclass's fields, resolved once per class: typing.get_type_hints on every nested object
+    was most of the time spent reading a saved analysis (a NoteEvent per note)."""
     import typing
 
+    hints = typing.get_type_hints(tp)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(tp))
+
+
+def _from_dict(tp, d):
+    """Rebuild nested dataclasses from plain dicts (inverse of dataclasses.asdict)."""
     if d is None:
         return None
-    hints = typing.get_type_hints(tp)
-    kwargs = {}
-    for f in dataclasses.fields(tp):
-        if f.name not in d:
-            continue
-        kwargs[f.name] = _coerce(hints[f.name], d[f.name])
-    return tp(**kwargs)
+    return tp(**{name: _coerce(hint, d[name]) for name, hint in _field_hints(tp) if name in d})
 
 
 def _coerce(hint, v):
