@@ -179,6 +179,7 @@ def test_json_and_csv_outputs_parse(tmp_path, audio_dir):
     assert not out.with_name("t.csv.partial.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_python_api_round_trip(audio_dir):
     import j2a as pkg
 
@@ -192,6 +193,7 @@ def test_python_api_round_trip(audio_dir):
     assert set(a.timings_s) >= {"decode", "is_music", "loudness", "rhythm", "harmony", "notes"}
 
 
+@pytest.mark.slow
 def test_non_music_is_reported_not_analysed(audio_dir):
     import j2a as pkg
 
@@ -201,6 +203,7 @@ def test_non_music_is_reported_not_analysed(audio_dir):
     assert a.loudness is not None and a.loudness.integrated_lufs is not None
 
 
+@pytest.mark.slow
 def test_readme_documents_the_schema(audio_dir):
     """Every top-level key the README's schema lists is in the output, and the required ones are listed."""
     readme = (REPO / "README.md").read_text()

@@ -48,6 +48,7 @@ def test_synth_clip_chords_per_bar(synth_harmony):
     assert h.chords[0].start == 0.0 and h.chords[-1].end <= spec.duration_s + 0.05
 
 
+@pytest.mark.slow
 def test_sax_is_d_minor(audio_dir):
     h = H.analyze_harmony(open_audio(audio_dir / "sax_tenor_d_minor.wav"))
     assert h.key.label == "D minor"
@@ -100,6 +101,7 @@ def test_cadence_breaks_a_tie_between_tonic_and_dominant():
     assert H.estimate_key(probs, chords[:4]).label == "G major"
 
 
+@pytest.mark.slow
 def test_torch_port_matches_madmom_processors(audio_dir):
     """J2A runs madmom's own networks through torch; outputs equal madmom's processors."""
     from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
@@ -115,6 +117,7 @@ def test_torch_port_matches_madmom_processors(audio_dir):
     np.testing.assert_allclose(probs, ref_probs, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_chunked_features_equal_whole_signal(audio_dir, monkeypatch):
     """Block-wise processing (for bounded memory) stitches to the same features as one pass."""
     a = open_audio(audio_dir / "cuidado_falla_cancion.flac")  # 20 s

@@ -32,6 +32,7 @@ def test_loudness_range_of_two_levels():
     assert r.integrated_lufs == pytest.approx(-13.01 - 0.0, abs=0.6)  # quiet half is gated out (relative gate)
 
 
+@pytest.mark.slow
 def test_matches_pyloudnorm_on_real_music(audio_dir):
     import pyloudnorm
 

@@ -37,6 +37,7 @@ def test_every_music_clip_is_music(audio_dir, manifest):
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_solo_singing_is_music_although_the_voice_detector_fires(audio_dir):
     d = music.detect(open_audio(audio_dir / "vocadito_1.wav"), None)
     assert d.scores["speech"] > 0.3  # Silero hears a voice ...

@@ -45,6 +45,7 @@ def test_summary_fields(synth_notes):
     assert [e.start for e in res.events] == sorted(e.start for e in res.events)
 
 
+@pytest.mark.slow
 def test_tenor_sax_range(audio_dir):
     """Sounding range of a tenor sax: about Ab2 (44) to E5 (76); the D-minor line centres on D."""
     res = N.analyze_notes(open_audio(audio_dir / "sax_tenor_d_minor.wav"))

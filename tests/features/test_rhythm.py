@@ -81,6 +81,7 @@ def test_dubstep_formats_agree(analysed):
     assert max(tempi) / min(tempi) - 1 <= 0.01, dict(zip(DUBSTEP, tempi))
 
 
+@pytest.mark.slow
 def test_sweet_waltz_is_three_four(analysed):
     """A waltz (manifest: 3/4) that madmom's default downbeat DBN calls 4: the fair bar HMM says 3."""
     r = analysed("sweet_waltz.ogg")
@@ -88,6 +89,7 @@ def test_sweet_waltz_is_three_four(analysed):
     assert len(r.downbeats) == pytest.approx(len(r.beats) / 3, abs=2)
 
 
+@pytest.mark.slow
 def test_short_clip_has_no_meter(analysed):
     r = analysed("madmom_sample.wav")  # 2.8 s, four annotated beats: too few to say a meter
     assert r.meter.label is None and r.meter.confidence == 0.0 and r.downbeats == []
@@ -100,6 +102,7 @@ def excerpt(audio_dir):
     return open_audio(audio_dir / "hainsworth_001.flac").load(R.SR)[5 * R.SR : 8 * R.SR]
 
 
+@pytest.mark.slow
 def test_features_equal_madmom(excerpt):
     from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.downbeats import RNNDownBeatProcessor
@@ -111,6 +114,7 @@ def test_features_equal_madmom(excerpt):
     np.testing.assert_allclose(ours, ref, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_network_equals_madmom(excerpt):
     from j2a.features.madmom_compat import madmom  # noqa: F401  (the import fix, before any madmom module)  # isort: skip
     from madmom.features.downbeats import RNNDownBeatProcessor

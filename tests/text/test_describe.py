@@ -431,6 +431,7 @@ def test_cli_describe_reads_saved_analyses_without_analysing_again(tmp_path, mon
     assert [json.loads(x)["caption"] for x in again.read_text().splitlines()] == [r["caption"] for r in rows]
 
 
+@pytest.mark.slow
 def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
     from j2a.cli import main
 
