@@ -19,7 +19,7 @@ from pathlib import Path
 from ..analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
 from . import prompts
 from .aspects import aspects_from_analysis
-from .guard import guard, split_sentences
+from .guard import article, guard, split_sentences
 from .sections import describe_sections
 
 
@@ -116,13 +116,9 @@ def not_music_statement(analysis: Analysis) -> str:
         phrase = (
             f"it sounds like {reason}"
             if reason.endswith("s") or " " in reason
-            else f"it sounds like {_a(reason)} {reason}"
+            else f"it sounds like {article(reason)} {reason}"
         )
     return "This recording does not appear to be music" + (f": {phrase}." if phrase else ".")
-
-
-def _a(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 # --------------------------------------------------------------------------------------- describe

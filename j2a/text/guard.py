@@ -122,7 +122,7 @@ def repair(s: str, unsupported) -> str | None:
     if opener:  # what follows the head goes anyway, with whatever else was cut there
         m = _OPENER.match(s)
         desc, noun = m["desc"].strip(), m["noun"].lower()
-        return f"This is {_a(desc.lower())} {desc} {noun}."
+        return f"This is {article(desc.lower())} {desc} {noun}."
     return _tidy(_apply(s, items, cuts, gone))
 
 
@@ -206,7 +206,8 @@ def _join_items(items: list[str], end: str) -> str:
     return (items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]) + end
 
 
-def _a(word: str) -> str:
+def article(word: str) -> str:
+    """'a' or 'an' before `word` (by its first letter)."""
     return "an" if word[:1] in "aeiou" else "a"
 
 
