@@ -40,7 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..theory import CHORD_TONES, NAMES
@@ -86,6 +86,7 @@ class RenderConfig:
     audio_format: str = "flac"
     gain: float = 0.5
     workers: int = 2
+    renditions: int = 1  # renderings per score: same instruments, another soundfont and tempo (similarity truth)
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Piece:
     family: str
     soundfont: str
     seed: int
+    rendition: int = 0  # 0 = the first rendering of this score
     truth: dict = field(default_factory=dict)
 
 
@@ -154,7 +156,7 @@ def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:
             if groups[comp] and len(picks) < n:
                 picks.append(groups[comp].pop())
     fonts = soundfonts()
-    return [
+    pieces = [
         Piece(
             source=p,
             bpm=round(rng.uniform(*cfg.bpm_range)),
@@ -164,6 +166,21 @@ def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:
         )
         for p in picks
     ]
+    return [r for p in pieces for r in renditions(p, cfg, rng)]
+
+
+def renditions(first: Piece, cfg: RenderConfig, rng: random.Random) -> list[Piece]:
+    """`first` and cfg.renditions - 1 further renderings of its score: the same instruments played from another
+    soundfont (where the machine has more than one) at a tempo 8-20% away, as another performance would be."""
+    fonts = [f for f in soundfonts() if f != first.soundfont] or [first.soundfont]
+    out = [first]
+    for k in range(1, cfg.renditions):
+        factor = rng.uniform(1.08, 1.2) ** rng.choice((-1, 1))
+        bpm = min(max(round(first.bpm * factor), cfg.bpm_range[0]), cfg.bpm_range[1])
+        out.append(
+            replace(first, bpm=bpm, soundfont=fonts[(k - 1) % len(fonts)], seed=rng.randrange(2**31), rendition=k)
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------- score → truth
@@ -395,6 +412,7 @@ def render_piece(piece: Piece, out_dir: str | Path, cfg: RenderConfig | None = N
     spb = 60.0 / piece.bpm  # seconds per beat
     spq = spb / float(ts0.beatDuration.quarterLength)
     stem = f"{Path(piece.source).parent.name}_{Path(piece.source).stem}".replace(".", "-")
+    stem += f"_r{piece.rendition}" if cfg.renditions > 1 else ""
     audio_path = out_dir / f"{stem}.{cfg.audio_format}"
     with tempfile.TemporaryDirectory() as tmp:
         midi, wav = os.path.join(tmp, "p.mid"), os.path.join(tmp, "p.wav")
@@ -426,6 +444,7 @@ def render_piece(piece: Piece, out_dir: str | Path, cfg: RenderConfig | None = N
         "composer": composer,
         "chorale": composer == "bach" and len(score.parts) == 4,
         "source": piece.source,
+        "rendition": piece.rendition,
         "excerpt": excerpt,
         "duration_s": round(duration, 3),
         "has_roman_analysis": roman is not None,
@@ -567,7 +586,8 @@ def render_set(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pool_size = len(candidate_scores(cfg.corpus, cfg.max_file_kb)) if not sources else 0
-    pieces = plan(min(pool_size, n + max(4, n // 5)), seed, cfg) if not sources else []  # spares for failures
+    scores = -(-n // max(1, cfg.renditions))
+    pieces = plan(min(pool_size, scores + max(4, scores // 5)), seed, cfg) if not sources else []  # spares
     if sources:
         rng = random.Random(seed)
         fonts = soundfonts()
@@ -581,6 +601,7 @@ def render_set(
             )
             for s in sources
         ]
+        pieces = [r for p in pieces for r in renditions(p, cfg, rng)]
         n = len(pieces)
     rows: list[dict] = []
     todo = iter(pieces)
@@ -610,7 +631,8 @@ def add_cli(data_subparsers) -> None:
         data_subparsers,
         "render",
         "render real compositions (music21 corpus) to audio with truth (JAMS)",
-        "j2a data render --out rendered --n 50 --seed 0 --corpus bach",
+        "j2a data render --out rendered --n 50 --seed 0 --corpus bach\n"
+        "j2a data render --out search-set --n 200 --renditions 2 --corpus all   # truth for j2a eval search",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (audio, .jams, manifest.jsonl)")
     p.add_argument("--n", type=int, default=10, help="number of pieces (default: %(default)s)")
@@ -620,6 +642,14 @@ def add_cli(data_subparsers) -> None:
     )
     p.add_argument("--workers", "-j", type=int, default=2, help="parallel render processes (default: 2)")
     p.add_argument("--format", choices=["flac", "wav"], default="flac", help="audio format (default: flac)")
+    p.add_argument(
+        "--renditions",
+        type=int,
+        default=1,
+        metavar="K",
+        help="render each score K times (another soundfont, a tempo 8-20%% away): truth for `j2a eval search` "
+        "similarity queries (default: %(default)s)",
+    )
     p.set_defaults(func=_cli)
 
 
@@ -630,7 +660,7 @@ def _cli(a) -> int:
         print("error: --n must be at least 1", file=sys.stderr)
         return 2
     t = time.perf_counter()
-    cfg = RenderConfig(corpus=a.corpus, workers=a.workers, audio_format=a.format)
+    cfg = RenderConfig(corpus=a.corpus, workers=a.workers, audio_format=a.format, renditions=max(1, a.renditions))
     rows = render_set(a.out, a.n, seed=a.seed, cfg=cfg, progress=sys.stderr.isatty())
     print(
         f"rendered {len(rows)} pieces to {a.out} in {time.perf_counter() - t:.1f} s ({Path(a.out) / 'manifest.jsonl'})",

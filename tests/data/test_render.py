@@ -108,6 +108,17 @@ def test_notated_key_mode_rule():
     assert k["label"] == "E minor" and k["key_modal"]
 
 
+def test_renditions_are_the_same_score_in_another_sound_and_tempo():
+    cfg = R.RenderConfig(renditions=2)
+    pieces = R.plan(3, seed=1, cfg=cfg)
+    assert len(pieces) == 6 and [p.rendition for p in pieces] == [0, 1] * 3
+    for first, other in zip(pieces[::2], pieces[1::2]):
+        assert other.source == first.source and other.family == first.family
+        assert 1.07 <= max(first.bpm, other.bpm) / min(first.bpm, other.bpm) <= 1.21 or other.bpm in cfg.bpm_range
+        assert other.soundfont != first.soundfont or len(R.soundfonts()) == 1
+    assert len({p.source for p in pieces}) == 3
+
+
 def test_cli_renders_end_to_end(tmp_path):
     r = subprocess.run(
         [
