@@ -63,7 +63,8 @@ def add_cli(subparsers) -> None:
         "score captions, MIR features or QA answers against references (offline)",
         "j2a eval captions --refs musiccaps-dev.csv --preds captions.jsonl --json scores.json\n"
         "j2a eval mir --manifest rendered/manifest.csv\n"
-        "j2a eval qa --qa questions.json --preds answers.jsonl",
+        "j2a eval qa --qa questions.json --preds answers.jsonl\n"
+        "j2a eval search --db music.db --queries queries.jsonl",
     )
     esp = p.add_subparsers(dest="eval_command", metavar="WHAT")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -97,6 +98,7 @@ def add_cli(subparsers) -> None:
     c.add_argument("--no-sbert", action="store_true", help="skip the SBERT cosine (no model load)")
     c.set_defaults(func=cmd_captions)
     _add_mir_qa(esp)
+    _add_search(esp)
 
 
 # --------------------------------------------------------------------------------------------- mir
@@ -181,3 +183,77 @@ def _add_mir_qa(esp) -> None:
     q.add_argument("--json", metavar="OUT", help="write the summary here")
     q.add_argument("--per-item", metavar="OUT", help="write per-question results here (JSON)")
     q.set_defaults(func=cmd_qa)
+
+
+# ------------------------------------------------------------------------------------------ search
+def cmd_search(args) -> int:
+    from ..library import Library
+    from . import search
+
+    if not Path(args.db).exists():
+        print(f"j2a eval search: {args.db}: no such library database (build it with j2a index)", file=sys.stderr)
+        return 2
+    try:
+        queries = search.read_queries(args.queries)
+    except (OSError, ValueError) as e:
+        print(f"j2a eval search: {e}", file=sys.stderr)
+        return 2
+    with Library(args.db) as lib:
+        summary, rows = search.score(queries, search.run_queries(lib, queries))
+    print(f"{len(queries)} queries on {args.db}")
+    print(search.format_table(summary))
+    _write_outputs(args, summary, rows)
+    return 0
+
+
+def cmd_search_queries(args) -> int:
+    from . import search
+
+    if bool(args.rendered) == bool(args.shared):
+        print("j2a eval search-queries: give one of --rendered or --shared", file=sys.stderr)
+        return 2
+    src = args.rendered or args.shared
+    if not Path(src).exists():
+        print(f"j2a eval search-queries: {src}: not found", file=sys.stderr)
+        return 2
+    rows = search.rendered_queries(src, args.n, args.seed) if args.rendered else search.real_queries(src)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kinds = {k: sum(r["type"] == k for r in rows) for k in dict.fromkeys(r["type"] for r in rows)}
+    print(f"{len(rows)} queries to {args.out}: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    return 0
+
+
+def _add_search(esp) -> None:
+    from ..cli import sub
+
+    s = sub(
+        esp,
+        "search",
+        "recall@1/5/10, MRR and nDCG@10 of j2a search / similar on queries with known answers",
+        "j2a data render --out set --n 200 --renditions 2 --corpus all\n"
+        "j2a index set --db set.db\n"
+        "j2a eval search-queries --rendered set/manifest.jsonl --out q.jsonl\n"
+        "j2a eval search --db set.db --queries q.jsonl --json search.json",
+        description="Each query row: {id, type, query | track, relevant: [audio paths]}; 'track' rows ask "
+        "`similar`. Scores use TREC conventions (ir-measures), per query type and overall.",
+    )
+    s.add_argument("--db", required=True, metavar="FILE", help="library database built by j2a index")
+    s.add_argument("--queries", required=True, metavar="JSONL", help="queries with their relevant files")
+    s.add_argument("--json", metavar="OUT", help="write the summary here")
+    s.add_argument("--per-item", metavar="OUT", help="write per-query scores and top-10 paths here (JSON)")
+    s.set_defaults(func=cmd_search)
+
+    g = sub(
+        esp,
+        "search-queries",
+        "write a query set with exact truth: from rendered scores, or from the shared clips' manifests",
+        "j2a eval search-queries --rendered set/manifest.jsonl --out q.jsonl --n 60\n"
+        "j2a eval search-queries --shared ../shared --out real.jsonl",
+    )
+    g.add_argument("--rendered", metavar="JSONL", help="manifest.jsonl of j2a data render (--renditions 2 for similar)")
+    g.add_argument("--shared", metavar="DIR", help="the shared data folder (data/audio, data/labelled)")
+    g.add_argument("--out", required=True, metavar="JSONL", help="where to write the queries")
+    g.add_argument("--n", type=int, default=60, help="attribute queries from a rendered set (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    g.set_defaults(func=cmd_search_queries)
