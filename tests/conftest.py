@@ -78,10 +78,32 @@ def analysis_of():
     from j2a.analysis import analyze
 
     @functools.cache
-    def get(path) -> object:
-        return analyze(str(path))
+    def cached(path: str) -> object:
+        return analyze(path)
 
-    return get
+    return lambda path: cached(str(Path(path).resolve()))
+
+
+@pytest.fixture(scope="session")
+def test_model() -> dict:
+    """The model real-audio description tests use: the shipped J2A-LLM by default; J2A_TEST_LLM overrides
+    (e.g. 'none'), J2A_TEST_ADAPTER points 'local' at another LoRA adapter folder. Keyword arguments of describe."""
+    import os
+
+    return {"llm": os.environ.get("J2A_TEST_LLM", "local"), "adapter": os.environ.get("J2A_TEST_ADAPTER")}
+
+
+@pytest.fixture(scope="session")
+def described_music(analysis_of, test_model):
+    """Every music clip of both shared manifests described once (batched LLM calls): {file: (Truth, Description)}."""
+    from j2a.eval.truth import music_truth
+    from j2a.text.describe import describe_many
+
+    _require_shared()
+    truths = music_truth(SHARED)
+    analyses = [analysis_of(t.path) for t in truths]
+    descs = describe_many(analyses, **test_model)
+    return {t.file: (t, d) for t, d in zip(truths, descs)}
 
 
 def make_tiny_lm(path):

@@ -1,0 +1,57 @@
+"""Descriptions against the shared manifests' truth (instruments, vocals, genre), never against the guard;
+and no mood, usage or absence sentence without evidence in the analysis."""
+
+from __future__ import annotations
+
+import pytest
+
+from j2a.eval.truth import Truth, contradictions, music_truth
+
+
+@pytest.fixture(scope="module")
+def truths(audio_dir) -> dict[str, Truth]:
+    return {t.file: t for t in music_truth(audio_dir.parents[1])}
+
+
+def test_every_music_clip_of_both_manifests_has_a_truth(truths):
+    assert len(truths) >= 65
+    assert sum(t.parts is not None for t in truths.values()) >= 45  # solo collections + fully named clips
+    assert truths["vocadito_1.wav"].sung is True and truths["pistachio_ragtime.ogg"].sung is False
+    assert truths["openmic_000046_3840.ogg"].parts is None  # a band whose parts are not listed
+    assert "pop" in truths["openmic_000046_3840.ogg"].genres
+
+
+@pytest.mark.parametrize(
+    "clip, caption, expected",
+    [
+        ("msdb_piano_test-4_0a7fc4ad.flac", "A solo piano piece with female vocals.", ["female vocals"]),
+        ("trumpet_loop_f_90bpm.ogg", "This is a jazz song featuring a trumpet. There are no vocals.", []),
+        ("brahms_hungarian_dance_5.ogg", "An 80s pop song with strings and drums.", ["pop", "drums"]),
+        ("vocadito_1.wav", "This is an instrumental piece.", ["instrumental"]),
+        ("vocadito_1.wav", "A woman sings alone, without any instruments.", []),
+        ("pistachio_ragtime.ogg", "A ragtime piano piece.", []),
+        ("pistachio_ragtime.ogg", "A polka played on the piano.", ["polka"]),
+        ("sax_tenor_d_minor.wav", "A tenor sax plays a slow melody over an electric guitar.", ["electric guitar"]),
+        ("techno_loop.mp3", "An electronic dance track with a synth and a male singer.", []),  # parts unknown
+        ("techno_loop.mp3", "A jazz ballad.", ["jazz"]),
+    ],
+)
+def test_contradictions_are_judged_from_the_labels(truths, clip, caption, expected):
+    found = contradictions(caption, truths[clip])
+    assert len(found) == len(expected) and all(w in f for w, f in zip(expected, found)), found
+
+
+@pytest.mark.slow
+def test_no_description_contradicts_the_labels(described_music):
+    """Every music clip of ../shared/data/audio and ../shared/data/labelled, described with the shipped J2A-LLM:
+    each claim the labels contradict, and each mood / usage / absence claim the analysis does not back, is listed."""
+    from j2a.eval.truth import unsupported_assertions
+
+    wrong, judged = [], 0
+    for clip, (truth, d) in sorted(described_music.items()):
+        judged += truth.parts is not None or truth.sung is not None or truth.genres is not None
+        found = contradictions(d.caption, truth) + unsupported_assertions(d.caption, d.analysis)
+        wrong += [f"{clip}: {c} in {d.caption!r}" for c in found]
+    print(f"\n{len(described_music)} clips described, {judged} with a truth label; {len(wrong)} wrong claims")
+    print("\n".join(wrong))
+    assert judged >= 60 and not wrong
