@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..theory import CHORD_TONES, NAMES
 
+SCORE_FORMATS = (".mxl", ".xml", ".musicxml", ".krn")  # preferred first where a piece comes in several
 SOUNDFONT_DIRS = ["/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts"]
 SR = 44100
 
@@ -127,10 +128,15 @@ def candidate_scores(corpus: str = "bach", max_file_kb: int = 150) -> list[str]:
     for comp in composers:
         for p in m21corpus.getComposer(comp):
             p = Path(p)
-            if p.suffix not in (".mxl", ".xml", ".musicxml", ".krn") or p.stat().st_size > max_file_kb * 1024:
+            if p.suffix not in SCORE_FORMATS or p.stat().st_size > max_file_kb * 1024:
                 continue
             out.append(str(p.relative_to(root)))
-    return sorted(set(out))
+    # one score per piece: music21 ships some in two formats (beethoven/opus18no1/movement4 as .krn and .mxl),
+    # which would render to the same file name
+    by_piece: dict[str, str] = {}
+    for path in sorted(set(out), key=lambda p: (p.rsplit(".", 1)[0], SCORE_FORMATS.index(Path(p).suffix))):
+        by_piece.setdefault(path.rsplit(".", 1)[0], path)
+    return sorted(by_piece.values())
 
 
 def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:

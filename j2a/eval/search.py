@@ -19,7 +19,7 @@ import csv
 import json
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 MEASURES = ("R@1", "R@5", "R@10", "RR", "nDCG@10")
@@ -38,9 +38,8 @@ FAMILY_WORDS = {
 TEMPO_WORDS = {"slow": (0.0, 90.0), "medium tempo": (90.0, 115.0), "fast": (115.0, 400.0)}
 
 
-def _abs(path: str, root: Path | None = None) -> str:
-    p = Path(path)
-    return str((root / p if root is not None and not p.is_absolute() else p).resolve())
+def _abs(path: str | Path) -> str:
+    return str(Path(path).resolve())
 
 
 # ------------------------------------------------------------------------------------- (a) rendered
@@ -77,7 +76,14 @@ def rendered_queries(manifest: str | Path, n_attribute: int = 60, seed: int = 0)
     recall@10 can reach 1), and one similar-query per piece whose score was rendered more than once."""
     manifest = Path(manifest)
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    pieces = [(_abs(r["audio"], manifest.parent), _attributes(r["truth"]), r["truth"]["source"]) for r in rows]
+    # `j2a data render` writes each audio path as it was given (relative to where it ran): the file lies beside
+    # the manifest either way
+    names = Counter(Path(r["audio"]).name for r in rows)  # a file named twice holds only its last render: no truth
+    pieces = [
+        (_abs(manifest.parent / Path(r["audio"]).name), _attributes(r["truth"]), r["truth"]["source"])
+        for r in rows
+        if names[Path(r["audio"]).name] == 1
+    ]
     rng = random.Random(seed)
     combos = [("tempo",), ("mode",), ("meter",), ("key",), ("tempo", "mode"), ("tempo", "meter"), ("mode", "meter")]
     combos += [("tempo", "mode", "meter"), ("tempo", "key")]

@@ -119,6 +119,12 @@ def test_renditions_are_the_same_score_in_another_sound_and_tempo():
     assert len({p.source for p in pieces}) == 3
 
 
+def test_a_piece_shipped_in_two_formats_is_one_candidate():
+    paths = R.candidate_scores("all")
+    pieces = [p.rsplit(".", 1)[0] for p in paths]
+    assert len(pieces) == len(set(pieces)) and "beethoven/opus18no1/movement4.mxl" in paths
+
+
 def test_cli_renders_end_to_end(tmp_path):
     r = subprocess.run(
         [

@@ -64,6 +64,15 @@ def test_rendered_queries_follow_from_the_truth(rendered_manifest):
     }
 
 
+def test_a_file_named_twice_in_the_manifest_has_no_truth(rendered_manifest):
+    rows = rendered_manifest.read_text().splitlines()
+    twin = json.loads(rows[4])
+    twin["truth"]["instrument_family"] = "brass"  # another score rendered over c_r0.flac
+    rendered_manifest.write_text("\n".join(rows + [json.dumps(twin)]) + "\n")
+    qs = S.rendered_queries(rendered_manifest, n_attribute=20, seed=0)
+    assert not any(p.endswith("c_r0.flac") for q in qs for p in q["relevant"] + [q.get("track", "")])
+
+
 def test_scores_are_the_trec_measures():
     queries = [
         {"id": "q1", "type": "attribute", "query": "x", "relevant": ["/m/a", "/m/b"]},
