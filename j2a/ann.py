@@ -23,7 +23,7 @@ ANN_MIN_TRACKS = 200_000
 
 @dataclass
 class AnnConfig:
-    nprobe: int = 48  # clusters searched per query: recall against exact vs latency (bench/library_scale.py)
+    nprobe: int = 384  # clusters searched per query: recall@10 0.978 in 24 ms at 1M tracks (bench/RESULTS.md)
     train_size: int = 100_000  # vectors the cluster centres are fitted on
     nlist: int | None = None  # clusters; default 4 * sqrt(n), at least 16
 

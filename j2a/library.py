@@ -603,10 +603,14 @@ class Library:
         if index is not None:
             if not where:
                 return index.search(q, k)
-            keep = np.array([r[0] for r in self.con.execute(f"SELECT id FROM tracks {where}", args)], np.int64)
-            if len(keep) > 20_000:
-                ids, sims = index.search(q, 20 * k)
-                ok = np.isin(ids, keep)
+            # the nearest 20 x k first, checked against the filter in SQL (never a million ids read to filter);
+            # a narrow filter that few of them pass is searched exactly over its rows below
+            ids, sims = index.search(q, min(20 * k, 30_000))  # SQLite takes up to 32,766 bound values
+            if len(ids):
+                marks = ",".join("?" * len(ids))
+                sql = f"SELECT id FROM tracks {where} AND id IN ({marks})"
+                passing = {r[0] for r in self.con.execute(sql, (*args, *(int(i) for i in ids)))}
+                ok = np.array([int(i) in passing for i in ids], bool)
                 if ok.sum() >= k:
                     return ids[ok][:k], sims[ok][:k]
             rows = self.con.execute(f"SELECT id, {column} FROM tracks {where} AND {column} IS NOT NULL", args)
