@@ -161,16 +161,21 @@ def plan(n: int, seed: int = 0, cfg: RenderConfig | None = None) -> list[Piece]:
         for comp in order:
             if groups[comp] and len(picks) < n:
                 picks.append(groups[comp].pop())
+    return pieces_for(picks, cfg, rng)
+
+
+def pieces_for(sources: list[str], cfg: RenderConfig, rng: random.Random) -> list[Piece]:
+    """A Piece per score (tempo, instruments and soundfont drawn from rng), each followed by its renditions."""
     fonts = soundfonts()
     pieces = [
         Piece(
-            source=p,
+            source=s,
             bpm=round(rng.uniform(*cfg.bpm_range)),
             family=rng.choice(sorted(FAMILIES)),
             soundfont=rng.choice(fonts),
             seed=rng.randrange(2**31),
         )
-        for p in picks
+        for s in sources
     ]
     return [r for p in pieces for r in renditions(p, cfg, rng)]
 
@@ -595,19 +600,7 @@ def render_set(
     scores = -(-n // max(1, cfg.renditions))
     pieces = plan(min(pool_size, scores + max(4, scores // 5)), seed, cfg) if not sources else []  # spares
     if sources:
-        rng = random.Random(seed)
-        fonts = soundfonts()
-        pieces = [
-            Piece(
-                source=s,
-                bpm=round(rng.uniform(*cfg.bpm_range)),
-                family=rng.choice(sorted(FAMILIES)),
-                soundfont=rng.choice(fonts),
-                seed=rng.randrange(2**31),
-            )
-            for s in sources
-        ]
-        pieces = [r for p in pieces for r in renditions(p, cfg, rng)]
+        pieces = pieces_for(sources, cfg, random.Random(seed))
         n = len(pieces)
     rows: list[dict] = []
     todo = iter(pieces)
