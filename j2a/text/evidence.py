@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..theory import same_key
 from .claims import Claim, extract_claims
-from .concepts import DRUM_TAGS, MOOD_TAGS, NO_VOCAL_TAGS, VOCAL_TAGS, Concept, find_concept, support_tags
+from .concepts import BAND_TAGS, MOOD_TAGS, NO_VOCAL_TAGS, VOCAL_TAGS, Concept, find_concept, support_tags
 
 
 @dataclass
@@ -33,7 +33,10 @@ class EvidenceConfig:
     # Hungarian Dance, classical 0.67 / jazz 0.36, came out "a jazz instrumental"). The guard still accepts
     # any listed genre; this only chooses what the description leads with.
     genre_ratio: float = 0.6
-    style_parts_min: float = 0.3  # a genre below this fused score carries no instrument (_leading_styles_only)
+    # A genre below this fused score is faint: it carries no instrument (_leading_styles_only) and no prompt
+    # leads with it. Why: YAMNet's 'rock' at 0.15-0.23 on a solo cello and on Peking opera, musicnn's
+    # 'indian' at 0.28 on flamenco singing (bench/describe_truth.py)
+    genre_min: float = 0.3
 
 
 CFG = EvidenceConfig()
@@ -107,7 +110,7 @@ def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
 
 def _leading_styles_only(analysis, tags: dict[str, float], cfg: EvidenceConfig) -> dict[str, float]:
     """The tags that may stand for a part: a style carries its parts (techno its drums and bass line,
-    rock its drums) only when it leads, at or above `cfg.style_parts_min` and within `cfg.genre_ratio`
+    rock its drums) only when it leads, at or above `cfg.genre_min` and within `cfg.genre_ratio`
     of the top genre. Why: YAMNet lists a faint "rock" (0.15) on a solo cello, a sung voice and an
     acoustic guitar, and it gave them "percussion", "bass line" and "e-guitar" (bench/describe_truth.py).
     Schema-1 analyses keep every listed genre."""
@@ -116,7 +119,7 @@ def _leading_styles_only(analysis, tags: dict[str, float], cfg: EvidenceConfig) 
     if not any(g.sources for g in genres):
         return tags
     top = max((g.score for g in genres), default=0.0)
-    weak = {norm_tag(g.label) for g in genres if g.score < max(cfg.style_parts_min, cfg.genre_ratio * top)}
+    weak = {norm_tag(g.label) for g in genres if g.score < max(cfg.genre_min, cfg.genre_ratio * top)}
     return {k: v for k, v in tags.items() if k not in weak}
 
 
@@ -145,7 +148,7 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
             return None
         # Low notes alone are no bass player: a solo piano's left hand (pistachio_ragtime.ogg) or a
         # guitar's low E gets there too. Only beside a rhythm section do they stand for a bass part.
-        band = [f"'{t}' = {tags[t]:.2f}" for t in DRUM_TAGS if t in tags]
+        band = [f"'{t}' = {tags[t]:.2f}" for t in BAND_TAGS if t in tags]
         return (
             (
                 f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "

@@ -41,10 +41,11 @@ def test_contradictions_are_judged_from_the_labels(truths, clip, caption, expect
     assert len(found) == len(expected) and all(w in f for w, f in zip(expected, found)), found
 
 
-# Contradictions found by the first full run (2026-12-04, shipped J2A-LLM; listed in bench/RESULTS.md): the issue's
-# target is none. Most are the taggers' own confusions stated faithfully (flute on a clarinet, trombone on a
-# trumpet, guitar on a piano, "techno" on dubstep and hip hop). The test fails if there are more.
-KNOWN_CONTRADICTIONS = 20
+# Contradictions left (2026-12-04, shipped J2A-LLM; listed in bench/RESULTS.md): the issue's target is none. The
+# first run found 20; "techno" yielding to dubstep / hip hop, faint genres left out of prompts and band styles no
+# longer standing for drums took 9. The rest are the taggers' own confusions stated faithfully (flute on a
+# clarinet, trombone on a trumpet, guitar on a piano, cello on a double bass). The test fails if there are more.
+KNOWN_CONTRADICTIONS = 11
 
 
 @pytest.mark.slow

@@ -77,6 +77,19 @@ def test_fusion_keeps_each_models_score_and_takes_the_best():
     }
 
 
+def test_coarse_techno_yields_to_a_finer_genre_heard_nearly_as_strongly():
+    def genres(**scores):
+        fused = {f"genre:{k.replace('_', ' ')}": {"score": v, "sources": {}} for k, v in scores.items()}
+        return [lab for lab, _, _ in F.listed(fused, "genre")]
+
+    # dubstep.wav and hiphop.mp3 as measured: musicnn's MTT head has no word for either but "techno"
+    assert genres(techno=0.85, electronic=0.73, dubstep=0.63) == ["electronic", "dubstep"]
+    assert genres(techno=0.56, electronic=0.44, hip_hop=0.36) == ["electronic", "hip hop"]
+    # techno_loop.mp3: a faint "house" beside a strong techno is a neighbour, not the answer
+    assert genres(techno=0.92, dance=0.77, house=0.30) == ["techno", "dance", "house"]
+    assert genres(techno=0.5, classical=0.49) == ["techno", "classical"]  # only finer genres of its own family
+
+
 def test_claims_need_a_models_claim_threshold():
     cal = F.Calibration(claim={"yamnet:instrument": 0.12, "musicnn:instrument": 0.7})
     assert cal.claimable("instrument", {"yamnet": 0.2})

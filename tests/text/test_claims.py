@@ -215,6 +215,11 @@ def test_prompt_genres_are_the_leader_and_close_runners_up():
     from j2a.text.evidence import EvidenceConfig
 
     assert "electronic" in aspects_from_analysis(techno, EvidenceConfig(genre_ratio=0.0))[0]
+    # a faint genre is not led with even alone (Peking opera tagged 'rock' 0.23); the guard still allows it
+    opera = make_analysis(genre=[("rock", 0.23)], instrument=[("violin", 0.5)])
+    assert "rock" not in aspects_from_analysis(opera)[0]
+    assert "rock" in aspects_from_analysis(opera, EvidenceConfig(genre_min=0.0))[0]
+    assert not check_claims(extract_claims("A rock song."), opera)[1]
 
 
 def test_chord_progression_and_keys():
@@ -329,3 +334,15 @@ def test_absence_holds_only_if_no_segment_hears_it():
     )
     assert check_claims(extract_claims("There are no vocals."), a)[1]
     assert check_claims(extract_claims("There are no other instruments."), a)[1]  # guitar and a voice
+
+
+def test_a_band_style_alone_is_no_drum_part_but_a_beat_style_is():
+    # msdb_electric-guitar_training-1 (a solo electric guitar, tagged rock) came out "The percussion plays a
+    # simple rock beat": a rock guitar riff has no drummer in it; a techno track is made of its drum programming
+    guitar = make_analysis(genre=[("rock", 0.6)], instrument=[("electric guitar", 0.8)])
+    assert check_claims(extract_claims("The percussion plays a simple rock beat."), guitar)[1]
+    techno = make_analysis(genre=[("techno", 0.8)])
+    assert not check_claims(extract_claims("There is a kick drum."), techno)[1]
+    # beside low notes a band style still makes a rhythm section, so a bass line stands (hainsworth_001)
+    band = make_analysis(genre=[("rock", 0.47), ("pop", 0.4)], low_note=28)
+    assert not check_claims(extract_claims("You can hear a strong bassline."), band)[1]
