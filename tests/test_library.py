@@ -91,6 +91,25 @@ def test_query_words_become_filters(query, expect, rest):
     assert f.describe() == expect and left == rest
 
 
+def _track(bpm=None, key=None, meter=None, tags=()):
+    return lib.Track(1, "x.wav", None, bpm, key, meter, 60.0, True, dict(tags))
+
+
+def test_near_misses_earn_part_of_a_filter_for_the_errors_measuring_makes():
+    f, _ = lib.parse_query("a slow piano piece in G minor in 4/2")  # bpm 0-90, key G minor, meter 4/2, piano
+    piano = {("instrument", "piano"): 0.8}
+    full, met, missed = lib.match_filters(_track(70, "G minor", "4/2", piano), f)
+    assert full == 1 and not missed and "70 BPM" in met
+    # double time, the relative major, 4/2 heard as 4/4: each a partial credit, each named
+    m, _, missed = lib.match_filters(_track(140, "Bb major", "4/4", piano), f)
+    assert m == pytest.approx((0.75 + 0.5 + 0.75 + 1) / 4)
+    assert [w.split()[0] for w in missed] == ["tempo", "key", "meter"] and "double or half" in missed[0]
+    m, _, missed = lib.match_filters(_track(140, "E major", "3/4", {("instrument", "violin"): 0.9}), f)
+    assert m == pytest.approx(0.75 / 4) and "instrument no piano" in missed
+    # the tag a query asks for ranks by its strength: a faint "piano" after a clear one
+    assert lib.tag_strength(_track(tags=piano), f) > lib.tag_strength(_track(tags={("instrument", "piano"): 0.2}), f)
+
+
 # ------------------------------------------------------------------------------------------ index
 @pytest.mark.slow
 def test_index_holds_analysis_description_and_embeddings(indexed):
@@ -218,13 +237,18 @@ def test_newer_or_foreign_databases_are_refused_and_older_ones_migrated(tmp_path
 @pytest.mark.slow
 def test_search_filters_by_measured_facts_and_says_why(indexed):
     with lib.Library(indexed) as L:
-        hits, f = L.search("a piece in D minor around 72 bpm")
+        hits, f = L.search("a piece in D minor around 72 bpm", strict=True)
         assert [Path(t.path).name for t in hits] == ["piece0_72bpm.wav"]
         assert any("D minor" in w for w in hits[0].why) and any("BPM" in w for w in hits[0].why)
-        hits, _ = L.search("a waltz")
+        hits, _ = L.search("a waltz", strict=True)
         assert [Path(t.path).name for t in hits] == ["piece2_96bpm.wav"]
-        hits, _ = L.search("music", lib.Filters(bpm=(120, 145)))
+        hits, _ = L.search("music", lib.Filters(bpm=(120, 145)), strict=True)
         assert {Path(t.path).name for t in hits} == {"piece1_128bpm.wav", "piece3_140bpm.wav"}
+        # without strict, near misses follow the full match, each saying what it misses
+        hits, _ = L.search("a piece in D minor around 72 bpm")
+        assert Path(hits[0].path).name == "piece0_72bpm.wav" and hits[0].match == 1
+        assert len(hits) > 1 and all(t.match < 1 and any(w.startswith("near miss: ") for w in t.why) for t in hits[1:])
+        assert [t.match for t in hits[1:]] == sorted((t.match for t in hits[1:]), reverse=True)
 
 
 @pytest.mark.slow
@@ -236,7 +260,13 @@ def test_cli_search_prints_filters_and_formats(indexed):
     import json
 
     rows = json.loads(r.stdout)
-    assert rows and all(x["key"] == "C major" for x in rows)
+    assert rows and rows[0]["match"] == 1 and all(x["key"] == "C major" for x in rows if x["match"] == 1)
+    r = subprocess.run(
+        J2A + ["search", "in C major", "--db", str(indexed), "--format", "json", "--strict"],
+        capture_output=True,
+        text=True,
+    )
+    assert all(x["key"] == "C major" and x["match"] == 1 for x in json.loads(r.stdout))
     r = subprocess.run(
         J2A + ["search", "music", "--db", str(indexed), "--format", "m3u"], capture_output=True, text=True
     )

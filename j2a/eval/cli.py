@@ -199,7 +199,7 @@ def cmd_search(args) -> int:
         print(f"j2a eval search: {e}", file=sys.stderr)
         return 2
     with Library(args.db) as lib:
-        summary, rows = search.score(queries, search.run_queries(lib, queries))
+        summary, rows = search.score(queries, search.run_queries(lib, queries, strict=args.strict))
     print(f"{len(queries)} queries on {args.db}")
     print(search.format_table(summary))
     _write_outputs(args, summary, rows)
@@ -242,6 +242,7 @@ def _add_search(esp) -> None:
     s.add_argument("--queries", required=True, metavar="JSONL", help="queries with their relevant files")
     s.add_argument("--json", metavar="OUT", help="write the summary here")
     s.add_argument("--per-item", metavar="OUT", help="write per-query scores and top-10 paths here (JSON)")
+    s.add_argument("--strict", action="store_true", help="search without near misses (j2a search --strict)")
     s.set_defaults(func=cmd_search)
 
     g = sub(

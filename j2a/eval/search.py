@@ -44,13 +44,16 @@ def _abs(path: str | Path) -> str:
 
 # ------------------------------------------------------------------------------------- (a) rendered
 def _attributes(t: dict) -> dict:
+    """A rendered piece's attributes in query words. A modal piece (Renaissance polyphony, `key_modal`) has no
+    key or mode to query by: the key its signature implies is a convention, not what a listener hears."""
     bpm = t["tempo_bpm"]
+    modal = bool(t.get("key_modal"))
     tempo = next(w for w, (lo, hi) in TEMPO_WORDS.items() if lo <= bpm < hi)
     return {
         "instrument": FAMILY_WORDS[t["instrument_family"]],
         "tempo": tempo,
-        "mode": t["mode"],
-        "key": t["key"],
+        "mode": None if modal else t["mode"],
+        "key": None if modal else t["key"],
         "meter": t["meter"],
     }
 
@@ -93,6 +96,8 @@ def rendered_queries(manifest: str | Path, n_attribute: int = 60, seed: int = 0)
             break
         _, attrs, _ = rng.choice(pieces)
         use = rng.choice(combos)
+        if any(attrs[k] is None for k in use):
+            continue
         query = _phrase(attrs, use)
         wanted = {"instrument": attrs["instrument"], **{k: attrs[k] for k in use}}
         relevant = [p for p, a, _ in pieces if all(a[k] == v for k, v in wanted.items())]
@@ -155,14 +160,15 @@ def real_queries(shared: str | Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------- scoring
-def run_queries(lib, queries: list[dict], depth: int = 50) -> dict[str, list[str]]:
-    """Each query's ranked paths (search, or similar for rows with a track)."""
+def run_queries(lib, queries: list[dict], depth: int = 50, strict: bool = False) -> dict[str, list[str]]:
+    """Each query's ranked paths (search, or similar for rows with a track); `strict`: search without near
+    misses."""
     ranked = {}
     for q in queries:
         if "track" in q:
             hits = lib.similar(q["track"], limit=depth)
         else:
-            hits, _ = lib.search(q["query"], limit=depth)
+            hits, _ = lib.search(q["query"], limit=depth, strict=strict)
         ranked[q["id"]] = [str(Path(t.path).resolve()) for t in hits]
     return ranked
 
