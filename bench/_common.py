@@ -22,6 +22,21 @@ CAPTIONS = SHARED / "data" / "captions"
 RESULTS = REPO / "bench" / "RESULTS.md"
 
 
+# The shared music clips a synthetic long track is made of (analyze_speed: all ten; describe_speed: the first eight)
+MUSIC_CLIPS = [
+    "brahms_hungarian_dance_5.ogg",
+    "pistachio_ragtime.ogg",
+    "techno_loop.mp3",
+    "sweet_waltz.ogg",
+    "hainsworth_001.flac",
+    "vocadito_1.wav",
+    "flamenco.mp3",
+    "choice_drum_bass.ogg",
+    "cuidado_falla_cancion.flac",
+    "simac_01_mikri_rallou.flac",
+]
+
+
 def looped_clips(names: list[str], seconds: float, sr: int) -> Iterator[np.ndarray]:
     """The shared clips `names` (files in AUDIO), decoded mono at `sr`, one after another and round again,
     cut at `seconds`: piece by piece, so an hour-long track need not be held in memory."""

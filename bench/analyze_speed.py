@@ -33,20 +33,9 @@ from pathlib import Path
 
 import numpy as np
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
-from _common import REPO, looped_clips  # noqa: E402
+from _common import MUSIC_CLIPS, REPO, looped_clips  # noqa: E402
 
-CLIPS = [
-    "brahms_hungarian_dance_5.ogg",
-    "pistachio_ragtime.ogg",
-    "techno_loop.mp3",
-    "sweet_waltz.ogg",
-    "hainsworth_001.flac",
-    "vocadito_1.wav",
-    "flamenco.mp3",
-    "choice_drum_bass.ogg",
-    "cuidado_falla_cancion.flac",
-    "simac_01_mikri_rallou.flac",
-]
+CLIPS = MUSIC_CLIPS
 SR = 44100
 RUN_ALL_ARGS = [
     "--durations",

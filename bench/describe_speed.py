@@ -22,18 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
-from _common import REPO, RESULTS, looped_clips  # noqa: E402
+from _common import MUSIC_CLIPS, REPO, RESULTS, looped_clips  # noqa: E402
 
-CLIPS = [
-    "brahms_hungarian_dance_5.ogg",
-    "pistachio_ragtime.ogg",
-    "techno_loop.mp3",
-    "sweet_waltz.ogg",
-    "hainsworth_001.flac",
-    "vocadito_1.wav",
-    "flamenco.mp3",
-    "choice_drum_bass.ogg",
-]
+CLIPS = MUSIC_CLIPS[:8]
 
 
 def build_track(seconds: float, out: Path, sr: int = 44100) -> Path:

@@ -3,52 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hand_made import make_analysis
 
-from j2a.analysis import Analysis
 from j2a.text.aspects import aspects_from_analysis, chord_progression
 from j2a.text.claims import extract_claims
 from j2a.text.evidence import check_claims
 from j2a.theory import same_key
-
-
-def make_analysis(
-    genre=(),
-    instrument=(),
-    mood=(),
-    vocals=(),
-    bpm=None,
-    key=None,
-    meter=None,
-    chords=(),
-    low_note=None,
-    is_music=True,
-    reason="music",
-    duration=30.0,
-) -> Analysis:
-    """A hand-made Analysis: tags as (label, score) pairs, facts as plain values."""
-    tags = {
-        g: [{"label": lab, "score": s} for lab, s in v]
-        for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))
-    }
-    tags["scores"] = {lab: s for v in (genre, instrument, mood, vocals) for lab, s in v}
-    d = {
-        "file": "x.wav",
-        "duration_s": duration,
-        "is_music": is_music,
-        "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
-        "tags": tags if is_music else None,
-        "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-        "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
-        "key": {"label": key, "confidence": 0.7} if key else None,
-        "chords": [{"start": 2.0 * i, "end": 2.0 * i + 2, "label": c} for i, c in enumerate(chords)],
-        "notes": {
-            "count": 10,
-            "pitch_range": {"low": {"midi": low_note, "name": "E1"}, "high": {"midi": 80, "name": "G#5"}},
-        }
-        if low_note
-        else None,
-    }
-    return Analysis.from_dict(d)
 
 
 def claims(text):

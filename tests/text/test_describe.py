@@ -11,51 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
+from hand_made import make_analysis
 
-from j2a.analysis import Analysis
 from j2a.text.claims import extract_claims
 from j2a.text.describe import describe, describe_many, not_music_statement
 from j2a.text.evidence import check_claims
 from j2a.text.guard import guard
 from j2a.text.sections import segment
-
-
-def make_analysis(
-    genre=(),
-    instrument=(),
-    vocals=(),
-    bpm=None,
-    key=None,
-    meter=None,
-    chords=(),
-    is_music=True,
-    reason="music",
-    duration=30.0,
-    chord_s=2.0,
-    notes=(),
-) -> Analysis:
-    tags = {
-        g: [{"label": lab, "score": s} for lab, s in v]
-        for g, v in (("genre", genre), ("instrument", instrument), ("mood", ()), ("vocals", vocals))
-    }
-    return Analysis.from_dict(
-        {
-            "file": "x.wav",
-            "duration_s": duration,
-            "is_music": is_music,
-            "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
-            "tags": tags if is_music else None,
-            "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-            "meter": {"label": meter, "beats_per_bar": int(meter[0]), "confidence": 0.7} if meter else None,
-            "key": {"label": key, "confidence": 0.7} if key else None,
-            "chords": [{"start": chord_s * i, "end": chord_s * (i + 1), "label": c} for i, c in enumerate(chords)],
-            "notes": {
-                "count": len(notes),
-                "events": [{"start": s, "end": e, "pitch": p, "velocity": 0.8} for s, e, p in notes],
-            },
-        }
-    )
-
 
 ROCK = dict(
     genre=[("rock", 0.5)],

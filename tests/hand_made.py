@@ -1,0 +1,51 @@
+"""A hand-made Analysis for the text tests (claims, guard, describe): tags as (label, score) pairs, facts as
+plain values; one helper, so a field added to the Analysis is added here once."""
+
+from __future__ import annotations
+
+from j2a.analysis import Analysis
+
+
+def make_analysis(
+    genre=(),
+    instrument=(),
+    mood=(),
+    vocals=(),
+    bpm=None,
+    key=None,
+    meter=None,
+    chords=(),
+    low_note=None,
+    is_music=True,
+    reason="music",
+    duration=30.0,
+    chord_s=2.0,
+    notes=(),
+) -> Analysis:
+    """`notes`: (start, end, midi pitch) events; `low_note`: the lowest transcribed pitch (a bass register)."""
+    tags = {
+        g: [{"label": lab, "score": s} for lab, s in v]
+        for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))
+    }
+    tags["scores"] = {lab: s for v in (genre, instrument, mood, vocals) for lab, s in v}
+    transcribed = None
+    if notes or low_note:
+        transcribed = {"count": len(notes) or 10}
+        if notes:
+            transcribed["events"] = [{"start": s, "end": e, "pitch": p, "velocity": 0.8} for s, e, p in notes]
+        if low_note:
+            transcribed["pitch_range"] = {"low": {"midi": low_note, "name": "E1"}, "high": {"midi": 80, "name": "G#5"}}
+    return Analysis.from_dict(
+        {
+            "file": "x.wav",
+            "duration_s": duration,
+            "is_music": is_music,
+            "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
+            "tags": tags if is_music else None,
+            "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
+            "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
+            "key": {"label": key, "confidence": 0.7} if key else None,
+            "chords": [{"start": chord_s * i, "end": chord_s * (i + 1), "label": c} for i, c in enumerate(chords)],
+            "notes": transcribed,
+        }
+    )
