@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "j2a.training.pretrain",
     "j2a.data.cli",
     "j2a.library",
+    "j2a.serve",
 ]
 
 

@@ -773,7 +773,7 @@ class Library:
     def playlist(self, query: str, minutes: float = 45.0, filters: Filters | None = None) -> list[Track]:
         """Matching tracks, ordered so each step mixes: the next track is the closest in key (Camelot) and tempo
         among the best matches, until the set is `minutes` long."""
-        pool, _ = self.search(query, filters, limit=500)
+        pool, _ = self.search(query, filters, limit=500, strict=True)  # a set holds what was asked for
         if not pool:
             return []
         out, left, total = [pool[0]], pool[1:], pool[0].duration_s
