@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated
 
 API = "/api/v1"
+WEB = Path(__file__).resolve().parent / "web"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".wma", ".webm"}
 
@@ -147,7 +148,7 @@ class Jobs:
             if describe:
                 from .text.describe import describe as describe_track
 
-                result = describe_track(analysis, llm=self.cfg.llm).to_dict()
+                result = describe_track(analysis, llm=self.cfg.llm, sections=True).to_dict()
             else:
                 result = analysis.to_dict()
             result["file"] = name  # the client's name for it, not the server's upload path
@@ -299,6 +300,9 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
             raise HTTPException(404, f"track {track_id}: its file is gone")
         return FileResponse(path, filename=path.name)
 
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/", StaticFiles(directory=WEB, html=True), name="page")  # the page: plain files, no build
     return app
 
 

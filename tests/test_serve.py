@@ -98,6 +98,9 @@ def test_path_traversal_is_refused(tmp_path, audio_dir):
         f"{API}/tracks/..%2F..%2Fetc%2Fpasswd/audio",
         f"{API}/tracks/%2Fetc%2Fpasswd",
         f"{API}/tracks/1/audio/..%252F..%252Fetc%252Fpasswd",
+        "/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/%2E%2E/%2E%2E/etc/passwd",
+        "/app.js/..%2F..%2Fserve.py",
     ):
         r = c.get(url)
         assert r.status_code in (404, 422), (url, r.status_code)
@@ -159,6 +162,14 @@ def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, library_d
     assert c.get(f"{API}/tracks/999999").status_code == 404
     a = c.post(f"{API}/ask", json={"track": top["id"], "question": "How fast is it?"})
     assert a.status_code == 200 and "BPM" in a.json()["answer"]
+
+
+def test_the_page_is_served_from_the_package_without_a_network(tmp_path):
+    c = client(tmp_path, _start=False)
+    page = c.get("/")
+    assert page.status_code == 200 and '<script src="app.js">' in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing fetched from elsewhere (no CDN)
+    assert c.get("/app.js").status_code == 200 and c.get("/style.css").status_code == 200
 
 
 def test_without_a_library_its_endpoints_say_so(tmp_path):

@@ -1,0 +1,101 @@
+"""The page in a real browser: Playwright driving Debian's chromium-headless-shell (the set-up installs it;
+Playwright's own browser download cannot work offline) against a live `j2a serve` on a free port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="j2a[serve] not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (the test set-up has it)")
+
+from j2a.serve import ServeConfig, create_app  # noqa: E402
+
+CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/bin/chromium-headless-shell"
+CLIP = "pistachio_ragtime.ogg"  # chords, beats and a piano: every lane has something
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, audio_dir):
+    import uvicorn
+
+    from j2a.library import Library
+
+    lib_dir = tmp_path_factory.mktemp("lib")
+    for name in (CLIP, "trumpet_loop_f_90bpm.ogg", "sax_tenor_d_minor.wav"):
+        shutil.copy(audio_dir / name, lib_dir / name)
+    with Library(lib_dir / "music.db") as L:
+        L.index([str(lib_dir)], describe=False)
+    cfg = ServeConfig(data=str(tmp_path_factory.mktemp("serve")), db=str(lib_dir / "music.db"), llm="none", workers=1)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM}: missing (the set-up installs Debian's chromium-headless-shell)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+@pytest.mark.slow
+def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, browser, audio_dir, analysis_of, tmp_path):
+    truth = analysis_of(audio_dir / CLIP)  # what `j2a analyze` says about the clip
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(server)
+    page.set_input_files("#file", str(audio_dir / CLIP))
+    page.wait_for_selector("#result:not([hidden])", timeout=300_000)
+
+    assert page.text_content("#fact-key") == truth.key.label
+    assert page.text_content("#fact-tempo") == f"{truth.tempo.bpm:.1f} BPM"
+    assert page.locator("#beats .beat").count() == len(truth.beats)  # one marker per beat
+    assert page.locator("#beats .beat.down").count() >= 1
+    assert page.text_content("#caption").strip()
+    assert page.locator("#tags .tagrow").count() >= 1
+    page.wait_for_function("document.getElementById('wave').dataset.drawn === '1'", timeout=30_000)
+
+    chords = page.locator("#chords .block")
+    assert chords.count() >= 2
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+    second = chords.nth(1)
+    start = float(second.get_attribute("data-start"))
+    second.click()
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 0.6", timeout=10_000)
+    page.screenshot(path=str(tmp_path / "track.png"), full_page=True)
+
+    page.fill("#question", "What key is it in?")
+    page.click("#ask button")
+    page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=60_000)
+    assert truth.key.label in page.text_content("#answer")
+
+    page.click("#tab-library")
+    page.fill("#query", "piano")
+    page.click("#search button")
+    page.wait_for_selector("#hits tbody tr", timeout=30_000)
+    assert "instrument = piano" in page.text_content("#filters")
+    assert CLIP in page.text_content("#hits tbody tr:first-child")
+    page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
+    assert (tmp_path / "track.png").stat().st_size > 10_000
