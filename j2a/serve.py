@@ -67,6 +67,9 @@ class Jobs:
             " created REAL, progress REAL, result TEXT, error TEXT)"
         )
         self._lock = threading.Lock()
+        # one description at a time: the analyses run side by side, but the J2A-LLM is one model in memory and
+        # its generate() is not documented as safe to call from two threads at once
+        self._llm = threading.Lock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
 
@@ -148,7 +151,8 @@ class Jobs:
             if describe:
                 from .text.describe import describe as describe_track
 
-                result = describe_track(analysis, llm=self.cfg.llm, sections=True).to_dict()
+                with self._llm:
+                    result = describe_track(analysis, llm=self.cfg.llm, sections=True).to_dict()
             else:
                 result = analysis.to_dict()
             result["file"] = name  # the client's name for it, not the server's upload path
@@ -172,6 +176,7 @@ def _safe_name(filename: str | None) -> str:
 def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
     """The FastAPI app; `start_workers=False` leaves the job threads to the caller (tests of a restart)."""
     from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
 
     cfg = cfg or ServeConfig()
@@ -206,6 +211,12 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
     @app.exception_handler(HTTPException)
     async def one_line(request: Request, exc: HTTPException):  # {"error": "one line"}, the CLI's style
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):  # a malformed request: one line too
+        e = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "request"
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {where}: {e.get('msg', 'invalid')}"}, 422)
 
     @app.post(f"{API}/tracks", status_code=202, dependencies=[Depends(authorised)])
     def upload(file: Annotated[UploadFile, File()], describe: bool = True) -> dict:

@@ -70,6 +70,10 @@ def test_bad_uploads_get_their_status_and_one_line_and_the_server_keeps_serving(
     r = upload(c, audio_dir / CLIP)  # 27 kB against a 20 kB limit
     assert r.status_code == 413 and CLIP in r.json()["error"]
     assert c.get(f"{API}/jobs/{'0' * 32}").status_code == 404
+    r = c.post(f"{API}/ask", content=b"not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"].startswith("POST /api/v1/ask: ")
+    r = c.get(f"{API}/search", params={"q": "jazz", "limit": "lots"})
+    assert r.status_code == 422 and "limit" in r.json()["error"]
     assert c.get("/openapi.json").status_code == 200  # still serving
     assert not [p for p in (tmp_path / "serve" / "uploads").iterdir()]  # nothing refused is kept
 
