@@ -224,6 +224,8 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         from .audio import AudioError, open_audio
 
         name = _safe_name(file.filename)
+        if jobs.pending() >= cfg.queue_limit:  # before reading and decoding what would be turned away anyway
+            raise HTTPException(503, "the job queue is full; try again shortly", headers={"Retry-After": "10"})
         suffix = Path(name).suffix.lower()
         tmp = Path(cfg.data) / "uploads" / f"incoming-{uuid.uuid4().hex}{suffix if suffix in AUDIO_SUFFIXES else ''}"
         size = 0
