@@ -495,6 +495,14 @@ class Library:
                     log(f"{path}:{n}: not a J2A analysis ({e})")
                     continue
                 rows.append((a, d.get("caption")))
+        added = self.add(rows)
+        rep.added, rep.updated = added.added, added.updated
+        return rep
+
+    def add(self, rows: list[tuple[Analysis, str | None]]) -> IndexReport:
+        """Tracks whose analysis (and description) is made already, stored under `analysis.file` with their
+        embeddings: no audio decoded (`import_jsonl`, and `j2a serve` keeping an upload)."""
+        rep = IndexReport()
         embs = text_embeddings([track_text(a, c) for a, c in rows]) if rows else []
         for (a, caption), e in zip(rows, embs):
             f = str(Path(a.file).resolve()) if a.file else a.file

@@ -64,7 +64,7 @@ class Jobs:
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT, describe INTEGER, file TEXT, name TEXT,"
-            " created REAL, progress REAL, result TEXT, error TEXT)"
+            " created REAL, progress REAL, result TEXT, error TEXT, keep INTEGER DEFAULT 0)"
         )
         self._lock = threading.Lock()
         # one description at a time: the analyses run side by side, but the J2A-LLM is one model in memory and
@@ -94,7 +94,7 @@ class Jobs:
     def pending(self) -> int:
         return self._q("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0]
 
-    def submit(self, upload: Path, name: str, describe: bool) -> str:
+    def submit(self, upload: Path, name: str, describe: bool, keep: bool = False) -> str:
         """Take over an uploaded file (moved into data/uploads) as a new job; QueueFull when too many wait."""
         with self._lock:
             busy = self._con.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
@@ -104,8 +104,8 @@ class Jobs:
             dest = self.dir / "uploads" / f"{job_id}{upload.suffix.lower()}"
             shutil.move(str(upload), dest)
             self._con.execute(
-                "INSERT INTO jobs VALUES (?, 'queued', ?, ?, ?, ?, 0.0, NULL, NULL)",
-                (job_id, int(describe), str(dest), name, time.time()),
+                "INSERT INTO jobs VALUES (?, 'queued', ?, ?, ?, ?, 0.0, NULL, NULL, ?)",
+                (job_id, int(describe), str(dest), name, time.time(), int(keep)),
             )
         self._queue.put(job_id)
         return job_id
@@ -140,10 +140,10 @@ class Jobs:
         from .analysis import analyze
         from .audio import AudioError
 
-        rows = self._q("SELECT file, name, describe, state FROM jobs WHERE id = ?", (job_id,))
+        rows = self._q("SELECT file, name, describe, state, keep FROM jobs WHERE id = ?", (job_id,))
         if not rows or rows[0][3] != "queued":
             return
-        file, name, describe, _ = rows[0]
+        file, name, describe, _, keep = rows[0]
         self._set(job_id, state="running", progress=0.05)
         try:
             analysis = analyze(file)
@@ -155,6 +155,8 @@ class Jobs:
                     result = describe_track(analysis, llm=self.cfg.llm, sections=True).to_dict()
             else:
                 result = analysis.to_dict()
+            if keep:  # into the library: the file under data/library, its analysis and description beside
+                result["track"] = self._keep(job_id, Path(file), name, analysis, result.get("caption"))
             result["file"] = name  # the client's name for it, not the server's upload path
             if "analysis" in result:
                 result["analysis"]["file"] = name
@@ -164,6 +166,17 @@ class Jobs:
         finally:
             if not self.cfg.keep_uploads:
                 Path(file).unlink(missing_ok=True)
+
+    def _keep(self, job_id: str, file: Path, name: str, analysis, caption: str | None) -> int:
+        from .library import Library
+
+        kept = self.dir / "library" / f"{job_id[:8]}-{name}"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copy(file, kept)
+        analysis.file = str(kept.resolve())
+        with Library(self.cfg.db) as lib:
+            lib.add([(analysis, caption)])
+            return lib.track(str(kept.resolve())).id
 
 
 # ----------------------------------------------------------------------------------------------- app
@@ -219,11 +232,14 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         return JSONResponse({"error": f"{request.method} {request.url.path}: {where}: {e.get('msg', 'invalid')}"}, 422)
 
     @app.post(f"{API}/tracks", status_code=202, dependencies=[Depends(authorised)])
-    def upload(file: Annotated[UploadFile, File()], describe: bool = True) -> dict:
-        """Upload an audio file: a job that analyses it (and describes it unless describe=false)."""
+    def upload(file: Annotated[UploadFile, File()], describe: bool = True, keep: bool = False) -> dict:
+        """Upload an audio file: a job that analyses it (and describes it unless describe=false); keep=true adds
+        it to the server's library (the file is kept; otherwise it is deleted after its job)."""
         from .audio import AudioError, open_audio
 
         name = _safe_name(file.filename)
+        if keep and not cfg.db:
+            raise HTTPException(422, f"{name}: keep=true needs a library (start the server with --db FILE)")
         if jobs.pending() >= cfg.queue_limit:  # before reading and decoding what would be turned away anyway
             raise HTTPException(503, "the job queue is full; try again shortly", headers={"Retry-After": "10"})
         suffix = Path(name).suffix.lower()
@@ -243,7 +259,7 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
             tmp.unlink(missing_ok=True)
             raise HTTPException(422, f"{name}: {e.reason}") from None
         try:
-            job_id = jobs.submit(tmp, name, describe)
+            job_id = jobs.submit(tmp, name, describe, keep)
         except QueueFull:
             tmp.unlink(missing_ok=True)
             raise HTTPException(

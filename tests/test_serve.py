@@ -179,3 +179,21 @@ def test_the_page_is_served_from_the_package_without_a_network(tmp_path):
 def test_without_a_library_its_endpoints_say_so(tmp_path):
     r = client(tmp_path, _start=False).get(f"{API}/search", params={"q": "jazz"})
     assert r.status_code == 404 and "--db" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_an_upload_kept_joins_the_library(tmp_path, library_db, audio_dir):
+    db = tmp_path / "music.db"
+    shutil.copy(library_db, db)
+    c = client(tmp_path, db=str(db))
+    r = upload(c, audio_dir / "sweet_waltz.ogg", keep="true")
+    done = wait(c, r.json()["job"])
+    assert done["state"] == "done" and isinstance(done["result"]["track"], int)
+    t = c.get(f"{API}/tracks/{done['result']['track']}").json()
+    assert Path(t["path"]).name.endswith("sweet_waltz.ogg") and Path(t["path"]).is_file()
+    assert t["description"] == done["result"]["caption"]
+    assert c.get(f"{API}/tracks/{t['id']}/audio").content == (audio_dir / "sweet_waltz.ogg").read_bytes()
+    assert not list((tmp_path / "serve" / "uploads").iterdir())  # the upload itself is gone; the kept copy stays
+    # keep needs a library
+    r = upload(client(tmp_path / "nolib"), audio_dir / CLIP, keep="true")
+    assert r.status_code == 422 and "--db" in r.json()["error"]

@@ -36,7 +36,7 @@ $("file").addEventListener("change", async () => {
   form.append("file", f);
   setProgress(0, "uploading");
   try {
-    const job = await api(`/tracks?describe=${$("describe").checked}`, { method: "POST", body: form });
+    const job = await api(`/tracks?describe=${$("describe").checked}&keep=${$("keep").checked}`, { method: "POST", body: form });
     jobId = job.job;
     trackId = null;
     const done = await poll(job.job);
