@@ -1202,11 +1202,18 @@ def _print_tracks(tracks: list[Track], fmt: str, out=None) -> None:
             print(f"{r['id']:>5}  {r['score']:.2f}  {r['path']}\n       {facts}  ({'; '.join(r['why'])})", file=out)
 
 
-def _filters_from_args(args) -> Filters:
+def filters_from_args(args) -> Filters:
+    """Filters from the command's flags (or the server's query parameters of the same names); ValueError names a
+    malformed one."""
     f = Filters(is_music=None)
     if getattr(args, "bpm", None):
         lo, _, hi = args.bpm.partition("-")
-        f.bpm = (float(lo), float(hi or lo))
+        try:
+            f.bpm = (float(lo), float(hi or lo))
+        except ValueError:
+            raise ValueError(f"bpm {args.bpm!r}: give a tempo or a range, e.g. 120 or 60-80") from None
+    if getattr(args, "vocals", None) and args.vocals not in ("yes", "no", *VOCAL_KINDS):
+        raise ValueError(f"vocals {args.vocals!r}: one of yes, no, {', '.join(VOCAL_KINDS)}")
     for name in ("key", "camelot", "meter", "vocals"):
         setattr(f, name, getattr(args, name, None))
     for name in ("genre", "instrument", "mood"):
@@ -1245,7 +1252,7 @@ def cmd_index(args) -> int:
 
 def cmd_search(args) -> int:
     with Library(args.db) as lib:
-        hits, f = lib.search(args.query, _filters_from_args(args), limit=args.limit, strict=args.strict)
+        hits, f = lib.search(args.query, filters_from_args(args), limit=args.limit, strict=args.strict)
         print(f"filters: {f.describe()}", file=sys.stderr)
         _print_tracks(hits, args.format)
     return 0
@@ -1273,7 +1280,7 @@ def cmd_duplicates(args) -> int:
 
 def cmd_playlist(args) -> int:
     with Library(args.db) as lib:
-        tracks = lib.playlist(args.query, minutes=args.minutes, filters=_filters_from_args(args))
+        tracks = lib.playlist(args.query, minutes=args.minutes, filters=filters_from_args(args))
     if not tracks:
         print(f"playlist: nothing in {args.db} matches {args.query!r}", file=sys.stderr)
         return 1

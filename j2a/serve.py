@@ -296,10 +296,32 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         return ask_question(analysis, question, llm=cfg.llm).to_dict()
 
     @app.get(f"{API}/search", dependencies=[Depends(authorised)])
-    def search(q: str = "", limit: Annotated[int, Query(ge=1, le=500)] = 10, strict: bool = False) -> dict:
-        """The library's `j2a search`: the filters its words became, then the tracks, each with why."""
+    def search(
+        q: str = "",
+        limit: Annotated[int, Query(ge=1, le=500)] = 10,
+        strict: bool = False,
+        bpm: str | None = None,
+        key: str | None = None,
+        camelot: str | None = None,
+        meter: str | None = None,
+        vocals: str | None = None,
+        genre: Annotated[list[str], Query()] = (),
+        instrument: Annotated[list[str], Query()] = (),
+        mood: Annotated[list[str], Query()] = (),
+    ) -> dict:
+        """The library's `j2a search`: the query's words and the parameters named like its flags (bpm=60-80,
+        key=D minor, instrument=piano ...) become filters; then the tracks, each with why."""
+        from types import SimpleNamespace
+
+        from .library import filters_from_args
+
+        flags = dict(bpm=bpm, key=key, camelot=camelot, meter=meter, vocals=vocals)
+        try:
+            f = filters_from_args(SimpleNamespace(**flags, genre=genre, instrument=instrument, mood=mood))
+        except ValueError as e:
+            raise HTTPException(422, f"search: {e}") from None
         with library() as lib:
-            hits, f = lib.search(q, limit=limit, strict=strict)
+            hits, f = lib.search(q, f, limit=limit, strict=strict)
             return {"filters": f.describe(), "tracks": [t.to_dict() for t in hits]}
 
     @app.get(f"{API}/tracks/{{track_id}}", dependencies=[Depends(authorised)])

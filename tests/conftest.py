@@ -106,6 +106,22 @@ def described_music(analysis_of, test_model):
     return {t.file: (t, d) for t, d in zip(truths, descs)}
 
 
+@pytest.fixture(scope="session")
+def small_library(tmp_path_factory, audio_dir) -> Path:
+    """A library database of three shared clips (trumpet loop, tenor sax in D minor, ragtime piano), analysed
+    but not described, the files copied beside it: for the server's tests."""
+    import shutil
+
+    from j2a.library import Library
+
+    d = tmp_path_factory.mktemp("small-library")
+    for name in ("trumpet_loop_f_90bpm.ogg", "sax_tenor_d_minor.wav", "pistachio_ragtime.ogg"):
+        shutil.copy(audio_dir / name, d / name)
+    with Library(d / "music.db") as L:
+        L.index([str(d)], describe=False)
+    return d / "music.db"
+
+
 def make_tiny_lm(path):
     """A randomly initialised Gemma-3-style causal LM with a 60-word tokenizer, saved to path."""
     import torch

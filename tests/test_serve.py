@@ -135,21 +135,9 @@ def test_accepted_jobs_finish_after_a_restart(tmp_path, audio_dir):
     assert results[0]["result"]["key"] == results[1]["result"]["key"]
 
 
-@pytest.fixture(scope="module")
-def library_db(tmp_path_factory, audio_dir):
-    from j2a.library import Library
-
-    d = tmp_path_factory.mktemp("lib")
-    for name in (CLIP, "sax_tenor_d_minor.wav", "pistachio_ragtime.ogg"):
-        shutil.copy(audio_dir / name, d / name)
-    with Library(d / "music.db") as L:
-        L.index([str(d)], describe=False)
-    return d / "music.db"
-
-
 @pytest.mark.slow
-def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, library_db):
-    c = client(tmp_path, db=str(library_db), _start=False)
+def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, small_library):
+    c = client(tmp_path, db=str(small_library), _start=False)
     r = c.get(f"{API}/search", params={"q": "trumpet"})
     assert r.status_code == 200 and r.json()["filters"] == "instrument = trumpet"
     top = r.json()["tracks"][0]
@@ -164,6 +152,12 @@ def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, library_d
     part = c.get(f"{API}/tracks/{top['id']}/audio", headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == whole.content[100:200]
     assert c.get(f"{API}/tracks/999999").status_code == 404
+    # the CLI's flags as parameters, beside the words
+    r = c.get(f"{API}/search", params={"q": "music", "instrument": "trumpet", "bpm": "60-200", "strict": "true"})
+    assert r.json()["filters"] == "bpm 60-200, instrument = trumpet"
+    assert [Path(x["path"]).name for x in r.json()["tracks"]] == [CLIP]
+    r = c.get(f"{API}/search", params={"bpm": "fast"})
+    assert r.status_code == 422 and r.json()["error"].startswith("search: bpm 'fast'")
     a = c.post(f"{API}/ask", json={"track": top["id"], "question": "How fast is it?"})
     assert a.status_code == 200 and "BPM" in a.json()["answer"]
 
@@ -182,9 +176,9 @@ def test_without_a_library_its_endpoints_say_so(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_upload_kept_joins_the_library(tmp_path, library_db, audio_dir):
+def test_an_upload_kept_joins_the_library(tmp_path, small_library, audio_dir):
     db = tmp_path / "music.db"
-    shutil.copy(library_db, db)
+    shutil.copy(small_library, db)
     c = client(tmp_path, db=str(db))
     r = upload(c, audio_dir / "sweet_waltz.ogg", keep="true")
     done = wait(c, r.json()["job"])

@@ -131,7 +131,16 @@ function blocks(items, label, dur) {
     return d;
   });
 }
-const chordName = (h) => h.replace(":maj", "").replace(":min", "m").replace(":", "");
+// chord roots spelled by the key's signature (Bb in F major, not A#), as `j2a describe` spells them
+const FLAT_KEYS = ["F major", "Bb major", "Eb major", "Ab major", "Db major", "Gb major", "D minor", "G minor",
+  "C minor", "F minor", "Bb minor", "Eb minor"];
+const FLATS = { "C#": "Db", "D#": "Eb", "F#": "Gb", "G#": "Ab", "A#": "Bb" };
+function chordName(h) {
+  let [root, quality = "maj"] = h.split(":");
+  const key = current && current.analysis.key && current.analysis.key.label;
+  if (FLATS[root] && (FLAT_KEYS.includes(key) || (key && key[1] === "b"))) root = FLATS[root];
+  return root + (quality === "maj" ? "" : quality === "min" ? "m" : quality);
+}
 
 // each claim of the caption underlined, its evidence (or why it was kept) on hover
 function claimSpans(caption, checked) {
@@ -202,7 +211,12 @@ $("ask").addEventListener("submit", async (ev) => {
 $("search").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
-    const r = await api(`/search?q=${encodeURIComponent($("query").value)}&limit=50&strict=${$("strict").checked}`);
+    const params = new URLSearchParams({ q: $("query").value, limit: 50, strict: $("strict").checked });
+    for (const name of ["bpm", "key", "meter", "instrument", "genre", "vocals"]) {
+      const v = $(`f-${name}`).value.trim();
+      if (v) params.append(name, v);
+    }
+    const r = await api(`/search?${params}`);
     $("filters").textContent = `filters: ${r.filters}`;
     listTracks(r.tracks);
   } catch (e) {
