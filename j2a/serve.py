@@ -326,10 +326,15 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
 
     @app.get(f"{API}/tracks/{{track_id}}", dependencies=[Depends(authorised)])
     def track(track_id: int) -> dict:
-        """A library track: its facts, description and whole analysis."""
+        """A library track: its facts, description, whole analysis and its sections (measured on request: the
+        library stores the analysis, the sections' loudness needs the audio)."""
+        from .text.sections import describe_sections
+
         with library() as lib:
             t = library_track(lib, track_id)
-            return {**t.to_dict(), "analysis": t.analysis.to_dict()}
+        audio = t.path if Path(t.path).is_file() else None
+        sections = describe_sections(t.analysis, audio_path=audio) if t.analysis.is_music else []
+        return {**t.to_dict(), "analysis": t.analysis.to_dict(), "sections": sections}
 
     @app.get(f"{API}/tracks/{{track_id}}/similar", dependencies=[Depends(authorised)])
     def similar(track_id: int, limit: Annotated[int, Query(ge=1, le=500)] = 10, mixable: bool = False) -> dict:

@@ -144,6 +144,7 @@ def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, small_lib
     assert Path(top["path"]).name == CLIP and top["match"] == 1 and top["why"]
     t = c.get(f"{API}/tracks/{top['id']}").json()
     assert t["analysis"]["tempo"]["bpm"] and t["key"] == t["analysis"]["key"]["label"]
+    assert t["sections"] and t["sections"][0]["start"] == 0 and t["sections"][-1]["caption"]
     near = c.get(f"{API}/tracks/{top['id']}/similar", params={"limit": 2}).json()["tracks"]
     assert len(near) == 2 and top["id"] not in [x["id"] for x in near]
     size = Path(top["path"]).stat().st_size

@@ -94,4 +94,9 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     assert "bpm 100-200" in page.text_content("#filters") and "instrument = piano" in page.text_content("#filters")
     assert CLIP in page.text_content("#hits tbody tr:first-child")
     page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
+    # open the library track: its lanes, sections included, from /tracks/{id}
+    page.click("#hits tbody tr:first-child button:text('open')")
+    page.wait_for_function(f"document.getElementById('title').textContent === '{CLIP}'", timeout=60_000)
+    assert page.locator("#beats .beat").count() == len(truth.beats)
+    assert page.locator("#sections .block").count() >= 1
     assert (tmp_path / "track.png").stat().st_size > 10_000

@@ -251,7 +251,7 @@ async function openTrack(id) {
   const blob = await audio.blob();
   jobId = null;
   trackId = id;
-  show({ analysis: t.analysis, caption: t.description || "", sections: [] }, t.path.split("/").pop(), URL.createObjectURL(blob), blob);
+  show({ analysis: t.analysis, caption: t.description || "", sections: t.sections || [] }, t.path.split("/").pop(), URL.createObjectURL(blob), blob);
   $("tab-track").click();
 }
 
