@@ -119,12 +119,24 @@ def peak_rss(pid: int, stop: threading.Event, out: list) -> None:
         time.sleep(0.2)
 
 
+def cli_agrees(files: list[Path], ref: dict) -> int:
+    """How many clips `j2a describe` (the CLI: batched LLM calls) gives the same key, tempo and caption as
+    describe() one clip at a time, the reference the server's jobs are held to."""
+    import json
+
+    out = files[0].parent / "cli.jsonl"
+    subprocess.run([*J2A, "describe", *map(str, files), "--out", str(out)], check=True, capture_output=True)
+    cli = {Path(d["file"]).name: facts(d) for d in map(json.loads, out.read_text().splitlines())}
+    return sum(cli.get(name) == want for name, want in ref.items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--clips", type=int, default=10, help="distinct 10-s clips the clients share")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server job threads (default: cores)")
     ap.add_argument("--restart-jobs", type=int, default=6)
+    ap.add_argument("--cli-only", action="store_true", help="only check the reference against `j2a describe`")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="j2a-serve-load-"))
     files = clips(work, args.clips)
@@ -136,6 +148,11 @@ def main() -> None:
     t0 = time.perf_counter()
     ref = {f.name: facts(describe(f).to_dict()) for f in files}
     cli_per_clip = (time.perf_counter() - t0) / len(files)
+    if args.cli_only:
+        print(
+            f"j2a describe gives describe()'s key, tempo and caption on {cli_agrees(files, ref)} / {len(files)} clips"
+        )
+        return
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
