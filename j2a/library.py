@@ -659,13 +659,7 @@ class Library:
         where, args = _where(f)
         q = text_embeddings([query])[0] if query.strip() else None
         pool = max(200, 20 * limit) if _tag_filters(f) else limit  # ranked by tag strength below: rank many
-        if q is not None:
-            ids, sims = self._nearest("text_emb", q, pool, where, tuple(args))
-        else:  # flags only: the tracks that pass, in id order
-            ids = np.array(
-                [r[0] for r in self.con.execute(f"SELECT id FROM tracks {where} ORDER BY id LIMIT ?", (*args, pool))]
-            )
-            sims = np.zeros(len(ids))
+        ids, sims = self._candidates(q, pool, where, tuple(args))
         hits = self._tracks(ids)
         for t, sim in zip(hits, sims):
             t.score, t.match = float(sim), 1.0
@@ -675,18 +669,21 @@ class Library:
             hits += self._near_misses(q, f, limit - len(hits), {t.id for t in hits})
         return hits, f
 
+    def _candidates(self, q, k: int, where: str = "", args: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, similarities) of k tracks passing `where`: the nearest to the query embedding q, or with no query
+        words (flags only) the first in id order, similarity 0."""
+        if q is not None:
+            return self._nearest("text_emb", q, k, where, args)
+        rows = self.con.execute(f"SELECT id FROM tracks {where} ORDER BY id LIMIT ?", (*args, k))
+        ids = np.array([r[0] for r in rows], np.int64)
+        return ids, np.zeros(len(ids))
+
     def _near_misses(self, q, f: Filters, n: int, taken: set[int]) -> list[Track]:
         """The n best tracks that miss some filter: among the query's nearest in meaning (or the first by id),
         those meeting most of the filters, then the nearest. `is_music` stays a hard filter."""
         pool = max(200, 20 * n)
         music = "" if f.is_music is None else f"WHERE is_music = {int(f.is_music)}"
-        if q is not None:
-            ids, sims = self._nearest("text_emb", q, pool + len(taken), music)
-        else:
-            ids = np.array(
-                [r[0] for r in self.con.execute(f"SELECT id FROM tracks {music} ORDER BY id LIMIT ?", (pool,))]
-            )
-            sims = np.zeros(len(ids))
+        ids, sims = self._candidates(q, pool + len(taken), music)
         keep = [(int(i), float(sim)) for i, sim in zip(ids, sims) if int(i) not in taken]
         scored = []
         for t, (_, sim) in zip(self._tracks([i for i, _ in keep]), keep):
@@ -975,12 +972,7 @@ def _why(t: Track, f: Filters) -> list[str]:
         out.append(f"meter {t.meter}")
     for g in ("genre", "instrument", "mood"):
         for label in getattr(f, g):
-            hits = [
-                f"{lab} {sc:.2f}"
-                for (gg, lab), sc in t.tags.items()
-                if gg == g and (lab == label or lab in _family(label))
-            ]
-            out += hits[:2]
+            out += [f"{lab} {sc:.2f}" for lab, sc in carried(t, g, label)][:2]
     if f.vocals:
         voices = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == "vocals"]
         out.append(", ".join(voices) if voices else "no vocals listed")
@@ -1000,10 +992,7 @@ def tag_strength(t: Track, f: Filters) -> float:
     asked = _tag_filters(f)
     if not asked:
         return 0.0
-    best = [
-        max((sc for (gg, lab), sc in t.tags.items() if gg == g and (lab == label or lab in _family(label))), default=0)
-        for g, label in asked
-    ]
+    best = [max((sc for _, sc in carried(t, g, label)), default=0) for g, label in asked]
     return sum(best) / len(best)
 
 
@@ -1047,13 +1036,20 @@ def match_filters(t: Track, f: Filters) -> tuple[float, list[str], list[str]]:
         judge("meter", credit, f"{t.meter or 'unknown'} (asked {f.meter})")
     for g in ("genre", "instrument", "mood"):
         for label in getattr(f, g):
-            hits = [lab for (gg, lab), _ in t.tags.items() if gg == g and (lab == label or lab in _family(label))]
-            judge(g, 1 if hits else 0, hits[0] if hits else f"no {label}")
+            hits = carried(t, g, label)
+            judge(g, 1 if hits else 0, hits[0][0] if hits else f"no {label}")
     if f.vocals:
         voices = {lab for (gg, lab), _ in t.tags.items() if gg == "vocals" and lab != "instrumental (no vocals)"}
         ok = {"no": not voices, "yes": bool(voices)}.get(f.vocals, VOCAL_KINDS.get(f.vocals) in voices)
         judge("vocals", 1 if ok else 0, ", ".join(sorted(voices)) or "none")
     return (sum(parts) / len(parts) if parts else 1.0), met, missed
+
+
+def carried(t: Track, group: str, label: str) -> list[tuple[str, float]]:
+    """(label, score) of the track's tags that answer an asked label: the label itself or a member of its family
+    ("strings" is answered by a violin). The one reading of a tag filter outside SQL (_where)."""
+    family = _family(label)
+    return [(lab, sc) for (g, lab), sc in t.tags.items() if g == group and (lab == label or lab in family)]
 
 
 def _family(label: str) -> set[str]:

@@ -91,14 +91,15 @@ class Jobs:
         with self._lock:
             self._con.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*cols.values(), job_id))
 
+    _PENDING = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+
     def pending(self) -> int:
-        return self._q("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0]
+        return self._q(self._PENDING)[0][0]
 
     def submit(self, upload: Path, name: str, describe: bool, keep: bool = False) -> str:
         """Take over an uploaded file (moved into data/uploads) as a new job; QueueFull when too many wait."""
         with self._lock:
-            busy = self._con.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
-            if busy >= self.cfg.queue_limit:
+            if self._con.execute(self._PENDING).fetchone()[0] >= self.cfg.queue_limit:  # under the lock: no race
                 raise QueueFull
             job_id = uuid.uuid4().hex
             dest = self.dir / "uploads" / f"{job_id}{upload.suffix.lower()}"
@@ -208,6 +209,9 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         if cfg.token and request.headers.get("authorization", "") != f"Bearer {cfg.token}":
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    def queue_full() -> HTTPException:
+        return HTTPException(503, "the job queue is full; try again shortly", headers={"Retry-After": "10"})
+
     def library():
         from .library import Library
 
@@ -241,7 +245,7 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         if keep and not cfg.db:
             raise HTTPException(422, f"{name}: keep=true needs a library (start the server with --db FILE)")
         if jobs.pending() >= cfg.queue_limit:  # before reading and decoding what would be turned away anyway
-            raise HTTPException(503, "the job queue is full; try again shortly", headers={"Retry-After": "10"})
+            raise queue_full()
         suffix = Path(name).suffix.lower()
         tmp = Path(cfg.data) / "uploads" / f"incoming-{uuid.uuid4().hex}{suffix if suffix in AUDIO_SUFFIXES else ''}"
         size = 0
@@ -261,10 +265,8 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         try:
             job_id = jobs.submit(tmp, name, describe, keep)
         except QueueFull:
-            tmp.unlink(missing_ok=True)
-            raise HTTPException(
-                503, "the job queue is full; try again shortly", headers={"Retry-After": "10"}
-            ) from None
+            tmp.unlink(missing_ok=True)  # filled while this upload was read
+            raise queue_full() from None
         return {"job": job_id, "state": "queued", "url": f"{API}/jobs/{job_id}"}
 
     @app.get(f"{API}/jobs/{{job_id}}", dependencies=[Depends(authorised)])
