@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..theory import chord_symbol
 from .claims import extract_claims
-from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, norm_tag, present_tags
+from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, leads, norm_tag, present_tags
 
 READABLE = {
     "hip-hop": "hip hop",
@@ -124,7 +124,7 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
     for group in ("genre", "instrument", "vocals", "mood"):
         ranked = sorted(getattr(t, group) or [], key=lambda x: -x.score) if t else []
         if group == "genre" and ranked:
-            ranked = [g for g in ranked if g.score >= max(cfg.genre_min, cfg.genre_ratio * ranked[0].score)]
+            ranked = [g for g in ranked if leads(g.score, ranked[0].score, cfg)]
         for tag in ranked:
             k = norm_tag(tag.label)
             if k in tags and k not in _SKIP_ASPECT:

@@ -108,18 +108,23 @@ def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
     return out
 
 
+def leads(score: float, top: float, cfg: EvidenceConfig = CFG) -> bool:
+    """Does a genre lead: at or above `cfg.genre_min`, and within `cfg.genre_ratio` of the top genre's score? Only
+    a leading genre goes into the prompt (text.aspects) or stands for a part (_leading_styles_only)."""
+    return score >= max(cfg.genre_min, cfg.genre_ratio * top)
+
+
 def _leading_styles_only(analysis, tags: dict[str, float], cfg: EvidenceConfig) -> dict[str, float]:
-    """The tags that may stand for a part: a style carries its parts (techno its drums and bass line,
-    rock its drums) only when it leads, at or above `cfg.genre_min` and within `cfg.genre_ratio`
-    of the top genre. Why: YAMNet lists a faint "rock" (0.15) on a solo cello, a sung voice and an
-    acoustic guitar, and it gave them "percussion", "bass line" and "e-guitar" (bench/describe_truth.py).
-    Schema-1 analyses keep every listed genre."""
+    """The tags that may stand for a part: a style carries its parts (techno its drums and bass line, rock
+    its bass line beside low notes) only when it `leads`. Why: YAMNet lists a faint "rock" (0.15) on a solo
+    cello, a sung voice and an acoustic guitar, and it gave them "percussion", "bass line" and "e-guitar"
+    (bench/describe_truth.py). Schema-1 analyses keep every listed genre."""
     t = getattr(analysis, "tags", None)
     genres = getattr(t, "genre", None) or []
     if not any(g.sources for g in genres):
         return tags
     top = max((g.score for g in genres), default=0.0)
-    weak = {norm_tag(g.label) for g in genres if g.score < max(cfg.genre_min, cfg.genre_ratio * top)}
+    weak = {norm_tag(g.label) for g in genres if not leads(g.score, top, cfg)}
     return {k: v for k, v in tags.items() if k not in weak}
 
 
