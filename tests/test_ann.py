@@ -91,9 +91,9 @@ def test_library_search_uses_the_index_and_filters(tmp_path):
     con.close()
     q = _unit(rng.standard_normal(DIM))
     with lib.Library(path, ann=False) as exact, lib.Library(path, ann=True) as approx:
-        approx._ann_for("text_emb").index.nprobe = 10**6  # every cluster: must equal exact
+        approx.ann_for("text_emb").index.nprobe = 10**6  # every cluster: must equal exact
         for where, args in (("", ()), ("WHERE bpm BETWEEN ? AND ?", (60.0, 90.0))):
-            want = exact._nearest("text_emb", q, 10, where, args)[0]
-            got = approx._nearest("text_emb", q, 10, where, args)[0]
+            want = exact.nearest("text_emb", q, 10, where, args)[0]
+            got = approx.nearest("text_emb", q, 10, where, args)[0]
             assert list(got) == list(want)
     assert AnnIndex.paths(path, "text_emb")[0].exists()

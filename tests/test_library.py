@@ -226,10 +226,10 @@ def test_newer_or_foreign_databases_are_refused_and_older_ones_migrated(tmp_path
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "not a J2A library" in r.stderr
     old = tmp_path / "old.db"
     lib.Library(old).close()
-    monkeypatch.setattr(lib, "SCHEMA_VERSION", lib.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(lib.MIGRATIONS, lib.SCHEMA_VERSION, ["ALTER TABLE tracks ADD COLUMN rating INTEGER"])
+    monkeypatch.setattr(lib.db, "SCHEMA_VERSION", lib.db.SCHEMA_VERSION + 1)  # what connect() reads
+    monkeypatch.setitem(lib.MIGRATIONS, lib.db.SCHEMA_VERSION, ["ALTER TABLE tracks ADD COLUMN rating INTEGER"])
     with lib.Library(old) as L:
-        assert L.con.execute("PRAGMA user_version").fetchone()[0] == lib.SCHEMA_VERSION
+        assert L.con.execute("PRAGMA user_version").fetchone()[0] == lib.db.SCHEMA_VERSION
         assert "rating" in [r[1] for r in L.con.execute("PRAGMA table_info(tracks)")]
 
 

@@ -34,7 +34,7 @@ FAMILY_WORDS = {
     "strings": "strings",
     "string_pad": "strings",
 }
-# tempo words, with the bands `j2a search` gives them (j2a.library._TEMPO_WORDS)
+# tempo words, with the bands `j2a search` gives them (j2a.library.query._TEMPO_WORDS)
 TEMPO_WORDS = {"slow": (0.0, 90.0), "medium tempo": (90.0, 115.0), "fast": (115.0, 400.0)}
 
 
