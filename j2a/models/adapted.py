@@ -246,15 +246,22 @@ class AdaptedLM(nn.Module):
         return logits
 
     def loss(
-        self, feats: torch.Tensor, prompts: list[str], targets: list[str], max_target_tokens: int = 96
-    ) -> torch.Tensor:
-        """Mean cross-entropy over target tokens for encoder features (B, T, D)."""
+        self,
+        feats: torch.Tensor,
+        prompts: list[str],
+        targets: list[str],
+        max_target_tokens: int = 96,
+        count: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, int]:
+        """Mean cross-entropy over target tokens for encoder features (B, T, D); with `count`, also the number
+        of target tokens (data-parallel training weights each process's mean by it)."""
         E, M, Y, pos = self.build_inputs(self.projector(feats), prompts, targets, max_target_tokens)
         dec = self._base().get_decoder()
         hidden = dec(inputs_embeds=E, attention_mask=M, position_ids=pos).last_hidden_state
         Yn = Y[:, 1:]
         sel = Yn != -100
-        return F.cross_entropy(self._logits(hidden[:, :-1][sel]), Yn[sel])
+        loss = F.cross_entropy(self._logits(hidden[:, :-1][sel]), Yn[sel])
+        return (loss, int(sel.sum())) if count else loss
 
     @torch.no_grad()
     def generate(

@@ -7,8 +7,12 @@ Why it looks like this:
 - Exact resume: the data order is a pure function of (seed, step), the learning rate a function of
   step, and checkpoints hold the projector, the AdamW state and the RNG state (safetensors + JSON),
   so a resumed run reproduces the loss curve of an uninterrupted one bit for bit.
-- Multi-GPU: run the same command under `accelerate launch --num_processes N -m j2a.cli train ...`;
-  each process takes every N-th row of a micro-batch and gradients are averaged before the step.
+- Data parallel (several GPUs or nodes): run the same command under `accelerate launch --num_processes N
+  -m j2a.cli train ...`. Each process takes every N-th row of each micro-batch; DDP combines the gradients
+  so that the step is the one a single process would take on the whole micro-batch (each process's loss is
+  weighted by its share of the target tokens), so steps, schedule and results keep their meaning. Only the
+  main process evaluates and writes; its log lines also name the training rows each process took
+  (`rows_by_rank`).
 
 DIR receives: config.json + projector.safetensors (the final model, loadable with
 `j2a describe --model DIR`), checkpoints/step-N/ (model + optimizer + trainer_state.json),
@@ -32,7 +36,7 @@ import torch
 
 from ..data.manifests import Row, read_manifest
 from ..models.projector import load_projector_weights
-from .loop import RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps, write_checkpoint
+from .loop import Processes, RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps, write_checkpoint
 
 
 @dataclass
@@ -201,13 +205,11 @@ def evaluate(model, store: FeatureStore, rows: list[Row], cfg: J2A2TrainConfig) 
 
 
 def train(cfg: J2A2TrainConfig) -> Path:
-    from accelerate import Accelerator
     from tqdm import tqdm
 
     t_start = time.time()
     out = Path(cfg.out)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
-    rank, world = acc.process_index, acc.num_processes
+    par = Processes(accelerator=True)  # one process, or the N of `accelerate launch` (data parallel)
     rows = read_manifest(cfg.data)
     val_rows = read_manifest(cfg.val_data) if cfg.val_data else [r for r in rows if r.split == "valid"]
     train_rows = [r for r in rows if r.split == "train"]
@@ -229,7 +231,7 @@ def train(cfg: J2A2TrainConfig) -> Path:
         cfg = J2A2TrainConfig(**{**saved, **keep})
     out.mkdir(parents=True, exist_ok=True)
 
-    model = build_model(cfg).to(acc.device)
+    model = build_model(cfg).to(par.device)
     params = model.trainable_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(train_rows)
@@ -248,52 +250,68 @@ def train(cfg: J2A2TrainConfig) -> Path:
         start = st["step"]
         torch.set_rng_state(load_file(str(ckpt / "rng.safetensors"))["torch"])
         random.setstate((st["py_rng"][0], tuple(st["py_rng"][1]), st["py_rng"][2]))
-        print(f"train: resuming from {ckpt} (step {start})", file=sys.stderr)
+        if par.main:
+            print(f"train: resuming from {ckpt} (step {start})", file=sys.stderr)
 
     store = FeatureStore(model, out / "feature-cache" if cfg.cache_features else None)
-    if cfg.cache_features and rank == 0:
+    if cfg.cache_features and par.main:
         for r in tqdm(train_rows + val_rows, desc="encoder features", disable=not cfg.progress, leave=False):
             store.get(r)
-    acc.wait_for_everyone()
+    par.barrier()  # the others read the features the main process cached
     if ckpt is None and cfg.input_stats:  # a new run: standardise inputs with the training features
         model.projector.set_input_stats(store.batch(train_rows[: cfg.input_stats_rows]))
 
     log_path = out / "log.jsonl"
-    log = RunLog(log_path, start, tensorboard=out / "tb") if rank == 0 else None
+    log = RunLog(log_path, start, tensorboard=out / "tb") if par.main else None
 
     model.train()
+    # several processes: DDP over the trainable parameters averages their gradients in the backward pass
+    forward = par.wrap(
+        lambda x, prompts, texts: model.loss(x, prompts, texts, cfg.max_target_tokens, count=True), params
+    )
+    taken: list[int] = []  # the training rows this process took in the current step
     t0 = time.time()
 
     def loss(step: int) -> float:
         loss_sum = 0.0
+        taken.clear()
         for k in range(cfg.grad_accum):
-            idx = micro_batch(step, k, cfg, n)[rank::world]
-            b = [train_rows[i] for i in idx]
-            with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = model.loss(
-                    store.batch(b).to(acc.device),
-                    [r.prompt or cfg.caption_prompt for r in b],
-                    [r.text for r in b],
-                    cfg.max_target_tokens,
-                )
-            (loss / cfg.grad_accum).backward()
-            loss_sum += float(loss.detach()) / cfg.grad_accum
-        if world > 1:
-            for p in params:
-                if p.grad is not None:
-                    p.grad = acc.reduce(p.grad, reduction="mean")
-            loss_sum = float(acc.reduce(torch.tensor(loss_sum, device=acc.device), reduction="mean"))
+            rows_k = micro_batch(step, k, cfg, n)
+            mine = par.shard(rows_k)
+            taken.extend(mine)
+            # a process left without rows (a micro-batch smaller than the world) still runs forward and
+            # backward, on one row with weight 0: DDP needs every process's gradients
+            b = [train_rows[i] for i in mine or rows_k[:1]]
+            with par.no_sync(forward, k < cfg.grad_accum - 1):
+                with torch.autocast(par.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    loss, tokens = forward(
+                        store.batch(b).to(par.device), [r.prompt or cfg.caption_prompt for r in b], [r.text for r in b]
+                    )
+                if par.world == 1:
+                    value = float(loss.detach())
+                else:  # the micro-batch's loss is the mean over all its target tokens, on all processes
+                    tokens = tokens if mine else 0
+                    loss_all, tokens_all = par.sum(float(loss.detach()) * tokens, tokens)
+                    value = loss_all / tokens_all
+                    loss = loss * (tokens * par.world / tokens_all)  # DDP divides the gradient sum by world
+                (loss / cfg.grad_accum).backward()
+            loss_sum += value / cfg.grad_accum
         return loss_sum
 
     def after(done: int, loss_sum: float, lr: float) -> bool:
-        if rank == 0 and (done % cfg.log_every == 0 or done == total):
-            log.write({"step": done, "loss": loss_sum, "lr": lr, "elapsed_s": round(time.time() - t0, 2)})
-        if rank == 0 and val_rows and (done % cfg.val_every == 0 or done == total):
+        if done % cfg.log_every == 0 or done == total:
+            row = {"step": done, "loss": loss_sum, "lr": lr, "elapsed_s": round(time.time() - t0, 2)}
+            if par.world > 1:
+                row["rows_by_rank"] = par.gather(list(taken))  # the training rows each process took
+            if par.main:
+                log.write(row)
+        if par.main and val_rows and (done % cfg.val_every == 0 or done == total):
             log.write({"step": done, **evaluate(model, store, val_rows, cfg)})
+        # the main process's clock decides for all (train_steps)
         out_of_time = bool(cfg.max_time_s) and time.time() - t_start > cfg.max_time_s
-        if rank == 0 and (done % cfg.save_every == 0 or done == total or out_of_time):
+        if par.main and (done % cfg.save_every == 0 or done == total or out_of_time):
             save_checkpoint(model, opt, cfg, done, out)
-        if out_of_time:
+        if par.main and out_of_time:
             print(f"train: --max-time-s {cfg.max_time_s:g} reached after step {done} of {total}", file=sys.stderr)
         return out_of_time
 
@@ -305,12 +323,14 @@ def train(cfg: J2A2TrainConfig) -> Path:
         loss=loss,
         after=after,
         lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps, cfg.min_lr_ratio),
-        progress="train" if cfg.progress and rank == 0 else None,
+        progress="train" if cfg.progress else None,
+        processes=par,
     )
-    if rank == 0:
+    if par.main:
         model.save_pretrained(out)
         log.close()
         print(f"train: {done} steps done -> {out} (log {log_path})", file=sys.stderr)
+    par.close()  # the other processes wait for the main one's final save
     return out
 
 

@@ -38,7 +38,7 @@ from .llm_data import (
     reduce_aspects,
     split_rows,
 )
-from .loop import cosine_lr, train_steps
+from .loop import cosine_lr, launched_processes, train_steps
 
 
 @dataclass
@@ -222,6 +222,10 @@ def soup_adapters(folders: list, out: str | Path, meta: dict | None = None) -> P
 
 def train(cfg: LLMTrainConfig, log=print) -> Path:
     """Train (one adapter, or cfg.seeds of them and their soup) into cfg.out; return that folder."""
+    if launched_processes() > 1:  # N copies would each train the whole run and write the same files
+        raise ValueError(
+            "train-llm runs as one process (its schedule is fitted to its own clock): run it without accelerate launch"
+        )
     if cfg.seeds > 1:
         return _train_soup(cfg, log)
     return _train_one(cfg, log)

@@ -5,6 +5,10 @@ then each step reconstructs the masked patches of a batch of clips. Batch choice
 functions of (seed, step), and checkpoints hold the weights, the AdamW state and the step, so
 `--resume` continues exactly. A fixed held-out set of clips with fixed masks gives `eval_loss`,
 comparable across steps. The checkpoint folder plugs into `j2a train --encoder mwmae:DIR`.
+
+Under `accelerate launch --num_processes N` each process reconstructs every N-th clip of the step's batch
+(its own masks) and DDP averages the gradients (each process weighted by its share of the clips); only the
+main process evaluates and writes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 import torch
 
 from ..models.mwmae import MWMAE, make_config
-from .loop import RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps
+from .loop import Processes, RunLog, cosine_lr, load_optimizer, save_optimizer, train_steps
 
 
 @dataclass
@@ -73,7 +77,7 @@ def audio_clips(files: list[str], model: MWMAE, max_per_file: int) -> torch.Tens
 def eval_loss(model: MWMAE, clips: torch.Tensor, seed: int) -> float:
     model.eval()
     with torch.no_grad():
-        loss = float(model(clips, torch.Generator().manual_seed(seed + 12345)))
+        loss = float(model(clips, torch.Generator(clips.device).manual_seed(seed + 12345)))
     model.train()
     return loss
 
@@ -84,6 +88,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     from ..audio import find_audio_files
 
     out = Path(cfg.out)
+    par = Processes()  # this process alone, or the N of `accelerate launch` (data parallel)
     state_file = out / "pretrain_state.json"
     start = 0
     if cfg.resume and state_file.exists():
@@ -101,30 +106,43 @@ def pretrain(cfg: PretrainConfig) -> Path:
     clips = audio_clips(files, model, cfg.max_clips_per_file)
     perm = np.random.default_rng(cfg.seed).permutation(len(clips))
     n_eval = min(cfg.eval_clips, max(1, len(clips) // 5))
-    held, train_clips = clips[perm[:n_eval]], clips[perm[n_eval:]]
-    print(
-        f"pretrain-encoder: {len(files)} files -> {len(train_clips)} training clips, {n_eval} held out; "
-        f"MW-MAE-{cfg.size} {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, windows {model.cfg.windows()}",
-        file=sys.stderr,
-    )
+    held, train_clips = clips[perm[:n_eval]].to(par.device), clips[perm[n_eval:]].to(par.device)
+    model.to(par.device)
+    if par.main:
+        print(
+            f"pretrain-encoder: {len(files)} files -> {len(train_clips)} training clips, {n_eval} held out; "
+            f"MW-MAE-{cfg.size} {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
+            f"windows {model.cfg.windows()}",
+            file=sys.stderr,
+        )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     if start:
         load_optimizer(opt, out)
     out.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out / "log.jsonl", start)
+    log = RunLog(out / "log.jsonl", start) if par.main else None
     model.train()
-    if start == 0:
+    if start == 0 and par.main:
         log.write({"step": 0, "eval_loss": eval_loss(model, held, cfg.seed)})
+    forward = par.wrap(model, list(model.parameters()))  # several processes: DDP averages the gradients
     t0 = time.time()
 
     def loss(step: int) -> float:
         rng = np.random.default_rng([cfg.seed, step])
-        batch = train_clips[rng.choice(len(train_clips), min(cfg.batch_size, len(train_clips)), replace=False)]
-        value = model(batch, torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
-        value.backward()
-        return float(value.detach())
+        idx = rng.choice(len(train_clips), min(cfg.batch_size, len(train_clips)), replace=False)
+        mine = par.shard(idx)
+        # masks: one stream per process (the same as before for one process)
+        gen = torch.Generator(par.device).manual_seed(cfg.seed * 1_000_003 + step * par.world + par.rank)
+        value = forward(train_clips[mine if len(mine) else idx[:1]], gen)
+        if par.world == 1:
+            value.backward()
+            return float(value.detach())
+        share = len(mine) / len(idx)  # a process without clips runs one with weight 0 (DDP needs its gradients)
+        (value * (share * par.world)).backward()  # DDP divides the gradient sum by world
+        return par.sum(float(value.detach()) * share)[0]
 
     def after(done: int, value: float, lr: float) -> None:
+        if not par.main:
+            return
         row = {"step": done, "loss": value, "elapsed_s": round(time.time() - t0, 2)}
         if done % cfg.eval_every == 0 or done == cfg.steps:
             row["eval_loss"] = eval_loss(model, held, cfg.seed)
@@ -144,9 +162,12 @@ def pretrain(cfg: PretrainConfig) -> Path:
         clip_norm=1.0,
         lr=lambda step, total: cosine_lr(step, total, cfg.lr, cfg.warmup_steps),
         progress="pretrain" if cfg.progress else None,
+        processes=par,
     )
-    log.close()
-    print(f"pretrain-encoder: {cfg.steps} steps -> {out} (use --encoder mwmae:{out})", file=sys.stderr)
+    if par.main:
+        log.close()
+        print(f"pretrain-encoder: {cfg.steps} steps -> {out} (use --encoder mwmae:{out})", file=sys.stderr)
+    par.close()  # the other processes wait for the main one's last save
     return out
 
 
