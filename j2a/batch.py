@@ -51,7 +51,8 @@ def _journal_path(out: Path, fmt: str) -> Path:
     return out if fmt == "jsonl" else out.with_name(out.name + ".partial.jsonl")
 
 
-def _safe(fn: Callable[[str], dict], path: str):
+def safe_call(fn: Callable[[str], dict], path: str):
+    """(path, result, None) or (path, None, "one-line reason"): a bad file never stops a batch."""
     try:
         return path, fn(path), None
     except AudioError as e:
@@ -138,7 +139,7 @@ def run_batch(
     try:
         if workers > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=workers, initializer=initializer) as ex:
-                futs = [ex.submit(_safe, process, f) for f in todo]
+                futs = [ex.submit(safe_call, process, f) for f in todo]
                 for fut in as_completed(futs):
                     record(*fut.result())
                     bar.update(1)
@@ -146,7 +147,7 @@ def run_batch(
             if initializer:
                 initializer()
             for f in todo:
-                record(*_safe(process, f))
+                record(*safe_call(process, f))
                 bar.update(1)
     finally:
         bar.close()

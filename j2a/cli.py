@@ -42,15 +42,31 @@ def add_batch_args(
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
     p.add_argument(
         "--format",
-        choices=["json", "jsonl", "csv"],
+        choices=["json", "jsonl", "csv", "parquet"],
         default=default_format,
-        help="output format (default: %(default)s)",
+        help="output format (default: %(default)s; parquet: shards of --engine ray only)",
     )
     p.add_argument(
         "--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once"
     )
     p.add_argument("--workers", "-j", type=int, default=1, help="parallel worker processes (default: 1)")
     p.add_argument("--resume", action="store_true", help="skip files already in --out (continue a killed run)")
+
+
+def add_engine_args(p) -> None:
+    """The flags that move a batch command onto Ray (shared by analyze, describe and index)."""
+    g = p.add_argument_group("cluster (--engine ray; needs `pip install 'j2a[ray]'`)")
+    g.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine's process pool (default); ray: a Ray cluster, --out is a folder of shards",
+    )
+    g.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start Ray on this machine)")
+    g.add_argument("--actors", type=int, help="analysis actors (default: one per free CPU)")
+    g.add_argument("--llm-actors", type=int, default=1, help="LLM actors for describe (default: %(default)s)")
+    g.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per LLM actor (default: 0 = CPU)")
+    g.add_argument("--batch-size", type=int, default=4, help="inputs per task and per shard (default: %(default)s)")
 
 
 def config_from_args(cls, args: argparse.Namespace):
@@ -73,7 +89,7 @@ def _analyze_one(path: str) -> dict:
     return analyze(path).to_dict()
 
 
-def _flatten_analysis(d: dict) -> dict:
+def flatten_analysis(d: dict) -> dict:
     tags = d.get("tags") or {}
 
     def top(group):
@@ -104,6 +120,13 @@ def _flatten_analysis(d: dict) -> dict:
 
 
 def cmd_analyze(args) -> int:
+    if args.engine == "ray":
+        from .cluster import cmd_run
+
+        return cmd_run("analyze", args)
+    if args.format == "parquet":
+        print("analyze: --format parquet writes the shards of --engine ray; use jsonl, json or csv", file=sys.stderr)
+        return 2
     from .batch import run_batch
 
     res = run_batch(
@@ -114,7 +137,7 @@ def cmd_analyze(args) -> int:
         resume=args.resume,
         workers=args.workers,
         desc="analyze",
-        flatten=_flatten_analysis,
+        flatten=flatten_analysis,
     )
     if args.out:
         print(
@@ -143,7 +166,7 @@ def cmd_demo(args) -> int:
     )
     a = analyze(str(wav))
     (out / "analysis.json").write_text(a.to_json(indent=2))
-    d = _flatten_analysis(a.to_dict())
+    d = flatten_analysis(a.to_dict())
     for k in ("bpm", "meter", "key", "chords", "genre", "instrument", "integrated_lufs"):
         print(f"  {k:16s} {d[k]}")
     print(f"demo: full analysis in {out / 'analysis.json'}")
@@ -191,9 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         "tempo, beats, meter, key, chords, tags, notes, loudness of audio files",
         "j2a analyze song.mp3\n"
         "j2a analyze ~/Music --out library.jsonl --workers 2 --resume\n"
-        "j2a analyze a.wav b.flac --format csv --out table.csv",
+        "j2a analyze a.wav b.flac --format csv --out table.csv\n"
+        "j2a analyze s3://bucket/music --engine ray --address auto --out runs/analyses/  # a folder of shards",
     )
     add_batch_args(p)
+    add_engine_args(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub(

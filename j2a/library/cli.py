@@ -49,6 +49,14 @@ def cmd_index(args) -> int:
                 print(f"{e['path']}: {e['error']}")
             return 0
         rep = IndexReport()
+        if args.engine == "ray" and args.inputs:  # the run's shards in --out, then imported like --from DIR
+            from ..cluster import cmd_run
+
+            args.resume = True  # a rerun continues the run folder: the library is kept in step with it
+            code = cmd_run("analyze" if args.no_describe else "describe", args)
+            if code == 2:
+                return code
+            args.from_file, args.inputs = args.out, []
         if args.from_file:
             rep = lib.import_jsonl(args.from_file)
         if args.inputs:
@@ -140,7 +148,7 @@ def _filter_args(p) -> None:
 
 
 def add_cli(subparsers) -> None:
-    from ..cli import sub
+    from ..cli import add_engine_args, sub
 
     p = sub(
         subparsers,
@@ -149,7 +157,8 @@ def add_cli(subparsers) -> None:
         "j2a index ~/Music --db music.db --workers 2\n"
         "j2a index ~/Music --db music.db --prune          # again later: only new / changed files\n"
         "j2a index --from analyses.jsonl --db music.db    # import saved analyses, no decoding\n"
-        "j2a index --errors --db music.db                 # the files that failed, with their reasons",
+        "j2a index --errors --db music.db                 # the files that failed, with their reasons\n"
+        "j2a index s3://bucket/music --engine ray --out runs/music/ --db music.db   # on a Ray cluster",
     )
     p.add_argument("inputs", nargs="*", metavar="FILE|DIR")
     _db_arg(p)
@@ -157,8 +166,15 @@ def add_cli(subparsers) -> None:
     p.add_argument("--no-describe", action="store_true", help="analysis and embeddings only (fast)")
     p.add_argument("--llm", default="local", metavar="SPEC", help="describing LLM: local | none (the template)")
     p.add_argument("--prune", action="store_true", help="drop tracks whose file is gone")
-    p.add_argument("--from", dest="from_file", metavar="FILE.jsonl", help="import `j2a analyze` / `j2a describe` JSONL")
+    p.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE.jsonl|DIR",
+        help="import `j2a analyze` / `j2a describe` JSONL, or the folder of an --engine ray run",
+    )
     p.add_argument("--errors", action="store_true", help="list the files that failed and why")
+    p.add_argument("--out", metavar="DIR", help="with --engine ray: the run's folder of shards (kept, resumable)")
+    add_engine_args(p)
     p.set_defaults(func=cmd_index)
 
     p = sub(

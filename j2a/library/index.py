@@ -180,26 +180,41 @@ def _collect(lib: Library, chunk, results, rep: IndexReport, log) -> list[tuple[
 
 
 def import_jsonl(lib: Library, path: str, log=None) -> IndexReport:
-    """Tracks from saved `j2a analyze` / `j2a describe` JSONL (no audio decoded): a description row carries
-    its analysis under "analysis" and its caption under "caption"."""
+    """Tracks from saved `j2a analyze` / `j2a describe` JSONL, or from the folder of shards an `--engine ray` run
+    wrote (no audio decoded): a description row carries its analysis under "analysis" and its caption under
+    "caption"."""
     log = log or (lambda m: print(m, file=sys.stderr))
     rep = IndexReport()
     rows = []
-    with open(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                a = Analysis.from_dict(d.get("analysis", d))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                rep.failed.append({"file": f"{path}:{n}", "error": f"not a J2A analysis ({e})"})
-                log(f"{path}:{n}: not a J2A analysis ({e})")
-                continue
-            rows.append((a, d.get("caption")))
+    for where, d in saved_rows(path):
+        try:
+            if isinstance(d, Exception):
+                raise d
+            a = Analysis.from_dict(d.get("analysis", d))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+            rep.failed.append({"file": where, "error": f"not a J2A analysis ({e})"})
+            log(f"{where}: not a J2A analysis ({e})")
+            continue
+        rows.append((a, d.get("caption")))
     added = lib.add(rows)
     rep.added, rep.updated = added.added, added.updated
     return rep
+
+
+def saved_rows(path: str):
+    """(where, row or the JSON error) for each row of a JSONL file, or of a run folder's shards (one per input)."""
+    if Path(path).is_dir():
+        from ..cluster import read_run
+
+        yield from read_run(path).items()
+        return
+    with open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield f"{path}:{n}", json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield f"{path}:{n}", e
 
 
 def add(lib: Library, rows: list[tuple[Analysis, str | None]]) -> IndexReport:
@@ -208,7 +223,7 @@ def add(lib: Library, rows: list[tuple[Analysis, str | None]]) -> IndexReport:
     rep = IndexReport()
     embs = text_embeddings([track_text(a, c) for a, c in rows]) if rows else []
     for (a, caption), e in zip(rows, embs):
-        f = str(Path(a.file).resolve()) if a.file else a.file
+        f = str(Path(a.file).resolve()) if a.file and "://" not in a.file else a.file  # a URI stays a URI
         st = os.stat(f) if f and os.path.exists(f) else None
         exists = lib.con.execute("SELECT 1 FROM tracks WHERE path = ?", (f,)).fetchone()
         store(

@@ -299,7 +299,7 @@ def _describe_one(path: str, llm="local", sections=False, adapter=None, model=No
     return describe(src, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
 
 
-def _flatten(d: dict) -> dict:
+def flatten_description(d: dict) -> dict:
     fz = d.get("faithfulness") or {}
     return {
         "file": d.get("file"),
@@ -314,6 +314,19 @@ def _flatten(d: dict) -> dict:
 
 def cmd_describe(args) -> int:
     from ..batch import append_jsonl, errors_path, run_batch
+
+    if args.engine == "ray":
+        from ..cluster import cmd_run
+
+        unsupported = [f"--{f}" for f in ("sections", "model") if getattr(args, f)]
+        unsupported += [x for x in args.inputs if is_saved_analysis(x)]
+        if unsupported:
+            print(f"describe --engine ray: not with {', '.join(unsupported)} (audio inputs only)", file=sys.stderr)
+            return 2
+        return cmd_run("describe", args)
+    if args.format == "parquet":
+        print("describe: --format parquet writes the shards of --engine ray; use jsonl, json or csv", file=sys.stderr)
+        return 2
 
     fn = partial(
         _describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model, beams=args.beams
@@ -338,7 +351,7 @@ def cmd_describe(args) -> int:
         resume=args.resume,
         workers=args.workers,
         desc="describe",
-        flatten=_flatten,
+        flatten=flatten_description,
         initializer=init,
     )
     res.failed += bad
@@ -353,7 +366,7 @@ def cmd_describe(args) -> int:
 
 
 def add_cli(subparsers) -> None:
-    from ..cli import add_batch_args, sub
+    from ..cli import add_batch_args, add_engine_args, sub
 
     p = sub(
         subparsers,
@@ -364,7 +377,8 @@ def add_cli(subparsers) -> None:
         "j2a describe ~/Music --out captions.jsonl --resume\n"
         "j2a describe library.jsonl --out captions.jsonl   # analyses saved by `j2a analyze --out`: no re-analysis\n"
         "j2a describe song.wav --llm none            # template only, no language model\n"
-        "j2a describe song.wav --beams 1             # greedy decoding: faster",
+        "j2a describe song.wav --beams 1             # greedy decoding: faster\n"
+        "j2a describe ~/Music --engine ray --gpus-per-actor 1 --out runs/captions/   # on a Ray cluster",
     )
     add_batch_args(
         p,
@@ -387,4 +401,5 @@ def add_cli(subparsers) -> None:
         help="beam search width for the local LLM (default 4; 1 = greedy: "
         "faster, scores lower; both measured in bench/RESULTS.md)",
     )
+    add_engine_args(p)
     p.set_defaults(func=cmd_describe)
