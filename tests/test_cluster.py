@@ -17,8 +17,6 @@ import pytest
 
 from j2a.cluster import list_inputs, read_run, shard_name, shard_rows, write_shard
 
-pytest.importorskip("ray", reason="needs the [ray] extra")  # the set-up installs it; a plain core install has no Ray
-
 SHARED = Path(os.environ.get("J2A_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 AUDIO = SHARED / "data" / "audio"
 SHORT = ["trumpet_loop_f_90bpm.ogg", "madmom_sample.wav", "sax_tenor_d_minor.wav", "dubstep.wav", "hiphop.mp3"]
