@@ -18,7 +18,7 @@ test: setup
 ## Lint and run the unit tests: everything not marked slow (slow = real models on real audio in a loop). Under 2 minutes.
 test-fast: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -m "not slow"  # one BLAS/torch thread: unit tests use small tensors, where a thread pool only contends
 
 ## Run every benchmark and rewrite bench/RESULTS.md.
 ## (essentia and librosa are benchmark-only peers: installed here, never imported by the j2a package)

@@ -1,7 +1,11 @@
-"""A hand-made Analysis for the text tests (claims, guard, describe): tags as (label, score) pairs, facts as
-plain values; one helper, so a field added to the Analysis is added here once."""
+"""Hand-made test inputs: an Analysis for the text tests (claims, guard, describe): tags as (label, score) pairs,
+facts as plain values; one helper, so a field added to the Analysis is added here once. And the trainers' small
+manifest of synthetic clips with known tempo."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from j2a.analysis import Analysis
 
@@ -49,3 +53,23 @@ def make_analysis(
             "notes": transcribed,
         }
     )
+
+
+def synth_manifest(d: Path, qa_row: int | None = None) -> Path:
+    """Ten 2.5-s synthetic clips (70-178 BPM, drums on every other one) captioned "slow/fast synth, N BPM", the
+    last one for validation; `qa_row` makes that row a question ("What is the tempo?") with its answer."""
+    from j2a.data.synth import SynthSpec, render_to_file
+
+    rows = []
+    for i in range(10):
+        bpm = 70 + 12 * i
+        p = render_to_file(SynthSpec(bpm=bpm, duration_s=2.5, sr=16000, seed=i, drums=i % 2 == 0), d / f"c{i}.wav")
+        row = {"audio": p.name, "text": f"{'slow' if bpm < 100 else 'fast'} synth, {bpm} BPM"}
+        if i == 9:
+            row["split"] = "valid"
+        if i == qa_row:
+            row.update(prompt="What is the tempo?", text=f"{bpm} BPM")
+        rows.append(row)
+    m = d / "m.jsonl"
+    m.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return m

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from hand_made import synth_manifest
 
 from j2a.training.j2a2 import J2A2TrainConfig, micro_batch, train
 from j2a.training.loop import cosine_lr
@@ -13,22 +14,7 @@ from j2a.training.loop import cosine_lr
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
-    from j2a.data.synth import SynthSpec, render_to_file
-
-    d = tmp_path_factory.mktemp("train")
-    rows = []
-    for i in range(10):
-        bpm = 70 + 12 * i
-        p = render_to_file(SynthSpec(bpm=bpm, duration_s=2.5, sr=16000, seed=i, drums=i % 2 == 0), d / f"c{i}.wav")
-        row = {"audio": p.name, "text": f"{'slow' if bpm < 100 else 'fast'} synth, {bpm} BPM"}
-        if i == 9:
-            row["split"] = "valid"
-        if i == 3:
-            row.update(prompt="What is the tempo?", text=f"{bpm} BPM")
-        rows.append(row)
-    m = d / "m.jsonl"
-    m.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return m
+    return synth_manifest(tmp_path_factory.mktemp("train"), qa_row=3)
 
 
 def cfg(manifest, out, **kw):
