@@ -218,3 +218,29 @@ def test_describe_on_ray_gives_j2a_describes_captions(tmp_path):
     got = {f: comparable(r) for f, r in read_run(tmp_path / "ray").items()}
     assert got == want
     assert all(r["caption"] and r["model"].startswith("j2a-llm") for r in got.values())
+
+
+@pytest.mark.slow
+def test_a_batch_that_keeps_killing_its_worker_is_reported_lost_and_the_rest_finishes(tmp_path, monkeypatch):
+    import ray
+
+    from j2a import cluster
+
+    class Crashing(cluster.AnalyzeStage):  # a local class: Ray ships it by value to the workers
+        def __call__(self, batch):
+            if any("poison" in str(k) for k in batch["key"]):
+                os._exit(1)  # as a decoder crash would: the worker process dies, no exception to catch
+            return super().__call__(batch)
+
+    d = clips(tmp_path, SHORT[:2])
+    (d / "poison.wav").symlink_to(AUDIO / SHORT[2])
+    monkeypatch.setattr(cluster, "AnalyzeStage", Crashing)
+    cfg = cluster.ClusterConfig(actors=1, batch_size=1, max_retries=1)
+    try:
+        rep = cluster.run("analyze", [str(d)], str(tmp_path / "run"), cfg, log=lambda m: None)
+    finally:
+        ray.shutdown()
+    assert rep.exit_code == 1 and [f["file"] for f in rep.failed] == [str(d / "poison.wav")]
+    assert "lost: its worker died 2 times" in rep.failed[0]["error"]
+    assert sorted(read_run(tmp_path / "run")) == [str(d / f"0_{n}") for n in sorted(SHORT[:2])]
+    assert [json.loads(line)["file"] for line in open(tmp_path / "run" / "errors.jsonl")] == [str(d / "poison.wav")]
