@@ -69,6 +69,14 @@ def add_engine_args(p) -> None:
     g.add_argument("--batch-size", type=int, default=4, help="inputs per task and per shard (default: %(default)s)")
 
 
+def parquet_needs_ray(job: str, args: argparse.Namespace) -> bool:
+    """True (after saying so in one line) when the local engine is asked for parquet, --engine ray's shard format."""
+    if args.format != "parquet":
+        return False
+    print(f"{job}: --format parquet writes the shards of --engine ray; use jsonl, json or csv", file=sys.stderr)
+    return True
+
+
 def config_from_args(cls, args: argparse.Namespace):
     """A job's config dataclass from parsed arguments: the fields the command line set (None = not given,
     so the dataclass default holds)."""
@@ -124,8 +132,7 @@ def cmd_analyze(args) -> int:
         from .cluster import cmd_run
 
         return cmd_run("analyze", args)
-    if args.format == "parquet":
-        print("analyze: --format parquet writes the shards of --engine ray; use jsonl, json or csv", file=sys.stderr)
+    if parquet_needs_ray("analyze", args):
         return 2
     from .batch import run_batch
 

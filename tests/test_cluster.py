@@ -174,14 +174,17 @@ def test_index_on_ray_fills_the_library_and_its_run_imports_again(tmp_path):
         return lib.tracks(r[0] for r in lib.con.execute("SELECT id FROM tracks ORDER BY id"))
 
     d = clips(tmp_path, SHORT[:2] + ["cat_purr.wav"])
+    (d / "broken.wav").write_bytes(b"RIFF not really a wave file")
     run, db = tmp_path / "run", tmp_path / "music.db"
     args = [sys.executable, "-m", "j2a.cli", "index", str(d), "--engine", "ray", "--out", str(run), "--db", str(db)]
     done = subprocess.run(args + ["--llm", "none", "--actors", "1"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1 and f"{d}/broken.wav: not a readable audio file" in done.stderr, done.stderr
     again = subprocess.run(  # a rerun continues its run folder: nothing analysed twice, nothing stored twice
         args + ["--llm", "none"], capture_output=True, text=True
     )
-    assert again.returncode == 0 and "0 done (3 already there)" in again.stderr, again.stderr
+    assert again.returncode == 1 and "0 done (3 already there), 1 failed" in again.stderr, again.stderr
+    listed = subprocess.run(args[:4] + ["--errors", "--db", str(db)], capture_output=True, text=True)
+    assert listed.stdout.startswith(f"{d}/broken.wav: ") and "not a readable audio file" in listed.stdout, listed.stdout
     with Library(str(db)) as lib:
         tracks = {Path(t.path).name: t for t in all_tracks(lib)}
         assert sorted(tracks) == sorted(SHORT[:2] + ["cat_purr.wav"])  # stored resolved, as the local index does
@@ -193,7 +196,7 @@ def test_index_on_ray_fills_the_library_and_its_run_imports_again(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1 and "1 failed" in done.stderr, done.stderr  # the run's bad file, as in the run
     with Library(str(db)) as a, Library(str(imported)) as b:
         assert {t.path: t.description for t in all_tracks(a)} == {t.path: t.description for t in all_tracks(b)}
 

@@ -198,7 +198,22 @@ def import_jsonl(lib: Library, path: str, log=None) -> IndexReport:
         rows.append((a, d.get("caption")))
     added = lib.add(rows)
     rep.added, rep.updated = added.added, added.updated
+    if Path(path).is_dir():
+        rep.failed += import_run_errors(lib, path)
     return rep
+
+
+def import_run_errors(lib: Library, run: str) -> list[dict]:
+    """The bad files of an `--engine ray` run (its errors.jsonl), recorded as `index` records its own: listed by
+    `j2a index --errors`, and the import exits 1 as the run did."""
+    from ..cluster import errors_file
+
+    path = errors_file(run)
+    failed = [json.loads(line) for line in open(path) if line.strip()] if path.exists() else []
+    for e in failed:
+        st = os.stat(e["file"]) if "://" not in e["file"] and os.path.exists(e["file"]) else None
+        record_error(lib.con, e["file"], st and st.st_size, st and st.st_mtime, e["error"])
+    return failed
 
 
 def saved_rows(path: str):

@@ -314,6 +314,7 @@ def flatten_description(d: dict) -> dict:
 
 def cmd_describe(args) -> int:
     from ..batch import append_jsonl, errors_path, run_batch
+    from ..cli import parquet_needs_ray
 
     if args.engine == "ray":
         from ..cluster import cmd_run
@@ -324,8 +325,7 @@ def cmd_describe(args) -> int:
             print(f"describe --engine ray: not with {', '.join(unsupported)} (audio inputs only)", file=sys.stderr)
             return 2
         return cmd_run("describe", args)
-    if args.format == "parquet":
-        print("describe: --format parquet writes the shards of --engine ray; use jsonl, json or csv", file=sys.stderr)
+    if parquet_needs_ray("describe", args):
         return 2
 
     fn = partial(
