@@ -30,7 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS, find_audio_files
@@ -170,6 +170,20 @@ def _analyze_row(key: str) -> dict:
     return a.to_dict()
 
 
+def _each(keys: list[str], fn) -> tuple[dict, dict]:
+    """`fn(key)` for each key through `j2a.batch.safe_call`: (rows by key, one-line errors by key)."""
+    from .batch import safe_call
+
+    rows, errors = {}, {}
+    for key in keys:
+        _, value, err = safe_call(fn, key)
+        if err is not None:
+            errors[key] = err
+        else:
+            rows[key] = value
+    return rows, errors
+
+
 def _batch_out(keys, rows: dict[str, str], errors: dict[str, str]) -> dict:
     import numpy as np
 
@@ -188,16 +202,8 @@ class AnalyzeStage:
     fmt: str = "jsonl"
 
     def __call__(self, batch: dict) -> dict:
-        from .batch import safe_call
-
         keys = [str(k) for k in batch["key"]]
-        rows, errors = {}, {}
-        for key in keys:
-            _, value, err = safe_call(_analyze_row, key)
-            if err is not None:
-                errors[key] = err
-            else:
-                rows[key] = value
+        rows, errors = _each(keys, _analyze_row)
         if self.out is not None:
             from .cli import flatten_analysis
 
@@ -218,25 +224,19 @@ class DescribeStage:
 
     def __call__(self, batch: dict) -> dict:
         from .analysis import Analysis
-        from .batch import safe_call
         from .text.describe import DescribeConfig, describe, flatten_description
 
         cfg = DescribeConfig(num_beams=self.beams) if self.beams else None
         keys = [str(k) for k in batch["key"]]
         errors = {k: str(e) for k, e in zip(keys, batch["error"]) if e}
         analyses = {k: r for k, r, e in zip(keys, batch["row"], batch["error"]) if not e}
-        rows = {}
-        for key, text in analyses.items():
-            _, value, err = safe_call(
-                lambda _k, t=text: describe(
-                    Analysis.from_dict(json.loads(t)), llm=self.llm, adapter=self.adapter, config=cfg
-                ).to_dict(),
-                key,
-            )
-            if err is not None:
-                errors[key] = err
-            else:
-                rows[key] = value
+
+        def one(key: str) -> dict:
+            a = Analysis.from_dict(json.loads(analyses[key]))
+            return describe(a, llm=self.llm, adapter=self.adapter, config=cfg).to_dict()
+
+        rows, more = _each(list(analyses), one)
+        errors.update(more)
         write_shard(Path(self.out), keys, [rows[k] for k in keys if k in rows], self.fmt, flatten_description)
         return _batch_out(keys, {}, errors)
 
@@ -246,7 +246,7 @@ class DescribeStage:
 class RunReport:
     done: int = 0  # inputs finished by this run
     skipped: int = 0  # already in DIR (resume)
-    failed: list[dict] | None = None  # {"file", "error"}
+    failed: list[dict] = field(default_factory=list)  # {"file", "error"}
 
     @property
     def exit_code(self) -> int:
@@ -308,7 +308,7 @@ def run(
     outp.mkdir(parents=True, exist_ok=True)
     keys = list_inputs(inputs)
     todo = [k for k in keys if k not in done]
-    rep = RunReport(skipped=len(keys) - len(todo), failed=[])
+    rep = RunReport(skipped=len(keys) - len(todo))
     errors_file(outp).unlink(missing_ok=True)  # failed inputs are retried: the file describes this run
     if not todo:
         return rep
