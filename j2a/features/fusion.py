@@ -462,6 +462,30 @@ FAMILIES = {
         "harp",
     },
 }
+# A section's runner-up that YAMNet scores under ECHO_RATIO of the section's leader is the leader's timbre heard
+# again, not a second player: a solo trumpet's "trombone" at 0.28 of its trumpet, a double bass's "cello" at 0.52
+# (../shared labelled clips). Rendered ensembles that hold both (bench/describe_truth.py, runs of `j2a data
+# render`: string quartets, brass and wind groups) put the runner-up at 0.60-1.55 of the leader. YAMNet decides
+# because it has a word for each member; musicnn's MagnaTagATune words are one per section at most.
+SECTIONS = ("brass", "woodwinds", "strings")
+ECHO_RATIO = 0.55
+
+
+def echoes(instruments) -> set[str]:
+    """Labels among listed instrument tags (objects with .label and .sources) that only echo a louder member of
+    their orchestral section: listed, but not a claim."""
+    out: set[str] = set()
+    for section in SECTIONS:
+        heard = [
+            (t.sources["yamnet"], t.label)
+            for t in instruments
+            if t.label in FAMILIES[section] and "yamnet" in t.sources
+        ]
+        top = max((y for y, _ in heard), default=0.0)
+        out |= {label for y, label in heard if y < ECHO_RATIO * top}
+    return out
+
+
 # YAMNet classes that say "this is music" (Music, the instruments, the styles, singing): the music evidence
 MUSIC_CLASSES = (
     "Music",

@@ -81,7 +81,7 @@ DRUM_TAGS = (
     "electro",
     "dubstep",
 )
-# A rhythm section, beside low notes, makes a bass part (evidence._fact '@low_notes'): the band styles count here
+# A rhythm section, beside notes below a guitar's reach, makes a bass part (evidence._fact '@low_notes')
 BAND_TAGS = (*DRUM_TAGS, "metal", "hard rock", "heavy metal", "punk", "rock", "classic rock", "funk")
 ELECTRONIC_TAGS = ("synth", "electronic", "electronica", "electro", "techno", "house")
 VOCAL_TAGS = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..theory import same_key
 from .claims import Claim, extract_claims
-from .concepts import BAND_TAGS, MOOD_TAGS, NO_VOCAL_TAGS, VOCAL_TAGS, Concept, find_concept, support_tags
+from .concepts import BAND_TAGS, DRUM_TAGS, MOOD_TAGS, NO_VOCAL_TAGS, VOCAL_TAGS, Concept, find_concept, support_tags
 
 
 @dataclass
@@ -28,6 +28,7 @@ class EvidenceConfig:
     # E2: a transcribed note this low counts as a bass part. Not A2: a man's voice reaches A2, and a solo
     # singer tagged "rock" (vocadito_1) was given a bass guitar
     low_note_midi: int = 40
+    guitar_low_midi: int = 38  # D2: a drop-D guitar's lowest string; only a bass (or a piano) goes lower
     # Prompt genres: only those within this fraction of the top genre's score. The tagger lists every genre
     # over its threshold, and the LLM would pick a weak runner-up as readily as the leader (Brahms'
     # Hungarian Dance, classical 0.67 / jazz 0.36, came out "a jazz instrumental"). The guard still accepts
@@ -80,7 +81,8 @@ def _tag_threshold(cfg: EvidenceConfig) -> float:
 def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
     """The tags the analysis asserts, by name: the canonical tags its tagger listed (genre / instrument /
     mood / vocals) at or above the score a description may state (`fusion.Calibration.claim`: a listed
-    instrument is what J2A may hear, a claimed one what it is sure of), plus raw musicnn tags that no
+    instrument is what J2A may hear, a claimed one what it is sure of) and not a section member's echo
+    (`fusion.echoes`), plus raw musicnn tags that no
     fused label stands for ("mtt:beat", "msd:80s") at or above the tagger's own threshold.
 
     Analyses written before the fusion (schema 1: tags without `sources`) keep their old reading: every
@@ -88,14 +90,17 @@ def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
     tags = getattr(analysis, "tags", None)
     if tags is None or not getattr(analysis, "is_music", True):
         return {}
-    from ..features.fusion import calibration, musicnn_sources
+    from ..features.fusion import calibration, echoes, musicnn_sources
 
     groups = ("genre", "instrument", "mood", "vocals")
     fused = any(t.sources for g in groups for t in getattr(tags, g) or [])
     cal = calibration()
+    echo = echoes(tags.instrument or []) if fused else set()
     out: dict[str, float] = {}
     for group in groups:
         for t in getattr(tags, group) or []:
+            if t.label in echo:
+                continue
             if t.score >= cfg.tag_min_score and (not fused or cal.claimable(group, t.sources)):
                 out[norm_tag(t.label)] = max(out.get(norm_tag(t.label), 0.0), float(t.score))
     if fused:
@@ -151,14 +156,15 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
         low = (notes.pitch_range or {}).get("low") if notes is not None and notes.pitch_range else None
         if not (low and low.get("midi") is not None and int(low["midi"]) <= cfg.low_note_midi):
             return None
-        # Low notes alone are no bass player: a solo piano's left hand (pistachio_ragtime.ogg) or a
-        # guitar's low E gets there too. Only beside a rhythm section do they stand for a bass part.
-        band = [f"'{t}' = {tags[t]:.2f}" for t in BAND_TAGS if t in tags]
+        # Low notes alone are no bass player: a solo piano's left hand (pistachio_ragtime.ogg) or a guitar's
+        # low strings get there too. Beside a drum part they stand for a bass part; beside a band style alone
+        # only below a guitar's reach, since the taggers call a solo electric guitar "rock" (its low D and
+        # "rock" 0.55 on msdb_electric-guitar_test-1 came out "the bass guitar is playing the notes of the chords").
+        below_guitar = int(low["midi"]) < cfg.guitar_low_midi
+        band = [f"'{t}' = {tags[t]:.2f}" for t in (BAND_TAGS if below_guitar else DRUM_TAGS) if t in tags]
+        where = "below a guitar's reach" if below_guitar else "bass register"
         return (
-            (
-                f"lowest transcribed note {low.get('name', low['midi'])} (bass register) with a rhythm section "
-                f"({', '.join(band)})"
-            )
+            f"lowest transcribed note {low.get('name', low['midi'])} ({where}) with a rhythm section ({', '.join(band)})"
             if band
             else None
         )

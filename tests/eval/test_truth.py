@@ -41,11 +41,13 @@ def test_contradictions_are_judged_from_the_labels(truths, clip, caption, expect
     assert len(found) == len(expected) and all(w in f for w, f in zip(expected, found)), found
 
 
-# Contradictions left (2026-12-04, shipped J2A-LLM; listed in bench/RESULTS.md): the issue's target is none. The
+# Contradictions left (2026-12-05, shipped J2A-LLM; listed in bench/RESULTS.md): the issue's target is none. The
 # first run found 20; "techno" yielding to dubstep / hip hop, faint genres left out of prompts and band styles no
-# longer standing for drums took 9. The rest are the taggers' own confusions stated faithfully (flute on a
-# clarinet, trombone on a trumpet, guitar on a piano, cello on a double bass). The test fails if there are more.
-KNOWN_CONTRADICTIONS = 11
+# longer standing for drums took 9; a section member's echo (fusion.echoes: cello on a double bass, trombone on a
+# trumpet) and a guitar's low D no longer making a bass took 3. The rest are the taggers' own confusions stated
+# faithfully (flute on a clarinet, jazz and classical on a pop band, a carnatic voice unheard). The test fails if
+# there are more.
+KNOWN_CONTRADICTIONS = 8
 
 
 @pytest.mark.slow

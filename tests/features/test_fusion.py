@@ -221,3 +221,16 @@ def test_labelled_clips_meet_the_bench_floors(labelled_dir, bench_script):
     assert sum(t and not p for t, p, _ in s["music"]) <= 1  # music judged not music
     assert sum(p and not t for t, p, _ in s["music"]) <= 1  # non-music judged music (freefield1010: see RESULTS)
     assert s["claim_fp"] / s["solo"] <= 0.15  # false instruments a description may state
+
+
+@pytest.mark.parametrize(
+    "name, echo",
+    [("tinysol_Cb-ord-A2-mf-2c-N.wav", "cello"), ("msdb_trumpet_training-6_01baf3fb.flac", "trombone")],
+)
+def test_a_solo_instruments_section_sibling_is_an_echo(labelled_dir, analysis_of, name, echo):
+    """The labelled clips hold one instrument alone (a double bass, a trumpet): the sibling the taggers also list
+    is an echo, listed but never claimed; the instrument itself is not."""
+    a = analysis_of(labelled_dir / name)
+    played = "double bass" if name.startswith("tinysol") else "trumpet"
+    assert {echo, played} <= {t.label for t in a.tags.instrument}
+    assert echo in F.echoes(a.tags.instrument) and played not in F.echoes(a.tags.instrument)

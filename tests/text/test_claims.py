@@ -306,3 +306,29 @@ def test_a_band_style_alone_is_no_drum_part_but_a_beat_style_is():
     # beside low notes a band style still makes a rhythm section, so a bass line stands (hainsworth_001)
     band = make_analysis(genre=[("rock", 0.47), ("pop", 0.4)], low_note=28)
     assert not check_claims(extract_claims("You can hear a strong bassline."), band)[1]
+
+
+def test_a_guitars_low_d_beside_rock_is_no_bass_guitar_but_an_e1_is():
+    # msdb_electric-guitar_test-1 (a solo electric guitar: a low D2, "rock" 0.55) came out "The bass guitar is
+    # playing the notes of the chords": a drop-D guitar reaches D2, only a bass goes below it
+    guitar = make_analysis(genre=[("rock", 0.55)], instrument=[("electric guitar", 0.6)], low_note=38)
+    assert check_claims(extract_claims("The bass guitar is playing the notes of the chords."), guitar)[1]
+    band = make_analysis(genre=[("rock", 0.55)], instrument=[("electric guitar", 0.6)], low_note=36)
+    assert not check_claims(extract_claims("The bass guitar is playing the notes of the chords."), band)[1]
+    # beside a drum part, the guitar's low E already is a bass line (a bass player doubles the kick)
+    drums = make_analysis(genre=[("rock", 0.55)], instrument=[("drums", 0.7)], low_note=40)
+    assert not check_claims(extract_claims("A bass guitar plays along."), drums)[1]
+
+
+def test_a_section_members_echo_is_not_claimed():
+    """A solo trumpet's 'trombone' (YAMNet 0.22 beside trumpet 0.78) is the trumpet heard again; a brass group's
+    trombone at 0.6 of its trumpet is a second player (rendered ensembles)."""
+    solo = make_analysis(instrument=[("brass", 0.97), ("trumpet", 0.94), ("trombone", 0.63)])
+    group = make_analysis(instrument=[("brass", 0.97), ("trumpet", 0.94), ("trombone", 0.8)])
+    for a, trombone in ((solo, 0.22), (group, 0.47)):
+        a.tags.scores = {}  # raw scores are musicnn's own tags ("mtt:...") in a real analysis
+        for t, y in zip(a.tags.instrument, (0.87, 0.78, trombone)):
+            t.sources = {"yamnet": y}
+    assert check_claims(extract_claims("A trombone plays the melody."), solo)[1]
+    assert not check_claims(extract_claims("A trumpet plays the melody."), solo)[1]
+    assert not check_claims(extract_claims("A trumpet and a trombone play the melody."), group)[1]
