@@ -108,7 +108,10 @@ def analyze(
         r = out["rhythm"]
         result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
     if "harmony" in out:
-        result.key, result.chords = out["harmony"].key, out["harmony"].chords
+        h = out["harmony"]
+        result.key, result.chords = h.key, h.chords
+        if out.get("notes") is not None and h.key_probs:  # the notes' key profile refines the key
+            result.key = harmony.estimate_key(np.array(h.key_probs), h.chords, notes=out["notes"].events)
     result.notes = out.get("notes")
     return normalised(result)
 

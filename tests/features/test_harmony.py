@@ -88,6 +88,47 @@ def test_atonal_input_gets_no_key(kind):
     assert len(h.key.candidates) == 5  # still reported, for whoever wants to look
 
 
+def _melody(pitches, step=0.5):
+    from j2a.analysis.schema import NoteEvent
+
+    return [NoteEvent(i * step, (i + 1) * step, p, 0.8) for i, p in enumerate(pitches)]
+
+
+# a tune in D minor (tonic and dominant most, C# as the leading note) and a C major scale walked up and down
+D_MINOR_TUNE = [62, 65, 69, 67, 65, 64, 62, 61, 62, 69, 70, 69, 67, 65, 64, 62, 57, 62]
+C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 67, 60]
+
+
+def test_the_notes_key_profile_names_the_key_of_a_tune():
+    for tune, key in ((D_MINOR_TUNE, "D minor"), (C_MAJOR_SCALE, "C major")):
+        scores = H.notes_key_scores(_melody(tune))
+        assert H.MADMOM_KEYS[int(np.argmax(scores))] == key
+    assert not H.notes_key_scores(_melody([60, 67] * 10)).any()  # a drone and its fifth: no scale, no vote
+    assert not H.notes_key_scores([]).any()
+
+
+def test_a_tonal_tune_names_the_key_the_cnn_is_unsure_of():
+    flat = np.full(24, 1 / 24)  # the CNN hears no key (entropy 1)
+    assert H.estimate_key(flat, []).label is None
+    assert H.estimate_key(flat, [], notes=_melody(D_MINOR_TUNE)).label == "D minor"
+    assert H.estimate_key(flat, [], notes=_melody(D_MINOR_TUNE[:8])).label is None  # too few notes to name it
+    # a sure CNN is not overruled by a weaker profile: C major posterior, a tune that leans to A minor
+    sure = np.full(24, 0.002)
+    sure[H.key_index(0, False)] = 1 - 23 * 0.002
+    tune = [57, 60, 64, 62, 60, 59, 57, 60, 64, 67, 65, 64, 62, 60]
+    assert H.estimate_key(sure, [], notes=_melody(tune)).label == "C major"
+
+
+def test_atonal_clusters_get_no_key_from_their_notes_either():
+    from j2a.features import notes as N
+
+    audio = open_audio(_clusters(3), 44100)
+    h = H.analyze_harmony(audio)
+    events = N.analyze_notes(audio).events
+    assert len(events) >= 12 and H.notes_key_scores(events).max() < H.HarmonyConfig().notes_gate
+    assert H.estimate_key(np.array(h.key_probs), h.chords, notes=events).label is None
+
+
 def test_cadence_breaks_a_tie_between_tonic_and_dominant():
     # a CNN posterior split between C major and its dominant G major; a timeline ending V-I in C
     probs = np.full(24, 0.01)
