@@ -159,3 +159,26 @@ def test_bad_config():
             open_audio(np.random.default_rng(0).standard_normal(R.SR * 2), sr=R.SR),
             R.RhythmConfig(chunk_s=10.0, overlap_s=10.0),
         )
+
+
+def _pulses(bpm: float, seconds: float, accent_every: int = 1) -> np.ndarray:
+    """A beat activation (frames x 2, as madmom's RNN gives) with a pulse at `bpm`; every `accent_every`-th pulse
+    full strength, the others 0.6."""
+    act = np.full((int(seconds * R.FPS), 2), 0.01, np.float32)
+    for k, t in enumerate(np.arange(0.5, seconds - 0.5, 60.0 / bpm)):
+        act[int(t * R.FPS), 0] = 0.9 if k % accent_every == 0 else 0.6
+    return act
+
+
+def test_an_equally_supported_faster_level_wins_by_the_tempo_prior():
+    """Beats tracked at 60 BPM over a pulse at 120 whose two levels the histogram supports equally: a listener
+    taps 120 (the moderate-tempo prior), so the beats are re-tracked there."""
+    act = _pulses(120, 30, accent_every=2)
+    slow = np.arange(0.5, 29.5, 1.0)
+    hist = np.array([[120.0, 0.5], [60.0, 0.5]])
+    beats = R._prefer_moderate_octave(act, slow, hist, R.RhythmConfig())
+    assert abs(R.beat_tempo(beats)[0] - 120) < 3
+    # clearly slower in the histogram: the slow level stays; and a short input keeps what the tracker found
+    assert R._prefer_moderate_octave(act, slow, np.array([[60.0, 0.8], [120.0, 0.2]]), R.RhythmConfig()) is slow
+    short = slow[:9]
+    assert R._prefer_moderate_octave(act[: 10 * R.FPS], short, hist, R.RhythmConfig()) is short
