@@ -464,8 +464,8 @@ FAMILIES = {
 }
 # A section's runner-up that YAMNet scores under ECHO_RATIO of the section's leader is the leader's timbre heard
 # again, not a second player: a solo trumpet's "trombone" at 0.28 of its trumpet, a double bass's "cello" at 0.52
-# (../shared labelled clips). Rendered ensembles that hold both (bench/describe_truth.py, runs of `j2a data
-# render`: string quartets, brass and wind groups) put the runner-up at 0.60-1.55 of the leader. YAMNet decides
+# (../shared labelled clips). Rendered ensembles that hold both (`j2a data render`: string quartets, brass groups;
+# bench/RESULTS.md, "Third run") put the runner-up at 0.60-1.55 of the leader. YAMNet decides
 # because it has a word for each member; musicnn's MagnaTagATune words are one per section at most.
 SECTIONS = ("brass", "woodwinds", "strings")
 ECHO_RATIO = 0.55

@@ -84,7 +84,7 @@ class HarmonyConfig:
     # The transcribed notes' key profile (`notes_key_scores`, a correlation in -1..1) joins the CNN's log posterior
     # and the chord score with this weight. Why: madmom's key CNN learnt dance music and scores common-practice
     # pieces flatly (it named 83 of 168 tonal rendered pieces right and declined 34); the notes' profile, weighted
-    # 8, names 114 (bench/RESULTS.md, "Key from the notes"). A profile this tonal (`notes_gate`, over at least
+    # 8, names 113 (bench/RESULTS.md, "Key from the notes"). A profile this tonal (`notes_gate`, over at least
     # `notes_gate_min` notes) names a key even when the CNN is unsure; drum loops and noise stay under 0.7.
     notes_weight: float = 8.0
     notes_gate: float = 0.8

@@ -71,7 +71,7 @@ class RhythmConfig:
     # `octave_prior_sd` octaves: listeners' preferred tempo, Moelants 2002) is best, on inputs of at least
     # `octave_min_s` (a few seconds give no histogram to speak of). Why: the DBN settles on the slower level
     # when two levels are about equally supported; on 198 rendered pieces it reported half the score's beat 39
-    # times, and the prior put 165 of 198 at the score's tempo instead of 137 (bench/RESULTS.md, "Tempo octave").
+    # times, and the prior put 164 of 198 at the score's tempo instead of 137 (bench/RESULTS.md, "Tempo octave").
     octave_prior_bpm: float = 120.0
     octave_prior_sd: float = 1.0
     octave_min_s: float = 15.0
@@ -490,10 +490,12 @@ def _prefer_moderate_octave(act, beats, hist, cfg: RhythmConfig) -> np.ndarray:
         return float(np.exp(-0.5 * (np.log2(t / cfg.octave_prior_bpm) / cfg.octave_prior_sd) ** 2))
 
     best = max(levels, key=lambda t: support[t] * prior(t))
-    if best == bpm:
-        return beats
-    narrow = RhythmConfig(**{**cfg.__dict__, "min_bpm": best / 1.15, "max_bpm": best * 1.15})
-    return track_beats(act, narrow)
+    return beats if best == bpm else _track_near(act, best, cfg)
+
+
+def _track_near(act, bpm: float, cfg: RhythmConfig) -> np.ndarray:
+    """The beats, tracked again within +-15% of `bpm`."""
+    return track_beats(act, RhythmConfig(**{**cfg.__dict__, "min_bpm": bpm / 1.15, "max_bpm": bpm * 1.15}))
 
 
 def _check_against_histogram(act, beats, hist, cfg: RhythmConfig) -> tuple[np.ndarray, float | None]:
@@ -513,5 +515,4 @@ def _check_against_histogram(act, beats, hist, cfg: RhythmConfig) -> tuple[np.nd
         target /= 2
     while target < cfg.min_bpm:
         target *= 2
-    narrow = RhythmConfig(**{**cfg.__dict__, "min_bpm": target / 1.15, "max_bpm": target * 1.15})
-    return track_beats(act, narrow), target
+    return _track_near(act, target, cfg), target

@@ -82,8 +82,8 @@ def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
     """The tags the analysis asserts, by name: the canonical tags its tagger listed (genre / instrument /
     mood / vocals) at or above the score a description may state (`fusion.Calibration.claim`: a listed
     instrument is what J2A may hear, a claimed one what it is sure of) and not a section member's echo
-    (`fusion.echoes`), plus raw musicnn tags that no
-    fused label stands for ("mtt:beat", "msd:80s") at or above the tagger's own threshold.
+    (`fusion.echoes`), plus raw musicnn tags that no fused label stands for ("mtt:beat", "msd:80s") at or
+    above the tagger's own threshold.
 
     Analyses written before the fusion (schema 1: tags without `sources`) keep their old reading: every
     listed tag, and every raw tag at the threshold."""
