@@ -123,13 +123,18 @@ def _leading_styles_only(analysis, tags: dict[str, float], cfg: EvidenceConfig) 
     """The tags that may stand for a part: a style carries its parts (techno its drums and bass line, rock
     its bass line beside low notes) only when it `leads`. Why: YAMNet lists a faint "rock" (0.15) on a solo
     cello, a sung voice and an acoustic guitar, and it gave them "percussion", "bass line" and "e-guitar"
-    (bench/describe_truth.py). Schema-1 analyses keep every listed genre."""
+    (bench/describe_truth.py). And a beat style (techno, hip hop, dance, ...) carries its drums only where the rhythm
+    analysis measured a steady pulse (a meter): a 3-s solo electric guitar tagged techno 0.35 came out with "the
+    bass guitar is playing the notes of the chords". Schema-1 analyses keep every listed genre."""
     t = getattr(analysis, "tags", None)
     genres = getattr(t, "genre", None) or []
     if not any(g.sources for g in genres):
         return tags
     top = max((g.score for g in genres), default=0.0)
     weak = {norm_tag(g.label) for g in genres if not leads(g.score, top, cfg)}
+    meter = getattr(analysis, "meter", None)
+    if meter is None or not meter.label:  # a beat style's drums need the beat: no steady pulse was measured
+        weak |= set(DRUM_TAGS) - {"drums", "beat", "beats"}  # (the tags that name the drums themselves stay)
     return {k: v for k, v in tags.items() if k not in weak}
 
 

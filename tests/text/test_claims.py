@@ -332,3 +332,18 @@ def test_a_section_members_echo_is_not_claimed():
     assert check_claims(extract_claims("A trombone plays the melody."), solo)[1]
     assert not check_claims(extract_claims("A trumpet plays the melody."), solo)[1]
     assert not check_claims(extract_claims("A trumpet and a trombone play the melody."), group)[1]
+
+
+def test_a_beat_styles_drums_need_a_measured_pulse():
+    # msdb_electric-guitar_test-1 (3 s of solo electric guitar, "techno" 0.35 leading beside rock, no meter: too
+    # few beats) came out "The bass guitar is playing the notes of the chords" on techno's drum part
+    guitar = make_analysis(genre=[("rock", 0.55), ("techno", 0.35)], instrument=[("electric guitar", 0.6)], low_note=40)
+    loop = make_analysis(genre=[("techno", 0.8)], meter="4/4", low_note=40)
+    for g in guitar.tags.genre + loop.tags.genre:
+        g.sources = {"musicnn": g.score}  # fused (schema 2) analyses
+    assert check_claims(extract_claims("A drum machine plays a steady beat."), guitar)[1]
+    assert check_claims(extract_claims("The bass guitar is playing the notes of the chords."), guitar)[1]
+    assert not check_claims(extract_claims("There is a kick drum and a bass line."), loop)[1]
+    # the drums heard as such need no pulse: a 3-s frame drum (sms_bendir) keeps its drum
+    frame_drum = make_analysis(instrument=[("drums", 0.6)])
+    assert not check_claims(extract_claims("A drum is played."), frame_drum)[1]
