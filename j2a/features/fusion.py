@@ -486,6 +486,16 @@ def echoes(instruments) -> set[str]:
     return out
 
 
+def stated_labels(tags, group: str) -> set[str]:
+    """The labels of a group's listed (fused) tags that a description may state: some model reaches its claim
+    threshold (`Calibration.claimable`) and, for instruments, no section member's echo (`echoes`). The one reading
+    of "claimed" for the guard, sections and playlists."""
+    listed = getattr(tags, group, None) or []
+    echo = echoes(listed) if group == "instrument" else set()
+    cal = calibration()
+    return {t.label for t in listed if cal.claimable(group, t.sources) and t.label not in echo}
+
+
 # YAMNet classes that say "this is music" (Music, the instruments, the styles, singing): the music evidence
 MUSIC_CLASSES = (
     "Music",

@@ -484,7 +484,7 @@ def _prefer_moderate_octave(act, beats, hist, cfg: RhythmConfig) -> np.ndarray:
     if bpm not in levels:
         return beats
     support = {t: _support(hist, t) for t in levels}
-    support[bpm] = support.get(bpm) or max(max(support.values()), 1e-6)  # the tracked level, as estimate_tempo
+    support[bpm] = support[bpm] or max(max(support.values()), 1e-6)  # no peak at the tracked level: the best's weight
 
     def prior(t: float) -> float:
         return float(np.exp(-0.5 * (np.log2(t / cfg.octave_prior_bpm) / cfg.octave_prior_sd) ** 2))

@@ -63,16 +63,13 @@ def set_description(tracks: list[Track]) -> str:
     if not tracks:
         return "An empty set."
     minutes = sum(t.duration_s for t in tracks) / 60
-    from ..features.fusion import calibration
+    from ..features.fusion import stated_labels
 
     count: dict[tuple[str, str], int] = {}
     for t in tracks:
         for g in ("genre", "instrument"):  # only what a description of the track itself could state
-            stated = [
-                tag
-                for tag in (getattr(t.analysis.tags, g) or [] if t.analysis.tags else [])
-                if not tag.sources or calibration().claimable(g, tag.sources)
-            ]
+            labels = stated_labels(t.analysis.tags, g) if t.analysis.tags else set()
+            stated = [tag for tag in getattr(t.analysis.tags, g, None) or [] if not tag.sources or tag.label in labels]
             for tag in stated[:2]:
                 count[(g, tag.label)] = count.get((g, tag.label), 0) + 1
 

@@ -70,17 +70,8 @@ REPAIRS = {
 # Tags that stand for a drum part: the drum tags, and the beat-driven electronic styles, which are made of their
 # drum programming. Not the band styles (rock, metal, punk, funk): the taggers call a solo electric guitar "rock",
 # and "the percussion plays a simple rock beat" came out of it (tests/eval/test_truth.py).
-DRUM_TAGS = (
-    "drums",
-    "beat",
-    "beats",
-    "techno",
-    "house",
-    "hip hop",
-    "dance",
-    "electro",
-    "dubstep",
-)
+BEAT_STYLES = ("techno", "house", "hip hop", "dance", "electro", "dubstep")
+DRUM_TAGS = ("drums", "beat", "beats", *BEAT_STYLES)
 # A rhythm section, beside notes below a guitar's reach, makes a bass part (evidence._fact '@low_notes')
 BAND_TAGS = (*DRUM_TAGS, "metal", "hard rock", "heavy metal", "punk", "rock", "classic rock", "funk")
 ELECTRONIC_TAGS = ("synth", "electronic", "electronica", "electro", "techno", "house")

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 from ..theory import same_key
 from .claims import Claim, extract_claims
-from .concepts import BAND_TAGS, DRUM_TAGS, MOOD_TAGS, NO_VOCAL_TAGS, VOCAL_TAGS, Concept, find_concept, support_tags
+from .concepts import (
+    BAND_TAGS,
+    BEAT_STYLES,
+    DRUM_TAGS,
+    MOOD_TAGS,
+    NO_VOCAL_TAGS,
+    VOCAL_TAGS,
+    Concept,
+    find_concept,
+    support_tags,
+)
 
 
 @dataclass
@@ -90,18 +100,15 @@ def present_tags(analysis, cfg: EvidenceConfig = CFG) -> dict[str, float]:
     tags = getattr(analysis, "tags", None)
     if tags is None or not getattr(analysis, "is_music", True):
         return {}
-    from ..features.fusion import calibration, echoes, musicnn_sources
+    from ..features.fusion import musicnn_sources, stated_labels
 
     groups = ("genre", "instrument", "mood", "vocals")
     fused = any(t.sources for g in groups for t in getattr(tags, g) or [])
-    cal = calibration()
-    echo = echoes(tags.instrument or []) if fused else set()
     out: dict[str, float] = {}
     for group in groups:
+        stated = stated_labels(tags, group) if fused else None
         for t in getattr(tags, group) or []:
-            if t.label in echo:
-                continue
-            if t.score >= cfg.tag_min_score and (not fused or cal.claimable(group, t.sources)):
+            if t.score >= cfg.tag_min_score and (stated is None or t.label in stated):
                 out[norm_tag(t.label)] = max(out.get(norm_tag(t.label), 0.0), float(t.score))
     if fused:
         out = _families_with_a_member(out)
@@ -134,7 +141,7 @@ def _leading_styles_only(analysis, tags: dict[str, float], cfg: EvidenceConfig) 
     weak = {norm_tag(g.label) for g in genres if not leads(g.score, top, cfg)}
     meter = getattr(analysis, "meter", None)
     if meter is None or not meter.label:  # a beat style's drums need the beat: no steady pulse was measured
-        weak |= set(DRUM_TAGS) - {"drums", "beat", "beats"}  # (the tags that name the drums themselves stay)
+        weak |= set(BEAT_STYLES)  # (the tags that name the drums themselves stay)
     return {k: v for k, v in tags.items() if k not in weak}
 
 

@@ -159,16 +159,16 @@ def _stated(levels: dict[str, tuple[float, bool]]) -> list[str]:
 
 def _tag_levels(tags) -> dict[str, tuple[float, bool]]:
     """Every listed sounding part of a section, weak ones too: word -> (fused score, claimable)."""
-    from ..features.fusion import calibration, echoes
+    from ..features.fusion import stated_labels
 
-    echo = echoes(getattr(tags, "instrument", None) or [])
     out: dict[str, tuple[float, bool]] = {}
     for g in _SECTION_GROUPS:
+        stated = stated_labels(tags, g)
         for t in getattr(tags, g) or []:
             w = tag_word(t.label)
             if w == "instrumental":
                 continue
-            claimable = (not t.sources or calibration().claimable(g, t.sources)) and t.label not in echo
+            claimable = not t.sources or t.label in stated
             old = out.get(w, (0.0, False))
             out[w] = (max(old[0], float(t.score)), old[1] or claimable)
     return out
