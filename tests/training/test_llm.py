@@ -365,3 +365,31 @@ def test_train_llm_seeds_trains_members_and_writes_their_soup(tiny_lm, tmp_path)
         )
         == 1
     )
+
+
+def test_train_llm_init_continues_an_adapter_and_refuses_another_shape(tiny_lm, tmp_path, capsys):  # noqa: F811
+    from j2a.cli import main
+
+    data = _mini_csv(tmp_path / "mini.csv")
+    common = ["--data", str(data), "--batch-size", "4", "--holdout", "4", "--eval-every", "3", "--dtype", "fp32"]
+    common += ["--base", str(tiny_lm), "--lr", "5e-3"]
+    assert main(["train-llm", *common, "--out", str(tmp_path / "a"), "--max-steps", "6", "--rank", "4"]) == 0
+    first = json.loads((tmp_path / "a" / "training.json").read_text())
+    rc = main(
+        ["train-llm", *common, "--out", str(tmp_path / "b"), "--max-steps", "3", "--rank", "4"]
+        + ["--init", str(tmp_path / "a"), "--seed", "1", "--split-seed", "0"]
+    )
+    assert rc == 0
+    second = json.loads((tmp_path / "b" / "training.json").read_text())
+    # step 0 is the first adapter itself, scored on the same held-out rows (bf16 weights: near, not equal)
+    assert second["history"][0]["step"] == 0
+    assert abs(second["history"][0]["heldout_loss"] - first["best_heldout_loss"]) < 0.02
+    assert second["best_heldout_loss"] == min(h["heldout_loss"] for h in second["history"])
+    assert (tmp_path / "b" / "adapter_model.safetensors").exists()
+    # an adapter of another rank cannot be continued
+    rc = main(["train-llm", *common, "--out", str(tmp_path / "c"), "--max-steps", "3", "--rank", "8"])
+    assert rc == 0
+    capsys.readouterr()
+    bad = ["train-llm", *common, "--out", str(tmp_path / "d"), "--max-steps", "3", "--rank", "4"]
+    assert main(bad + ["--init", str(tmp_path / "c")]) != 0
+    assert "differs from this run's" in capsys.readouterr().err
