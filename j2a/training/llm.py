@@ -74,10 +74,10 @@ class LLMTrainConfig:
     seeds: int = 1
     split_seed: int | None = None  # which train rows are held out (None = seed): other seeds, same hold-out
     base: str = ""  # folder / hub id of the base model; default Gemma 3 270M from the GGUF package
-    # A trained adapter to start from instead of a fresh LoRA (same rank, alpha and layers). Why: after a prompt
-    # change (issue #20's fused vocabulary in the reduced share) a retrain from scratch is one draw of a recipe
-    # whose dev CIDEr spreads about 5 points between seeds; continuing the shipped adapter keeps what it learned
-    # (bench/RESULTS.md "Retrained on the fused vocabulary").
+    # A trained adapter to start from instead of a fresh LoRA (same rank, alpha and layers): after a prompt change
+    # a retrain from scratch is one draw of a recipe whose dev CIDEr spreads about 5 points between seeds. On the
+    # shipped adapter it did not help: every further step overfit the held-out rows (bench/RESULTS.md "Continuing
+    # the shipped adapter"); for adapters trained shorter, or on new data.
     init: str = ""
 
     @property
@@ -146,8 +146,9 @@ def load_init(model, cfg: LLMTrainConfig) -> None:
     from safetensors.torch import load_file
 
     folder = Path(cfg.init)
-    if not (folder / "adapter_model.safetensors").exists():
-        raise ValueError(f"--init {folder}: no adapter_model.safetensors there")
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        if not (folder / name).exists():
+            raise ValueError(f"--init {folder}: no {name} there")
     c = json.loads((folder / "adapter_config.json").read_text())
     mine = model.peft_config["default"]
     theirs = (c.get("r"), c.get("lora_alpha"), c.get("layers_to_transform"), sorted(c.get("target_modules") or []))
@@ -514,7 +515,9 @@ def add_cli(subparsers) -> None:
         subparsers,
         "train-llm",
         "fine-tune J2A-LLM (LoRA on Gemma 3 270M) on MusicCaps captions",
-        "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm",
+        "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/j2a-llm\n"
+        "j2a train-llm --data ../shared/data/captions/musiccaps-train.csv --out runs/more --init runs/j2a-llm "
+        "--lr 5e-5 --epochs 0.3",
     )
     p.add_argument("--data", required=True, help="MusicCaps-style CSV with aspect_list and caption (train split only)")
     p.add_argument(

@@ -393,3 +393,5 @@ def test_train_llm_init_continues_an_adapter_and_refuses_another_shape(tiny_lm, 
     bad = ["train-llm", *common, "--out", str(tmp_path / "d"), "--max-steps", "3", "--rank", "4"]
     assert main(bad + ["--init", str(tmp_path / "c")]) != 0
     assert "differs from this run's" in capsys.readouterr().err
+    assert main(bad + ["--init", str(tmp_path)]) != 0  # no adapter there
+    assert "no adapter_model.safetensors there" in capsys.readouterr().err
