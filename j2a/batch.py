@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -83,15 +84,11 @@ class LogProgress:
     """Progress as whole lines on stderr: 'index: 40/200 files (20%), 9.1 min, about 36 min left'."""
 
     def __init__(self, total: int, desc: str, every_s: float | None = None):
-        import time
-
         self.total, self.desc, self.n = total, desc, 0
         self.every_s = LOG_EVERY_S if every_s is None else every_s
         self.t0 = self.last = time.monotonic()
 
     def update(self, n: int = 1) -> None:
-        import time
-
         self.n += n
         now = time.monotonic()
         if now - self.last >= self.every_s and self.n < self.total:

@@ -373,8 +373,22 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
         value.backward()
         return float(value)
 
-    def after(step: int, value: float, lr: float) -> None:
+    def checkpoint(step: int) -> None:
+        """Score the held-out rows; the best adapter so far is the output."""
         nonlocal best
+        hl = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
+        meta["history"].append(
+            {"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)}
+        )
+        log(f"[train-llm] step {step} held-out loss {hl:.4f} (best {min(best, hl):.4f})")
+        if hl < best:
+            best = hl
+            meta.update(best_step=step, best_heldout_loss=round(hl, 4))
+            save_adapter(model, out, meta)
+        else:
+            (out / "training.json").write_text(json.dumps(meta, indent=1))
+
+    def after(step: int, value: float, lr: float) -> None:
         el = time.time() - t0
         if step == 10 or (step > cfg.eval_every and step % cfg.eval_every == 10):
             # Fit the cosine schedule to the time budget: first from 10 steps, then after each eval from
@@ -391,25 +405,10 @@ def _train_one(cfg: LLMTrainConfig, log=print) -> Path:
             log(f"[train-llm] step {step}/{run['sched_total']} loss {value:.3f} lr {lr:.2e} {el / 60:.1f} min")
         last = step >= run["sched_total"] or time.time() >= deadline
         if step % cfg.eval_every == 0 or last:
-            hl = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
-            meta["history"].append(
-                {"step": step, "heldout_loss": round(hl, 4), "minutes": round((time.time() - t0) / 60, 2)}
-            )
-            log(f"[train-llm] step {step} held-out loss {hl:.4f} (best {min(best, hl):.4f})")
-            if hl < best:
-                best = hl
-                meta.update(best_step=step, best_heldout_loss=round(hl, 4))
-                save_adapter(model, out, meta)
-            else:
-                (out / "training.json").write_text(json.dumps(meta, indent=1))
+            checkpoint(step)
 
     if cfg.init:  # the starting adapter is the checkpoint to beat, and the output until one does
-        after_init = heldout_loss(model, held, pad_id, cfg.batch_size * 2, vocab)
-        meta["history"].append({"step": 0, "heldout_loss": round(after_init, 4), "minutes": 0.0})
-        log(f"[train-llm] step 0 ({cfg.init}) held-out loss {after_init:.4f}")
-        best = after_init
-        meta.update(best_step=0, best_heldout_loss=round(after_init, 4))
-        save_adapter(model, out, meta)
+        checkpoint(0)
     train_steps(
         opt,
         params,
