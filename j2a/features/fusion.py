@@ -19,8 +19,9 @@ score in `Tag.sources`.
 
 Listing is not claiming: a listed tag is what J2A may hear, ranked (search, `ask`, the page show
 it with its score); a description states it only when one model's raw score reaches that model's
-`Calibration.claim` threshold for the group (fitted for precision on solo recordings, where musicnn
-calls many a flute or a single note "guitar"), which the faithfulness guard reads through
+`Calibration.claim` threshold for the group (fitted for precision: instruments on solo recordings, where musicnn
+calls many a flute or a single note "guitar"; genres on the clips with a labelled genre, where musicnn at 0.2-0.45
+called a Brahms dance "jazz" and a pop band "ambient"), which the faithfulness guard reads through
 `j2a.text.evidence.present_tags`.
 
 Groups: instrument (specific names, and broad families like "strings" or "brass" that never

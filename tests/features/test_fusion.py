@@ -97,6 +97,16 @@ def test_claims_need_a_models_claim_threshold():
     assert cal.claimable("genre", {"musicnn": 0.16})  # no claim thresholds for the group: listed is enough
 
 
+def test_genres_are_claimed_only_where_a_model_is_sure():
+    """The shipped genre claim thresholds (bench/tagging_real.py, fitted on the manifests' genre labels): musicnn's
+    "jazz" at 0.36 on a Brahms dance (YAMNet 0.0007) is listed but not claimed; its "techno" at 0.84 on a techno
+    loop and YAMNet's "dubstep" at 0.34 are claimed."""
+    cal = F.calibration()
+    assert not cal.claimable("genre", {"musicnn": 0.3605, "yamnet": 0.0007})
+    assert cal.claimable("genre", {"musicnn": 0.8366, "yamnet": 0.0158})
+    assert cal.claimable("genre", {"yamnet": 0.3354})
+
+
 def test_calibration_file_is_complete():
     cal = F.calibration()
     for key in ("musicnn:instrument", "yamnet:instrument", "yamnet:vocals", "yamnet:genre", "yamnet:sound"):
@@ -221,6 +231,8 @@ def test_labelled_clips_meet_the_bench_floors(labelled_dir, bench_script):
     assert sum(t and not p for t, p, _ in s["music"]) <= 1  # music judged not music
     assert sum(p and not t for t, p, _ in s["music"]) <= 1  # non-music judged music (freefield1010: see RESULTS)
     assert s["claim_fp"] / s["solo"] <= 0.15  # false instruments a description may state
+    every = T.scores_for(T.clips(), T.model_outputs(T.clips(), T.CACHE), "fused", F.calibration())
+    assert every["genre_clips"] == 17 and every["genre_tp"] >= 11 and every["genre_fp"] == 0  # genres it may state
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def test_guard_precision_and_recall_on_unsupported_sentences(judged):
     fresh = g.scores([r for r in rows if r.get("held_out") and r.get("batch") == 3])
     assert dev["precision"] >= 0.95 and dev["recall"] >= 0.95, dev
     assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95, tuned
-    # never tuned on: measured 0.983 / 0.978 (targets 0.95 / 0.90)
+    # never tuned on: measured 0.983 / 0.978 (targets 0.95 / 0.90); 0.995 / 0.984 after the weak-genre relabel (README)
     assert fresh["n"] >= 150 and fresh["precision"] >= 0.95 and fresh["recall"] >= 0.90, fresh
 
 
