@@ -318,16 +318,8 @@ def calibrate(rows, outs) -> dict:
 
         th[key] = _middle(list(GRID), inst)
     # 2b. what a description may claim, per model: a false instrument costs two missed ones
-    cal.claim = {"yamnet:instrument": 1.01, "musicnn:instrument": 1.01}
-    for model in ("yamnet", "musicnn"):
-        key = f"{model}:instrument"
-
-        def claim(c, key=key):
-            cal.claim[key] = c
-            s = scores_for(rows, outs, "fused", cal)
-            return s["claim_tp"] - 2 * s["claim_fp"]
-
-        cal.claim[key] = _middle([*GRID, 1.01], claim)
+    cal.claim = {}
+    fit_claims(rows, outs, cal, "instrument")
     # 3. vocals yes/no accuracy
     for model in ("yamnet", "musicnn"):
         key = f"{model}:vocals"
@@ -345,7 +337,7 @@ def calibrate(rows, outs) -> dict:
         return sum(ok for _, ok, _ in s) - 0.001 * sum(len(g) for _, _, g in s)
 
     th["yamnet:genre"] = _middle(list(GRID), gen)
-    fit_genre_claims(rows, outs, cal)
+    fit_claims(rows, outs, cal, "genre")  # 4b. which genres a description may state
     # moods and sounds have no labels here: YAMNet's genre and source thresholds stand in (documented)
     th["yamnet:mood"] = th["yamnet:genre"]
     th["yamnet:sound"] = cal.music["source"]
@@ -359,21 +351,23 @@ def calibrate(rows, outs) -> dict:
     }
 
 
-def fit_genre_claims(rows, outs, cal) -> None:
-    """Which genres a description may state, per model, as for instruments (step 2b): a false genre costs two right
-    ones, judged as j2a.eval.truth judges descriptions. Why: musicnn lists a genre at 0.15, and at 0.2-0.45 it
-    called a Brahms dance "jazz", a pop band "ambient", a carnatic voice "electronic" (bench/RESULTS.md, "Genre
-    claims"). YAMNet first, then musicnn beside it."""
-    cal.claim.update({"yamnet:genre": 1.01, "musicnn:genre": 1.01})
+def fit_claims(rows, outs, cal, group: str) -> None:
+    """The raw score from which a description may state a listed tag of `group`, per model (YAMNet first, then
+    musicnn beside it): clips with a right claim minus twice the wrong claims. Instruments are judged on the solo
+    recordings; genres on the clips with a labelled genre, as j2a.eval.truth judges descriptions. Why genres too:
+    musicnn lists a genre at 0.15, and at 0.2-0.45 it called a Brahms dance "jazz", a pop band "ambient", a
+    carnatic voice "electronic" (bench/RESULTS.md, "Tagging on real labelled recordings")."""
+    tp, fp = ("claim_tp", "claim_fp") if group == "instrument" else (f"{group}_tp", f"{group}_fp")
+    cal.claim.update({f"yamnet:{group}": 1.01, f"musicnn:{group}": 1.01})
     for model in ("yamnet", "musicnn"):
-        key = f"{model}:genre"
+        key = f"{model}:{group}"
 
-        def gclaim(c, key=key):
+        def objective(c, key=key):
             cal.claim[key] = c
             s = scores_for(rows, outs, "fused", cal)
-            return s["genre_tp"] - 2 * s["genre_fp"]
+            return s[tp] - 2 * s[fp]
 
-        cal.claim[key] = _middle([*GRID, 1.01], gclaim)
+        cal.claim[key] = _middle([*GRID, 1.01], objective)
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -515,7 +509,7 @@ def main() -> None:
         print(f"wrote {fusion.CALIBRATION_FILE}: {fit}", file=sys.stderr)
     elif args.refit_genre_claims:
         cal = fusion.calibration()
-        fit_genre_claims(rows, outs, cal)
+        fit_claims(rows, outs, cal, "genre")  # 4b. which genres a description may state
         d = json.loads(fusion.CALIBRATION_FILE.read_text())
         d["claim"] = {k: round(v, 4) for k, v in cal.claim.items()}
         fusion.CALIBRATION_FILE.write_text(json.dumps(d, indent=2) + "\n")
