@@ -38,6 +38,9 @@ _COORD_LEFT = re.compile(r"(?:,\s*|\s+(?:and|or)\s+)$")
 _COORD_RIGHT = re.compile(r"^(?:\s*,\s*(?:and\s+)?|\s+(?:and|or)\s+)")
 _PHRASE_END = re.compile(r"^\s*(?:[.,;!?]|$|(?:over|with|and|while|as|to|on|at|along|accompanied)\b)", re.I)
 _PREPOSITION = re.compile(r"^(?:in|on|at|with|by|from|during)\b", re.I)
+# a repaired sentence that ends on a function word or an article lost its complement ("The audio is in mono and
+# noisy." -> "The audio is."): it goes whole
+_DANGLING = re.compile(rf"\b(?:{_FUNCTION}|a\b|an\b|the\b)\W*$", re.I)
 # MusicCaps' opener "This jazz song features a saxophone playing the melody.": when what it features is
 # unsupported, "This is a jazz song." keeps the genre (and the antecedent of the next sentence's "This").
 _OPENER = re.compile(
@@ -123,7 +126,8 @@ def repair(s: str, unsupported) -> str | None:
         m = _OPENER.match(s)
         desc, noun = m["desc"].strip(), m["noun"].lower()
         return f"This is {article(desc.lower())} {desc} {noun}."
-    return _tidy(_apply(s, items, cuts, gone))
+    out = _tidy(_apply(s, items, cuts, gone))
+    return None if _DANGLING.search(out) else out
 
 
 def _item_spans(s: str) -> list[tuple[int, int]]:

@@ -88,6 +88,7 @@ def test_recording_qualifiers_are_rewritten_not_dropped():
         "The audio quality is poor.",
         "The audio quality of this song is good.",
         "The quality of the recording is low with electric guitar.",
+        "The audio is in mono and noisy.",  # both qualifiers cut would leave "The audio is."
     ):
         kept, _, dropped = guard(s, a)
         assert kept == "" and dropped[0]["claims"][0].startswith("recording:") and "rewritten" not in dropped[0]
