@@ -180,7 +180,9 @@ def save_adapter(model, out: Path, meta: dict) -> None:
     """Adapter weights (bf16 safetensors) + peft config + training.json."""
     from peft import get_peft_model_state_dict
 
-    _write_adapter_weights(get_peft_model_state_dict(model), out)
+    # the embeddings are frozen (the LoRA targets attention and MLP projections): saying so keeps peft's "auto" from
+    # looking the base model's config up on the Hub to compare vocabulary sizes (a network call at save time)
+    _write_adapter_weights(get_peft_model_state_dict(model, save_embedding_layers=False), out)
     pcfg = model.peft_config["default"]
     pcfg.base_model_name_or_path = meta.get("base_model", "google/gemma-3-270m")
     pcfg.save_pretrained(str(out))
