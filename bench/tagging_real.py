@@ -162,6 +162,7 @@ def judge(out: dict, system: str, cal) -> dict:
         g = tags.group_scores(m_track, tags.TagConfig().threshold)
         inst = [(t.label, t.score) for grp in ("instrument", "vocals") for t in g[grp]]
         genres = [t.label for t in g["genre"]]
+        claimed_genres = genres
         vocal = [t.label for t in g["vocals"]]
     else:
         heard = fusion.music_evidence(y_track)
@@ -173,7 +174,9 @@ def judge(out: dict, system: str, cal) -> dict:
             per = fusion.model_scores(m_track, y_track)
         fused = fusion.fuse_scores(per, cal)
         inst = [(lab, s) for grp in ("instrument", "vocals") for lab, s, _ in fusion.listed(fused, grp)]
-        genres = [lab for lab, _, _ in fusion.listed(fused, "genre")]
+        listed_genres = fusion.listed(fused, "genre")
+        genres = [lab for lab, _, _ in listed_genres]
+        claimed_genres = [lab for lab, _, src in listed_genres if cal.claimable("genre", src)]
         vocal = [lab for lab, _, _ in fusion.listed(fused, "vocals")]
     from j2a.features.fusion import BROAD
 
@@ -187,11 +190,6 @@ def judge(out: dict, system: str, cal) -> dict:
         specific
         if system == "musicnn"
         else [(lab, s) for lab, s in specific if cal.claimable("vocals" if lab in SINGING else "instrument", srcs[lab])]
-    )
-    claimed_genres = (
-        genres
-        if system == "musicnn"
-        else [lab for lab, _, src in fusion.listed(fused, "genre") if cal.claimable("genre", src)]
     )
     if not is_music:
         specific, genres, vocal, claimed, claimed_genres = [], [], [], [], []
@@ -450,14 +448,19 @@ def table(rows, outs, cal) -> str:
         + " | ".join(f"{s['claim_fp'] / max(1, s['solo']):.2f}" for s in res.values())
         + " |"
     )
-    both = {name: scores_for(rows, outs, s, cal) for name, s in systems.items()}  # genre labels: both sets
+
+    def both(name: str, key: str) -> int:  # genre labels live in both sets: the labelled rows' count + the shared
+        return res[name][key] + shared[name][key]
+
+    n_genre = both("fused", "genre_clips")
     lines.append(
-        f"| genre-labelled music clips (both sets) with a right genre a description may state "
-        f"| {both['fused']['genre_clips']} | " + " | ".join(f"{s['genre_tp']}" for s in both.values()) + " |"
+        f"| genre-labelled music clips (both sets) with a right genre a description may state | {n_genre} | "
+        + " | ".join(f"{both(name, 'genre_tp')}" for name in systems)
+        + " |"
     )
     lines.append(
-        f"| wrong genres a description may state (both sets) | {both['fused']['genre_clips']} | "
-        + " | ".join(f"{s['genre_fp']}" for s in both.values())
+        f"| wrong genres a description may state (both sets) | {n_genre} | "
+        + " | ".join(f"{both(name, 'genre_fp')}" for name in systems)
         + " |"
     )
     lines += [
@@ -502,19 +505,19 @@ def main() -> None:
 
     rows = clips()
     outs = model_outputs(rows, args.cache)
+    fit = None
     if args.calibrate:
         fit = calibrate(rows, outs)
-        fusion.CALIBRATION_FILE.write_text(json.dumps(fit, indent=2) + "\n")
-        fusion.calibration.cache_clear()
-        print(f"wrote {fusion.CALIBRATION_FILE}: {fit}", file=sys.stderr)
     elif args.refit_genre_claims:
         cal = fusion.calibration()
         fit_claims(rows, outs, cal, "genre")  # 4b. which genres a description may state
-        d = json.loads(fusion.CALIBRATION_FILE.read_text())
-        d["claim"] = {k: round(v, 4) for k, v in cal.claim.items()}
-        fusion.CALIBRATION_FILE.write_text(json.dumps(d, indent=2) + "\n")
+        fit = json.loads(fusion.CALIBRATION_FILE.read_text()) | {
+            "claim": {k: round(v, 4) for k, v in cal.claim.items()}
+        }
+    if fit is not None:
+        fusion.CALIBRATION_FILE.write_text(json.dumps(fit, indent=2) + "\n")
         fusion.calibration.cache_clear()
-        print(f"wrote {fusion.CALIBRATION_FILE}: claim {d['claim']}", file=sys.stderr)
+        print(f"wrote {fusion.CALIBRATION_FILE}: {fit}", file=sys.stderr)
     print(table(rows, outs, fusion.calibration()))
 
 
