@@ -47,15 +47,7 @@ class TemplateLLM(LLM):
     name = "none"
 
     def generate(self, prompts_: list[str], max_new_tokens: int = 200, **kw) -> list[str]:
-        out = []
-        for p in prompts_:
-            aspects, facts = prompts.parse_prompt(p)
-            chords = facts.pop("chord_symbols", None)
-            text = prompts.template_caption(aspects, facts)
-            if chords:
-                text += f" The chords move through {' - '.join(chords)}."
-            out.append(text)
-        return out
+        return [prompts.template_caption(*prompts.parse_prompt(p)) for p in prompts_]
 
 
 class HFLLM(LLM):

@@ -30,9 +30,14 @@ class Claim:
 _CHORD_WORD = re.compile(r"^[a-g](?:b|#)?(?:m|maj|min|dim|aug|sus)?\d*$")
 
 
+# a chord symbol as J2A writes it ("F#m", "Bbmaj7", "C#dim", "D/F#"): its letters are not words
+_CHORD_TOKEN = re.compile(r"(?<![\w#])[A-G](?:#|b)?(?:maj|min|dim|aug|sus|m)?\d*(?:/[A-G](?:#|b)?)?(?![\w#])")
+
+
 def _unknown_words(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Claim]]:
     """Words outside every claim span that the closed world does not hold, as 'unknown' claims."""
     out = []
+    taken = taken + [m.span() for m in _CHORD_TOKEN.finditer(text)]
     for m in re.finditer(r"[A-Za-z]+(?:'[a-z]+)?", text):
         w = m.group(0).lower()
         if w in FUNCTION_WORDS or w in MUSIC_WORDS or _CHORD_WORD.match(w) or any(a <= m.start() < b for a, b in taken):

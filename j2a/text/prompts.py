@@ -77,30 +77,88 @@ def _join(words: list[str]) -> str:
 
 
 def template_caption(aspects: list[str], facts: dict | None = None) -> str:
-    """Deterministic description from tags and facts; says nothing the inputs do not say."""
+    """Deterministic description from tags and facts; says nothing the inputs do not say.
+
+    Why prose and not a tag list: the template is what a listener reads whenever the guard cuts every try of
+    the language model (most short clips), so it says "This is a slow jazz piece featuring guitar." rather
+    than "described as jazz, guitar and slow tempo". Each aspect is placed by the category the guard's
+    vocabulary gives it (j2a.text.claims), so the sentence claims exactly the aspects it was given.
+    """
     facts = facts or {}
-    aspects = [a.strip() for a in aspects if a and a.strip()]
-    parts = []
-    if aspects:
-        parts.append(f"This is a piece of music described as {_join(aspects)}.")
-    else:
-        parts.append("This is a piece of music.")
-    rhythm = []
-    if facts.get("tempo_bpm"):
-        rhythm.append(f"a tempo of about {round(float(facts['tempo_bpm']))} BPM")
-    if facts.get("meter"):
-        rhythm.append(f"{facts['meter']} meter")
-    if rhythm:
-        parts.append(f"It has {_join(rhythm)}.")
-    if facts.get("key"):
-        parts.append(f"It is in {facts['key']}.")
+    g = _aspect_groups(aspects)
+    parts = [_opening(g)]
+    if g["mood"]:
+        parts.append(f"It sounds {_join(g['mood'])}.")
+    if g["other"]:
+        parts.append(f"It is also described as {_join(g['other'])}.")
+    bpm = round(float(facts["tempo_bpm"])) if facts.get("tempo_bpm") else None
+    meter = facts.get("meter")
+    if bpm and meter:
+        parts.append(f"It moves at about {bpm} BPM in {meter} time.")
+    elif bpm:
+        parts.append(f"It moves at about {bpm} BPM.")
+    elif meter:
+        parts.append(f"It is in {meter} time.")
     prog = (
         chord_changes(list(facts["chords"]), key=facts.get("key"))
         if facts.get("chords")
         else " - ".join(facts.get("chord_symbols", []))
     )
-    if prog:
-        parts.append(f"The chords move through {prog}.")
+    chords = (f"the chords move through {prog}" if " - " in prog else f"the harmony holds on {prog}") if prog else ""
+    if facts.get("key") and chords:
+        parts.append(f"It is in {facts['key']}, and {chords}.")
+    elif facts.get("key"):
+        parts.append(f"It is in {facts['key']}.")
+    elif chords:
+        parts.append(f"{chords[0].upper()}{chords[1:]}.")
     if facts.get("duration_s"):
         parts.append(f"It lasts {round(float(facts['duration_s']))} seconds.")
     return " ".join(parts)
+
+
+_VOICE_PHRASE = {"male vocals": "a male vocal", "female vocals": "a female vocal", "choir": "a choir"}
+
+
+def _aspect_groups(aspects: list[str]) -> dict[str, list[str]]:
+    """Aspect words by what they say (genre, instrument, vocals, mood, tempo word, other), in their order.
+
+    The category is the one the guard gives the word, so template and guard cannot disagree on it."""
+    from .claims import extract_claims  # claims -> concepts is heavy; prompts stays importable alone
+
+    g: dict[str, list[str]] = {k: [] for k in ("genre", "instrument", "vocals", "mood", "tempo", "other")}
+    for a in (a.strip() for a in aspects if a and a.strip()):
+        cats = {c.category for c in extract_claims(a) if c.category != "unknown"}
+        cat = cats.pop() if len(cats) == 1 else "other"
+        if cat == "tempo":
+            g["tempo"].append(a.removesuffix(" tempo"))
+        elif cat == "vocals":
+            g["vocals"].append(next(c.concept for c in extract_claims(a) if c.category == "vocals"))
+        else:
+            g[cat if cat in g else "other"].append(a)
+    return g
+
+
+def _opening(g: dict[str, list[str]]) -> str:
+    """'This is a slow instrumental jazz piece featuring guitar and piano, with a male vocal.'"""
+    tempo = [t for t in g["tempo"] if t in ("slow", "fast")]
+    medium = "medium" in g["tempo"]
+    voices = [v for v in g["vocals"] if v != "instrumental"]
+    words = tempo + (["instrumental"] if "instrumental" in g["vocals"] and not voices else [])
+    noun = " ".join(words + [" and ".join(g["genre"]) + " piece" if g["genre"] else "piece of music"])
+    s = f"This is {_article(noun)} {noun}"
+    if medium:
+        s += " at a medium tempo"
+    instruments = [i for i in g["instrument"] if not any(j.endswith(" " + i) for j in g["instrument"])]
+    if instruments:  # "acoustic guitar" says "guitar"
+        s += f" featuring {_join(instruments)}"
+    if voices:
+        voices = list(dict.fromkeys(voices))
+        if len(voices) > 1:
+            voices = [v for v in voices if v != "vocals"]  # "a male vocal" already says it
+        phrases = [_VOICE_PHRASE.get(v, "vocals") for v in voices]
+        s += (", with " if instruments else " with ") + _join(list(dict.fromkeys(phrases)))
+    return s + "."
+
+
+def _article(phrase: str) -> str:
+    return "an" if phrase[:1].lower() in "aeiou" else "a"

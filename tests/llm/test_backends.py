@@ -29,8 +29,8 @@ def test_template_backend_is_deterministic_and_uses_only_inputs():
     a, b = t.generate([p, p]), t.generate([p])
     assert a[0] == a[1] == b[0]
     assert a[0] == (
-        "This is a piece of music described as jazz, trumpet and piano. It has a tempo of about 122 BPM and 4/4 meter. "
-        "It is in A minor. It lasts 184 seconds. The chords move through Am - F - C - G7."
+        "This is a jazz piece featuring trumpet and piano. It moves at about 122 BPM in 4/4 time. "
+        "It is in A minor, and the chords move through Am - F - C - G7. It lasts 184 seconds."
     )
     assert prompts.template_caption([], {}) == "This is a piece of music."
 

@@ -271,6 +271,7 @@ def test_the_closed_world_flags_every_word_it_cannot_stand_behind():
     for s in (
         "The techno beat is played with a synth lead.",
         "The chords move through Am - F - C - G.",
+        "The chords move through F#m - C#dim - Bbmaj7 - D/F#.",  # chord names are not words
         "It has a tempo of about 128 BPM.",
     ):
         assert not check_claims(extract_claims(s), a)[1], s

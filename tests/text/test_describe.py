@@ -221,6 +221,7 @@ def test_template_backend_is_faithful():
     a = make_analysis(**ROCK)
     d = describe(a, llm="none")
     assert d.model == "template" and not d.faithfulness.fallback and d.faithfulness.tries == 0
+    assert d.caption.startswith("This is a ") and "described as" not in d.caption
     assert "E minor" in d.caption and "4/4" in d.caption and "Em - C - G - D" in d.caption
     assert not check_claims(extract_claims(d.caption), a)[1]
     out = d.to_dict()
@@ -340,6 +341,9 @@ def test_faithful_on_real_music(clip, music_descriptions):
     assert not unsupported  # tempo / key / meter claims too
     assert len(d.caption.split()) >= 8 and not d.caption.startswith("This recording does not appear")
     assert all(row["supported"] == (row["evidence"] is not None) for row in d.faithfulness.checked)
+    # the template a listener gets when every try was cut is prose the guard keeps whole (chord names included)
+    assert [r["sentence"] for r in d.faithfulness.dropped if r["attempt"] == "template"] == []
+    assert "described as" not in d.caption
 
 
 @pytest.mark.slow
