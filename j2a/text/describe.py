@@ -56,6 +56,7 @@ class DescribeConfig:
     min_words: int = 12  # a guarded caption shorter than this is regenerated
     max_drop_fraction: float = 0.5  # more than half the sentences dropped -> try again
     temperature: float = 0.7  # for retries (the first try uses the backend's default decoding)
+    facts: bool = True  # add the measured tempo / meter / key / chords the model's text does not state
     num_beams: int | None = (
         None  # first try with a local model: beams (None = GenConfig's 4, j2a.llm.decoding; 1 = greedy)
     )
@@ -136,6 +137,7 @@ def captions_from_analyses(
     inputs = [aspects_from_analysis(a) for a in analyses]
     fzs = [Faithfulness() for _ in analyses]
     best = [""] * len(analyses)
+    short = [""] * len(analyses)  # the longest try that lost no more than it may, but is under min_words
     todo = list(range(len(analyses))) if name != "none" else []
     for attempt in range(max(1, max_tries)):
         if not todo:
@@ -153,17 +155,24 @@ def captions_from_analyses(
             fz = fzs[i]
             fz.tries = attempt + 1
             kept, fz.checked, dropped = guard(raw, analyses[i])
-            fz.dropped += [dict(d, attempt=attempt + 1) for d in dropped]
+            kept, empty = drop_empty_sentences(kept)
+            fz.dropped += [dict(d, attempt=attempt + 1) for d in dropped + empty]
             n = len(split_sentences(raw)) or 1
-            lost = sum(1 for d in dropped if "rewritten" not in d)
+            lost = sum(1 for d in dropped if "rewritten" not in d)  # an empty sentence was no error: not lost
             if len(kept.split()) >= cfg.min_words and lost / n <= cfg.max_drop_fraction:
                 best[i] = kept  # clean, or clean after dropping a minority of sentences: keep it
             else:
+                if lost / n <= cfg.max_drop_fraction and len(kept.split()) > len(short[i].split()):
+                    short[i] = kept
                 still.append(i)
         todo = still
     out = []
     for i, a in enumerate(analyses):
         fz, model = fzs[i], name
+        if not best[i] and cfg.facts and len(short[i].split()) >= cfg.min_words // 2:
+            best[i] = short[i]  # short but clean: the measured facts below make it a description
+        if best[i] and cfg.facts:
+            best[i], fz.checked, _ = guard(with_facts(best[i], inputs[i][1]), a)
         if not best[i]:
             fz.fallback = name != "none"  # with --llm none the template is the model, not a fallback
             best[i], fz.checked, dropped = guard(prompts.template_caption(*inputs[i]), a)
@@ -171,6 +180,42 @@ def captions_from_analyses(
             model = f"template (after {name})" if name != "none" else "template"
         out.append((best[i], model, fz))
     return out
+
+
+def drop_empty_sentences(text: str) -> tuple[str, list[dict]]:
+    """(text without the sentences that claim nothing, those sentences as dropped rows).
+
+    Why: the guard cuts unsupported words out of a sentence, and what is left can be true but empty ("The song
+    has a calm atmosphere." -> "The song has an atmosphere."), as are some of the model's own fillers ("This is
+    a recording."). A sentence with no claim at all tells the listener nothing."""
+    from .claims import extract_claims
+
+    kept, empty = [], []
+    for sent in split_sentences(text):
+        if extract_claims(sent):
+            kept.append(sent)
+        else:
+            empty.append({"sentence": sent, "claims": [], "reason": "says nothing"})
+    return " ".join(kept), empty
+
+
+def with_facts(text: str, facts: dict) -> str:
+    """The model's guarded text, then the measured facts it does not state (tempo, meter, key, chords).
+
+    Why: J2A-LLM writes in MusicCaps' style, which seldom names a BPM, a key or chords, yet those are what J2A
+    measures best and what a musician asks first. A fact the text already states (a BPM, a meter, a full
+    key) is not repeated; the duration is left to the analysis."""
+    from .claims import extract_claims
+
+    said = set()
+    for c in extract_claims(text):
+        if c.category == "tempo" and c.value is not None:
+            said.add("tempo")
+        elif c.category == "meter":
+            said.add("meter")
+        elif c.category == "key" and " " in str(c.value or ""):
+            said.add("key")
+    return " ".join([text, *prompts.fact_sentences(facts, said, duration=False)])
 
 
 def caption_from_analysis(
@@ -292,8 +337,10 @@ def _read_saved(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _describe_one(path: str, llm="local", sections=False, adapter=None, model=None, beams=None) -> dict:
-    cfg = DescribeConfig(num_beams=beams) if beams else None
+def _describe_one(
+    path: str, llm="local", sections=False, adapter=None, model=None, beams=None, facts: bool = True
+) -> dict:
+    cfg = DescribeConfig(num_beams=beams, facts=facts)
     src = _SAVED.get(path, path)
     src = read_analysis_at(*src) if isinstance(src, tuple) else src
     return describe(src, llm=llm, sections=sections, adapter=adapter, model=model, config=cfg).to_dict()
@@ -319,7 +366,7 @@ def cmd_describe(args) -> int:
     if args.engine == "ray":
         from ..cluster import cmd_run
 
-        unsupported = [f"--{f}" for f in ("sections", "model") if getattr(args, f)]
+        unsupported = [f"--{f.replace('_', '-')}" for f in ("sections", "model", "no_facts") if getattr(args, f)]
         unsupported += [x for x in args.inputs if is_saved_analysis(x)]
         if unsupported:
             print(f"describe --engine ray: not with {', '.join(unsupported)} (audio inputs only)", file=sys.stderr)
@@ -329,7 +376,13 @@ def cmd_describe(args) -> int:
         return 2
 
     fn = partial(
-        _describe_one, llm=args.llm, sections=args.sections, adapter=args.adapter, model=args.model, beams=args.beams
+        _describe_one,
+        llm=args.llm,
+        sections=args.sections,
+        adapter=args.adapter,
+        model=args.model,
+        beams=args.beams,
+        facts=not args.no_facts,
     )
     inputs, saved, bad = [], [], []
     for x in args.inputs:  # saved analyses (from `j2a analyze --out X.jsonl`) are described without re-analysis
@@ -400,6 +453,11 @@ def add_cli(subparsers) -> None:
         metavar="N",
         help="beam search width for the local LLM (default 4; 1 = greedy: "
         "faster, scores lower; both measured in bench/RESULTS.md)",
+    )
+    p.add_argument(
+        "--no-facts",
+        action="store_true",
+        help="the language model's guarded text only: do not add the measured tempo, meter, key and chords it leaves out",
     )
     add_engine_args(p)
     p.set_defaults(func=cmd_describe)

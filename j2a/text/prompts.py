@@ -84,36 +84,45 @@ def template_caption(aspects: list[str], facts: dict | None = None) -> str:
     than "described as jazz, guitar and slow tempo". Each aspect is placed by the category the guard's
     vocabulary gives it (j2a.text.claims), so the sentence claims exactly the aspects it was given.
     """
-    facts = facts or {}
     g = _aspect_groups(aspects)
     parts = [_opening(g)]
     if g["mood"]:
         parts.append(f"It sounds {_join(g['mood'])}.")
     if g["other"]:
         parts.append(f"It is also described as {_join(g['other'])}.")
-    bpm = round(float(facts["tempo_bpm"])) if facts.get("tempo_bpm") else None
-    meter = facts.get("meter")
+    return " ".join(parts + fact_sentences(facts or {}))
+
+
+def fact_sentences(facts: dict, said: frozenset | set = frozenset(), duration: bool = True) -> list[str]:
+    """The measured facts as sentences: tempo and meter, key and chords, duration.
+
+    `said` names the facts a text already states ("tempo", "meter", "key"), which are then left out: describe
+    adds these sentences to the language model's text, and says each fact once."""
+    out = []
+    bpm = round(float(facts["tempo_bpm"])) if facts.get("tempo_bpm") and "tempo" not in said else None
+    meter = facts.get("meter") if "meter" not in said else None
     if bpm and meter:
-        parts.append(f"It moves at about {bpm} BPM in {meter} time.")
+        out.append(f"It moves at about {bpm} BPM in {meter} time.")
     elif bpm:
-        parts.append(f"It moves at about {bpm} BPM.")
+        out.append(f"It moves at about {bpm} BPM.")
     elif meter:
-        parts.append(f"It is in {meter} time.")
+        out.append(f"It is in {meter} time.")
+    key = facts.get("key") if "key" not in said else None
     prog = (
         chord_changes(list(facts["chords"]), key=facts.get("key"))
         if facts.get("chords")
         else " - ".join(facts.get("chord_symbols", []))
     )
     chords = (f"the chords move through {prog}" if " - " in prog else f"the harmony holds on {prog}") if prog else ""
-    if facts.get("key") and chords:
-        parts.append(f"It is in {facts['key']}, and {chords}.")
-    elif facts.get("key"):
-        parts.append(f"It is in {facts['key']}.")
+    if key and chords:
+        out.append(f"It is in {key}, and {chords}.")
+    elif key:
+        out.append(f"It is in {key}.")
     elif chords:
-        parts.append(f"{chords[0].upper()}{chords[1:]}.")
-    if facts.get("duration_s"):
-        parts.append(f"It lasts {round(float(facts['duration_s']))} seconds.")
-    return " ".join(parts)
+        out.append(f"{chords[0].upper()}{chords[1:]}.")
+    if duration and facts.get("duration_s"):
+        out.append(f"It lasts {round(float(facts['duration_s']))} seconds.")
+    return out
 
 
 _VOICE_PHRASE = {"male vocals": "a male vocal", "female vocals": "a female vocal", "choir": "a choir"}

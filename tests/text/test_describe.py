@@ -14,7 +14,7 @@ import pytest
 from hand_made import make_analysis
 
 from j2a.text.claims import extract_claims
-from j2a.text.describe import describe, describe_many, not_music_statement
+from j2a.text.describe import DescribeConfig, describe, describe_many, not_music_statement
 from j2a.text.evidence import check_claims
 from j2a.text.guard import guard
 from j2a.text.sections import segment
@@ -192,9 +192,43 @@ def test_second_try_is_used_when_clean():
     good = "An energetic rock song in E minor with a driving guitar riff, steady drums and a male vocalist at 128 BPM."
     llm = ScriptedLLM("A smooth jazz tune with a saxophone and a female singer.", good)
     d = describe(a, llm=llm)
-    assert d.caption == good and d.faithfulness.tries == 2 and not d.faithfulness.fallback and d.model == "scripted"
+    # the facts the text leaves out (meter, chords) follow it; its own BPM and key are not repeated
+    assert d.caption == good + " It is in 4/4 time. The chords move through Em - C - G - D."
+    assert d.faithfulness.tries == 2 and not d.faithfulness.fallback and d.model == "scripted"
     assert all(c["supported"] for c in d.faithfulness.checked)
     assert {c["concept"] for c in d.faithfulness.checked} >= {"rock", "E minor", "guitar", "drums", "male vocals"}
+
+
+def test_a_short_clean_try_is_completed_with_the_measured_facts():
+    """Every try short (under min_words) but clean: the longest one plus the facts, not the template."""
+    a = make_analysis(**ROCK)
+    llm = ScriptedLLM("A saxophone solo. This is a rock song.", "A rock song with a male singer.", "A saxophone.")
+    d = describe(a, llm=llm)
+    assert d.caption == (
+        "A rock song with a male singer. It moves at about 128 BPM in 4/4 time. "
+        "It is in E minor, and the chords move through Em - C - G - D."
+    )
+    assert d.model == "scripted" and not d.faithfulness.fallback and d.faithfulness.tries == 3
+    assert all(c["supported"] for c in d.faithfulness.checked)
+    assert {c["concept"] for c in d.faithfulness.checked} >= {"rock", "male vocals", "E minor", "4/4"}
+    # without facts a short try is not a description: the template is
+    d = describe(a, llm=ScriptedLLM("A rock song with a male singer."), config=DescribeConfig(facts=False))
+    assert d.faithfulness.fallback and d.caption.startswith("This is a fast rock piece featuring guitar and drums")
+
+
+def test_sentences_that_claim_nothing_are_dropped():
+    """What the guard leaves of a sentence can be true and empty; such sentences go, and are recorded."""
+    a = make_analysis(**ROCK)
+    text = (
+        "This is a rock song with a driving guitar riff and steady drums. The song has a calm atmosphere. "
+        "This is a recording. A male vocalist sings."
+    )
+    d = describe(a, llm=ScriptedLLM(text), config=DescribeConfig(facts=False))
+    assert d.caption == "This is a rock song with a driving guitar riff and steady drums. A male vocalist sings."
+    assert [r["sentence"] for r in d.faithfulness.dropped if r.get("reason") == "says nothing"] == [
+        "The song has an atmosphere.",  # "calm" cut by the guard (no mood evidence), then nothing left to say
+        "This is a recording.",
+    ]
 
 
 def test_retry_decodes_differently_on_hf_backends():
@@ -211,7 +245,9 @@ def test_describe_many_batches_each_try():
     good = "An energetic rock song in E minor with a driving guitar riff, steady drums and a male vocalist at 128 BPM."
     llm = ScriptedLLM("A saxophone quartet with a female singer.", good)
     speech = make_analysis(is_music=False, reason="speech")
-    ds = describe_many([make_analysis(**ROCK), speech, make_analysis(**ROCK)], llm=llm)
+    ds = describe_many(
+        [make_analysis(**ROCK), speech, make_analysis(**ROCK)], llm=llm, config=DescribeConfig(facts=False)
+    )
     assert len(llm.calls) == 2  # one batched call per try, not one per track
     assert [d.caption for d in ds] == [good, not_music_statement(speech), good]
     assert [d.faithfulness.tries for d in ds] == [2, 0, 2]
