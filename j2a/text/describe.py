@@ -183,19 +183,22 @@ def captions_from_analyses(
 
 
 def drop_empty_sentences(text: str) -> tuple[str, list[dict]]:
-    """(text without the sentences that claim nothing, those sentences as dropped rows).
+    """(text without the sentences that claim nothing new, those sentences as dropped rows).
 
     Why: the guard cuts unsupported words out of a sentence, and what is left can be true but empty ("The song
     has a calm atmosphere." -> "The song has an atmosphere."), as are some of the model's own fillers ("This is
-    a recording."). A sentence with no claim at all tells the listener nothing."""
+    a recording."); and a small model repeats itself ("This instrumental song features no voices. This musical
+    is an instrumental."). A sentence whose every claim an earlier sentence made tells the listener nothing."""
     from .claims import extract_claims
 
-    kept, empty = [], []
+    kept, empty, said = [], [], set()
     for sent in split_sentences(text):
-        if extract_claims(sent):
+        claims = {(c.category, c.concept, c.negated) for c in extract_claims(sent)}
+        if claims - said:
             kept.append(sent)
+            said |= claims
         else:
-            empty.append({"sentence": sent, "claims": [], "reason": "says nothing"})
+            empty.append({"sentence": sent, "claims": [], "reason": "says nothing new" if claims else "says nothing"})
     return " ".join(kept), empty
 
 
