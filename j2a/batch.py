@@ -113,11 +113,13 @@ def run_batch(
     desc: str = "j2a",
     flatten: Callable[[dict], dict] | None = None,
     initializer: Callable[[], None] | None = None,
+    render: Callable[[dict], str] | None = None,
 ) -> BatchResult:
     """Run `process(path) -> dict` over every audio file in `inputs`, journaling each result.
 
     `process` must be picklable (a module-level function) when workers > 1. With `out=None`
-    results go to stdout as JSONL (or one pretty JSON document for --format json).
+    results go to stdout as JSONL (or one pretty JSON document for --format json); --format text
+    prints `render(result)` for people, each as it finishes.
     """
     files = find_audio_files(list(inputs))
     res = BatchResult()
@@ -164,6 +166,8 @@ def run_batch(
             os.fsync(journal.fileno())
         elif fmt == "jsonl":
             print(line, flush=True)
+        elif fmt == "text":
+            print(_render(value, render, flatten), flush=True)
 
     bar = progress(len(todo), desc)
     try:
@@ -186,7 +190,7 @@ def run_batch(
 
     res.done = [prior.get(f) or results[f] for f in files if f in prior or f in results]
     if out and fmt != "jsonl":
-        _write_final(Path(out), fmt, res.done, flatten)
+        _write_final(Path(out), fmt, res.done, flatten, render)
         jp = _journal_path(Path(out), fmt)
         if jp.exists():
             jp.unlink()
@@ -214,11 +218,21 @@ def _load_finished(path: Path, fmt: str) -> list[dict]:
     return []  # CSV is lossy (flattened): those files are redone
 
 
-def _write_final(path: Path, fmt: str, rows: list[dict], flatten) -> None:
+def _render(row: dict, render, flatten) -> str:
+    """A result as text for people: the command's renderer, else its flat row as 'key: value' lines."""
+    if render:
+        return render(row)
+    flat = flatten(row) if flatten else row
+    return "\n".join(f"{k}: {v}" for k, v in flat.items()) + "\n"
+
+
+def _write_final(path: Path, fmt: str, rows: list[dict], flatten, render=None) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         if fmt == "json":
             json.dump(rows, f, indent=2)
+        elif fmt == "text":
+            f.write("\n".join(_render(r, render, flatten) for r in rows))
         else:
             _write_csv(f, rows, flatten)
     tmp.replace(path)

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 import textwrap
+from pathlib import Path
 
 from . import __version__
 
@@ -42,10 +43,12 @@ def add_batch_args(
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
     p.add_argument(
         "--format",
-        choices=["json", "jsonl", "csv", "parquet"],
-        default=default_format,
-        help="output format (default: %(default)s; parquet: shards of --engine ray only)",
+        choices=["text", "json", "jsonl", "csv", "parquet"],
+        default=None,
+        help=f"output format (default: text when printing to a terminal, else {default_format}; "
+        "parquet: shards of --engine ray only)",
     )
+    p.set_defaults(default_format=default_format)
     p.add_argument(
         "--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once"
     )
@@ -127,6 +130,36 @@ def flatten_analysis(d: dict) -> dict:
     }
 
 
+def text_analysis(d: dict) -> str:
+    """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
+    from .text.aspects import chord_progression
+
+    head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
+    if not d.get("is_music", True):
+        return f"{head} · not music ({(d.get('music') or {}).get('reason', '?')})\n"
+    bpm = (d.get("tempo") or {}).get("bpm")
+    meter = (d.get("meter") or {}).get("label")
+    key = (d.get("key") or {}).get("label")
+    lufs = (d.get("loudness") or {}).get("integrated_lufs")
+    facts = [
+        bpm and f"tempo {bpm:.0f} BPM",
+        meter and f"meter {meter}",
+        key and f"key {key}",
+        lufs and f"{lufs:.1f} LUFS",
+    ]
+    lines = [head, "  " + " · ".join(f for f in facts if f)]
+    prog = chord_progression(d.get("chords") or [], key=key)
+    if prog:
+        lines.append(f"  chords {prog}")
+    tags = d.get("tags") or {}
+    heard = []
+    for g in ("genre", "instrument", "vocals", "mood"):
+        items = ", ".join(f"{t['label']} {t['score']:.2f}" for t in tags.get(g) or [])
+        heard.append(f"{g} {items or 'none listed'}")
+    lines.append("  " + " · ".join(heard))
+    return "\n".join(lines) + "\n"
+
+
 def cmd_analyze(args) -> int:
     if args.engine == "ray":
         from .cluster import cmd_run
@@ -145,6 +178,7 @@ def cmd_analyze(args) -> int:
         workers=args.workers,
         desc="analyze",
         flatten=flatten_analysis,
+        render=text_analysis,
     )
     if args.out:
         print(
@@ -246,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    if getattr(args, "default_format", None) and args.format is None:  # a person at a terminal reads, a pipe parses
+        to_terminal = not args.out and sys.stdout.isatty() and getattr(args, "engine", "local") == "local"
+        args.format = "text" if to_terminal else args.default_format
     if not getattr(args, "func", None):
         ap.print_help()
         return 2

@@ -179,6 +179,40 @@ def test_json_and_csv_outputs_parse(tmp_path, audio_dir):
     assert not out.with_name("t.csv.partial.jsonl").exists()
 
 
+def _on_a_terminal(*args) -> str:
+    """What the console command prints when stdout is a terminal (a pseudo-terminal here)."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: j2a with the pty as its stdout
+        os.execv(J2A, [J2A, *map(str, args)])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.slow
+def test_a_terminal_gets_text_a_pipe_gets_jsonl(audio_dir):
+    clips = [audio_dir / "hiphop.mp3", audio_dir / "speech_librispeech.ogg"]
+    piped = [json.loads(x) for x in j2a("analyze", *clips, "--workers", 1).stdout.splitlines()]
+    music = piped[0]
+    shown = _on_a_terminal("analyze", *clips)
+    assert f"hiphop.mp3 · {music['duration_s']:.1f} s\n" in shown
+    assert f"  tempo {music['tempo']['bpm']:.0f} BPM · meter {music['meter']['label']}" in shown
+    for t in music["tags"]["instrument"]:
+        assert f"{t['label']} {t['score']:.2f}" in shown
+    assert "speech_librispeech.ogg · " in shown and "· not music (speech" in shown
+    assert "{" not in shown  # no JSON for people
+
+
 @pytest.mark.slow
 def test_python_api_round_trip(audio_dir):
     import j2a as pkg

@@ -362,6 +362,16 @@ def flatten_description(d: dict) -> dict:
     }
 
 
+def text_description(d: dict) -> str:
+    """A description for people (--format text): file, caption, sections, and which model wrote it."""
+    fz = d.get("faithfulness") or {}
+    cut = sum(1 for r in fz.get("dropped") or [] if "rewritten" not in r)
+    lines = [Path(d["file"]).name if d.get("file") else "(analysis)", "  " + d["caption"]]
+    lines += [f"  {s['caption']}" for s in d.get("sections") or []]
+    lines.append(f"  ({d.get('model')}" + (f"; {cut} sentence{'s' * (cut != 1)} cut by the guard)" if cut else ")"))
+    return "\n".join(lines) + "\n"
+
+
 def cmd_describe(args) -> int:
     from ..batch import append_jsonl, errors_path, run_batch
     from ..cli import parquet_needs_ray
@@ -408,6 +418,7 @@ def cmd_describe(args) -> int:
         workers=args.workers,
         desc="describe",
         flatten=flatten_description,
+        render=text_description,
         initializer=init,
     )
     res.failed += bad

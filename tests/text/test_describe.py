@@ -459,6 +459,14 @@ def test_cli_describe_batch(tmp_path, audio_dir, synth_clip):
     assert "sounds like speech" in rows["speech_librispeech.ogg"]["caption"]
     # --resume: nothing left to do
     assert main(["describe", str(synth_clip[0]), "--llm", "none", "--out", str(out), "--resume"]) == 0
+    # --format text: for people, the same caption and sections, not the analysis
+    txt = tmp_path / "d.txt"
+    assert (
+        main(["describe", str(synth_clip[0]), "--llm", "none", "--sections", "--format", "text", "-o", str(txt)]) == 0
+    )
+    lines = txt.read_text().splitlines()
+    assert lines[0] == synth_clip[0].name and lines[1] == "  " + synth["caption"]
+    assert lines[2:-1] == ["  " + s["caption"] for s in synth["sections"]] and lines[-1] == "  (template)"
 
 
 def test_model_flag_rejects_a_non_checkpoint(tmp_path, synth_clip):
