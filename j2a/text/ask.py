@@ -177,6 +177,12 @@ def _chords(a):
 def _instruments(a):
     inst = _tags_of(a, "instrument")
     if not inst:
+        faint = [(norm_tag(t.label), float(t.score)) for t in (a.tags.instrument or [] if a.tags else [])][:4]
+        if faint:  # listed by the taggers but below what a description may claim: say so, with the scores
+            return (
+                f"No instrument is clear enough to name for sure; the taggers hear a little of {_fmt_tags(faint)}.",
+                {"instrument_tags": [], "faint_instrument_tags": faint},
+            )
         return "No instrument stands out clearly in the tags.", {"instrument_tags": []}
     return f"Detected instruments: {_fmt_tags(inst)}.", {"instrument_tags": inst}
 
@@ -444,7 +450,7 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
 def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
     """Open questions: the LLM answers from the analysis; the guard removes anything unsupported."""
     from . import prompts
-    from .describe import get_llm, not_music_statement
+    from .describe import drop_empty_sentences, get_llm, not_music_statement
     from .guard import guard
 
     aspects, facts = aspects_from_analysis(a)
@@ -464,6 +470,8 @@ def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
     raw = backend.generate([prompt], max_new_tokens=80)[0]
     raw = raw.split("\nQuestion:")[0].strip()
     kept, checked, dropped = guard(raw, a)
+    kept, empty = drop_empty_sentences(kept)  # "It is a recording." answers nothing
+    dropped += empty
     if not kept:
         kept = f"I can't answer that from what J2A measured. What it found: {context}"
     return Answer(

@@ -264,6 +264,24 @@ def test_open_answer_that_contradicts_everything_is_replaced():
     assert ans.answer.startswith("I can't answer that from what J2A measured") and "E minor" in ans.answer
 
 
+def test_an_open_answer_that_says_nothing_is_replaced():
+    ans = ask(_rock(), "Is it good for dancing?", llm=ScriptedLLM("It is a recording. This is a song."))
+    assert ans.answer.startswith("I can't answer that from what J2A measured") and "E minor" in ans.answer
+    assert {d.get("reason") for d in ans.evidence["dropped"]} == {"says nothing"}
+
+
+def test_instruments_too_faint_to_claim_are_named_as_faint(audio_dir, analysis_of):
+    """sweet_waltz.ogg: the taggers list instruments, none clearly enough for a description to claim it."""
+    from j2a.features.fusion import stated_labels
+
+    a = analysis_of(audio_dir / "sweet_waltz.ogg")
+    listed = [t.label for t in a.tags.instrument]
+    assert listed and not stated_labels(a.tags, "instrument")
+    ans = ask(a, "What instruments are playing?", llm="none")
+    assert ans.answer.startswith("No instrument is clear enough to name for sure; the taggers hear a little of")
+    assert [k for k, _ in ans.evidence["faint_instrument_tags"]] == listed[:4] and ans.evidence["instrument_tags"] == []
+
+
 def test_describe_questions_get_the_guarded_caption():
     ans = ask(_rock(), "Can you describe this track?", llm="none")
     assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer
