@@ -101,12 +101,7 @@ def fact_sentences(facts: dict, said: frozenset | set = frozenset(), duration: b
     out = []
     bpm = round(float(facts["tempo_bpm"])) if facts.get("tempo_bpm") and "tempo" not in said else None
     meter = facts.get("meter") if "meter" not in said else None
-    if bpm and meter:
-        out.append(f"It moves at about {bpm} BPM in {meter} time.")
-    elif bpm:
-        out.append(f"It moves at about {bpm} BPM.")
-    elif meter:
-        out.append(f"It is in {meter} time.")
+    out += _joined(bpm and f"It moves at about {bpm} BPM", meter and f"{meter} time", " in ", f"It is in {meter} time")
     key = facts.get("key") if "key" not in said else None
     prog = (
         chord_changes(list(facts["chords"]), key=facts.get("key"))
@@ -114,15 +109,18 @@ def fact_sentences(facts: dict, said: frozenset | set = frozenset(), duration: b
         else " - ".join(facts.get("chord_symbols", []))
     )
     chords = (f"the chords move through {prog}" if " - " in prog else f"the harmony holds on {prog}") if prog else ""
-    if key and chords:
-        out.append(f"It is in {key}, and {chords}.")
-    elif key:
-        out.append(f"It is in {key}.")
-    elif chords:
-        out.append(f"{chords[0].upper()}{chords[1:]}.")
+    out += _joined(key and f"It is in {key}", chords, ", and ", chords[:1].upper() + chords[1:])
     if duration and facts.get("duration_s"):
         out.append(f"It lasts {round(float(facts['duration_s']))} seconds.")
     return out
+
+
+def _joined(first: str | None, second: str | None, link: str, second_alone: str) -> list[str]:
+    """One sentence for two facts that read together ("It moves at about 120 BPM in 4/4 time."), or for the
+    one that is known (the second then in its own words: "It is in 4/4 time.")."""
+    if first and second:
+        return [f"{first}{link}{second}."]
+    return [f"{first}."] if first else [f"{second_alone}."] if second else []
 
 
 _VOICE_PHRASE = {"male vocals": "a male vocal", "female vocals": "a female vocal", "choir": "a choir"}
