@@ -132,12 +132,18 @@ def _negated(text: str, start: int, end: int) -> bool:
     return re.search(_POST_NEG, right, re.I) is not None
 
 
+_APOSTROPHE_S = re.compile(r"\b([A-Za-z]+)['’]s\b")
+
+
 def extract_claims(text: str, closed: bool = True) -> list[Claim]:
     """Every checkable statement in `text`: instruments, vocals, genre, tempo, key and meter, in order, and
     (closed=True, the guard's rule) every word outside them that the closed world does not hold.
 
     Overlapping matches keep the longest ("acoustic guitar" over "guitar", "drum and bass" over "drums").
+    A word's "'s" (a possessive, or "is") is read without it ("the singer's voice" claims a singer, "there's" is
+    "there"); the spans stay those of `text`.
     """
+    text = _APOSTROPHE_S.sub(r"\1  ", text)
     found: list[tuple[int, int, Claim]] = []
     for pat, c in _PATTERNS:
         for m in pat.finditer(text):
