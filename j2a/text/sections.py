@@ -236,13 +236,14 @@ def _verb(words: list[str], one: str, many: str) -> str:
 
 
 def section_caption(sec: dict, prev: dict | None) -> str:
-    """'0:19-0:43: Drums enter and the piano drops out; it gets quieter (-2 dB). Chords: A - G.' Full
+    """'0:19-0:43: Drums enter and the piano drops out; it gets quieter (-2 dB). The chords move through A - G.' Full
     sentences, only measured changes, parts entering and leaving with hysteresis (`_changes`)."""
     head = f"{_clock(sec['start'])}-{_clock(sec['end'])}"
     words = sec.get("_words")
     sentences = []
     if prev is None:
-        sentences.append(f"It opens with {_join(words)}" if words else "The opening section")
+        if words or not sec.get("chords"):
+            sentences.append(f"It opens with {_join(words)}" if words else "The opening section")
     else:
         parts = []
         if words is not None and prev.get("_words") is not None:
@@ -259,17 +260,22 @@ def section_caption(sec: dict, prev: dict | None) -> str:
             d = sec["level_db"] - prev["level_db"]
             if abs(d) >= 2:
                 more.append(f"it gets {'louder' if d > 0 else 'quieter'} ({d:+.0f} dB)")
+        notes = []  # one clause for the notes: "the notes get busier and move higher"
         if prev.get("notes_per_s") and sec["notes_per_s"]:
             r = sec["notes_per_s"] / prev["notes_per_s"]
             if r >= 1.5 or r <= 0.67:
-                more.append("busier note activity" if r > 1 else "sparser note activity")
+                notes.append("get busier" if r > 1 else "get sparser")
         if sec.get("mean_pitch_midi") and prev.get("mean_pitch_midi"):
             d = sec["mean_pitch_midi"] - prev["mean_pitch_midi"]
             if abs(d) >= 3:
-                more.append(f"the notes move {'higher' if d > 0 else 'lower'}")
+                notes.append(f"move {'higher' if d > 0 else 'lower'}")
+        if notes:
+            more.append(f"the notes {' and '.join(notes)}")
         text = "; ".join(x for x in [change, *more] if x)
         sentences.append(text or "It continues in the same way")
     if sec.get("chords"):
         same = prev is not None and prev.get("chords") == sec["chords"]
-        sentences.append("The chords stay the same" if same else f"Chords: {sec['chords']}")
+        one = " - " not in sec["chords"]
+        chords = f"the harmony holds on {sec['chords']}" if one else f"the chords move through {sec['chords']}"
+        sentences.append("The chords stay the same" if same else chords)
     return f"{head}: " + " ".join(x[:1].upper() + x[1:] + "." for x in sentences)
