@@ -38,17 +38,27 @@ def add_batch_args(
     p: argparse.ArgumentParser,
     default_format: str = "jsonl",
     inputs_help: str = "audio files and/or folders (walked recursively)",
+    text: bool = True,
 ) -> None:
-    """Arguments every batch command shares (analyze, describe, ...)."""
+    """Arguments every batch command shares (analyze, describe, ...). `text`: the command has a text form for
+    people, the default when stdout is a terminal (main() decides); without it the format is always a file's."""
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
-    p.add_argument(
-        "--format",
-        choices=["text", "json", "jsonl", "csv", "parquet"],
-        default=None,
-        help=f"output format (default: text when printing to a terminal, else {default_format}; "
-        "parquet: shards of --engine ray only)",
-    )
-    p.set_defaults(default_format=default_format)
+    if text:
+        p.add_argument(
+            "--format",
+            choices=["text", "json", "jsonl", "csv", "parquet"],
+            default=None,
+            help=f"output format (default: text when printing to a terminal, else {default_format}; "
+            "parquet: shards of --engine ray only)",
+        )
+        p.set_defaults(default_format=default_format)
+    else:
+        p.add_argument(
+            "--format",
+            choices=["json", "jsonl", "csv", "parquet"],
+            default=default_format,
+            help="output format (default: %(default)s)",
+        )
     p.add_argument(
         "--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once"
     )

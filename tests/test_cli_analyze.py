@@ -211,6 +211,9 @@ def test_a_terminal_gets_text_a_pipe_gets_jsonl(audio_dir):
         assert f"{t['label']} {t['score']:.2f}" in shown
     assert "speech_librispeech.ogg · " in shown and "· not music (speech" in shown
     assert "{" not in shown  # no JSON for people
+    # a command that writes a training manifest has no text form: JSON lines on a terminal too
+    made = _on_a_terminal("data", "pseudo-caption", clips[0], "--llm", "none")
+    assert [json.loads(x)["file"] for x in made.splitlines() if x.startswith("{")] == [str(clips[0])]
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def add_cli(dsp) -> None:
         "j2a data pseudo-caption ~/Music --out pseudo.jsonl --resume\n"
         "j2a train --data pseudo.jsonl --out runs/pseudo --encoder musicnn",
     )
-    add_batch_args(p)
+    add_batch_args(p, text=False)  # it writes a training manifest, never text
     p.add_argument(
         "--llm", default="local", help="J2A-1.0 LLM: local (J2A-LLM), none (template), hf:ID (default: %(default)s)"
     )
