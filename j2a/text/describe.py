@@ -19,6 +19,7 @@ from pathlib import Path
 from ..analysis import Analysis, as_analysis, is_saved_analysis, iter_analyses, read_analysis_at
 from . import prompts
 from .aspects import aspects_from_analysis
+from .claims import extract_claims
 from .guard import article, guard, split_sentences
 from .sections import describe_sections
 
@@ -189,8 +190,6 @@ def drop_empty_sentences(text: str) -> tuple[str, list[dict]]:
     has a calm atmosphere." -> "The song has an atmosphere."), as are some of the model's own fillers ("This is
     a recording."); and a small model repeats itself ("This instrumental song features no voices. This musical
     is an instrumental."). A sentence whose every claim an earlier sentence made tells the listener nothing."""
-    from .claims import extract_claims
-
     kept, empty, said = [], [], set()
     for sent in split_sentences(text):
         claims = {(c.category, c.concept, c.negated) for c in extract_claims(sent)}
@@ -208,8 +207,6 @@ def with_facts(text: str, facts: dict) -> str:
     Why: J2A-LLM writes in MusicCaps' style, which seldom names a BPM, a key or chords, yet those are what J2A
     measures best and what a musician asks first. A fact the text already states (a BPM, a meter, a full
     key) is not repeated; the duration is left to the analysis."""
-    from .claims import extract_claims
-
     said = set()
     for c in extract_claims(text):
         if c.category == "tempo" and c.value is not None:

@@ -108,11 +108,16 @@ def fact_sentences(facts: dict, said: frozenset | set = frozenset(), duration: b
         if facts.get("chords")
         else " - ".join(facts.get("chord_symbols", []))
     )
-    chords = (f"the chords move through {prog}" if " - " in prog else f"the harmony holds on {prog}") if prog else ""
+    chords = chord_phrase(prog) if prog else ""
     out += _joined(key and f"It is in {key}", chords, ", and ", chords[:1].upper() + chords[1:])
     if duration and facts.get("duration_s"):
         out.append(f"It lasts {round(float(facts['duration_s']))} seconds.")
     return out
+
+
+def chord_phrase(prog: str) -> str:
+    """'the chords move through Am - F', or 'the harmony holds on Am' for one chord (descriptions and sections)."""
+    return f"the chords move through {prog}" if " - " in prog else f"the harmony holds on {prog}"
 
 
 def _joined(first: str | None, second: str | None, link: str, second_alone: str) -> list[str]:
@@ -134,12 +139,13 @@ def _aspect_groups(aspects: list[str]) -> dict[str, list[str]]:
 
     g: dict[str, list[str]] = {k: [] for k in ("genre", "instrument", "vocals", "mood", "tempo", "other")}
     for a in (a.strip() for a in aspects if a and a.strip()):
-        cats = {c.category for c in extract_claims(a) if c.category != "unknown"}
+        claims = [c for c in extract_claims(a) if c.category != "unknown"]
+        cats = {c.category for c in claims}
         cat = cats.pop() if len(cats) == 1 else "other"
         if cat == "tempo":
             g["tempo"].append(a.removesuffix(" tempo"))
         elif cat == "vocals":
-            g["vocals"].append(next(c.concept for c in extract_claims(a) if c.category == "vocals"))
+            g["vocals"].append(claims[0].concept)
         else:
             g[cat if cat in g else "other"].append(a)
     return g
@@ -147,12 +153,14 @@ def _aspect_groups(aspects: list[str]) -> dict[str, list[str]]:
 
 def _opening(g: dict[str, list[str]]) -> str:
     """'This is a slow instrumental jazz piece featuring guitar and piano, with a male vocal.'"""
+    from .guard import article
+
     tempo = [t for t in g["tempo"] if t in ("slow", "fast")]
     medium = "medium" in g["tempo"]
     voices = [v for v in g["vocals"] if v != "instrumental"]
     words = tempo + (["instrumental"] if "instrumental" in g["vocals"] and not voices else [])
     noun = " ".join(words + [" and ".join(g["genre"]) + " piece" if g["genre"] else "piece of music"])
-    s = f"This is {_article(noun)} {noun}"
+    s = f"This is {article(noun)} {noun}"
     if medium:
         s += " at a medium tempo"
     instruments = [i for i in g["instrument"] if not any(j.endswith(" " + i) for j in g["instrument"])]
@@ -165,7 +173,3 @@ def _opening(g: dict[str, list[str]]) -> str:
         phrases = [_VOICE_PHRASE.get(v, "vocals") for v in voices]
         s += (", with " if instruments else " with ") + _join(list(dict.fromkeys(phrases)))
     return s + "."
-
-
-def _article(phrase: str) -> str:
-    return "an" if phrase[:1].lower() in "aeiou" else "a"

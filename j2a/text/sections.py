@@ -16,6 +16,7 @@ from ..theory import triad
 from .aspects import chord_progression, tag_word
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
+from .prompts import chord_phrase
 
 
 @dataclass
@@ -275,7 +276,5 @@ def section_caption(sec: dict, prev: dict | None) -> str:
         sentences.append(text or "It continues in the same way")
     if sec.get("chords"):
         same = prev is not None and prev.get("chords") == sec["chords"]
-        one = " - " not in sec["chords"]
-        chords = f"the harmony holds on {sec['chords']}" if one else f"the chords move through {sec['chords']}"
-        sentences.append("The chords stay the same" if same else chords)
+        sentences.append("The chords stay the same" if same else chord_phrase(sec["chords"]))
     return f"{head}: " + " ".join(x[:1].upper() + x[1:] + "." for x in sentences)
