@@ -119,7 +119,7 @@ def run_batch(
 
     `process` must be picklable (a module-level function) when workers > 1. With `out=None`
     results go to stdout as JSONL (or one pretty JSON document for --format json); --format text
-    prints `render(result)` for people, each as it finishes.
+    (for commands that pass `render`) prints `render(result)` for people, each as it finishes.
     """
     files = find_audio_files(list(inputs))
     res = BatchResult()
@@ -167,7 +167,7 @@ def run_batch(
         elif fmt == "jsonl":
             print(line, flush=True)
         elif fmt == "text":
-            print(_render(value, render, flatten), flush=True)
+            print(render(value), flush=True)
 
     bar = progress(len(todo), desc)
     try:
@@ -218,21 +218,13 @@ def _load_finished(path: Path, fmt: str) -> list[dict]:
     return []  # CSV is lossy (flattened): those files are redone
 
 
-def _render(row: dict, render, flatten) -> str:
-    """A result as text for people: the command's renderer, else its flat row as 'key: value' lines."""
-    if render:
-        return render(row)
-    flat = flatten(row) if flatten else row
-    return "\n".join(f"{k}: {v}" for k, v in flat.items()) + "\n"
-
-
 def _write_final(path: Path, fmt: str, rows: list[dict], flatten, render=None) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         if fmt == "json":
             json.dump(rows, f, indent=2)
         elif fmt == "text":
-            f.write("\n".join(_render(r, render, flatten) for r in rows))
+            f.write("\n".join(render(r) for r in rows))
         else:
             _write_csv(f, rows, flatten)
     tmp.replace(path)
