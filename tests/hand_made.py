@@ -18,6 +18,7 @@ def make_analysis(
     bpm=None,
     key=None,
     meter=None,
+    meter_confidence=0.95,
     chords=(),
     low_note=None,
     is_music=True,
@@ -47,7 +48,9 @@ def make_analysis(
             "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
             "tags": tags if is_music else None,
             "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-            "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": 0.7} if meter else None,
+            "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": meter_confidence}
+            if meter
+            else None,
             "key": {"label": key, "confidence": 0.7} if key else None,
             "chords": [{"start": chord_s * i, "end": chord_s * (i + 1), "label": c} for i, c in enumerate(chords)],
             "notes": transcribed,

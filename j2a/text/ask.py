@@ -18,7 +18,7 @@ from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
-from .evidence import check_claims, norm_tag, present_tags, tag_scores
+from .evidence import check_claims, norm_tag, present_tags, stated_meter, tag_scores
 
 
 @dataclass
@@ -156,10 +156,10 @@ def _meter(a):
     m = a.meter
     if m is None or not m.label:
         return "I can't determine the meter (time signature).", {"meter": None}
-    return f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f}).", {
-        "meter": m.label,
-        "confidence": m.confidence,
-    }
+    text = f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f})."
+    if stated_meter(a) is None:
+        text = f"Perhaps {m.label}, but the meter is not clear (confidence {m.confidence:.2f}): treat it as a guess."
+    return text, {"meter": m.label, "confidence": m.confidence}
 
 
 def _chords(a):
@@ -264,7 +264,11 @@ def _presence(a, question):
             text = f"No: the key is {k}." if k else "I can't detect a clear key."
             answer = "no" if k else "unknown"
         elif c.category == "meter":
-            text = f"No: the meter is {a.meter.label}." if a.meter and a.meter.label else "I can't determine the meter."
+            text = _meter(a)[0] if a.meter and a.meter.label else "I can't determine the meter."
+            if stated_meter(a):
+                text = f"No: the meter is {a.meter.label}."
+            else:
+                answer = "unknown"
         elif c.category == "tempo":
             text = (
                 f"No: the tempo is about {a.tempo.bpm:.0f} BPM."

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..theory import chord_symbol
 from .claims import extract_claims
-from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, leads, norm_tag, present_tags
+from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, leads, norm_tag, present_tags, stated_meter
 
 READABLE = {
     "hip-hop": "hip hop",
@@ -147,9 +147,9 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
     key = getattr(analysis, "key", None)
     if key is not None and key.label:
         facts["key"] = key.label
-    meter = getattr(analysis, "meter", None)
-    if meter is not None and meter.label:
-        facts["meter"] = meter.label
+    meter = stated_meter(analysis, cfg)
+    if meter:
+        facts["meter"] = meter
     loop = chord_loop(getattr(analysis, "chords", None))
     if loop:
         facts["chords"] = loop  # Harte labels, as j2a.text.prompts.format_prompt expects

@@ -282,6 +282,19 @@ def test_instruments_too_faint_to_claim_are_named_as_faint(audio_dir, analysis_o
     assert [k for k, _ in ans.evidence["faint_instrument_tags"]] == listed[:4] and ans.evidence["instrument_tags"] == []
 
 
+def test_a_meter_guessed_with_low_confidence_is_given_as_a_guess():
+    from hand_made import make_analysis
+
+    unsure = make_analysis(meter="3/4", meter_confidence=0.6)
+    ans = ask(unsure, "What is the time signature?", llm="none")
+    assert ans.answer.startswith("Perhaps 3/4, but the meter is not clear (confidence 0.60)")
+    ans = ask(unsure, "Is it in 3/4?", llm="none")  # neither "yes" (not sure) nor "no" (it is the guess)
+    assert "No" not in ans.answer and "Perhaps 3/4" in ans.answer
+    sure = make_analysis(meter="3/4", meter_confidence=0.95)
+    assert ask(sure, "What is the time signature?", llm="none").answer.startswith("3/4, 3 beats per bar")
+    assert ask(sure, "Is it in 4/4?", llm="none").answer.startswith("No: the meter is 3/4")
+
+
 def test_describe_questions_get_the_guarded_caption():
     ans = ask(_rock(), "Can you describe this track?", llm="none")
     assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer

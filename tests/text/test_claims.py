@@ -110,6 +110,17 @@ def test_tempo_key_meter():
     assert len(check_claims(extract_claims(ok), none)[1]) == 6
 
 
+def test_a_meter_guessed_with_low_confidence_is_not_stated():
+    """Below 0.9 J2A's meter was no better than guessing 4/4 on rendered scores (bench/RESULTS.md): a description
+    may not state it, and the prompt's facts leave it out; the analysis keeps the guess for search and `ask`."""
+    text = "A waltz in 3/4 time."
+    sure, unsure = make_analysis(meter="3/4", meter_confidence=0.95), make_analysis(meter="3/4", meter_confidence=0.6)
+    assert [c.concept for c, _ in check_claims(extract_claims(text), sure)[0]] == ["waltz", "3/4"]
+    assert [c.concept for c in check_claims(extract_claims(text), unsure)[1]] == ["waltz", "3/4"]
+    assert aspects_from_analysis(sure)[1]["meter"] == "3/4" and "meter" not in aspects_from_analysis(unsure)[1]
+    assert unsure.meter.label == "3/4"
+
+
 def test_bare_medium_tempo_is_checked():
     fast = make_analysis(bpm=140.0)
     sup, uns = check_claims(extract_claims("The tempo is medium with a lot of energy. It is fast."), fast)
