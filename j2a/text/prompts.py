@@ -151,6 +151,14 @@ def _aspect_groups(aspects: list[str]) -> dict[str, list[str]]:
     return g
 
 
+def _said_by_another(name: str, names: list[str]) -> bool:
+    """Does a more specific name in the list already say this one? "acoustic guitar" says "guitar", and a member
+    says its family: "drum kit" says "percussion", "violin" says "strings" (so not "violin, cello and strings")."""
+    from ..features.fusion import FAMILIES
+
+    return any(j.endswith(" " + name) for j in names) or bool(FAMILIES.get(name, set()) & set(names))
+
+
 def _opening(g: dict[str, list[str]]) -> str:
     """'This is a slow instrumental jazz piece featuring guitar and piano, with a male vocal.'"""
     from .guard import article
@@ -163,8 +171,8 @@ def _opening(g: dict[str, list[str]]) -> str:
     s = f"This is {article(noun)} {noun}"
     if medium:
         s += " at a medium tempo"
-    instruments = [i for i in g["instrument"] if not any(j.endswith(" " + i) for j in g["instrument"])]
-    if instruments:  # "acoustic guitar" says "guitar"
+    instruments = [i for i in g["instrument"] if not _said_by_another(i, g["instrument"])]
+    if instruments:
         s += f" featuring {_join(instruments)}"
     if voices:
         voices = list(dict.fromkeys(voices))

@@ -35,6 +35,17 @@ def test_template_backend_is_deterministic_and_uses_only_inputs():
     assert prompts.template_caption([], {}) == "This is a piece of music."
 
 
+def test_template_names_each_instrument_once():
+    """A family beside its member and a name inside a longer one say nothing new ("violin, cello and strings")."""
+    caption = prompts.template_caption(
+        ["violin", "strings", "cello", "acoustic guitar", "guitar", "drum kit", "percussion"]
+    )
+    assert caption == "This is a piece of music featuring violin, cello, acoustic guitar and drum kit."
+    assert (
+        prompts.template_caption(["strings", "drum kit"]) == "This is a piece of music featuring strings and drum kit."
+    )
+
+
 def test_unknown_spec_is_one_line_error():
     with pytest.raises(ValueError, match="unknown LLM spec"):
         backends.load_llm("gpt5")
