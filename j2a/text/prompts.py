@@ -70,7 +70,8 @@ def parse_prompt(prompt: str) -> tuple[list[str], dict]:
     return aspects, facts
 
 
-def _join(words: list[str]) -> str:
+def join_words(words: list[str]) -> str:
+    """'a, b and c' (descriptions and section captions)."""
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " and " + words[-1]
@@ -87,9 +88,9 @@ def template_caption(aspects: list[str], facts: dict | None = None) -> str:
     g = _aspect_groups(aspects)
     parts = [_opening(g)]
     if g["mood"]:
-        parts.append(f"It sounds {_join(g['mood'])}.")
+        parts.append(f"It sounds {join_words(g['mood'])}.")
     if g["other"]:
-        parts.append(f"It is also described as {_join(g['other'])}.")
+        parts.append(f"It is also described as {join_words(g['other'])}.")
     return " ".join(parts + fact_sentences(facts or {}))
 
 
@@ -173,11 +174,11 @@ def _opening(g: dict[str, list[str]]) -> str:
         s += " at a medium tempo"
     instruments = [i for i in g["instrument"] if not _said_by_another(i, g["instrument"])]
     if instruments:
-        s += f" featuring {_join(instruments)}"
+        s += f" featuring {join_words(instruments)}"
     if voices:
         voices = list(dict.fromkeys(voices))
         if len(voices) > 1:
             voices = [v for v in voices if v != "vocals"]  # "a male vocal" already says it
         phrases = [_VOICE_PHRASE.get(v, "vocals") for v in voices]
-        s += (", with " if instruments else " with ") + _join(list(dict.fromkeys(phrases)))
+        s += (", with " if instruments else " with ") + join_words(list(dict.fromkeys(phrases)))
     return s + "."

@@ -16,7 +16,7 @@ from ..theory import triad
 from .aspects import chord_progression, tag_word
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
-from .prompts import chord_phrase
+from .prompts import chord_phrase, join_words
 
 
 @dataclass
@@ -228,10 +228,6 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
     return out
 
 
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def _verb(words: list[str], one: str, many: str) -> str:
     return many if len(words) > 1 or words[0].endswith("s") else one
 
@@ -244,7 +240,7 @@ def section_caption(sec: dict, prev: dict | None) -> str:
     sentences = []
     if prev is None:
         if words or not sec.get("chords"):
-            sentences.append(f"It opens with {_join(words)}" if words else "The opening section")
+            sentences.append(f"It opens with {join_words(words)}" if words else "The opening section")
     else:
         parts = []
         if words is not None and prev.get("_words") is not None:
@@ -252,9 +248,9 @@ def section_caption(sec: dict, prev: dict | None) -> str:
             prev_levels = prev.get("_levels") or {w: (1.0, True) for w in prev["_words"]}
             new, gone = _changes(words, levels, prev["_words"], prev_levels)
             if new:
-                parts.append(f"{_join(new)} {_verb(new, 'enters', 'enter')}")
+                parts.append(f"{join_words(new)} {_verb(new, 'enters', 'enter')}")
             if gone:  # "drops out": a negation the guard's vocabulary reads
-                parts.append(f"the {_join(gone)} {_verb(gone, 'drops out', 'drop out')}")
+                parts.append(f"the {join_words(gone)} {_verb(gone, 'drops out', 'drop out')}")
         change = " and ".join(parts)
         more = []
         if "level_db" in sec and "level_db" in prev:
