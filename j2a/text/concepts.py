@@ -75,6 +75,9 @@ DRUM_TAGS = ("drums", "beat", "beats", *BEAT_STYLES)
 # A rhythm section, beside notes below a guitar's reach, makes a bass part (evidence._fact '@low_notes')
 BAND_TAGS = (*DRUM_TAGS, "metal", "hard rock", "heavy metal", "punk", "rock", "classic rock", "funk")
 ELECTRONIC_TAGS = ("synth", "electronic", "electronica", "electro", "techno", "house")
+# A synthesiser is the "synth" tag, or an electronic style with something pitched measured (a key or a chord): an
+# electronic drum roll (sonicpi_drum_roll, "electronic" 0.53, no key, no chord) has no synthesiser in it
+SYNTH_SUPPORT = ("synth", *(f"{t}+@pitched" for t in ELECTRONIC_TAGS if t != "synth"))
 VOCAL_TAGS = (
     "vocal",
     "vocals",
@@ -253,7 +256,7 @@ CONCEPTS: list[Concept] = [
             r"synth leads?",
             r"electronic beats?",
         ),
-        ELECTRONIC_TAGS,
+        SYNTH_SUPPORT,
     ),
     Concept(
         "drums",

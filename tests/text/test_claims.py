@@ -121,6 +121,17 @@ def test_a_meter_guessed_with_low_confidence_is_not_stated():
     assert unsure.meter.label == "3/4"
 
 
+def test_an_electronic_style_carries_a_synth_only_where_something_is_pitched():
+    """sonicpi_drum_roll.flac: an electronic drum roll ("electronic" 0.53, no key, no chord) was described with
+    "a synthesizer sound in the background"; its labels name only a drum machine."""
+    text = "In the background you can hear a synthesizer sound."
+    drums_only = make_analysis(genre=[("electronic", 0.7)], instrument=[("drums", 0.8)])
+    assert check_claims(extract_claims(text), drums_only)[1]
+    assert check_claims(extract_claims(text), make_analysis(genre=[("electronic", 0.7)], key="A minor"))[0]
+    assert check_claims(extract_claims(text), make_analysis(genre=[("techno", 0.7)], chords=["N", "A:min"]))[0]
+    assert check_claims(extract_claims(text), make_analysis(instrument=[("synth", 0.7)]))[0]  # heard as such
+
+
 def test_bare_medium_tempo_is_checked():
     fast = make_analysis(bpm=140.0)
     sup, uns = check_claims(extract_claims("The tempo is medium with a lot of energy. It is fast."), fast)
