@@ -143,17 +143,18 @@ def flatten_analysis(d: dict) -> dict:
 def text_analysis(d: dict) -> str:
     """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
     from .text.aspects import chord_progression
+    from .text.evidence import CFG  # a meter below its confidence is a guess: descriptions do not state it
 
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
         return f"{head} · not music ({(d.get('music') or {}).get('reason', '?')})\n"
     bpm = (d.get("tempo") or {}).get("bpm")
-    meter = (d.get("meter") or {}).get("label")
+    meter, sure = (d.get("meter") or {}).get("label"), (d.get("meter") or {}).get("confidence") or 0.0
     key = (d.get("key") or {}).get("label")
     lufs = (d.get("loudness") or {}).get("integrated_lufs")
     facts = [
         bpm and f"tempo {bpm:.0f} BPM",
-        meter and f"meter {meter}",
+        meter and f"meter {meter}" + ("" if sure >= CFG.meter_min_confidence else f" (a guess, {sure:.2f})"),
         key and f"key {key}",
         lufs and f"{lufs:.1f} LUFS",
     ]

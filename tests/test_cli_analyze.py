@@ -199,6 +199,18 @@ def _on_a_terminal(*args) -> str:
     return out.decode().replace("\r\n", "\n")
 
 
+def test_text_marks_a_meter_too_unsure_to_state():
+    """The analysis keeps a meter below 0.9 confidence (search ranks by it), but the text says it is a guess, as
+    `ask` does; a description leaves it out."""
+    from hand_made import make_analysis
+
+    from j2a.cli import text_analysis
+
+    unsure = text_analysis(make_analysis(bpm=120.0, meter="3/4", meter_confidence=0.55).to_dict())
+    assert "tempo 120 BPM · meter 3/4 (a guess, 0.55)" in unsure
+    assert "· meter 4/4 ·" in text_analysis(make_analysis(bpm=120.0, meter="4/4", key="C major").to_dict())
+
+
 @pytest.mark.slow
 def test_a_terminal_gets_text_a_pipe_gets_jsonl(audio_dir):
     clips = [audio_dir / "hiphop.mp3", audio_dir / "speech_librispeech.ogg"]

@@ -64,6 +64,8 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
 
     assert page.text_content("#fact-key") == truth.key.label
     assert page.text_content("#fact-tempo") == f"{truth.tempo.bpm:.1f} BPM"
+    # the meter with its confidence: below 0.9 it is a guess a description does not state
+    assert page.text_content("#fact-meter") == f"{truth.meter.label} (confidence {truth.meter.confidence:.2f})"
     assert page.locator("#beats .beat").count() == len(truth.beats)  # one marker per beat
     assert page.locator("#beats .beat.down").count() >= 1
     assert page.text_content("#caption").strip()

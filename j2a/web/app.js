@@ -93,7 +93,7 @@ function show(result, name, audioUrl, blob) {
   const facts = {
     key: a.key && a.key.label,
     tempo: a.tempo && a.tempo.bpm ? `${a.tempo.bpm.toFixed(1)} BPM` : null,
-    meter: a.meter && a.meter.label,
+    meter: a.meter && a.meter.label ? `${a.meter.label} (confidence ${a.meter.confidence.toFixed(2)})` : null,
     loudness: a.loudness ? `${a.loudness.integrated_lufs} LUFS` : null,
     length: `${dur.toFixed(1)} s`,
     music: a.is_music ? "yes" : `no (${a.music && a.music.reason})`,
