@@ -43,22 +43,15 @@ def add_batch_args(
     """Arguments every batch command shares (analyze, describe, ...). `text`: the command has a text form for
     people, the default when stdout is a terminal (main() decides); without it the format is always a file's."""
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help=inputs_help)
+    default = f"text when printing to a terminal, else {default_format}" if text else default_format
+    p.add_argument(
+        "--format",
+        choices=(["text"] if text else []) + ["json", "jsonl", "csv", "parquet"],
+        default=None if text else default_format,  # None: main() picks text or default_format
+        help=f"output format (default: {default}; parquet: shards of --engine ray only)",
+    )
     if text:
-        p.add_argument(
-            "--format",
-            choices=["text", "json", "jsonl", "csv", "parquet"],
-            default=None,
-            help=f"output format (default: text when printing to a terminal, else {default_format}; "
-            "parquet: shards of --engine ray only)",
-        )
         p.set_defaults(default_format=default_format)
-    else:
-        p.add_argument(
-            "--format",
-            choices=["json", "jsonl", "csv", "parquet"],
-            default=default_format,
-            help="output format (default: %(default)s)",
-        )
     p.add_argument(
         "--out", "-o", metavar="PATH", help="output file (default: stdout); each finished file is flushed at once"
     )
@@ -142,19 +135,23 @@ def flatten_analysis(d: dict) -> dict:
 
 def text_analysis(d: dict) -> str:
     """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
+    from .analysis import as_analysis
     from .text.aspects import chord_progression
-    from .text.evidence import CFG  # a meter below its confidence is a guess: descriptions do not state it
+    from .text.evidence import stated_meter
 
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
         return f"{head} · not music ({(d.get('music') or {}).get('reason', '?')})\n"
     bpm = (d.get("tempo") or {}).get("bpm")
-    meter, sure = (d.get("meter") or {}).get("label"), (d.get("meter") or {}).get("confidence") or 0.0
+    m = d.get("meter") or {}
+    meter = m.get("label")
+    if meter and stated_meter(as_analysis(d)) is None:  # a guess: descriptions do not state it
+        meter += f" (a guess, {m.get('confidence') or 0.0:.2f})"
     key = (d.get("key") or {}).get("label")
     lufs = (d.get("loudness") or {}).get("integrated_lufs")
     facts = [
         bpm and f"tempo {bpm:.0f} BPM",
-        meter and f"meter {meter}" + ("" if sure >= CFG.meter_min_confidence else f" (a guess, {sure:.2f})"),
+        meter and f"meter {meter}",
         key and f"key {key}",
         lufs and f"{lufs:.1f} LUFS",
     ]

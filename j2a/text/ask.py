@@ -264,10 +264,10 @@ def _presence(a, question):
             text = f"No: the key is {k}." if k else "I can't detect a clear key."
             answer = "no" if k else "unknown"
         elif c.category == "meter":
-            text = _meter(a)[0] if a.meter and a.meter.label else "I can't determine the meter."
             if stated_meter(a):
                 text = f"No: the meter is {a.meter.label}."
-            else:
+            else:  # none measured, or only a guess: neither yes nor no
+                text = _meter(a)[0] if a.meter and a.meter.label else "I can't determine the meter."
                 answer = "unknown"
         elif c.category == "tempo":
             text = (

@@ -177,8 +177,8 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
     bpm = bpm_of(analysis)
     if name == "@pitched":
         key = getattr(analysis, "key", None)
-        chords = [c.label for c in getattr(analysis, "chords", None) or [] if c.label not in ("N", "X")]
-        return f"key {key.label}" if key is not None and key.label else f"chord {chords[0]}" if chords else None
+        chord = next((c.label for c in getattr(analysis, "chords", None) or [] if c.label not in ("N", "X")), None)
+        return f"key {key.label}" if key is not None and key.label else f"chord {chord}" if chord else None
     if name == "@low_notes":
         notes = getattr(analysis, "notes", None)
         low = (notes.pitch_range or {}).get("low") if notes is not None and notes.pitch_range else None
