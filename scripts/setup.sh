@@ -19,7 +19,7 @@ if [ -f "$STAMP" ]; then exit 0; fi
 
 need_apt=()
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
-[ -f /usr/share/sounds/sf2/FluidR3Mono_GM.sf3 ] || [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluidr3mono-gm-soundfont)
+[ -f /usr/share/sounds/sf3/FluidR3Mono_GM.sf3 ] || need_apt+=(fluidr3mono-gm-soundfont)  # the renders tests pin (and j2a data render draws from)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the page's browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then

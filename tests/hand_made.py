@@ -48,7 +48,7 @@ def make_analysis(
             "music": {"is_music": is_music, "confidence": 0.9, "reason": reason},
             "tags": tags if is_music else None,
             "tempo": {"bpm": bpm, "confidence": 0.8, "candidates": []} if bpm else None,
-            "meter": {"label": meter, "beats_per_bar": int(meter.split("/")[0]), "confidence": meter_confidence}
+            "meter": {"label": meter, "beats_per_bar": beats_per_bar(meter), "confidence": meter_confidence}
             if meter
             else None,
             "key": {"label": key, "confidence": 0.7} if key else None,
@@ -76,3 +76,9 @@ def synth_manifest(d: Path, qa_row: int | None = None) -> Path:
     m = d / "m.jsonl"
     m.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return m
+
+
+def beats_per_bar(meter: str) -> int:
+    """As J2A counts them: 3 in 3/4, 2 in 6/8 (dotted-quarter beats), 3 in 9/8."""
+    num, den = (int(x) for x in meter.split("/"))
+    return num // 3 if den == 8 and num % 3 == 0 else num

@@ -106,6 +106,9 @@ def analyze(
         return normalised(result)
     if "rhythm" in out:
         r = out["rhythm"]
+        if out.get("notes") is not None:  # the notes tell a compound bar (6/8, 9/8) from a simple one
+            ev = out["notes"].events
+            r = rhythm.compound_meter(r, [n.start for n in ev], [n.velocity for n in ev])
         result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
     if "harmony" in out:
         h = out["harmony"]

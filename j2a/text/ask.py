@@ -156,7 +156,8 @@ def _meter(a):
     m = a.meter
     if m is None or not m.label:
         return "I can't determine the meter (time signature).", {"meter": None}
-    text = f"{m.label}, {m.beats_per_bar} beats per bar (confidence {m.confidence:.2f})."
+    beats = f"{m.beats_per_bar} beats per bar" + (", each divided in three" if m.label.endswith("/8") else "")
+    text = f"{m.label}, {beats} (confidence {m.confidence:.2f})."
     if stated_meter(a) is None:
         text = f"Perhaps {m.label}, but the meter is not clear (confidence {m.confidence:.2f}): treat it as a guess."
     return text, {"meter": m.label, "confidence": m.confidence}

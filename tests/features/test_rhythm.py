@@ -182,3 +182,71 @@ def test_an_equally_supported_faster_level_wins_by_the_tempo_prior():
     assert R._prefer_moderate_octave(act, slow, np.array([[60.0, 0.8], [120.0, 0.2]]), R.RhythmConfig()) is slow
     short = slow[:9]
     assert R._prefer_moderate_octave(act[: 10 * R.FPS], short, hist, R.RhythmConfig()) is short
+
+
+# -- compound meter -------------------------------------------------------------------------------------
+def _three_beat_rhythm(bars: int = 16, beat_s: float = 0.5) -> R.Rhythm:
+    """A rhythm as the downbeat network reports it: three beats a bar at 120 BPM, the octaves as candidates."""
+    from j2a.analysis.schema import Meter, Tempo, TempoCandidate
+
+    beats = [round(i * beat_s, 3) for i in range(3 * bars + 1)]
+    tempo = Tempo(bpm=120.0, confidence=0.8, candidates=[TempoCandidate(120.0, 0.7), TempoCandidate(60.0, 0.3)])
+    return R.Rhythm(tempo, beats, beats[::3], Meter("3/4", 3, 0.95))
+
+
+def _onsets(r: R.Rhythm, phases: list[float], weights: list[float] | None = None) -> tuple[list, list]:
+    """Note onsets at these phases of every bar of r (0 = downbeat), with these velocities."""
+    d = np.asarray(r.downbeats)
+    t = [a + p * (b - a) for a, b in zip(d[:-1], d[1:]) for p in phases]
+    return t, (weights or [0.5] * len(phases)) * (len(d) - 1)
+
+
+def test_compound_meter_reads_the_bar_from_its_notes():
+    """A bar of three tracked beats whose notes fall in two halves (a dotted-quarter pulse over eighths) is 6/8 at
+    two thirds of the tracked tempo, two beats a bar; one whose beats divide in three is 9/8; quarter notes
+    keep 3/4."""
+    r = _three_beat_rhythm()
+    eighths, accents = [j / 6 for j in range(6)], [0.9, 0.3, 0.3, 0.9, 0.3, 0.3]
+    six = R.compound_meter(r, *_onsets(r, eighths, accents))
+    assert (six.meter.label, six.meter.beats_per_bar, six.meter.confidence) == ("6/8", 2, 0.95)
+    assert six.tempo.bpm == 80.0 and [c.bpm for c in six.tempo.candidates] == [80.0, 40.0]
+    assert six.downbeats == r.downbeats and np.allclose(np.diff(six.beats), 0.75)
+    assert len(six.beats) == 2 * (len(r.downbeats) - 1) + 1
+
+    nine = R.compound_meter(r, *_onsets(r, [j / 9 for j in range(9)]))
+    assert (nine.meter.label, nine.meter.beats_per_bar) == ("9/8", 3) and nine.beats == r.beats
+    assert nine.tempo is r.tempo
+
+    assert R.compound_meter(r, *_onsets(r, [0, 1 / 3, 2 / 3])) is r  # quarter notes: a simple 3/4
+    assert R.compound_meter(r, *_onsets(r, [0, 1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6])) is r  # even eighths say nothing
+
+
+def test_compound_meter_needs_a_three_beat_bar_and_enough_notes():
+    r = _three_beat_rhythm()
+    eighths, accents = [j / 6 for j in range(6)], [0.9, 0.3, 0.3, 0.9, 0.3, 0.3]
+    four = R.Rhythm(r.tempo, r.beats, r.beats[::4], R.Meter("4/4", 4, 0.95))
+    assert R.compound_meter(four, *_onsets(r, eighths, accents)) is four
+    few = _three_beat_rhythm(bars=4)
+    assert R.compound_meter(few, *_onsets(few, eighths, accents)) is few  # 4 bars: too few to read a grouping
+    t, w = _onsets(r, eighths, accents)
+    assert R.compound_meter(r, t[:30], w[:30]) is r  # 30 notes: too few
+    assert R.compound_meter(R.Rhythm(r.tempo, r.beats, r.downbeats, None), t, w).meter is None
+
+
+@pytest.mark.slow
+def test_a_rendered_six_eight_score_is_heard_in_six_eight(tmp_path):
+    """Schumann's quartet op. 41 no. 1, 2nd movement (6/8), rendered at a dotted quarter of 70 BPM: the downbeat
+    network hears three beats a bar at 105 BPM (two eighths a beat); the notes make it 6/8 at the score's tempo,
+    two beats a bar (the analysis said 3/4 at 105 BPM before `compound_meter`)."""
+    import j2a
+    from j2a.data import render as scores
+
+    font = "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3"  # scripts/setup.sh installs it
+    row = scores.render_piece(
+        scores.Piece("schumann_robert/opus41no1/movement2.mxl", 70, "woodwinds", font, 0), tmp_path
+    )
+    a = j2a.analyze(row["audio"])
+    assert (a.meter.label, a.meter.beats_per_bar) == ("6/8", 2) and a.meter.confidence >= 0.9
+    assert abs(a.tempo.bpm / 70 - 1) <= 0.04, a.tempo
+    assert abs(np.median(np.diff(a.beats)) / (60 / 70) - 1) <= 0.04  # the beats are the dotted quarters too
+    assert len(a.beats) == pytest.approx(2 * len(a.downbeats), abs=2)

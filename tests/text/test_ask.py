@@ -295,6 +295,15 @@ def test_a_meter_guessed_with_low_confidence_is_given_as_a_guess():
     assert ask(sure, "Is it in 4/4?", llm="none").answer.startswith("No: the meter is 3/4")
 
 
+def test_a_compound_meter_is_answered_with_its_beats():
+    from hand_made import make_analysis
+
+    six = make_analysis(meter="6/8")
+    ans = ask(six, "What is the time signature?", llm="none").answer
+    assert ans.startswith("6/8, 2 beats per bar, each divided in three")
+    assert ask(six, "Is it a waltz?", llm="none").answer.startswith("No: the meter is 6/8")
+
+
 def test_describe_questions_get_the_guarded_caption():
     ans = ask(_rock(), "Can you describe this track?", llm="none")
     assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer

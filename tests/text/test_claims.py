@@ -121,6 +121,14 @@ def test_a_meter_guessed_with_low_confidence_is_not_stated():
     assert unsure.meter.label == "3/4"
 
 
+def test_a_compound_meter_is_stated_as_such_and_is_no_waltz():
+    """A piece heard in 6/8 (rhythm.compound_meter) may be said to be in 6/8, not in 3/4 nor a waltz."""
+    six = make_analysis(meter="6/8")
+    sup, uns = check_claims(extract_claims("A piece in 6/8 time. It is a waltz in 3/4."), six)
+    assert [c.concept for c, _ in sup] == ["6/8"] and [c.concept for c in uns] == ["waltz", "3/4"]
+    assert aspects_from_analysis(six)[1]["meter"] == "6/8"
+
+
 def test_an_electronic_style_carries_a_synth_only_where_something_is_pitched():
     """sonicpi_drum_roll.flac: an electronic drum roll ("electronic" 0.53, no key, no chord) was described with
     "a synthesizer sound in the background"; its labels name only a drum machine."""
