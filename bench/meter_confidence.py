@@ -12,8 +12,10 @@ Input: a library indexed from a `j2a data render` set and that set's manifest (t
 Without --db it runs `j2a data render --out WORK/set --n N --renditions 2 --corpus all --seed 7` and
 `j2a index WORK/set --db WORK/set.db --no-describe` (about 30 min on 2 cores for the default 200 pieces).
 
-Only pieces notated in 3/4 or 4/4 count: J2A's bar model has 3 and 4 beats to the bar (2/4, 6/8 and 4/2 are
-not answers it can give).
+The first table counts only pieces notated in 3/4 or 4/4, the meters the bar model itself tells apart (3 or 4
+beats to the bar). The second crosses every notated meter with the meter J2A gives, stated ones (at the
+confidence a description needs) in brackets: 2/4, 2/2 and 4/2 are not answers J2A can give (its bars have 3 or 4
+beats); 6/8 and 9/8 come from the notes' grouping of a three-beat bar (`rhythm.compound_meter`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ BANDS = ((0.0, 0.7), (0.7, 0.9), (0.9, 1.01))
 
 
 def rows(db: str, manifest: str) -> list[tuple[float, str, str]]:
-    """(confidence, J2A's meter, notated meter) per indexed piece notated in 3/4 or 4/4."""
+    """(confidence, J2A's meter or "none", notated meter) per indexed piece of the manifest."""
     from j2a.library import Library
 
     truth = {}
@@ -42,12 +44,13 @@ def rows(db: str, manifest: str) -> list[tuple[float, str, str]]:
     with Library(db) as lib:
         for t in lib.tracks(range(1, len(lib) + 1)):
             m, notated = t.analysis.meter, truth.get(Path(t.path).name)
-            if notated in ("3/4", "4/4") and m is not None and m.label:
-                out.append((m.confidence, m.label, notated))
+            if notated:
+                out.append((m.confidence, m.label, notated) if m is not None and m.label else (0.0, "none", notated))
     return out
 
 
 def table(data: list[tuple[float, str, str]]) -> str:
+    data = [r for r in data if r[2] in ("3/4", "4/4") and r[1] != "none"]
     lines = [
         "| meter confidence | pieces | right | said 3/4 (right) | said 4/4 (right) | notated 4/4 share |",
         "|---|---|---|---|---|---|",
@@ -65,6 +68,22 @@ def table(data: list[tuple[float, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def crossed(data: list[tuple[float, str, str]]) -> str:
+    """Notated meter (rows) by J2A's meter (columns): pieces (of them stated)."""
+    from j2a.text.evidence import CFG
+
+    heard = [m for m in ("3/4", "4/4", "6/8", "9/8") if any(r[1] == m for r in data)] + ["none"]
+    lines = ["| notated \\ J2A | " + " | ".join(heard) + " |", "|---" * (len(heard) + 1) + "|"]
+    for notated in sorted({r[2] for r in data}, key=lambda m: (int(m.split("/")[1]), int(m.split("/")[0]))):
+        cells = []
+        for m in heard:
+            g = [r for r in data if r[2] == notated and r[1] == m]
+            stated = sum(r[0] >= CFG.meter_min_confidence for r in g) if m != "none" else 0
+            cells.append(f"{len(g)} ({stated})" if g else "")
+        lines.append(f"| {notated} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", help="library indexed from a rendered set (j2a index); default: render and index one")
@@ -77,7 +96,10 @@ def main() -> None:
     db, manifest = a.db, a.manifest
     if db is None:
         db, manifest = make_set(Path(a.work), a.n)
-    print(table(rows(db, manifest)))
+    data = rows(db, manifest)
+    print(table(data))
+    print()
+    print(crossed(data))
 
 
 def make_set(work: Path, n: int) -> tuple[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..theory import chord_symbol
 from .claims import extract_claims
-from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, leads, norm_tag, present_tags, stated_meter
+from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, compound, leads, norm_tag, present_tags, stated_meter
 
 READABLE = {
     "hip-hop": "hip hop",
@@ -140,10 +140,10 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
     if "vocals" in aspects and any(v in aspects for v in ("male vocal", "female vocal")):
         aspects.remove("vocals")  # "male vocal" already says it
     bpm = bpm_of(analysis)
-    word = tempo_word(bpm, cfg)
-    if word:
-        aspects.append(f"{word} tempo")
+    if bpm is not None:
         facts["tempo_bpm"] = round(bpm)
+        if not compound(analysis):
+            aspects.append(f"{tempo_word(bpm, cfg)} tempo")
     key = getattr(analysis, "key", None)
     if key is not None and key.label:
         facts["key"] = key.label

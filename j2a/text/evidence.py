@@ -166,6 +166,13 @@ def stated_meter(analysis, cfg: EvidenceConfig = CFG) -> str | None:
     return m.label if m is not None and m.label and m.confidence >= cfg.meter_min_confidence else None
 
 
+def compound(analysis) -> bool:
+    """Is the meter compound (6/8, 9/8: each beat divided in three)? Then no tempo word is said: a 6/8 at 80 BPM
+    has its eighths at 240, and "slow" (the beat) and "fast" (the eighths) would each mislead."""
+    m = getattr(analysis, "meter", None)
+    return m is not None and (m.label or "").endswith("/8")
+
+
 def bpm_of(analysis) -> float | None:
     """The measured tempo in BPM, or None."""
     t = getattr(analysis, "tempo", None)
@@ -209,6 +216,8 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
         if bpm is None:  # no measured pulse: musicnn's own 'slow' / 'fast' impression may speak
             word = name[len("@tempo_") :]
             return f"tag '{word}' = {tags[word]:.2f} (no measured tempo)" if word in tags else None
+        if compound(analysis):
+            return None
         lo, hi = {
             "@tempo_slow": (0, cfg.slow_max_bpm),
             "@tempo_fast": (cfg.fast_min_bpm, 1e9),

@@ -123,10 +123,15 @@ def test_a_meter_guessed_with_low_confidence_is_not_stated():
 
 def test_a_compound_meter_is_stated_as_such_and_is_no_waltz():
     """A piece heard in 6/8 (rhythm.compound_meter) may be said to be in 6/8, not in 3/4 nor a waltz."""
-    six = make_analysis(meter="6/8")
+    six = make_analysis(meter="6/8", bpm=70.0)
     sup, uns = check_claims(extract_claims("A piece in 6/8 time. It is a waltz in 3/4."), six)
     assert [c.concept for c, _ in sup] == ["6/8"] and [c.concept for c in uns] == ["waltz", "3/4"]
-    assert aspects_from_analysis(six)[1]["meter"] == "6/8"
+    aspects, facts = aspects_from_analysis(six)
+    assert facts["meter"] == "6/8" and facts["tempo_bpm"] == 70
+    # its dotted quarters at 70, its eighths at 210: neither "slow" nor "fast" is said
+    assert [c.concept for c in check_claims(extract_claims("A slow song. A fast song."), six)[1]] == ["slow", "fast"]
+    assert not any("tempo" in a for a in aspects)
+    assert "slow tempo" in aspects_from_analysis(make_analysis(meter="3/4", bpm=70.0))[0]
 
 
 def test_an_electronic_style_carries_a_synth_only_where_something_is_pitched():
