@@ -416,7 +416,7 @@ def compound_meter(r: Rhythm, onsets, weights=None, cfg: RhythmConfig | None = N
 def _six_eight(r: Rhythm, d: np.ndarray) -> Rhythm:
     """r (three tracked beats a bar, downbeats d) as 6/8: the same bars, two beats each (the downbeat and the
     bar's middle), the tempo x 2/3. Why not re-place the beats where the notes' half-bar pulse peaks: on the four
-    rendered 6/8 pieces that moved them off the score's beats (beat F 0.55-0.60 with the tracked downbeats, 0.00-0.55
+    rendered 6/8 pieces that moved them off the score's beats (beat F 0.54-0.60 with the tracked downbeats, 0.00-0.55
     re-placed; bench/RESULTS.md, "Compound meter")."""
     bar = np.diff(d)
     half = float(np.median(bar)) / 2
