@@ -140,7 +140,7 @@ def _filter_args(p) -> None:
     p.add_argument("--bpm", metavar="LO-HI", help="tempo range, e.g. 60-80")
     p.add_argument("--key", help="e.g. 'D minor'")
     p.add_argument("--camelot", help="e.g. 8A")
-    p.add_argument("--meter", help="e.g. 3/4")
+    p.add_argument("--meter", help="3/4, 4/4, 6/8 or 9/8 (the meters J2A tells apart)")
     p.add_argument("--genre", action="append", help="a genre tag (repeatable)")
     p.add_argument("--instrument", action="append", help="an instrument tag (repeatable)")
     p.add_argument("--vocals", choices=["yes", "no", *VOCAL_KINDS])
