@@ -18,7 +18,7 @@ from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
-from .evidence import check_claims, norm_tag, present_tags, stated_meter, tag_scores
+from .evidence import check_claims, compound, norm_tag, present_tags, stated_meter, tag_scores
 
 
 @dataclass
@@ -135,6 +135,10 @@ def _tempo(a):
         return "I can't detect a steady tempo in this recording.", {"bpm": None}
     alt = [c for c in t.candidates or [] if abs(c.bpm - t.bpm) > 0.1 * t.bpm and c.weight >= 0.2]
     text = f"About {t.bpm:.0f} BPM (confidence {t.confidence:.2f})."
+    if compound(a):  # 6/8, 9/8: the beat is a dotted quarter; say where its eighths run
+        text = (
+            f"About {t.bpm:.0f} BPM in dotted quarters, its eighths at {3 * t.bpm:.0f} (confidence {t.confidence:.2f})."
+        )
     if alt:
         text += " It could also be felt at " + " or ".join(f"{c.bpm:.0f} BPM" for c in alt[:2]) + "."
     if t.confidence < 0.3:

@@ -298,9 +298,12 @@ def test_a_meter_guessed_with_low_confidence_is_given_as_a_guess():
 def test_a_compound_meter_is_answered_with_its_beats():
     from hand_made import make_analysis
 
-    six = make_analysis(meter="6/8")
+    six = make_analysis(meter="6/8", bpm=70.0)
     ans = ask(six, "What is the time signature?", llm="none").answer
     assert ans.startswith("6/8, 2 beats per bar, each divided in three")
+    assert ask(six, "How fast is it?", llm="none").answer.startswith(
+        "About 70 BPM in dotted quarters, its eighths at 210"
+    )
     assert ask(six, "Is it a waltz?", llm="none").answer.startswith("No: the meter is 6/8")
 
 
