@@ -137,12 +137,13 @@ def text_analysis(d: dict) -> str:
     """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
     from .analysis import as_analysis
     from .text.aspects import chord_progression
-    from .text.evidence import stated_meter
+    from .text.evidence import stated_bpm, stated_meter
 
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
         return f"{head} · not music ({(d.get('music') or {}).get('reason', '?')})\n"
     bpm = (d.get("tempo") or {}).get("bpm")
+    tempo = bpm and f"{bpm:.0f} BPM" + (" (a guess: too few notes)" if stated_bpm(as_analysis(d)) is None else "")
     m = d.get("meter") or {}
     meter = m.get("label")
     if meter and stated_meter(as_analysis(d)) is None:  # a guess: descriptions do not state it
@@ -150,7 +151,7 @@ def text_analysis(d: dict) -> str:
     key = (d.get("key") or {}).get("label")
     lufs = (d.get("loudness") or {}).get("integrated_lufs")
     facts = [
-        bpm and f"tempo {bpm:.0f} BPM",
+        tempo and f"tempo {tempo}",
         meter and f"meter {meter}",
         key and f"key {key}",
         lufs and f"{lufs:.1f} LUFS",

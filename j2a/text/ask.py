@@ -18,7 +18,7 @@ from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
-from .evidence import check_claims, compound, norm_tag, present_tags, stated_meter, tag_scores
+from .evidence import check_claims, compound, norm_tag, present_tags, stated_bpm, stated_meter, tag_scores
 
 
 @dataclass
@@ -143,6 +143,9 @@ def _tempo(a):
         text += " It could also be felt at " + " or ".join(f"{c.bpm:.0f} BPM" for c in alt[:2]) + "."
     if t.confidence < 0.3:
         text += " The pulse is not very clear, so treat this as a rough estimate."
+    if stated_bpm(a) is None:  # too few notes to show a pulse (a held note): the tracker's number is a guess
+        n = a.notes.count
+        text = f"Perhaps about {t.bpm:.0f} BPM, but J2A heard only {n} note{'s' * (n != 1)} and no drums: too few to show a tempo, so treat it as a guess."
     return text, {"bpm": t.bpm, "confidence": t.confidence}
 
 
@@ -275,11 +278,11 @@ def _presence(a, question):
                 text = _meter(a)[0] if a.meter and a.meter.label else "I can't determine the meter."
                 answer = "unknown"
         elif c.category == "tempo":
-            text = (
-                f"No: the tempo is about {a.tempo.bpm:.0f} BPM."
-                if a.tempo and a.tempo.bpm
-                else "I can't detect a steady tempo."
-            )
+            if stated_bpm(a):
+                text = f"No: the tempo is about {a.tempo.bpm:.0f} BPM."
+            else:  # none measured, or only a guess: neither yes nor no
+                text = _tempo(a)[0] if a.tempo and a.tempo.bpm else "I can't detect a steady tempo."
+                answer = "unknown"
         elif concept is not None and (concept.negative or c.negated):
             pos = concept.positive_of if concept.negative else concept.key
             found = check_claims(extract_claims(pos, closed=False), a)[0]

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from ..theory import chord_symbol
 from .claims import extract_claims
-from .evidence import CFG, EvidenceConfig, bpm_of, check_claims, compound, leads, norm_tag, present_tags, stated_meter
+from .evidence import (
+    CFG,
+    EvidenceConfig,
+    check_claims,
+    compound,
+    leads,
+    norm_tag,
+    present_tags,
+    stated_bpm,
+    stated_meter,
+)
 
 READABLE = {
     "hip-hop": "hip hop",
@@ -139,7 +149,7 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
         aspects.remove("instrumental")
     if "vocals" in aspects and any(v in aspects for v in ("male vocal", "female vocal")):
         aspects.remove("vocals")  # "male vocal" already says it
-    bpm = bpm_of(analysis)
+    bpm = stated_bpm(analysis, cfg)
     if bpm is not None:
         facts["tempo_bpm"] = round(bpm)
         if not compound(analysis):

@@ -52,6 +52,11 @@ class EvidenceConfig:
     # (bench/RESULTS.md, "When a description may state the meter"), meters at >= 0.9 were right 71 of 73 times;
     # below it a "3/4" was right 5 of 12 times and a "4/4" 32 of 39, no better than always guessing 4/4
     meter_min_confidence: float = 0.9
+    # A tempo is stated only where the notes show a pulse: at least this many transcribed notes (three intervals),
+    # or a drum or other percussion heard. Why: a single held note has no tempo, yet the beat tracker always finds
+    # one; the shared clips labelled as single notes were described "moving at about 63 / 66 / 121 BPM". No
+    # clip with a tempo annotation has fewer notes and no percussion (bench/RESULTS.md, "A tempo needs a pulse").
+    tempo_min_notes: int = 4
 
 
 CFG = EvidenceConfig()
@@ -179,9 +184,24 @@ def bpm_of(analysis) -> float | None:
     return float(t.bpm) if t is not None and t.bpm else None
 
 
+def stated_bpm(analysis, cfg: EvidenceConfig = CFG) -> float | None:
+    """The tempo a description may state, or None: none was measured, or the notes show no pulse to have one
+    (`EvidenceConfig.tempo_min_notes`). An analysis made without the notes keeps its tempo. The analysis keeps the
+    guess: search ranks by it and `ask` gives it as a guess."""
+    bpm = bpm_of(analysis)
+    notes = getattr(analysis, "notes", None)
+    if bpm is None or notes is None or notes.count >= cfg.tempo_min_notes:
+        return bpm
+    from ..features.fusion import FAMILIES
+
+    drums = FAMILIES["percussion"] | {"percussion"}
+    listed = getattr(getattr(analysis, "tags", None), "instrument", None) or []
+    return bpm if any(t.label in drums for t in listed) else None
+
+
 def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> str | None:
     """Evaluate an '@fact' support test; returns evidence text or None."""
-    bpm = bpm_of(analysis)
+    bpm = stated_bpm(analysis, cfg)
     if name == "@pitched":
         key = getattr(analysis, "key", None)
         chord = next((c.label for c in getattr(analysis, "chords", None) or [] if c.label not in ("N", "X")), None)
@@ -249,7 +269,7 @@ def _support(concept: Concept, analysis, tags: dict[str, float], cfg: EvidenceCo
 
 def _value_support(claim: Claim, analysis, cfg: EvidenceConfig) -> str | None:
     if claim.category == "tempo":
-        bpm = bpm_of(analysis)
+        bpm = stated_bpm(analysis, cfg)
         if bpm is not None and abs(claim.value - bpm) <= cfg.bpm_tolerance * bpm:
             return f"tempo {bpm:.1f} BPM"
         return None

@@ -67,3 +67,22 @@ def test_no_description_contradicts_the_labels(described_music):
     print(f"{len(unbacked)} mood / usage / absence claims without evidence:\n" + "\n".join(unbacked))
     assert judged >= 60 and not unbacked
     assert len(wrong) <= KNOWN_CONTRADICTIONS
+
+
+@pytest.mark.slow
+def test_a_tempo_is_stated_only_where_there_is_a_pulse(described_music, audio_dir, labelled_dir):
+    """A single held note has no tempo, though the beat tracker always finds one: the labelled clips their manifest
+    calls one note ("note A4", "single note C4 ...") are described without a BPM, and every shared clip with an
+    annotated tempo still gets one (labels independent of J2A; `evidence.stated_bpm`)."""
+    import csv
+    import re
+
+    def rows(d):
+        return list(csv.DictReader(open(d / "manifest.csv")))
+
+    single = [r["file"] for r in rows(labelled_dir) if re.search(r"\b(?:single )?note [A-G]", r.get("notes") or "")]
+    timed = [r["file"] for r in rows(audio_dir) if r.get("kind") == "music" and (r.get("tempo_bpm") or "").strip()]
+    assert len(single) >= 5 and len(timed) >= 5
+    bpm = re.compile(r"\d+ ?BPM")
+    assert [f for f in single if bpm.search(described_music[f][1].caption)] == []
+    assert [f for f in timed if not bpm.search(described_music[f][1].caption)] == []

@@ -307,6 +307,16 @@ def test_a_compound_meter_is_answered_with_its_beats():
     assert ask(six, "Is it a waltz?", llm="none").answer.startswith("No: the meter is 6/8")
 
 
+def test_a_tempo_without_a_pulse_is_given_as_a_guess():
+    from hand_made import make_analysis
+
+    held = make_analysis(bpm=63.0, notes=[(0.0, 6.0, 48), (0.0, 6.0, 60)])
+    ans = ask(held, "How fast is it?", llm="none").answer
+    assert ans.startswith("Perhaps about 63 BPM, but J2A heard only 2 notes and no drums")
+    ans = ask(held, "Is it 120 BPM?", llm="none").answer  # neither "no" (there is no tempo to compare) nor "yes"
+    assert not ans.startswith(("No", "Yes")) and "Perhaps about 63 BPM" in ans
+
+
 def test_describe_questions_get_the_guarded_caption():
     ans = ask(_rock(), "Can you describe this track?", llm="none")
     assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer

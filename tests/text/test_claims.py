@@ -134,6 +134,26 @@ def test_a_compound_meter_is_stated_as_such_and_is_no_waltz():
     assert "slow tempo" in aspects_from_analysis(make_analysis(meter="3/4", bpm=70.0))[0]
 
 
+def test_a_tempo_needs_a_pulse_in_the_notes_or_drums():
+    """A held note (two transcribed notes, no drums) has no tempo to state; four notes, or drums, show one; an
+    analysis made without the notes keeps its tempo."""
+    held = [(0.0, 6.0, 48), (0.0, 6.0, 60)]
+    text = "It moves at about 63 BPM. A slow piece."
+    assert [c.concept for c in check_claims(extract_claims(text), make_analysis(bpm=63.0, notes=held))[1]] == [
+        "63 BPM",
+        "slow",
+    ]
+    assert "tempo_bpm" not in aspects_from_analysis(make_analysis(bpm=63.0, notes=held))[1]
+    phrase = [(i * 0.5, i * 0.5 + 0.4, 60 + i) for i in range(4)]
+    for pulse in (
+        make_analysis(bpm=63.0, notes=phrase),
+        make_analysis(bpm=63.0, notes=held, instrument=[("drums", 0.8)]),
+        make_analysis(bpm=63.0),
+    ):
+        assert not check_claims(extract_claims(text), pulse)[1]
+        assert aspects_from_analysis(pulse)[1]["tempo_bpm"] == 63
+
+
 def test_an_electronic_style_carries_a_synth_only_where_something_is_pitched():
     """sonicpi_drum_roll.flac: an electronic drum roll ("electronic" 0.53, no key, no chord) was described with
     "a synthesizer sound in the background"; its labels name only a drum machine."""
