@@ -142,11 +142,12 @@ def text_analysis(d: dict) -> str:
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
         return f"{head} · not music ({(d.get('music') or {}).get('reason', '?')})\n"
+    a = as_analysis(d)
     bpm = (d.get("tempo") or {}).get("bpm")
-    tempo = bpm and f"{bpm:.0f} BPM" + (" (a guess: too few notes)" if stated_bpm(as_analysis(d)) is None else "")
+    tempo = bpm and f"{bpm:.0f} BPM" + (" (a guess: too few notes)" if stated_bpm(a) is None else "")
     m = d.get("meter") or {}
     meter = m.get("label")
-    if meter and stated_meter(as_analysis(d)) is None:  # a guess: descriptions do not state it
+    if meter and stated_meter(a) is None:  # a guess: descriptions do not state it
         meter += f" (a guess, {m.get('confidence') or 0.0:.2f})"
     key = (d.get("key") or {}).get("label")
     lufs = (d.get("loudness") or {}).get("integrated_lufs")
