@@ -158,6 +158,7 @@ class Jobs:
                 result = analysis.to_dict()
             if keep:  # into the library: the file under data/library, its analysis and description beside
                 result["track"] = self._keep(job_id, Path(file), name, analysis, result.get("caption"))
+            result["stated"] = _stated(analysis)
             result["file"] = name  # the client's name for it, not the server's upload path
             if "analysis" in result:
                 result["analysis"]["file"] = name
@@ -181,6 +182,14 @@ class Jobs:
 
 
 # ----------------------------------------------------------------------------------------------- app
+def _stated(analysis) -> dict:
+    """The tempo and meter a description may state (None: not measured, or only a guess), so the page marks the
+    guesses as `analyze --format text` does."""
+    from .text.evidence import stated_bpm, stated_meter
+
+    return {"tempo_bpm": stated_bpm(analysis), "meter": stated_meter(analysis)}
+
+
 def _safe_name(filename: str | None) -> str:
     """The client's file name as a label only (its last part, printable): it never names a path here."""
     name = re.split(r"[\\/]", filename or "")[-1]
@@ -336,7 +345,7 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
             t = library_track(lib, track_id)
         audio = t.path if Path(t.path).is_file() else None
         sections = describe_sections(t.analysis, audio_path=audio) if t.analysis.is_music else []
-        return {**t.to_dict(), "analysis": t.analysis.to_dict(), "sections": sections}
+        return {**t.to_dict(), "analysis": t.analysis.to_dict(), "sections": sections, "stated": _stated(t.analysis)}
 
     @app.get(f"{API}/tracks/{{track_id}}/similar", dependencies=[Depends(authorised)])
     def similar(track_id: int, limit: Annotated[int, Query(ge=1, le=500)] = 10, mixable: bool = False) -> dict:

@@ -102,3 +102,17 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     assert page.locator("#beats .beat").count() == len(truth.beats)
     assert page.locator("#sections .block").count() >= 1
     assert (tmp_path / "track.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_held_note_shows_its_tempo_as_a_guess(server, browser, labelled_dir, analysis_of):
+    """A single flute note (TinySOL, labelled "single note C4"): the beat tracker still reports a tempo, which the
+    page marks as a guess, as the text view and `ask` do; a description does not state it."""
+    note = labelled_dir / "tinysol_Fl-ord-C4-mf-N-T14d.wav"
+    bpm = analysis_of(note).tempo.bpm
+    page = browser.new_page()
+    page.goto(server)
+    page.set_input_files("#file", str(note))
+    page.wait_for_selector("#result:not([hidden])", timeout=300_000)
+    assert page.text_content("#fact-tempo") == f"{bpm:.1f} BPM (a guess: too few notes)"
+    assert "BPM" not in page.text_content("#caption")

@@ -40,7 +40,9 @@ $("file").addEventListener("change", async () => {
     jobId = job.job;
     trackId = null;
     const done = await poll(job.job);
-    const result = done.result.analysis ? done.result : { analysis: done.result, caption: "", sections: [] };
+    const result = done.result.analysis
+      ? done.result
+      : { analysis: done.result, caption: "", sections: [], stated: done.result.stated };
     show(result, f.name, URL.createObjectURL(f), f);
   } catch (e) {
     showError(e.message);
@@ -92,7 +94,10 @@ function show(result, name, audioUrl, blob) {
 
   const facts = {
     key: a.key && a.key.label,
-    tempo: a.tempo && a.tempo.bpm ? `${a.tempo.bpm.toFixed(1)} BPM` : null,
+    // a tempo a description would not state (too few notes to show a pulse) is marked, as `analyze` marks it
+    tempo: a.tempo && a.tempo.bpm
+      ? `${a.tempo.bpm.toFixed(1)} BPM` + (result.stated && result.stated.tempo_bpm == null ? " (a guess: too few notes)" : "")
+      : null,
     meter: a.meter && a.meter.label ? `${a.meter.label} (confidence ${a.meter.confidence.toFixed(2)})` : null,
     loudness: a.loudness ? `${a.loudness.integrated_lufs} LUFS` : null,
     length: `${dur.toFixed(1)} s`,
