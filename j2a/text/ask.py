@@ -133,19 +133,18 @@ def _tempo(a):
     t = a.tempo
     if t is None or not t.bpm:
         return "I can't detect a steady tempo in this recording.", {"bpm": None}
+    if stated_bpm(a) is None:  # too few notes to show a pulse (a held note): the tracker's number is a guess
+        n = a.notes.count
+        text = f"Perhaps about {t.bpm:.0f} BPM, but J2A heard only {n} note{'s' * (n != 1)} and no drums: too few to show a tempo, so treat it as a guess."
+        return text, {"bpm": t.bpm, "confidence": t.confidence}
+    # 6/8, 9/8: the beat is a dotted quarter; say where its eighths run
+    unit = f" in dotted quarters, its eighths at {3 * t.bpm:.0f}" if compound(a) else ""
+    text = f"About {t.bpm:.0f} BPM{unit} (confidence {t.confidence:.2f})."
     alt = [c for c in t.candidates or [] if abs(c.bpm - t.bpm) > 0.1 * t.bpm and c.weight >= 0.2]
-    text = f"About {t.bpm:.0f} BPM (confidence {t.confidence:.2f})."
-    if compound(a):  # 6/8, 9/8: the beat is a dotted quarter; say where its eighths run
-        text = (
-            f"About {t.bpm:.0f} BPM in dotted quarters, its eighths at {3 * t.bpm:.0f} (confidence {t.confidence:.2f})."
-        )
     if alt:
         text += " It could also be felt at " + " or ".join(f"{c.bpm:.0f} BPM" for c in alt[:2]) + "."
     if t.confidence < 0.3:
         text += " The pulse is not very clear, so treat this as a rough estimate."
-    if stated_bpm(a) is None:  # too few notes to show a pulse (a held note): the tracker's number is a guess
-        n = a.notes.count
-        text = f"Perhaps about {t.bpm:.0f} BPM, but J2A heard only {n} note{'s' * (n != 1)} and no drums: too few to show a tempo, so treat it as a guess."
     return text, {"bpm": t.bpm, "confidence": t.confidence}
 
 
@@ -163,7 +162,7 @@ def _meter(a):
     m = a.meter
     if m is None or not m.label:
         return "I can't determine the meter (time signature).", {"meter": None}
-    beats = f"{m.beats_per_bar} beats per bar" + (", each divided in three" if m.label.endswith("/8") else "")
+    beats = f"{m.beats_per_bar} beats per bar" + (", each divided in three" if compound(a) else "")
     text = f"{m.label}, {beats} (confidence {m.confidence:.2f})."
     if stated_meter(a) is None:
         text = f"Perhaps {m.label}, but the meter is not clear (confidence {m.confidence:.2f}): treat it as a guess."
