@@ -137,7 +137,7 @@ def text_analysis(d: dict) -> str:
     """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
     from .analysis import as_analysis
     from .text.aspects import chord_progression
-    from .text.evidence import stated_bpm, stated_meter
+    from .text.evidence import stated_bpm, stated_chords, stated_meter
 
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
@@ -160,7 +160,7 @@ def text_analysis(d: dict) -> str:
     lines = [head, "  " + " · ".join(f for f in facts if f)]
     prog = chord_progression(d.get("chords") or [], key=key)
     if prog:
-        lines.append(f"  chords {prog}")
+        lines.append(f"  chords {prog}" + ("" if stated_chords(a) else " (implied: one note at a time)"))
     tags = d.get("tags") or {}
     heard = []
     for g in ("genre", "instrument", "vocals", "mood"):

@@ -183,11 +183,11 @@ class Jobs:
 
 # ----------------------------------------------------------------------------------------------- app
 def _stated(analysis) -> dict:
-    """The tempo and meter a description may state (None: not measured, or only a guess), so the page marks the
-    guesses as `analyze --format text` does."""
-    from .text.evidence import stated_bpm, stated_meter
+    """The tempo, meter and chords a description may state (None / false: not measured, or only a guess), so the
+    page marks the guesses as `analyze --format text` does."""
+    from .text.evidence import stated_bpm, stated_chords, stated_meter
 
-    return {"tempo_bpm": stated_bpm(analysis), "meter": stated_meter(analysis)}
+    return {"tempo_bpm": stated_bpm(analysis), "meter": stated_meter(analysis), "chords": bool(stated_chords(analysis))}
 
 
 def _safe_name(filename: str | None) -> str:

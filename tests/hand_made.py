@@ -26,8 +26,10 @@ def make_analysis(
     duration=30.0,
     chord_s=2.0,
     notes=(),
+    voices=2.0,
 ) -> Analysis:
-    """`notes`: (start, end, midi pitch) events; `low_note`: the lowest transcribed pitch (a bass register)."""
+    """`notes`: (start, end, midi pitch) events; `low_note`: the lowest transcribed pitch (a bass register);
+    `voices`: the notes sounding at once on average, overtones not counted (2: chords sound; 1: a single line)."""
     tags = {
         g: [{"label": lab, "score": s} for lab, s in v]
         for g, v in (("genre", genre), ("instrument", instrument), ("mood", mood), ("vocals", vocals))
@@ -35,7 +37,7 @@ def make_analysis(
     tags["scores"] = {lab: s for v in (genre, instrument, mood, vocals) for lab, s in v}
     transcribed = None
     if notes or low_note:
-        transcribed = {"count": len(notes) or 10}
+        transcribed = {"count": len(notes) or 10, "voices": voices}
         if notes:
             transcribed["events"] = [{"start": s, "end": e, "pitch": p, "velocity": 0.8} for s, e, p in notes]
         if low_note:

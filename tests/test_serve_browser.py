@@ -105,9 +105,10 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
 
 
 @pytest.mark.slow
-def test_a_held_note_shows_its_tempo_as_a_guess(server, browser, labelled_dir, analysis_of):
+def test_a_held_note_shows_its_tempo_as_a_guess_and_its_chord_as_implied(server, browser, labelled_dir, analysis_of):
     """A single flute note (TinySOL, labelled "single note C4"): the beat tracker still reports a tempo, which the
-    page marks as a guess, as the text view and `ask` do; a description does not state it."""
+    page marks as a guess, as the text view and `ask` do; a description does not state it. The chord model names a
+    chord for it too, which the page greys as implied by a single line."""
     note = labelled_dir / "tinysol_Fl-ord-C4-mf-N-T14d.wav"
     bpm = analysis_of(note).tempo.bpm
     page = browser.new_page()
@@ -116,3 +117,9 @@ def test_a_held_note_shows_its_tempo_as_a_guess(server, browser, labelled_dir, a
     page.wait_for_selector("#result:not([hidden])", timeout=300_000)
     assert page.text_content("#fact-tempo") == f"{bpm:.1f} BPM (a guess: too few notes)"
     assert "BPM" not in page.text_content("#caption")
+    # the chord model names a chord for the note, but one note sounds: the lane shows it as implied, greyed
+    a = analysis_of(note)
+    assert any(c.label != "N" for c in a.chords) and a.notes.voices < 1.5
+    assert "implied" in page.get_attribute("#chords", "class").split()
+    assert page.get_attribute("#chords", "title").startswith("chords implied by a single line")
+    assert "harmony" not in page.text_content("#caption") and "chords" not in page.text_content("#caption")

@@ -118,6 +118,7 @@ class Notes:
     pitch_classes: list[dict] = field(default_factory=list)  # [{"name", "weight"}], most active first
     density_per_s: float = 0.0
     polyphony: float = 0.0  # mean simultaneous notes while any sound
+    voices: float | None = None  # the same, overtones of a lower sounding note not counted (None: older analyses)
     events: list[NoteEvent] = field(default_factory=list)
 
 

@@ -98,6 +98,7 @@ class Piece:
     soundfont: str
     seed: int
     rendition: int = 0  # 0 = the first rendering of this score
+    parts: tuple[int, ...] | None = None  # only these parts of the score (0 = the top voice); None = all of them
     truth: dict = field(default_factory=dict)
 
 
@@ -418,16 +419,23 @@ def render_piece(piece: Piece, out_dir: str | Path, cfg: RenderConfig | None = N
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     score, key, excerpt = _load_score(piece.source, cfg.max_measures)
+    programs = FAMILIES[piece.family][1]
+    if piece.parts is not None:  # a single line (or a few): each part keeps its instrument from the full score
+        programs = [programs[min(i, len(programs) - 1)] for i in piece.parts]
+        for i, part in reversed(list(enumerate(score.parts))):
+            if i not in piece.parts:
+                score.remove(part)
     grid = _measure_grid(score)
     ts0 = grid[0][4]
     spb = 60.0 / piece.bpm  # seconds per beat
     spq = spb / float(ts0.beatDuration.quarterLength)
     stem = f"{Path(piece.source).parent.name}_{Path(piece.source).stem}".replace(".", "-")
     stem += f"_r{piece.rendition}" if cfg.renditions > 1 else ""
+    stem += "_part" + "-".join(map(str, piece.parts)) if piece.parts is not None else ""
     audio_path = out_dir / f"{stem}.{cfg.audio_format}"
     with tempfile.TemporaryDirectory() as tmp:
         midi, wav = os.path.join(tmp, "p.mid"), os.path.join(tmp, "p.wav")
-        notes_end = _write_midi(score, midi, spq, FAMILIES[piece.family][1])
+        notes_end = _write_midi(score, midi, spq, programs)
         _fluidsynth(midi, wav, piece.soundfont, cfg.gain)
         y, sr = sf.read(wav, dtype="float32")
     y = y.mean(axis=1) if y.ndim == 2 else y
@@ -456,6 +464,7 @@ def render_piece(piece: Piece, out_dir: str | Path, cfg: RenderConfig | None = N
         "chorale": composer == "bach" and len(score.parts) == 4,
         "source": piece.source,
         "rendition": piece.rendition,
+        "parts": list(piece.parts) if piece.parts is not None else None,
         "excerpt": excerpt,
         "duration_s": round(duration, 3),
         "has_roman_analysis": roman is not None,

@@ -236,6 +236,7 @@ def summarize(events: list[NoteEvent], duration_s: float) -> Notes:
     active = np.cumsum(delta)[:n]
     sounding = active > 0
     return Notes(
+        voices=voices(events, fps),
         count=len(events),
         pitch_range={"low": {"midi": lo, "name": note_name(lo)}, "high": {"midi": hi, "name": note_name(hi)}},
         pitch_classes=classes,
@@ -243,6 +244,39 @@ def summarize(events: list[NoteEvent], duration_s: float) -> Notes:
         polyphony=round(float(active[sounding].mean()) if sounding.any() else 0.0, 3),
         events=events,
     )
+
+
+# Intervals at which the transcriber hears a note's own overtones (or an organ's mixture ranks) as notes of their
+# own: the octave, twelfth, two octaves, its major third and fifth, three octaves
+OVERTONES = (12, 19, 24, 28, 31, 36)
+
+
+def voices(events: list[NoteEvent], fps: int = 100, block_s: float = 60.0) -> float:
+    """Mean number of notes sounding at once while any sounds, not counting a note at an overtone interval above
+    another sounding note (`OVERTONES`). Why apart from `polyphony`: a single reed or organ line transcribes at a
+    polyphony of 1.8-6 from its overtones alone; counted this way, single lines stay near 1 and a chordal texture
+    near 2 or more (bench/RESULTS.md, "Chords need two notes at once"). A piano roll per block of `block_s`, so
+    memory does not grow with the file."""
+    if not events:
+        return 0.0
+    n = int(np.ceil(max(e.end for e in events) * fps)) + 1
+    step = int(block_s * fps)
+    total = frames = 0
+    for b0 in range(0, n, step):
+        b1 = min(n, b0 + step)
+        roll = np.zeros((b1 - b0, 128), bool)
+        for e in events:
+            i0, i1 = max(int(round(e.start * fps)), b0), min(int(round(e.end * fps)), b1)
+            if i1 > i0:
+                roll[i0 - b0 : i1 - b0, e.pitch] = True
+        over = np.zeros_like(roll)
+        for h in OVERTONES:
+            over[:, h:] |= roll[:, :-h]
+        counts = (roll & ~over).sum(1)
+        any_ = roll.any(1)
+        total += int(counts[any_].sum())
+        frames += int(any_.sum())
+    return round(total / frames, 3) if frames else 0.0
 
 
 def analyze_notes(audio, cfg: NoteConfig | None = None) -> Notes:

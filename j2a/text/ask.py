@@ -18,7 +18,16 @@ from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
-from .evidence import check_claims, compound, norm_tag, present_tags, stated_bpm, stated_meter, tag_scores
+from .evidence import (
+    check_claims,
+    compound,
+    norm_tag,
+    present_tags,
+    stated_bpm,
+    stated_chords,
+    stated_meter,
+    tag_scores,
+)
 
 
 @dataclass
@@ -175,6 +184,12 @@ def _chords(a):
         return "I couldn't detect any chords.", {"chords": []}
     prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
     distinct = sorted({c.label for c in chords})
+    if not stated_chords(a):  # one line at a time: no chord sounds, the line only implies one
+        return (
+            f"J2A heard mostly one note at a time ({a.notes.voices:.1f} at once on average), so no chord sounds; "
+            f"the line implies {prog}.",
+            {"progression": prog, "n_chords": len(chords), "implied": True},
+        )
     return (
         f"The main progression is {prog}; {len(chords)} chord segments using {len(distinct)} distinct chords.",
         {"progression": prog, "n_chords": len(chords)},

@@ -15,6 +15,7 @@ from .evidence import (
     norm_tag,
     present_tags,
     stated_bpm,
+    stated_chords,
     stated_meter,
 )
 
@@ -160,7 +161,7 @@ def aspects_from_analysis(analysis, cfg: EvidenceConfig = CFG) -> tuple[list[str
     meter = stated_meter(analysis, cfg)
     if meter:
         facts["meter"] = meter
-    loop = chord_loop(getattr(analysis, "chords", None))
+    loop = chord_loop(stated_chords(analysis, cfg))
     if loop:
         facts["chords"] = loop  # Harte labels, as j2a.text.prompts.format_prompt expects
     # keep only aspects the guard accepts (e.g. 'beat' alone is fine, a stray tag name is not)

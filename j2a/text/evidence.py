@@ -57,6 +57,16 @@ class EvidenceConfig:
     # one; the shared clips labelled as single notes were described "moving at about 63 / 66 / 121 BPM". No
     # clip with a tempo annotation has fewer notes and no percussion (bench/RESULTS.md, "A tempo needs a pulse").
     tempo_min_notes: int = 4
+    # Chords are stated only where notes sound together: at least this many at once, on average, while any sounds,
+    # a note's own overtones not counted (`Notes.voices`). Why: the chord model names a chord for any pitched sound,
+    # so a solo singer was described "the chords move through Bb - D - F - G" and a held flute note "the harmony
+    # holds on C". Single lines (sung, blown, bowed, one part of a rendered chorale) count 1.0-1.4 with a few up to
+    # 1.9; a guitar, piano or ensemble 1.5-2.8 (bench/RESULTS.md, "Chords need two notes at once"). 1.5 is halfway.
+    chords_min_voices: float = 1.5
+    # Nothing is said to be absent ("instrumental", "no drums") from a clip shorter than this: one musicnn patch.
+    # Why: on a 2-s excerpt of Carnatic singing neither tagger heard the voice (YAMNet: "electric shaver" 0.44), and
+    # the description called it "an instrumental". A tagger that heard too little says nothing of what is missing.
+    absence_min_s: float = 3.0
 
 
 CFG = EvidenceConfig()
@@ -199,6 +209,21 @@ def stated_bpm(analysis, cfg: EvidenceConfig = CFG) -> float | None:
     return bpm if any(t.label in drums for t in listed) else None
 
 
+def stated_chords(analysis, cfg: EvidenceConfig = CFG) -> list:
+    """The chords a description may state: the analysis' chords where its notes sound together
+    (`EvidenceConfig.chords_min_voices`), else none. A single line only implies a harmony: `ask` gives its chords
+    as implied. An analysis made without the notes (or before J2A counted voices) keeps its chords."""
+    chords = [c for c in getattr(analysis, "chords", None) or [] if _chord_label(c) not in ("N", "X")]
+    notes = getattr(analysis, "notes", None)
+    if notes is None or notes.voices is None or notes.voices >= cfg.chords_min_voices:
+        return chords
+    return []
+
+
+def _chord_label(c) -> str:
+    return c["label"] if isinstance(c, dict) else c.label
+
+
 def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> str | None:
     """Evaluate an '@fact' support test; returns evidence text or None."""
     bpm = stated_bpm(analysis, cfg)
@@ -303,7 +328,7 @@ def check_claims(claims: list[Claim], analysis, cfg: EvidenceConfig = CFG):
             evidence = part_tags if positive.category == "instrument" else tags
             ev = _support(positive, analysis, evidence, cfg) if getattr(analysis, "is_music", True) else None
             if negative:
-                ev = None if ev is not None else _absence_evidence(positive, analysis, tags)
+                ev = None if ev is not None else _absence_evidence(positive, analysis, tags, cfg)
         else:
             ev = _value_support(cl, analysis, cfg) if getattr(analysis, "is_music", True) else None
             if cl.negated:
@@ -320,11 +345,13 @@ def check_claims(claims: list[Claim], analysis, cfg: EvidenceConfig = CFG):
     return supported, unsupported
 
 
-def _absence_evidence(positive: Concept, analysis, tags: dict[str, float]) -> str | None:
+def _absence_evidence(positive: Concept, analysis, tags: dict[str, float], cfg: EvidenceConfig = CFG) -> str | None:
     """Evidence that something is absent, or None. Absence is a claim too: J2A may say "no drums" only
     when a tagger that can hear drums lists none, not even below the score at which it states them
     (a weak tag is doubt, not absence); "no other instruments" only when one instrument is heard at most;
     nothing it cannot hear at all (no support) can be said to be absent."""
+    if (getattr(analysis, "duration_s", None) or cfg.absence_min_s) < cfg.absence_min_s:
+        return None  # too short for the taggers to have heard what is missing
     if positive.key == "other instruments":
         heard = sorted(set(_specific_instruments(analysis)) | _heard_sometime(analysis, None))
         return f"{len(heard)} instrument heard ({', '.join(heard) or 'none'})" if len(heard) <= 1 else None

@@ -16,6 +16,7 @@ from ..theory import triad
 from .aspects import chord_progression, tag_word
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
+from .evidence import stated_chords
 from .prompts import chord_phrase, join_words
 
 
@@ -200,8 +201,9 @@ def describe_sections(a: Analysis, audio_path: str | None = None, cfg: SectionCo
     level = _level_db(audio_path, edges) if len(spans) > 1 else None
     tags = _section_tags(a, audio_path, spans) if len(spans) > 1 else None
     out = []
+    stated = stated_chords(a)  # a single line's chords are only implied: no section states them
     for i, (s, e) in enumerate(spans):
-        chords = [c for c in a.chords or [] if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
+        chords = [c for c in stated if min(e, c.end) - max(s, c.start) >= min(0.5, (c.end - c.start) / 2)]
         prog = chord_progression(chords, key=a.key.label if a.key is not None else None)
         dens, pitch = _note_stats(a, s, e)
         sec = {

@@ -90,6 +90,12 @@ function show(result, name, audioUrl, blob) {
     })
   );
   $("chords").replaceChildren(...blocks((a.chords || []).filter((c) => c.label !== "N"), (c) => chordName(c.label), dur));
+  // one note at a time: the chord model's names are only implied by the line, and a description would not state them
+  const implied = !!(result.stated && result.stated.chords === false && (a.chords || []).some((c) => c.label !== "N"));
+  $("chords").classList.toggle("implied", implied);
+  $("chords").title = implied
+    ? "chords implied by a single line (one note at a time): no chord sounds"
+    : "chords: click to play from there";
   $("sections").replaceChildren(...blocks(result.sections || [], (s) => s.caption.replace(/^[\d:]+-[\d:]+: /, ""), dur));
 
   const facts = {

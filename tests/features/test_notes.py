@@ -55,6 +55,36 @@ def test_tenor_sax_range(audio_dir):
     assert res.polyphony < 1.3  # a monophonic instrument
 
 
+def test_voices_do_not_count_a_notes_own_overtones():
+    """A line whose every note the transcriber also hears an octave and a twelfth up (a reed, an organ) is still
+    one voice, where `polyphony` counts three; a triad held under it makes four, three where the line's note is an
+    octave of the triad's (C4, E4 over C3, E3)."""
+    ev = lambda s, e, p: N.NoteEvent(s, e, p, 0.8)  # noqa: E731
+    line = [ev(i * 0.5, i * 0.5 + 0.5, p + h) for i, p in enumerate((60, 62, 64, 65)) for h in (0, 12, 19)]
+    assert N.voices(line) == 1.0 and N.summarize(line, 2.0).polyphony == 3.0
+    triad = [ev(0.0, 2.0, p) for p in (48, 52, 55)]  # C3 E3 G3 under C4 D4 E4 F4: 3, 4, 3, 4 voices
+    assert N.voices(line + triad) == 3.5
+    assert N.voices([]) == 0.0
+    assert N.voices(line, block_s=0.3) == N.voices(line)  # block by block, the same count
+
+
+@pytest.mark.slow
+def test_a_single_part_of_a_rendered_chorale_is_one_voice(tmp_path):
+    """Bach's chorale BWV 66.6 rendered for woodwinds: each part alone (flute on top, bassoon below: the bassoon's
+    overtones made it 1.5 by `polyphony`) counts about one voice and states no chords; all four parts state them
+    (truth from the score's part count, not from J2A)."""
+    import j2a
+    from j2a.data import render as scores
+    from j2a.text.evidence import stated_chords
+
+    font = "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3"  # scripts/setup.sh installs it
+    for parts, chords in (((0,), False), ((3,), False), (None, True)):
+        row = scores.render_piece(scores.Piece("bach/bwv66.6.mxl", 90, "woodwinds", font, 0, parts=parts), tmp_path)
+        a = j2a.analyze(row["audio"])
+        assert (a.notes.voices >= 2.0) if chords else (a.notes.voices <= 1.2), (parts, a.notes)
+        assert bool(stated_chords(a)) is chords and bool(a.chords)
+
+
 def test_note_names():
     assert N.note_name(60) == "C4" and N.note_name(21) == "A0" and N.note_name(69 + 1) == "A#4"
 

@@ -317,6 +317,18 @@ def test_a_tempo_without_a_pulse_is_given_as_a_guess():
     assert not ans.startswith(("No", "Yes")) and "Perhaps about 63 BPM" in ans
 
 
+def test_the_chords_of_a_single_line_are_given_as_implied():
+    from hand_made import make_analysis
+
+    melody = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
+    line = make_analysis(key="C major", chords=("C:maj", "G:maj"), notes=melody, voices=1.0)
+    ans = ask(line, "What chords does it use?", llm="none")
+    assert ans.answer.startswith("J2A heard mostly one note at a time (1.0 at once on average), so no chord sounds")
+    assert ans.answer.endswith("the line implies C - G.") and ans.evidence["implied"] is True
+    chordal = make_analysis(key="C major", chords=("C:maj", "G:maj"), notes=melody, voices=2.5)
+    assert ask(chordal, "What chords does it use?", llm="none").answer.startswith("The main progression is C - G")
+
+
 def test_describe_questions_get_the_guarded_caption():
     ans = ask(_rock(), "Can you describe this track?", llm="none")
     assert ans.intent == "describe" and ans.source == "analysis" and "rock" in ans.answer and "E minor" in ans.answer

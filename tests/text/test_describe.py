@@ -536,3 +536,25 @@ def test_package_functions_stay_callable():
     assert j2a.describe(a, llm="none").caption == first and "rock" in first
     assert j2a.ask(a, "What key is it in?", llm="none").answer == j2a.ask(a, "What key is it in?", llm="none").answer
     assert j2a.analyze is j2a.analysis.analyze and callable(j2a.ask)
+
+
+def test_chords_are_stated_only_where_notes_sound_together():
+    """A single line's chords are only implied (a solo singer was described "the chords move through Bb - D - F -
+    G"): no description states them; two or more notes at once do; an analysis without the notes keeps them."""
+    melody = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
+    chords = ("C:maj", "G:maj", "A:min", "F:maj")
+    line = describe(make_analysis(key="C major", chords=chords, notes=melody, voices=1.1), llm="none").caption
+    assert "chord" not in line and "harmony" not in line and "in C major" in line
+    for a in (
+        make_analysis(key="C major", chords=chords, notes=melody, voices=2.4),
+        make_analysis(key="C major", chords=chords),
+    ):
+        assert "the chords move through C - G - Am - F" in describe(a, llm="none").caption
+
+
+def test_nothing_is_said_absent_from_a_clip_too_short_for_the_taggers():
+    """A 2-s clip of singing that no tagger heard as a voice was called "an instrumental": under one musicnn patch
+    (3 s) nothing is absent; at 30 s the same tags make it instrumental."""
+    for duration, ok in ((2.0, False), (30.0, True)):
+        a = make_analysis(genre=[("electronic", 0.6)], duration=duration)
+        assert check_claims(extract_claims("The song is an instrumental."), a)[1] is not ok
