@@ -211,6 +211,10 @@ def test_text_marks_a_meter_too_unsure_to_state():
     assert "· meter 4/4 ·" in text_analysis(make_analysis(bpm=120.0, meter="4/4", key="C major").to_dict())
     held = make_analysis(bpm=63.0, notes=[(0.0, 6.0, 48)]).to_dict()  # one note: no pulse to have a tempo
     assert "tempo 63 BPM (a guess: too few notes)" in text_analysis(held)
+    line = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
+    for voices, mark in ((1.0, " (implied: one note at a time)"), (2.0, "")):
+        a = make_analysis(key="C major", chords=("C:maj", "G:maj"), notes=line, voices=voices).to_dict()
+        assert f"  chords C - G{mark}\n" in text_analysis(a)
 
 
 @pytest.mark.slow

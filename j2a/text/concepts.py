@@ -885,6 +885,14 @@ CONCEPTS: list[Concept] = [
         ),
         (),
     ),
+    # chords sound only where notes sound together: a single line (a singer, a flute) only implies them. The
+    # playing of chords, not the word: J2A's own "The chords move through ..." is written only where they sound
+    Concept(
+        "chords",
+        "structure",
+        (r"(?:plays?|playing|played|strums?|strumming|strummed)(?: \w+){0,4} chords?", r"chord progressions?"),
+        ("@chords",),
+    ),
     # --------------------------------------------- usage: where a track "can be played": only with a mood behind it
     Concept(
         "usage",

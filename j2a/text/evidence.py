@@ -248,6 +248,11 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
             if band
             else None
         )
+    if name == "@chords":
+        chords = stated_chords(analysis, cfg)
+        notes = getattr(analysis, "notes", None)
+        at_once = f", {notes.voices:.1f} notes at once" if notes is not None and notes.voices is not None else ""
+        return f"{len(chords)} chord segments{at_once}" if chords else None
     if name == "@mood":  # a mood the taggers hear (not a tempo or loudness impression)
         hits = [f"'{t}' = {tags[t]:.2f}" for t in MOOD_TAGS if t in tags]
         return "mood tag " + ", ".join(hits) if hits else None

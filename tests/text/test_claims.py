@@ -32,7 +32,8 @@ def claims(text):
         ),
         ("A female singer over strings.", [("vocals", "female vocals", False), ("instrument", "strings", False)]),
         ("in a minor key", [("key", "minor mode", False)]),  # the article, not A minor
-        ("The saxophone plays a C major chord.", [("instrument", "saxophone", False)]),  # a chord is not the key
+        # a chord is not the key, and playing one is a claim of notes sounding together
+        ("The saxophone plays a C major chord.", [("instrument", "saxophone", False), ("structure", "chords", False)]),
     ],
 )
 def test_extract(text, expected):
@@ -370,7 +371,7 @@ def test_a_guitars_low_d_beside_rock_is_no_bass_guitar_but_an_e1_is():
     # playing the notes of the chords": a drop-D guitar reaches D2, only a bass goes below it
     guitar = make_analysis(genre=[("rock", 0.55)], instrument=[("electric guitar", 0.6)], low_note=38)
     assert check_claims(extract_claims("The bass guitar is playing the notes of the chords."), guitar)[1]
-    band = make_analysis(genre=[("rock", 0.55)], instrument=[("electric guitar", 0.6)], low_note=36)
+    band = make_analysis(genre=[("rock", 0.55)], instrument=[("electric guitar", 0.6)], low_note=36, chords=("E:min",))
     assert not check_claims(extract_claims("The bass guitar is playing the notes of the chords."), band)[1]
     # beside a drum part, the guitar's low E already is a bass line (a bass player doubles the kick)
     drums = make_analysis(genre=[("rock", 0.55)], instrument=[("drums", 0.7)], low_note=40)

@@ -558,3 +558,14 @@ def test_nothing_is_said_absent_from_a_clip_too_short_for_the_taggers():
     for duration, ok in ((2.0, False), (30.0, True)):
         a = make_analysis(genre=[("electronic", 0.6)], duration=duration)
         assert check_claims(extract_claims("The song is an instrumental."), a)[1] is not ok
+
+
+def test_playing_chords_needs_notes_sounding_together():
+    """The model's "strumming chords" / "the bass plays the notes of the chords" is a claim the guard judges like
+    J2A's own chord sentence: backed only where notes sound together."""
+    melody = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
+    for voices, ok in ((1.0, False), (2.2, True)):
+        a = make_analysis(instrument=[("guitar", 0.8)], chords=("C:maj", "G:maj"), notes=melody, voices=voices)
+        for text in ("Someone is strumming chords on a guitar.", "The guitar plays the notes of the chords."):
+            unsupported = check_claims(extract_claims(text), a)[1]
+            assert [c.concept for c in unsupported] == ([] if ok else ["chords"]), (voices, text)
