@@ -303,23 +303,29 @@ CONCEPTS: list[Concept] = [
     Concept(
         "strings",
         "instrument",
-        (
-            r"strings",
-            r"string section",
-            r"string ensemble",
-            r"string quartet",
-            r"string orchestra",
-            r"string instruments?",
-            r"stringed instruments?",
-            r"bowed strings",
-        ),
+        (r"strings", r"string instruments?", r"stringed instruments?", r"bowed strings"),
         ("strings", "violin", "cello", "double bass"),
+    ),
+    # A section, an ensemble or an orchestra is several players: notes sounding together (@ensemble), not a single
+    # line. Why: a solo trumpet, heard by YAMNet as "brass instrument", was given "the brass section is playing the
+    # backing parts"
+    Concept(
+        "string section",
+        "instrument",
+        (r"string sections?", r"string ensembles?", r"string quartets?", r"string orchestras?"),
+        ("strings+@ensemble", "violin+@ensemble", "cello+@ensemble", "double bass+@ensemble"),
     ),
     Concept(
         "orchestra",
         "instrument",
         (r"orchestras?", r"orchestral", r"symphonic", r"symphony"),
-        ("orchestra", "strings+classical", "classical", "classic", "opera"),
+        (
+            "orchestra+@ensemble",
+            "strings+classical+@ensemble",
+            "classical+@ensemble",
+            "classic+@ensemble",
+            "opera+@ensemble",
+        ),
     ),
     Concept(
         "violin", "instrument", (r"violins?", r"violinist", r"fiddles?", r"viola", r"violas"), ("violin", "strings")
@@ -339,8 +345,14 @@ CONCEPTS: list[Concept] = [
     Concept(
         "brass",
         "instrument",
-        (r"brass", r"brass section", r"horns?", r"horn section", r"tubas?"),
+        (r"brass", r"horns?", r"tubas?"),
         ("brass", "trumpet", "trombone", "french horn"),
+    ),
+    Concept(
+        "brass section",
+        "instrument",
+        (r"brass sections?", r"horn sections?", r"brass ensembles?", r"brass bands?"),
+        ("brass+@ensemble", "trumpet+@ensemble", "trombone+@ensemble", "french horn+@ensemble"),
     ),
     Concept("clarinet", "instrument", (r"clarinets?", r"clarinettist", r"clarinetist"), ("clarinet",)),
     Concept("woodwinds", "instrument", (r"woodwinds?", r"oboes?", r"bassoons?", r"recorders?"), ()),

@@ -248,6 +248,11 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
             if band
             else None
         )
+    if name == "@ensemble":  # several players: notes sound together (an analysis without the count: not judged)
+        notes = getattr(analysis, "notes", None)
+        if notes is None or notes.voices is None:
+            return "notes at once not counted"
+        return f"{notes.voices:.1f} notes at once" if notes.voices >= cfg.chords_min_voices else None
     if name == "@chords":
         chords = stated_chords(analysis, cfg)
         notes = getattr(analysis, "notes", None)
