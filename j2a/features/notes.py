@@ -259,16 +259,17 @@ def voices(events: list[NoteEvent], fps: int = 100, block_s: float = 60.0) -> fl
     memory does not grow with the file."""
     if not events:
         return 0.0
-    n = int(np.ceil(max(e.end for e in events) * fps)) + 1
+    on = np.array([round(e.start * fps) for e in events], int)
+    off = np.array([round(e.end * fps) for e in events], int)
+    pitch = np.array([e.pitch for e in events], int)
+    n = int(off.max()) + 1
     step = int(block_s * fps)
     total = frames = 0
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
         roll = np.zeros((b1 - b0, 128), bool)
-        for e in events:
-            i0, i1 = max(int(round(e.start * fps)), b0), min(int(round(e.end * fps)), b1)
-            if i1 > i0:
-                roll[i0 - b0 : i1 - b0, e.pitch] = True
+        for i in np.flatnonzero((off > b0) & (on < b1)):
+            roll[max(on[i], b0) - b0 : min(off[i], b1) - b0, pitch[i]] = True
         over = np.zeros_like(roll)
         for h in OVERTONES:
             over[:, h:] |= roll[:, :-h]
