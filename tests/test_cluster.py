@@ -204,9 +204,10 @@ def test_index_on_ray_fills_the_library_and_its_run_imports_again(tmp_path):
 @pytest.mark.slow
 def test_describe_on_ray_gives_j2a_describes_captions(tmp_path):
     """The LLM stage in its own actor pool: the same descriptions (shipped J2A-LLM, guard and all) as `j2a
-    describe`, timings aside. Two clips J2A-LLM describes without falling back to the template (since genres need a
-    sure tagger, hiphop.mp3's three LLM tries are all cut and the template speaks)."""
-    d = clips(tmp_path, ["trumpet_loop_f_90bpm.ogg", "sax_tenor_d_minor.wav"])
+    describe`, timings aside. Two clips J2A-LLM describes without falling back to the template (the guard cuts all
+    three tries on hiphop.mp3, whose genres need a sure tagger, and on the solo trumpet and tenor sax, whose "brass
+    section" and "saxophone harmony" need notes sounding together: the template speaks there)."""
+    d = clips(tmp_path, ["techno_loop.mp3", "cuidado_falla_cancion.flac"])
     describe = [sys.executable, "-m", "j2a.cli", "describe", str(d)]
     local = subprocess.run(describe + ["--out", str(tmp_path / "local.jsonl")], capture_output=True, text=True)
     assert local.returncode == 0, local.stderr

@@ -902,7 +902,12 @@ CONCEPTS: list[Concept] = [
     Concept(
         "chords",
         "structure",
-        (r"(?:plays?|playing|played|strums?|strumming|strummed)(?: \w+){0,4} chords?", r"chord progressions?"),
+        (
+            r"(?:plays?|playing|played|strums?|strumming|strummed)(?: \w+){0,4} chords?",
+            r"chord progressions?",
+            r"harmon(?:y|ies)",  # "a saxophone harmony": MusicCaps' word for a part that sounds with others
+            r"harmoniz(?:e|es|ed|ing)",
+        ),
         ("@chords",),
     ),
     # --------------------------------------------- usage: where a track "can be played": only with a mood behind it

@@ -150,7 +150,9 @@ def test_stuttering_lists_are_cut_back_to_their_first_variant():
 
 def test_unsupported_list_items_are_cut_and_the_supported_ones_kept():
     """A 270M model packs a whole instrumentation into one sentence: one wrong item must not cost the right ones."""
-    a = make_analysis(genre=[("classical", 0.67)], instrument=[("violin", 0.53), ("strings", 0.49)], bpm=148.0)
+    a = make_analysis(
+        genre=[("classical", 0.67)], instrument=[("violin", 0.53), ("strings", 0.49)], bpm=148.0, chords=("A:min",)
+    )
     text = "The tempo is fast with a spirited violin harmony, string section harmony, brass section harmony and jazz percussion."
     kept, checked, dropped = guard(text, a)
     assert kept == "The tempo is fast with a violin harmony and string section harmony."  # 'spirited': no tag says it
@@ -561,12 +563,16 @@ def test_nothing_is_said_absent_from_a_clip_too_short_for_the_taggers():
 
 
 def test_playing_chords_needs_notes_sounding_together():
-    """The model's "strumming chords" / "the bass plays the notes of the chords" is a claim the guard judges like
-    J2A's own chord sentence: backed only where notes sound together."""
+    """The model's "strumming chords", "the bass plays the notes of the chords" and "a guitar harmony" are claims the
+    guard judges like J2A's own chord sentence: backed only where notes sound together."""
     melody = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
     for voices, ok in ((1.0, False), (2.2, True)):
         a = make_analysis(instrument=[("guitar", 0.8)], chords=("C:maj", "G:maj"), notes=melody, voices=voices)
-        for text in ("Someone is strumming chords on a guitar.", "The guitar plays the notes of the chords."):
+        for text in (
+            "Someone is strumming chords on a guitar.",
+            "The guitar plays the notes of the chords.",
+            "It has a guitar harmony.",
+        ):
             unsupported = check_claims(extract_claims(text), a)[1]
             assert [c.concept for c in unsupported] == ([] if ok else ["chords"]), (voices, text)
 
