@@ -17,9 +17,7 @@ above another sounding one (a reed's or an organ's overtones transcribe as notes
 from __future__ import annotations
 
 import argparse
-import csv
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -29,9 +27,6 @@ from _common import REPO  # noqa: E402  (this checkout first on sys.path)
 
 FONT = "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3"
 FAMILIES = ["woodwinds", "brass", "strings", "choir", "organ", "piano", "string_pad"]
-LINE = {"voice", "solo voice", "flute", "clarinet", "saxophone", "tenor saxophone", "trumpet"}
-CHORDAL = {"piano", "acoustic guitar", "electric guitar", "string orchestra"}
-ONE_NOTE = r"\b(?:single )?note [A-G]|monophonic"
 
 
 def rendered(n: int, seed: int, work: Path) -> list[tuple[str, str, float, float]]:
@@ -55,24 +50,16 @@ def rendered(n: int, seed: int, work: Path) -> list[tuple[str, str, float, float
 
 
 def shared(root: Path) -> list[tuple[str, str, float, float]]:
-    """(group, file, polyphony, voices) for the shared clips the manifests call a single line or chordal."""
+    """(group, file, polyphony, voices) for the shared clips the manifests call a single line or chordal
+    (`j2a.eval.truth.textures`)."""
     import j2a
+    from j2a.eval.truth import music_truth, textures
 
+    paths = {Path(t.path).name: t.path for t in music_truth(root)}
     out = []
-    for d in (root / "data" / "audio", root / "data" / "labelled"):
-        for r in csv.DictReader(open(d / "manifest.csv")):
-            if r["kind"] != "music":
-                continue
-            notes = r.get("notes") or ""
-            one = re.search(ONE_NOTE, notes)
-            if (r["instruments"] in LINE and "predominant" not in notes) or one:
-                group = "labelled single line"
-            elif (r["instruments"] in CHORDAL and not one) or re.search(r"fifths|double stops", notes):
-                group = "labelled chordal"
-            else:
-                continue
-            n = j2a.analyze(str(d / r["file"])).notes
-            out.append((group, r["file"], n.polyphony, n.voices))
+    for file, kind in textures(root).items():
+        n = j2a.analyze(paths[file]).notes
+        out.append((f"labelled {kind}", file, n.polyphony, n.voices))
     return out
 
 

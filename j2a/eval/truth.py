@@ -15,6 +15,7 @@ yes or no (or the parts are complete); genre where one is given.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,33 @@ def music_truth(shared: Path) -> list[Truth]:
             for row in csv.DictReader(f):
                 if row["kind"] == "music":
                     out.append(truth_of(row, set_name, str(folder / row["file"])))
+    return out
+
+
+# How many notes a clip sounds at once, where its manifest says so: one singer or one wind instrument in a solo
+# recording (not IRMAS' "predominant" instrument in a mix), or one note; against solo pianos, guitars playing chords,
+# a string orchestra and cello double stops
+SINGLE_LINE = {"voice", "solo voice", "flute", "clarinet", "saxophone", "tenor saxophone", "trumpet"}
+CHORDAL = {"piano", "acoustic guitar", "electric guitar", "string orchestra"}
+_ONE_NOTE = re.compile(r"\b(?:single )?note [A-G]|monophonic")
+
+
+def textures(shared: Path) -> dict[str, str]:
+    """{file: "single line" | "chordal"} for the music clips of both manifests that say which (paths as
+    `music_truth` gives them). Why: the labels J2A's chord and ensemble claims are checked against
+    (tests/eval/test_truth.py, bench/chord_voices.py), written once."""
+    out = {}
+    for set_name in ("audio", "labelled"):
+        folder = Path(shared) / "data" / set_name
+        with open(folder / "manifest.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                notes, one = row.get("notes") or "", _ONE_NOTE.search(row.get("notes") or "")
+                if row["kind"] != "music":
+                    continue
+                if (row["instruments"] in SINGLE_LINE and "predominant" not in notes) or one:
+                    out[row["file"]] = "single line"
+                elif (row["instruments"] in CHORDAL and not one) or re.search(r"fifths|double stops", notes):
+                    out[row["file"]] = "chordal"
     return out
 
 

@@ -236,12 +236,12 @@ def summarize(events: list[NoteEvent], duration_s: float) -> Notes:
     active = np.cumsum(delta)[:n]
     sounding = active > 0
     return Notes(
-        voices=voices(events, fps),
         count=len(events),
         pitch_range={"low": {"midi": lo, "name": note_name(lo)}, "high": {"midi": hi, "name": note_name(hi)}},
         pitch_classes=classes,
         density_per_s=round(len(events) / max(duration_s, 1e-9), 3),
         polyphony=round(float(active[sounding].mean()) if sounding.any() else 0.0, 3),
+        voices=voices(events, fps),
         events=events,
     )
 

@@ -209,19 +209,26 @@ def stated_bpm(analysis, cfg: EvidenceConfig = CFG) -> float | None:
     return bpm if any(t.label in drums for t in listed) else None
 
 
-def stated_chords(analysis, cfg: EvidenceConfig = CFG) -> list:
-    """The chords a description may state: the analysis' chords where its notes sound together
-    (`EvidenceConfig.chords_min_voices`), else none. A single line only implies a harmony: `ask` gives its chords
-    as implied. An analysis made without the notes (or before J2A counted voices) keeps its chords."""
-    chords = [c for c in getattr(analysis, "chords", None) or [] if _chord_label(c) not in ("N", "X")]
+def voices_heard(analysis) -> float | None:
+    """Notes sounding at once on average (`Notes.voices`), or None where they were not counted: an analysis made
+    without the notes, or before J2A counted them."""
     notes = getattr(analysis, "notes", None)
-    if notes is None or notes.voices is None or notes.voices >= cfg.chords_min_voices:
-        return chords
-    return []
+    return None if notes is None else notes.voices
 
 
-def _chord_label(c) -> str:
-    return c["label"] if isinstance(c, dict) else c.label
+def sounds_together(analysis, cfg: EvidenceConfig = CFG) -> bool:
+    """Do notes sound together (`EvidenceConfig.chords_min_voices`), as chords or several players need? An analysis
+    whose notes were not counted is not judged on it (True)."""
+    v = voices_heard(analysis)
+    return v is None or v >= cfg.chords_min_voices
+
+
+def stated_chords(analysis, cfg: EvidenceConfig = CFG) -> list:
+    """The chords a description may state: the analysis' chords where its notes sound together (`sounds_together`),
+    else none. A single line only implies a harmony: `ask` gives its chords as implied."""
+    if not sounds_together(analysis, cfg):
+        return []
+    return [c for c in getattr(analysis, "chords", None) or [] if c.label not in ("N", "X")]
 
 
 def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> str | None:
@@ -248,16 +255,13 @@ def _fact(name: str, analysis, tags: dict[str, float], cfg: EvidenceConfig) -> s
             if band
             else None
         )
-    if name == "@ensemble":  # several players: notes sound together (an analysis without the count: not judged)
-        notes = getattr(analysis, "notes", None)
-        if notes is None or notes.voices is None:
-            return "notes at once not counted"
-        return f"{notes.voices:.1f} notes at once" if notes.voices >= cfg.chords_min_voices else None
-    if name == "@chords":
+    if name in ("@ensemble", "@chords"):  # several players, chords: notes sound together
+        v = voices_heard(analysis)
+        at_once = "notes at once not counted" if v is None else f"{v:.1f} notes at once"
+        if name == "@ensemble":
+            return at_once if sounds_together(analysis, cfg) else None
         chords = stated_chords(analysis, cfg)
-        notes = getattr(analysis, "notes", None)
-        at_once = f", {notes.voices:.1f} notes at once" if notes is not None and notes.voices is not None else ""
-        return f"{len(chords)} chord segments{at_once}" if chords else None
+        return f"{len(chords)} chord segments, {at_once}" if chords else None
     if name == "@mood":  # a mood the taggers hear (not a tempo or loudness impression)
         hits = [f"'{t}' = {tags[t]:.2f}" for t in MOOD_TAGS if t in tags]
         return "mood tag " + ", ".join(hits) if hits else None

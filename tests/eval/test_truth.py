@@ -88,38 +88,19 @@ def test_a_tempo_is_stated_only_where_there_is_a_pulse(described_music, audio_di
     assert [f for f in timed if not bpm.search(described_music[f][1].caption)] == []
 
 
-def _textures(described_music, audio_dir, labelled_dir) -> tuple[list[str], list[str]]:
-    """(single lines, chordal clips) by the manifests: one singer or one wind instrument in a solo recording (not
-    IRMAS' "predominant" instrument in a mix), or one note; against solo pianos, guitars playing chords, the
-    string orchestra and cello double stops."""
-    import csv
-    import re
+def _textures(described_music, audio_dir) -> tuple[list[str], list[str]]:
+    """(single lines, chordal clips) by the manifests (`eval.truth.textures`)."""
+    from j2a.eval.truth import textures
 
-    rows = [r for d in (audio_dir, labelled_dir) for r in csv.DictReader(open(d / "manifest.csv"))]
-    rows = [r for r in rows if r["file"] in described_music]
-    line = {"voice", "solo voice", "flute", "clarinet", "saxophone", "tenor saxophone", "trumpet"}
-    notes = lambda r: r.get("notes") or ""  # noqa: E731
-    one_note = r"\b(?:single )?note [A-G]|monophonic"
-    single = [
-        r["file"]
-        for r in rows
-        if (r["instruments"] in line and "predominant" not in notes(r)) or re.search(one_note, notes(r))
-    ]
-    chordal = [
-        r["file"]
-        for r in rows
-        if (
-            r["instruments"] in {"piano", "acoustic guitar", "electric guitar", "string orchestra"}
-            and not re.search(one_note, notes(r))
-        )
-        or re.search(r"fifths|double stops", notes(r))
-    ]
+    kinds = textures(audio_dir.parents[1])
+    single = [f for f, k in kinds.items() if k == "single line" and f in described_music]
+    chordal = [f for f, k in kinds.items() if k == "chordal" and f in described_music]
     assert len(single) >= 25 and len(chordal) >= 10
     return single, chordal
 
 
 @pytest.mark.slow
-def test_chords_are_stated_only_where_notes_sound_together(described_music, audio_dir, labelled_dir):
+def test_chords_are_stated_only_where_notes_sound_together(described_music, audio_dir):
     """A single line has no chords to hear: the labelled single lines (`_textures`) are described without J2A's
     chord sentence, a harmony or the model's "playing chords"; the chordal clips still get it, save the two listed (labels
     independent of J2A; `evidence.stated_chords`)."""
@@ -127,7 +108,7 @@ def test_chords_are_stated_only_where_notes_sound_together(described_music, audi
 
     from j2a.text.evidence import stated_chords
 
-    single, chordal = _textures(described_music, audio_dir, labelled_dir)
+    single, chordal = _textures(described_music, audio_dir)
     said = re.compile(
         r"\bthe chords move through\b|\bharmon(?:y|ies|iz\w*)\b|\b(?:plays?|playing|strumming)\b.*\bchords?\b", re.I
     )
@@ -138,12 +119,12 @@ def test_chords_are_stated_only_where_notes_sound_together(described_music, audi
 
 
 @pytest.mark.slow
-def test_a_single_line_has_no_section_or_orchestra(described_music, audio_dir, labelled_dir):
+def test_a_single_line_has_no_section_or_orchestra(described_music, audio_dir):
     """A solo trumpet was given "the brass section is playing the backing parts": no labelled single line
     (`_textures`) is described with a section, an ensemble, a band or an orchestra."""
     import re
 
-    single, _ = _textures(described_music, audio_dir, labelled_dir)
+    single, _ = _textures(described_music, audio_dir)
     several = re.compile(r"\b(?:sections?|ensembles?|orchestras?|orchestral|quartets?|brass bands?)\b", re.I)
     assert [
         f"{f}: {described_music[f][1].caption}" for f in single if several.search(described_music[f][1].caption)
