@@ -926,6 +926,17 @@ CONCEPTS: list[Concept] = [
             r"(?:is|was) (?:being )?played (?:in|at|during)",
             r"background music for",
             r"(?:is|are) (?:often |commonly |usually |typically )?used (?:in|for|at|during|as)",
+            # the occasion is the claim however it is worded: "wedding music", "in the style of a wedding",
+            # "it sounds like a movie scene" (rendered chamber music got the first two from J2A-LLM)
+            r"weddings?",
+            r"part(?:y|ies)",
+            r"movies?",
+            r"films?",
+            r"restaurants?",
+            r"cafes?",
+            r"clubs?",
+            r"video games?",
+            r"commercials?",
         ),
         ("@mood",),
     ),
@@ -1156,8 +1167,7 @@ part parts line lines lead leads backing accompaniment accompanying accompanied 
 instrument instruments instrumentation style styles genre genres mood feel atmosphere tone tones pitch pitches register
 range sequence phrase phrases motif motifs hits hit kit background foreground top lot element elements band bands
 melodically rhythmically harmonically
-party parties concert concerts bar bars club clubs restaurant restaurants cafe wedding weddings movie movies
-film films scene scenes
+concert concerts bar bars scene scenes
 play plays played playing feature features featured featuring include includes included including contain contains
 consist consists consisting hear heard hearing listen sing sings sung describe described description
 carry carries carried keep keeps provide provides provided support supports supported join joins joined come comes

@@ -11,6 +11,7 @@ Non-music input never gets a song description. Time-stamped sections: j2a.text.s
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import partial
@@ -183,6 +184,10 @@ def captions_from_analyses(
     return out
 
 
+# an article and at most two more words, no verb among them: "The strings.", "A lead melody."
+_FRAGMENT = re.compile(r"^(?:The|A|An)(?: (?!is\b|are\b|was\b|plays?\b|sings?\b)[\w-]+){0,2}[.!?]?$")
+
+
 def drop_empty_sentences(text: str) -> tuple[str, list[dict]]:
     """(text without the sentences that claim nothing new, those sentences as dropped rows).
 
@@ -192,6 +197,9 @@ def drop_empty_sentences(text: str) -> tuple[str, list[dict]]:
     is an instrumental."). A sentence whose every claim an earlier sentence made tells the listener nothing."""
     kept, empty, said = [], [], set()
     for sent in split_sentences(text):
+        if _FRAGMENT.match(sent):  # "The strings." (what a repair of the model's sentence left): no sentence
+            empty.append({"sentence": sent, "claims": [], "reason": "a fragment"})
+            continue
         claims = {(c.category, c.concept, c.negated) for c in extract_claims(sent)}
         if claims - said:
             kept.append(sent)

@@ -294,7 +294,10 @@ def test_mood_usage_and_absence_need_evidence():
         extract_claims("The mood of this song is romantic. This song can be played in a romantic movie.", closed=False),
         plain,
     )[1]
-    assert [c.category for c in uns] == ["mood", "usage", "mood"]
+    assert [c.category for c in uns] == ["mood", "usage", "mood", "usage"]
+    # the occasion itself is the claim, however it is worded
+    for s in ("This is wedding music.", "It sounds like a movie scene.", "A party anthem for the clubs."):
+        assert "usage" in [c.category for c in check_claims(extract_claims(s, closed=False), plain)[1]], s
     tender = make_analysis(genre=[("jazz", 0.5)], instrument=[("piano", 0.8)], mood=[("tender", 0.3)])
     assert not check_claims(extract_claims("A romantic song that could be played at a wedding.", closed=False), tender)[
         1

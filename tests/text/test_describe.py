@@ -223,7 +223,7 @@ def test_sentences_that_claim_nothing_new_are_dropped():
     a = make_analysis(**ROCK)
     text = (
         "This is a rock song with a driving guitar riff and steady drums. The song has a calm atmosphere. "
-        "This is a recording. A male vocalist sings. The guitar and the drums play a rock beat."
+        "This is a recording. A male vocalist sings. The guitar and the drums play a rock beat. The drums."
     )
     d = describe(a, llm=ScriptedLLM(text), config=DescribeConfig(facts=False))
     assert d.caption == "This is a rock song with a driving guitar riff and steady drums. A male vocalist sings."
@@ -231,6 +231,7 @@ def test_sentences_that_claim_nothing_new_are_dropped():
         ("The song has an atmosphere.", "says nothing"),  # "calm" cut (no mood evidence): nothing left to say
         ("This is a recording.", "says nothing"),
         ("The guitar and the drums play a rock beat.", "says nothing new"),  # guitar, drums, rock: all said
+        ("The drums.", "a fragment"),  # no verb: what a repair can leave of "The drums are ..."
     ]
 
 
