@@ -36,7 +36,7 @@ class Answer:
     answer: str
     source: str  # "analysis" | "llm" | "model" (a J2A-2.x checkpoint)
     intent: str  # tempo, key, meter, chords, instruments, presence, when, genre, mood, vocals, duration, loudness,
-    # is_music, unknowable, compound (evidence["parts"] holds each part's Answer), other
+    # is_music, suits, unknowable, compound (evidence["parts"] holds each part's Answer), other
     evidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -75,8 +75,13 @@ _INTENTS = [  # first match wins; order puts the specific before the general
     ("instruments", r"\b(?:instruments?|instrumentation|what(?:'s| is) playing|who is playing)\b"),
     ("genre", r"\b(?:genre|style|what (?:kind|type|sort) of music|category)\b"),
     ("mood", r"\b(?:mood|feel(?:ing)?|emotion(?:s|al)?|vibe|atmosphere|happy|sad)\b"),
+    (
+        "suits",  # what it is good for: an occasion is a judgement J2A does not make; it says what bears on it
+        r"\b(?:danc(?:e|es|eable|ing)|suit(?:s|ed|able)?|good for|fit(?:s)? (?:for|in)|use (?:it|this) (?:for|in|at)|"
+        r"(?:party|wedding|film|movie|workout|work out|study(?:ing)?|sleep(?:ing)?|relax(?:ing)?|background music))\b",
+    ),
 ]
-_MUSICAL = {"tempo", "meter", "key", "chords", "instruments", "genre", "mood", "vocals", "presence"}
+_MUSICAL = {"tempo", "meter", "key", "chords", "instruments", "genre", "mood", "vocals", "presence", "suits"}
 
 
 def classify(question: str) -> str:
@@ -87,6 +92,8 @@ def classify(question: str) -> str:
         c.category in ("instrument", "vocals") for c in extract_claims(question, closed=False)
     ):
         return "when"
+    if re.search(r"\b(?:dance to|danceable|dancing|good for|suit(?:s|ed|able)?)\b", q):  # not "is it dance music?"
+        return "suits"
     if _YESNO.match(q) and any(
         c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
         for c in extract_claims(question, closed=False)
@@ -373,6 +380,31 @@ def _weak_tag(a, concept):
     return max(listed, key=lambda t: t.score, default=None)
 
 
+def _suits(a):
+    """What bears on an occasion ("is it good for dancing?", "would it suit a film?"): the mood and style the
+    taggers hear, the pulse, the drums. Said where the LLM's guarded answer does not speak to the occasion: a
+    usage claim needs mood or style evidence, and without it the model answered beside the question ("There was
+    no percussion in this clip." to the first, on a flamenco song)."""
+    moods, genres = _tags_of(a, "mood")[:3], _tags_of(a, "genre")[:3]
+    bpm = stated_bpm(a)
+    heard = [f"mood {_fmt_tags(moods)}" if moods else "no clear mood"]
+    heard.append(f"style {_fmt_tags(genres)}" if genres else "no clear style")
+    heard.append(f"a pulse at about {bpm:.0f} BPM" if bpm else "no steady pulse")
+    drums = check_claims(extract_claims("drums", closed=False), a)[0]
+    no_drums = check_claims(extract_claims("no drums", closed=False), a)[0]
+    if drums:
+        heard.append(f"drums ({drums[0][1]})")
+    elif no_drums:
+        heard.append("no drums or percussion")
+    text = "What J2A heard that bears on that: " + "; ".join(heard) + "."
+    return text, {
+        "mood_tags": moods,
+        "genre_tags": genres,
+        "bpm": bpm,
+        "drums": bool(drums) if drums or no_drums else None,
+    }
+
+
 _FACTUAL = {
     "tempo": _tempo,
     "key": _key,
@@ -421,7 +453,7 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
             question,
             not_music_statement(a)
             + " So it has no musical "
-            + {"presence": "features to ask about"}.get(intent, intent)
+            + {"presence": "features to ask about", "suits": "features to judge that by"}.get(intent, intent)
             + ".",
             "analysis",
             intent,
@@ -453,7 +485,13 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
         return Answer(question, text, "analysis", intent, ev)
     if model:
         return _ask_checkpoint(path_or_analysis, a, question, model, intent)
-    return _ask_llm(a, question, llm, adapter)
+    ans = _ask_llm(a, question, llm, adapter)
+    if intent == "suits" and not any(
+        c["supported"] and c["category"] in ("usage", "mood") for c in ans.evidence.get("checked", [])
+    ):  # the model's answer, once guarded, does not speak to the occasion: what bears on it, from the analysis
+        text, ev = _suits(a)
+        return Answer(question, text, "analysis", intent, {**ev, "llm_answer": ans.answer})
+    return Answer(ans.question, ans.answer, ans.source, intent if ans.source == "llm" else ans.intent, ans.evidence)
 
 
 def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str) -> Answer:

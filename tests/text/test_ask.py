@@ -188,6 +188,10 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
         ("What's the mood like?", "mood"),
         ("How loud is it?", "loudness"),
         ("Why was this written?", "other"),
+        ("Is it good for dancing?", "suits"),
+        ("Can I dance to this?", "suits"),
+        ("Is it dance music?", "presence"),
+        ("Would this suit a wedding?", "suits"),
         ("Describe this song.", "describe"),
         ("What does it sound like?", "describe"),
         ("Who sang this?", "unknowable"),
@@ -252,7 +256,7 @@ class ScriptedLLM:
 def test_open_question_goes_to_the_llm_and_is_guarded():
     llm = ScriptedLLM("It could be played in a rock film scene. The saxophone gives it a jazzy edge.")
     ans = ask(_rock(), "What kind of film scene would this suit?", llm=llm)
-    assert ans.source == "llm" and ans.intent == "other"
+    assert ans.source == "llm" and ans.intent == "suits"
     assert ans.answer == "It could be played in a rock film scene."
     assert [d["sentence"] for d in ans.evidence["dropped"]] == ["The saxophone gives it a jazzy edge."]
     p = llm.prompts[0]
@@ -265,9 +269,31 @@ def test_open_answer_that_contradicts_everything_is_replaced():
 
 
 def test_an_open_answer_that_says_nothing_is_replaced():
-    ans = ask(_rock(), "Is it good for dancing?", llm=ScriptedLLM("It is a recording. This is a song."))
+    ans = ask(_rock(), "Who would enjoy this?", llm=ScriptedLLM("It is a recording. This is a song."))
     assert ans.answer.startswith("I can't answer that from what J2A measured") and "E minor" in ans.answer
     assert {d.get("reason") for d in ans.evidence["dropped"]} == {"says nothing"}
+
+
+def test_what_it_suits_is_answered_from_what_bears_on_it():
+    """An occasion question the guarded LLM answer does not speak to gets the mood, style, pulse and drums J2A
+    heard (a usage claim needs that evidence); a supported usage sentence is kept."""
+    beside = ScriptedLLM("There is no saxophone in this clip.")
+    ans = ask(_rock(), "Is it good for dancing?", llm=beside)
+    assert ans.intent == "suits" and ans.source == "analysis"
+    assert (
+        ans.answer
+        == "What J2A heard that bears on that: no clear mood; style rock (0.50); a pulse at about 128 BPM; no drums or percussion."
+    )
+    assert ans.evidence["llm_answer"] == "There is no saxophone in this clip."
+    kept = ask(_rock(), "Can I dance to this?", llm=ScriptedLLM("It could be played at a rock party."))
+    assert (kept.intent, kept.source, kept.answer) == ("suits", "llm", "It could be played at a rock party.")
+    from hand_made import make_analysis
+
+    calm = make_analysis(genre=[("ambient", 0.6)], mood=[("calm", 0.5)], bpm=None)
+    ans = ask(calm, "Would it suit a film?", llm="none")
+    assert ans.answer.startswith(
+        "What J2A heard that bears on that: mood calm (0.50); style ambient (0.60); no steady pulse"
+    )
 
 
 def test_instruments_too_faint_to_claim_are_named_as_faint(audio_dir, analysis_of):
