@@ -16,6 +16,7 @@ import pytest
 
 from j2a import library as lib
 from j2a.data.synth import SynthSpec, render_to_file
+from j2a.library.query import where_clause
 
 J2A = [sys.executable, "-m", "j2a.cli"]
 
@@ -91,8 +92,19 @@ def test_query_words_become_filters(query, expect, rest):
     assert f.describe() == expect and left == rest
 
 
-def _track(bpm=None, key=None, meter=None, tags=()):
-    return lib.Track(1, "x.wav", None, bpm, key, meter, 60.0, True, dict(tags))
+def _track(bpm=None, key=None, meter=None, tags=(), duration_s=60.0):
+    return lib.Track(1, "x.wav", None, bpm, key, meter, duration_s, True, dict(tags))
+
+
+def test_no_voice_heard_in_a_clip_too_short_to_tell_is_not_instrumental():
+    """The description's absence rule (EvidenceConfig.absence_min_s): no voice heard in 2 s (a Carnatic singer
+    the taggers missed) is no evidence of an instrumental, so it is a near miss, said why, and not in the SQL."""
+    f, _ = lib.parse_query("instrumental")
+    assert lib.match_filters(_track(), f)[0] == 1
+    m, _, missed = lib.match_filters(_track(duration_s=2.0), f)
+    assert m == lib.UNKNOWN and missed == ["vocals none (too short to tell: 2 s)"]
+    assert lib.match_filters(_track(tags={("vocals", "female vocals"): 0.6}), f)[0] == 0
+    assert "duration_s >= 3.0" in where_clause(f)[0]
 
 
 def test_near_misses_earn_part_of_a_filter_for_the_errors_measuring_makes():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..text.evidence import CFG as _CFG
 from ..theory import camelot, camelot_mixes
 from .db import Track
 
@@ -161,8 +162,8 @@ def where_clause(f: Filters) -> tuple[str, list]:
     # "id IN (tags by label)", not "EXISTS (... track_id = tracks.id)": SQLite then reads the few tracks a tag
     # names through the tags_label index instead of probing every track (a filter no track passes took ~2 s at 1M)
     voiced = "id IN (SELECT track_id FROM tags WHERE grp = 'vocals' AND label != 'instrumental (no vocals)')"
-    if f.vocals == "no":
-        sql.append("NOT " + voiced)
+    if f.vocals == "no":  # and long enough to have heard a voice (a description's absence rule)
+        sql.append(f"NOT {voiced} AND duration_s >= {ABSENCE_MIN_S}")
     elif f.vocals == "yes":
         sql.append(voiced)
     elif f.vocals:
@@ -184,8 +185,13 @@ def why(t: Track, f: Filters) -> list[str]:
             out += [f"{lab} {sc:.2f}" for lab, sc in carried(t, g, label)][:2]
     if f.vocals:
         voices = [f"{lab} {sc:.2f}" for (gg, lab), sc in t.tags.items() if gg == "vocals"]
-        out.append(", ".join(voices) if voices else "no vocals listed")
+        out.append(", ".join(voices) if voices else "no vocals listed" + _too_short(t))
     return out
+
+
+def _too_short(t: Track) -> str:
+    """What a missing tag is worth on a clip too short for the taggers to hear what is absent."""
+    return f" (too short to tell: {t.duration_s:.0f} s)" if (t.duration_s or 0) < ABSENCE_MIN_S else ""
 
 
 def tag_filters(f: Filters) -> list[tuple[str, str]]:
@@ -206,6 +212,7 @@ def tag_strength(t: Track, f: Filters) -> float:
 
 
 UNKNOWN = 0.5  # a fact J2A could not measure (no steady pulse, no clear key) is no evidence either way
+ABSENCE_MIN_S = _CFG.absence_min_s  # no voice heard in a shorter clip is not "instrumental" (text.evidence)
 _METER_FAMILY = {"2": "duple", "4": "duple", "3": "triple", "6": "compound", "9": "compound", "12": "compound"}
 
 
@@ -250,7 +257,8 @@ def match_filters(t: Track, f: Filters) -> tuple[float, list[str], list[str]]:
     if f.vocals:
         voices = {lab for (gg, lab), _ in t.tags.items() if gg == "vocals" and lab != "instrumental (no vocals)"}
         ok = {"no": not voices, "yes": bool(voices)}.get(f.vocals, VOCAL_KINDS.get(f.vocals) in voices)
-        judge("vocals", 1 if ok else 0, ", ".join(sorted(voices)) or "none")
+        unheard = f.vocals == "no" and ok and _too_short(t)  # no voice heard in 2 s: no evidence either way
+        judge("vocals", UNKNOWN if unheard else 1 if ok else 0, ", ".join(sorted(voices)) or "none" + _too_short(t))
     return (sum(parts) / len(parts) if parts else 1.0), met, missed
 
 
