@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression
@@ -36,7 +37,7 @@ class Answer:
     answer: str
     source: str  # "analysis" | "llm" | "model" (a J2A-2.x checkpoint)
     intent: str  # tempo, key, meter, chords, instruments, presence, when, genre, mood, vocals, duration, loudness,
-    # is_music, suits, unknowable, compound (evidence["parts"] holds each part's Answer), other
+    # is_music, suits, structure, unknowable, compound (evidence["parts"] holds each part's Answer), other
     evidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -81,7 +82,27 @@ _INTENTS = [  # first match wins; order puts the specific before the general
         r"(?:party|wedding|film|movie|workout|work out|study(?:ing)?|sleep(?:ing)?|relax(?:ing)?|background music))\b",
     ),
 ]
-_MUSICAL = {"tempo", "meter", "key", "chords", "instruments", "genre", "mood", "vocals", "presence", "suits"}
+_INTENTS.append(
+    (
+        "structure",  # read from the sections: what changes where
+        r"\b(?:how does (?:it|this|the (?:song|track|piece|music)) (?:start|begin|open|end|finish|close|develop|"
+        r"change|build|unfold|go)|structure|sections?|form|what happens|intro|outro|ending|beginning|build(?:s|ing)? up|"
+        r"change(?:s)? over time)\b",
+    )
+)
+_MUSICAL = {
+    "tempo",
+    "meter",
+    "key",
+    "chords",
+    "instruments",
+    "genre",
+    "mood",
+    "vocals",
+    "presence",
+    "suits",
+    "structure",
+}
 
 
 def classify(question: str) -> str:
@@ -371,6 +392,35 @@ def _when(a, question):
     return (" ".join(parts) or "Ask about an instrument or the voice, e.g. 'when does the piano come in?'"), ev
 
 
+def _structure(a, question, path):
+    """How it starts, ends or unfolds: the sections J2A hears (`sections.describe_sections`: changes of harmony,
+    notes and level, parts entering and leaving), the first or last for a question about either end."""
+    from .sections import describe_sections
+
+    audio = str(path) if path is not None and Path(path).suffix.lower() not in (".json", ".jsonl") else None
+    secs = describe_sections(a, audio)
+    ev = {"sections": [{k: x[k] for k in ("start", "end", "caption")} for x in secs]}
+    if len(secs) == 1:
+        return (
+            f"J2A hears it as one section ({_clock_s(0)}-{_clock_s(a.duration_s)}): no clear change of harmony, "
+            "notes or level.",
+            ev,
+        )
+    q = question.lower()
+    if re.search(r"\b(?:end|finish|close|ending|outro)\b", q):
+        pick = secs[-1:]
+    elif re.search(r"\b(?:start|begin|open|beginning|intro)\b", q):
+        pick = secs[:1]
+    else:
+        pick = secs
+    head = f"J2A hears {len(secs)} sections. " if len(pick) > 1 else ""
+    return head + " ".join(x["caption"] for x in pick), ev
+
+
+def _clock_s(t: float) -> str:
+    return f"{int(t // 60)}:{int(t % 60):02d}"
+
+
 def _weak_tag(a, concept):
     """A listed tag that would support `concept` but is below the claim score (fusion.Calibration.claim)."""
     if a.tags is None:
@@ -465,6 +515,9 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
     if intent == "when":
         text, ev = _when(a, question)
         return Answer(question, text, "analysis", intent, ev)
+    if intent == "structure":
+        text, ev = _structure(a, question, path_or_analysis if isinstance(path_or_analysis, (str, Path)) else None)
+        return Answer(question, text, "analysis", intent, ev)
     if intent == "describe":  # the guarded whole-track caption
         from .describe import caption_from_analysis, not_music_statement
 
@@ -496,8 +549,6 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
 
 def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str) -> Answer:
     """A J2A-2.x checkpoint answers from the audio; unsupported claims are removed by the guard."""
-    from pathlib import Path
-
     from .describe import checkpoint_and_audio
     from .guard import guard
 
@@ -561,8 +612,9 @@ def add_cli(subparsers) -> None:
         'j2a ask song.mp3 "Is there a guitar?" --json\n'
         'j2a ask song.mp3 "What key is it in and how fast is it?"\n'
         'j2a ask song.mp3 "When does the piano come in?"\n'
+        'j2a ask song.mp3 "How does it end?"         # from the sections: what changes where\n'
         'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
-        'j2a ask song.mp3 "What would this suit in a film?" --llm local\n'
+        'j2a ask song.mp3 "What would this suit in a film?"   # the LLM, guarded; else the mood, style, pulse\n'
         'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2',
     )
     p.add_argument(

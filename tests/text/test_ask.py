@@ -175,6 +175,24 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     assert "first at 0:" in ans.answer
 
 
+def test_how_it_starts_and_ends_comes_from_the_sections():
+    """60 s made by hand (tests/hand_made.py): Am-F with sparse low notes, then C-G with busy high ones at 30 s.
+    "How does it end?" gets the last section, "what is the structure?" every one; a short clip is one section."""
+    from hand_made import make_analysis
+
+    chords = ["A:min", "F:maj"] * 7 + ["C:maj", "G:maj"] * 8
+    notes = [(t * 1.0, t + 0.5, 45) for t in range(30)] + [(30 + t * 0.25, 30.2 + t * 0.25, 76) for t in range(120)]
+    a = make_analysis(chords=chords, duration=60.0, notes=notes)
+    end = ask(a, "How does it end?", llm="none")
+    assert end.intent == "structure" and end.source == "analysis" and len(end.evidence["sections"]) == 2
+    assert end.answer == end.evidence["sections"][1]["caption"] and "busier and move higher" in end.answer
+    assert set(re.findall(r"\b[A-G]m?\b", end.answer.split("chords move through")[1])) == {"C", "G"}
+    whole = ask(a, "What is the structure of this track?", llm="none")
+    assert whole.answer.startswith("J2A hears 2 sections. 0:00-") and "Am" in whole.answer and "busier" in whole.answer
+    short = ask(make_analysis(duration=12.0), "How does it start?", llm="none")
+    assert short.answer == "J2A hears it as one section (0:00-0:12): no clear change of harmony, notes or level."
+
+
 @pytest.mark.parametrize(
     "question, intent",
     [
@@ -198,6 +216,8 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
         ("What is the song called?", "unknowable"),
         ("When was it released?", "unknowable"),
         ("When does the piano come in?", "when"),
+        ("How does the song end?", "structure"),
+        ("What happens in this track?", "structure"),
         ("At what point do the drums enter?", "when"),
     ],
 )
