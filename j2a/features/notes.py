@@ -253,26 +253,32 @@ OVERTONES = (12, 19, 24, 28, 31, 36)
 
 def voices(events: list[NoteEvent], fps: int = 100, block_s: float = 60.0) -> float:
     """Mean number of notes sounding at once while any sounds, not counting a note at an overtone interval above
-    another sounding note (`OVERTONES`). Why apart from `polyphony`: a single reed or organ line transcribes at a
-    polyphony of 1.8-6 from its overtones alone; counted this way, single lines stay near 1 and a chordal texture
-    near 2 or more (bench/RESULTS.md, "Chords need two notes at once"). A piano roll per block of `block_s`, so
+    another sounding note (`OVERTONES`) that is no louder than it. Why apart from `polyphony`: a single reed or
+    organ line transcribes at a polyphony of 1.8-6 from its overtones alone; counted this way, single lines stay
+    near 1 and a chordal texture near 2 or more (bench/RESULTS.md, "Chords need two notes at once"). Why the
+    loudness: a major triad over its root in the bass *is* the harmonic series (C2 C3 C4 E4 G4: 12, 24, 28, 31
+    above C2), so by interval alone the demo's C-F-G-C pad counted 1.1 notes at once; an overtone the transcriber
+    hears is quieter than its fundamental, the chord's notes are not. A piano roll per block of `block_s`, so
     memory does not grow with the file."""
     if not events:
         return 0.0
     on = np.array([round(e.start * fps) for e in events], int)
     off = np.array([round(e.end * fps) for e in events], int)
     pitch = np.array([e.pitch for e in events], int)
+    vel = np.array([e.velocity for e in events], np.float32)
     n = int(off.max()) + 1
     step = int(block_s * fps)
     total = frames = 0
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
-        roll = np.zeros((b1 - b0, 128), bool)
+        loud = np.zeros((b1 - b0, 128), np.float32)  # the loudest sounding note per frame and pitch; 0: silent
         for i in np.flatnonzero((off > b0) & (on < b1)):
-            roll[max(on[i], b0) - b0 : min(off[i], b1) - b0, pitch[i]] = True
+            seg = loud[max(on[i], b0) - b0 : min(off[i], b1) - b0, pitch[i]]
+            np.maximum(seg, max(vel[i], 1e-6), out=seg)
+        roll = loud > 0
         over = np.zeros_like(roll)
-        for h in OVERTONES:
-            over[:, h:] |= roll[:, :-h]
+        for h in OVERTONES:  # above a sounding note at an overtone interval, and no louder than it
+            over[:, h:] |= roll[:, :-h] & (loud[:, h:] <= loud[:, :-h])
         counts = (roll & ~over).sum(1)
         any_ = roll.any(1)
         total += int(counts[any_].sum())

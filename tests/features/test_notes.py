@@ -68,6 +68,21 @@ def test_voices_do_not_count_a_notes_own_overtones():
     assert N.voices(line, block_s=0.3) == N.voices(line)  # block by block, the same count
 
 
+def test_a_chord_over_its_root_is_not_taken_for_its_overtones(synth_clip, analysis_of):
+    """A major triad over its root in the bass is the harmonic series (C2 C3 C4 E4 G4: 12, 24, 28, 31 above C2).
+    Notes as loud as the bass are played notes; only quieter ones may be its overtones. The synthetic clip's pad
+    (C-F-G-C, root in the bass; truth from SynthSpec) counted 1.1 notes at once by interval alone, and its
+    description lost its chords."""
+    from j2a.text.evidence import stated_chords
+
+    chord = [N.NoteEvent(0.0, 2.0, p, v) for p, v in ((36, 0.55), (48, 0.6), (60, 0.66), (64, 0.74), (67, 0.64))]
+    assert N.voices(chord) == 5.0
+    ghosts = [N.NoteEvent(0.0, 2.0, 36, 0.8)] + [N.NoteEvent(0.0, 2.0, p, 0.3) for p in (48, 60, 64, 67)]
+    assert N.voices(ghosts) == 1.0
+    a = analysis_of(synth_clip[0])
+    assert a.notes.voices >= 2.0 and {c.label for c in stated_chords(a)} >= {"C:maj", "F:maj", "G:maj"}
+
+
 @pytest.mark.slow
 def test_a_single_part_of_a_rendered_chorale_is_one_voice(tmp_path):
     """Bach's chorale BWV 66.6 rendered for woodwinds: each part alone (flute on top, bassoon below: the bassoon's
