@@ -81,28 +81,15 @@ _INTENTS = [  # first match wins; order puts the specific before the general
         r"\b(?:danc(?:e|es|eable|ing)|suit(?:s|ed|able)?|good for|fit(?:s)? (?:for|in)|use (?:it|this) (?:for|in|at)|"
         r"(?:party|wedding|film|movie|workout|work out|study(?:ing)?|sleep(?:ing)?|relax(?:ing)?|background music))\b",
     ),
-]
-_INTENTS.append(
     (
         "structure",  # read from the sections: what changes where
         r"\b(?:how does (?:it|this|the (?:song|track|piece|music)) (?:start|begin|open|end|finish|close|develop|"
         r"change|build|unfold|go)|structure|sections?|form|what happens|intro|outro|ending|beginning|build(?:s|ing)? up|"
         r"change(?:s)? over time)\b",
-    )
-)
-_MUSICAL = {
-    "tempo",
-    "meter",
-    "key",
-    "chords",
-    "instruments",
-    "genre",
-    "mood",
-    "vocals",
-    "presence",
-    "suits",
-    "structure",
-}
+    ),
+]
+# what a recording that is not music has none of: every intent from tempo on but its duration and loudness
+_MUSICAL = {"presence", *(name for name, _ in _INTENTS[4:] if name not in ("duration", "loudness"))}
 
 
 def classify(question: str) -> str:
@@ -395,17 +382,15 @@ def _when(a, question):
 def _structure(a, question, path):
     """How it starts, ends or unfolds: the sections J2A hears (`sections.describe_sections`: changes of harmony,
     notes and level, parts entering and leaving), the first or last for a question about either end."""
+    from .sections import _clock as clock
     from .sections import describe_sections
 
     audio = str(path) if path is not None and Path(path).suffix.lower() not in (".json", ".jsonl") else None
     secs = describe_sections(a, audio)
     ev = {"sections": [{k: x[k] for k in ("start", "end", "caption")} for x in secs]}
     if len(secs) == 1:
-        return (
-            f"J2A hears it as one section ({_clock_s(0)}-{_clock_s(a.duration_s)}): no clear change of harmony, "
-            "notes or level.",
-            ev,
-        )
+        span = f"{clock(0)}-{clock(a.duration_s)}"
+        return f"J2A hears it as one section ({span}): no clear change of harmony, notes or level.", ev
     q = question.lower()
     if re.search(r"\b(?:end|finish|close|ending|outro)\b", q):
         pick = secs[-1:]
@@ -415,10 +400,6 @@ def _structure(a, question, path):
         pick = secs
     head = f"J2A hears {len(secs)} sections. " if len(pick) > 1 else ""
     return head + " ".join(x["caption"] for x in pick), ev
-
-
-def _clock_s(t: float) -> str:
-    return f"{int(t // 60)}:{int(t % 60):02d}"
 
 
 def _weak_tag(a, concept):
