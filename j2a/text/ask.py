@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analysis import Analysis, as_analysis
-from .aspects import aspects_from_analysis, chord_progression
+from .aspects import aspects_from_analysis, chord_progression, tempo_word
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
 from .evidence import (
+    CFG,
     check_claims,
     compound,
     norm_tag,
@@ -85,7 +86,7 @@ _INTENTS = [  # first match wins; order puts the specific before the general
         "structure",  # read from the sections: what changes where
         r"\b(?:how does (?:it|this|the (?:song|track|piece|music)) (?:start|begin|open|end|finish|close|develop|"
         r"change|build|unfold|go)|structure|sections?|form|what happens|intro|outro|ending|beginning|build(?:s|ing)? up|"
-        r"change(?:s)? over time)\b",
+        r"change(?:s)? over time|(?:loudest|quietest|softest) (?:part|section|moment|bit|point))\b",
     ),
 ]
 # what a recording that is not music has none of: every intent from tempo on but its duration and loudness
@@ -285,10 +286,20 @@ def _presence(a, question):
         for c in extract_claims(question, closed=False)
         if c.category in ("instrument", "vocals", "genre", "tempo", "key", "meter")
     ]
+    if _EITHER_VOICE.search(question):  # "is the singer male or female?": which, not yes
+        return _which_voice(a)
     supported, unsupported = check_claims(claims, a)
     raw = tag_scores(a)
     parts, ev = [], {}
     for c, e in supported:
+        own = tempo_word(stated_bpm(a)) if c.category == "tempo" else None
+        asked = {"slow": "slow", "fast": "fast", "medium": "medium"}.get(c.concept)
+        if own and asked and own != asked:  # the guard's band allows the word, J2A's own description uses another
+            lo, hi = CFG.word_bands
+            text = f"Fairly {asked}: about {a.tempo.bpm:.0f} BPM, which J2A's descriptions call {own} ({lo:.0f}-{hi:.0f} BPM)."
+            parts.append(text.replace("call medium", "call a medium tempo"))
+            ev[c.phrase] = {"answer": "maybe", "evidence": e}
+            continue
         parts.append(f"Yes: {c.phrase} ({e}).")
         ev[c.phrase] = {"answer": "yes", "evidence": e}
     for c in unsupported:
@@ -337,6 +348,24 @@ def _presence(a, question):
         parts.append(text)
         ev[c.phrase] = {"answer": answer, "evidence": text}
     return " ".join(parts), ev
+
+
+_EITHER_VOICE = re.compile(r"\b(?:fe)?male or (?:a )?(?:fe)?male\b|\ban? (?:wo)?man or an? (?:wo)?man\b", re.I)
+
+
+def _which_voice(a):
+    """A male or a female voice, from the vocal tags a description may state; a voice of neither, said so."""
+    sung = check_claims(extract_claims("vocals", closed=False), a)[0]
+    if not sung:
+        return "No singer detected.", {"voice": None}
+    which = [w for w in ("female", "male") if check_claims(extract_claims(f"{w} vocals", closed=False), a)[0]]
+    if len(which) == 1:
+        ev = check_claims(extract_claims(f"{which[0]} vocals", closed=False), a)[0][0][1]
+        return f"{which[0].capitalize()}: {ev}.", {"voice": which[0]}
+    return (
+        f"J2A hears a voice ({sung[0][1]}) but cannot tell whether it is male or female.",
+        {"voice": "both" if which else "unknown"},
+    )
 
 
 def _when(a, question):
@@ -392,6 +421,15 @@ def _structure(a, question, path):
         span = f"{clock(0)}-{clock(a.duration_s)}"
         return f"J2A hears it as one section ({span}): no clear change of harmony, notes or level.", ev
     q = question.lower()
+    if m := re.search(r"\b(loudest|quietest|softest)\b", q):
+        levels = [x.get("level_db") for x in secs]
+        if None in levels:
+            return "J2A compares levels over time from the audio; ask with the audio file, not a saved analysis.", ev
+        pick = max if m[1] == "loudest" else min
+        sec = pick(secs, key=lambda x: x["level_db"])
+        spread = max(levels) - min(levels)
+        head = f"The {m[1]} part is {sec['caption'].split(': ')[0]}, {spread:.0f} dB from the {'quietest' if m[1] == 'loudest' else 'loudest'}"
+        return f"{head} (J2A hears {len(secs)} sections). {sec['caption']}", ev
     if re.search(r"\b(?:end|finish|close|ending|outro)\b", q):
         pick = secs[-1:]
     elif re.search(r"\b(?:start|begin|open|beginning|intro)\b", q):

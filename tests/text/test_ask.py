@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from j2a import analyze
 from j2a.text.ask import ask, classify
 
 
@@ -162,7 +163,6 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     import numpy as np
     import soundfile as sf
 
-    from j2a import analyze
     from j2a.audio import open_audio
 
     piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[: 22050 * 12]
@@ -173,6 +173,28 @@ def test_when_does_the_trumpet_come_in(tmp_path, audio_dir):
     start = ans.evidence["trumpet"]["spans"][0][0]
     assert ans.intent == "when" and 9.0 <= start <= 15.0, ans.answer
     assert "first at 0:" in ans.answer
+
+
+@pytest.mark.slow
+def test_the_loudest_part_is_found_in_the_audio(tmp_path, audio_dir):
+    """20 s of the ragtime at -20 dB, then the same 20 s at full level (truth by construction): the loudest part
+    starts near 0:20 and the quietest is the opening; a saved analysis cannot say (no levels over time)."""
+    import numpy as np
+    import soundfile as sf
+
+    from j2a.audio import open_audio
+
+    piano = open_audio(audio_dir / "pistachio_ragtime.ogg").load(22050)[: 22050 * 20]
+    path = tmp_path / "soft_then_loud.wav"
+    sf.write(path, np.concatenate([0.1 * piano, piano]), 22050)
+    loud = ask(str(path), "What's the loudest part?", llm="none")
+    assert loud.intent == "structure" and re.match(
+        r"The loudest part is 0:(1[6-9]|2[0-4])-0:4\d, (1[6-9]|2[0-4]) dB", loud.answer
+    ), loud.answer
+    quiet = ask(str(path), "Where is the quietest part?", llm="none")
+    assert quiet.answer.startswith("The quietest part is 0:00-"), quiet.answer
+    saved = ask(analyze(path), "What's the loudest part?", llm="none")
+    assert saved.answer.startswith("J2A compares levels over time from the audio")
 
 
 def test_how_it_starts_and_ends_comes_from_the_sections():
@@ -191,6 +213,36 @@ def test_how_it_starts_and_ends_comes_from_the_sections():
     assert whole.answer.startswith("J2A hears 2 sections. 0:00-") and "Am" in whole.answer and "busier" in whole.answer
     short = ask(make_analysis(duration=12.0), "How does it start?", llm="none")
     assert short.answer == "J2A hears it as one section (0:00-0:12): no clear change of harmony, notes or level."
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "clip",
+    [
+        "msdb_voice_training-2_0b415cb1.flac",
+        "msdb_voice_training-2_0c2d2499.flac",
+        "msdb_voice_validation-2_1b1f1480.flac",
+    ],
+)
+def test_male_or_female_is_answered_with_which_or_that_j2a_cannot_tell(labelled_dir, analysis_of, clip):
+    """The labelled manifest: Medley-solos-DB class 'female singer'. An either-or question gets which voice, or
+    that J2A can't tell; never "Yes", never "Male"."""
+    ans = ask(analysis_of(labelled_dir / clip), "Is the singer male or female?", llm="none")
+    assert ans.answer.startswith(("Female: tag 'female vocals'", "J2A hears a voice")), ans.answer
+    assert ans.evidence["voice"] in ("female", "unknown")
+
+
+def test_a_tempo_word_between_bands_is_answered_fairly():
+    """117 BPM: the guard lets a caption call it fast (>= 115), J2A's own descriptions call it medium (85-125), so
+    "is it fast?" is neither a plain yes nor a no."""
+    from hand_made import make_analysis
+
+    a = make_analysis(bpm=117.0)
+    assert ask(a, "Is it fast?", llm="none").answer == (
+        "Fairly fast: about 117 BPM, which J2A's descriptions call a medium tempo (85-125 BPM)."
+    )
+    assert ask(a, "Is it slow?", llm="none").answer == "No: the tempo is about 117 BPM."
+    assert ask(make_analysis(bpm=140.0), "Is it fast?", llm="none").answer.startswith("Yes: fast")
 
 
 @pytest.mark.parametrize(
