@@ -424,7 +424,7 @@ def _structure(a, question, path):
     if m := re.search(r"\b(loudest|quietest|softest)\b", q):
         levels = [x.get("level_db") for x in secs]
         if None in levels:
-            return "J2A compares levels over time from the audio; ask with the audio file, not a saved analysis.", ev
+            return "J2A compares levels over time from the audio itself, and was asked with a saved analysis only.", ev
         pick = max if m[1] == "loudest" else min
         sec = pick(secs, key=lambda x: x["level_db"])
         spread = max(levels) - min(levels)
