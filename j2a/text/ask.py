@@ -359,13 +359,12 @@ def _which_voice(a):
     if not sung:
         return "No singer detected.", {"voice": None}
     which = [w for w in ("female", "male") if check_claims(extract_claims(f"{w} vocals", closed=False), a)[0]]
+    evs = [check_claims(extract_claims(f"{w} vocals", closed=False), a)[0][0][1] for w in which]
     if len(which) == 1:
-        ev = check_claims(extract_claims(f"{which[0]} vocals", closed=False), a)[0][0][1]
-        return f"{which[0].capitalize()}: {ev}.", {"voice": which[0]}
-    return (
-        f"J2A hears a voice ({sung[0][1]}) but cannot tell whether it is male or female.",
-        {"voice": "both" if which else "unknown"},
-    )
+        return f"{which[0].capitalize()}: {evs[0]}.", {"voice": which[0]}
+    if which:
+        return f"Both a female and a male voice: {evs[0]}; {evs[1]}.", {"voice": "both"}
+    return f"J2A hears a voice ({sung[0][1]}) but cannot tell whether it is male or female.", {"voice": "unknown"}
 
 
 def _when(a, question):

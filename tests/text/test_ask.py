@@ -232,6 +232,18 @@ def test_male_or_female_is_answered_with_which_or_that_j2a_cannot_tell(labelled_
     assert ans.evidence["voice"] in ("female", "unknown")
 
 
+def test_male_or_female_from_the_stated_vocal_tags():
+    from hand_made import make_analysis
+
+    def answer(vocals):
+        return ask(make_analysis(vocals=vocals), "Is it a man or a woman singing?", llm="none").answer
+
+    assert answer([("female vocals", 0.6), ("male vocals", 0.5)]).startswith("Both a female and a male voice")
+    assert answer([("male vocals", 0.6)]) == "Male: tag 'male vocals' = 0.60."
+    assert answer([("vocals", 0.6)]).endswith("cannot tell whether it is male or female.")
+    assert answer([]) == "No singer detected."
+
+
 def test_a_tempo_word_between_bands_is_answered_fairly():
     """117 BPM: the guard lets a caption call it fast (>= 115), J2A's own descriptions call it medium (85-125), so
     "is it fast?" is neither a plain yes nor a no."""
