@@ -7,6 +7,7 @@ claim ("no drums") when a tagger that can hear the thing lists none of it. Non-m
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from ..theory import same_key
@@ -353,10 +354,14 @@ def check_claims(claims: list[Claim], analysis, cfg: EvidenceConfig = CFG):
             supported.append((cl, ev))
     genres = [(c, e) for c, e in supported if c.category == "genre" and not c.negated]
     if genres:  # "could be playing at a dance club", "in a jazz bar": a venue of a style the taggers hear
-        for cl in [c for c in unsupported if c.category == "usage"]:
+        # (a film, a wedding, a restaurant is no style's venue: those need a mood, as "in a romantic movie" does)
+        for cl in [c for c in unsupported if c.category == "usage" and not _NOT_A_VENUE.fullmatch(c.phrase)]:
             unsupported.remove(cl)
             supported.append((cl, f"a venue for '{genres[0][0].phrase}' ({genres[0][1]})"))
     return supported, unsupported
+
+
+_NOT_A_VENUE = re.compile(r"(?:weddings?|movies?|films?|restaurants?|cafes?|video games?|commercials?)", re.I)
 
 
 def _absence_evidence(positive: Concept, analysis, tags: dict[str, float], cfg: EvidenceConfig = CFG) -> str | None:

@@ -295,6 +295,10 @@ def test_mood_usage_and_absence_need_evidence():
         plain,
     )[1]
     assert [c.category for c in uns] == ["mood", "usage", "mood", "usage"]
+    # a style the taggers hear makes a venue for it ("a jazz party"); a film or a wedding is no style's venue
+    assert not check_claims(extract_claims("This song may be playing at a jazz party.", closed=False), plain)[1]
+    film = check_claims(extract_claims("This jazz song can be played in a movie.", closed=False), plain)[1]
+    assert [c.phrase for c in film] == ["movie"]
     # the occasion itself is the claim, however it is worded
     for s in ("This is wedding music.", "It sounds like a movie scene.", "A party anthem for the clubs."):
         assert "usage" in [c.category for c in check_claims(extract_claims(s, closed=False), plain)[1]], s
