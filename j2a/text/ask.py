@@ -129,6 +129,7 @@ def split_question(question: str) -> list[tuple[str, str]]:
     return out if len(out) > 1 else [(question, classify(question))]
 
 
+CANT = "I can't answer that from what J2A measured."
 UNKNOWABLE = (
     "J2A does not identify works, artists, lyrics, languages or release dates: it describes what the "
     "recording sounds like (tempo, key, chords, instruments, genre, mood, vocals)."
@@ -557,9 +558,9 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
     if model:
         return _ask_checkpoint(path_or_analysis, a, question, model, intent)
     ans = _ask_llm(a, question, llm, adapter)
-    if intent == "suits" and not any(
-        c["supported"] and c["category"] in ("usage", "mood") for c in ans.evidence.get("checked", [])
-    ):  # the model's answer, once guarded, does not speak to the occasion: what bears on it, from the analysis
+    kept = ans.answer if ans.source == "llm" and not ans.answer.startswith(CANT) else ""  # the model's own words
+    if intent == "suits" and not any(c.category in ("usage", "mood") for c in extract_claims(kept)):
+        # the model's answer, once guarded, does not speak to the occasion: what bears on it, from the analysis
         text, ev = _suits(a)
         return Answer(question, text, "analysis", intent, {**ev, "llm_answer": ans.answer})
     return Answer(ans.question, ans.answer, ans.source, intent if ans.source == "llm" else ans.intent, ans.evidence)
@@ -574,7 +575,7 @@ def _ask_checkpoint(source, a: Analysis, question: str, model: str, intent: str)
     raw = m.describe(path) if intent == "describe" else m.ask(path, question.strip())
     kept, checked, dropped = guard(raw, a)
     if not kept:
-        kept = "I can't answer that from what J2A measured."
+        kept = CANT
     return Answer(
         question, kept, "model", intent, {"model": f"j2a2:{Path(model).name}", "checked": checked, "dropped": dropped}
     )
@@ -606,7 +607,7 @@ def _ask_llm(a: Analysis, question: str, llm, adapter) -> Answer:
     kept, empty = drop_empty_sentences(kept)  # "It is a recording." answers nothing
     dropped += empty
     if not kept:
-        kept = f"I can't answer that from what J2A measured. What it found: {context}"
+        kept = f"{CANT} What it found: {context}"
     return Answer(
         question, kept, "llm", "other", {"model": name, "checked": checked, "dropped": dropped, "context": context}
     )

@@ -338,13 +338,21 @@ class ScriptedLLM:
 
 
 def test_open_question_goes_to_the_llm_and_is_guarded():
-    llm = ScriptedLLM("It could be played in a rock film scene. The saxophone gives it a jazzy edge.")
-    ans = ask(_rock(), "What kind of film scene would this suit?", llm=llm)
-    assert ans.source == "llm" and ans.intent == "suits"
-    assert ans.answer == "It could be played in a rock film scene."
+    llm = ScriptedLLM("It could be played at a rock party. The saxophone gives it a jazzy edge.")
+    ans = ask(_rock(), "Where might I hear this?", llm=llm)
+    assert ans.source == "llm" and ans.intent == "other"
+    assert ans.answer == "It could be played at a rock party."
     assert [d["sentence"] for d in ans.evidence["dropped"]] == ["The saxophone gives it a jazzy edge."]
     p = llm.prompts[0]
     assert "E minor" in p and "rock" in p and p.rstrip().endswith("Answer:")
+    # a film is no venue of a style: with no mood heard, "a rock film scene" is cut, and the occasion question
+    # gets what bears on it, not "I can't answer"
+    film = ask(
+        _rock(), "What kind of film scene would this suit?", llm=ScriptedLLM("It could be played in a rock film scene.")
+    )
+    assert film.intent == "suits" and film.answer.startswith(
+        "What J2A heard that bears on that: no clear mood; style rock"
+    )
 
 
 def test_open_answer_that_contradicts_everything_is_replaced():
