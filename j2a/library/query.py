@@ -257,8 +257,9 @@ def match_filters(t: Track, f: Filters) -> tuple[float, list[str], list[str]]:
     if f.vocals:
         voices = {lab for (gg, lab), _ in t.tags.items() if gg == "vocals" and lab != "instrumental (no vocals)"}
         ok = {"no": not voices, "yes": bool(voices)}.get(f.vocals, VOCAL_KINDS.get(f.vocals) in voices)
-        unheard = f.vocals == "no" and ok and _too_short(t)  # no voice heard in 2 s: no evidence either way
-        judge("vocals", UNKNOWN if unheard else 1 if ok else 0, ", ".join(sorted(voices)) or "none" + _too_short(t))
+        short = _too_short(t)
+        unheard = f.vocals == "no" and ok and short  # no voice heard in 2 s: no evidence either way
+        judge("vocals", UNKNOWN if unheard else 1 if ok else 0, ", ".join(sorted(voices)) or "none" + short)
     return (sum(parts) / len(parts) if parts else 1.0), met, missed
 
 

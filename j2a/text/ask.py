@@ -242,12 +242,18 @@ def _mood(a):
     return f"The mood tags are {_fmt_tags(m[:4])}.", {"mood_tags": m}
 
 
+def _evidence_for(a, words: str) -> str | None:
+    """What backs `words` ("vocals", "no drums") in the analysis, as the guard reads it, or None."""
+    supported = check_claims(extract_claims(words, closed=False), a)[0]
+    return supported[0][1] if supported else None
+
+
 def _vocals(a):
-    supported, _ = check_claims(extract_claims("vocals", closed=False), a)
+    sung = _evidence_for(a, "vocals")
     voc = _tags_of(a, "vocals")
-    if supported:
+    if sung:
         pos = [(k, s) for k, s in voc if not k.startswith("no ") and k != "instrumental"]
-        return f"Yes, there are vocals: {_fmt_tags(pos) or supported[0][1]}.", {"vocal_tags": voc, "vocals": True}
+        return f"Yes, there are vocals: {_fmt_tags(pos) or sung}.", {"vocal_tags": voc, "vocals": True}
     neg = [(k, s) for k, s in voc if k.startswith("no ") or k == "instrumental"]
     if neg:
         return f"No, it sounds instrumental ({_fmt_tags(neg)}).", {"vocal_tags": voc, "vocals": False}
@@ -294,11 +300,14 @@ def _presence(a, question):
     parts, ev = [], {}
     for c, e in supported:
         own = tempo_word(stated_bpm(a)) if c.category == "tempo" else None
-        asked = {"slow": "slow", "fast": "fast", "medium": "medium"}.get(c.concept)
-        if own and asked and own != asked:  # the guard's band allows the word, J2A's own description uses another
+        if own and c.concept in ("slow", "medium", "fast") and own != c.concept:
+            # the guard's band allows the word, J2A's own description uses another
             lo, hi = CFG.word_bands
-            text = f"Fairly {asked}: about {a.tempo.bpm:.0f} BPM, which J2A's descriptions call {own} ({lo:.0f}-{hi:.0f} BPM)."
-            parts.append(text.replace("call medium", "call a medium tempo"))
+            called = "a medium tempo" if own == "medium" else own
+            parts.append(
+                f"Fairly {c.concept}: about {a.tempo.bpm:.0f} BPM, which J2A's descriptions call {called} "
+                f"({lo:.0f}-{hi:.0f} BPM)."
+            )
             ev[c.phrase] = {"answer": "maybe", "evidence": e}
             continue
         parts.append(f"Yes: {c.phrase} ({e}).")
@@ -326,8 +335,8 @@ def _presence(a, question):
                 answer = "unknown"
         elif concept is not None and (concept.negative or c.negated):
             pos = concept.positive_of if concept.negative else concept.key
-            found = check_claims(extract_claims(pos, closed=False), a)[0]
-            text = f"No: {pos} detected ({found[0][1]})." if found else f"No: {pos} detected."
+            found = _evidence_for(a, pos)
+            text = f"No: {pos} detected ({found})." if found else f"No: {pos} detected."
         elif concept is not None and (weak := _weak_tag(a, concept)) is not None:
             srcs = ", ".join(f"{m} {v:.2f}" for m, v in weak.sources.items())
             text = (
@@ -356,16 +365,16 @@ _EITHER_VOICE = re.compile(r"\b(?:fe)?male or (?:a )?(?:fe)?male\b|\ban? (?:wo)?
 
 def _which_voice(a):
     """A male or a female voice, from the vocal tags a description may state; a voice of neither, said so."""
-    sung = check_claims(extract_claims("vocals", closed=False), a)[0]
+    sung = _evidence_for(a, "vocals")
     if not sung:
         return "No singer detected.", {"voice": None}
-    which = [w for w in ("female", "male") if check_claims(extract_claims(f"{w} vocals", closed=False), a)[0]]
-    evs = [check_claims(extract_claims(f"{w} vocals", closed=False), a)[0][0][1] for w in which]
-    if len(which) == 1:
-        return f"{which[0].capitalize()}: {evs[0]}.", {"voice": which[0]}
-    if which:
-        return f"Both a female and a male voice: {evs[0]}; {evs[1]}.", {"voice": "both"}
-    return f"J2A hears a voice ({sung[0][1]}) but cannot tell whether it is male or female.", {"voice": "unknown"}
+    found = {w: ev for w in ("female", "male") if (ev := _evidence_for(a, f"{w} vocals"))}
+    if len(found) == 1:
+        ((w, ev),) = found.items()
+        return f"{w.capitalize()}: {ev}.", {"voice": w}
+    if found:
+        return f"Both a female and a male voice: {found['female']}; {found['male']}.", {"voice": "both"}
+    return f"J2A hears a voice ({sung}) but cannot tell whether it is male or female.", {"voice": "unknown"}
 
 
 def _when(a, question):
@@ -459,10 +468,9 @@ def _suits(a):
     heard = [f"mood {_fmt_tags(moods)}" if moods else "no clear mood"]
     heard.append(f"style {_fmt_tags(genres)}" if genres else "no clear style")
     heard.append(f"a pulse at about {bpm:.0f} BPM" if bpm else "no steady pulse")
-    drums = check_claims(extract_claims("drums", closed=False), a)[0]
-    no_drums = check_claims(extract_claims("no drums", closed=False), a)[0]
+    drums, no_drums = _evidence_for(a, "drums"), _evidence_for(a, "no drums")
     if drums:
-        heard.append(f"drums ({drums[0][1]})")
+        heard.append(f"drums ({drums})")
     elif no_drums:
         heard.append("no drums or percussion")
     text = "What J2A heard that bears on that: " + "; ".join(heard) + "."

@@ -132,6 +132,9 @@ _LANGS = (
     "russian|japanese|korean|chinese|mandarin|cantonese|swahili|latin)"
 )
 
+# Occasions that are no style's venue: a genre heard does not make a film or a wedding fit (evidence.check_claims)
+NOT_A_VENUE = r"(?:weddings?|movies?|films?|restaurants?|cafes?|video games?|commercials?)"
+
 CONCEPTS: list[Concept] = [
     # ---------------------------------------------------------------------------------- instruments
     Concept(
@@ -928,15 +931,9 @@ CONCEPTS: list[Concept] = [
             r"(?:is|are) (?:often |commonly |usually |typically )?used (?:in|for|at|during|as)",
             # the occasion is the claim however it is worded: "wedding music", "in the style of a wedding",
             # "it sounds like a movie scene" (rendered chamber music got the first two from J2A-LLM)
-            r"weddings?",
             r"part(?:y|ies)",
-            r"movies?",
-            r"films?",
-            r"restaurants?",
-            r"cafes?",
             r"clubs?",
-            r"video games?",
-            r"commercials?",
+            NOT_A_VENUE,
         ),
         ("@mood",),
     ),

@@ -18,6 +18,7 @@ from .concepts import (
     DRUM_TAGS,
     MOOD_TAGS,
     NO_VOCAL_TAGS,
+    NOT_A_VENUE,
     VOCAL_TAGS,
     Concept,
     find_concept,
@@ -361,7 +362,7 @@ def check_claims(claims: list[Claim], analysis, cfg: EvidenceConfig = CFG):
     return supported, unsupported
 
 
-_NOT_A_VENUE = re.compile(r"(?:weddings?|movies?|films?|restaurants?|cafes?|video games?|commercials?)", re.I)
+_NOT_A_VENUE = re.compile(NOT_A_VENUE, re.I)
 
 
 def _absence_evidence(positive: Concept, analysis, tags: dict[str, float], cfg: EvidenceConfig = CFG) -> str | None:
