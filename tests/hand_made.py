@@ -60,6 +60,14 @@ def make_analysis(
     )
 
 
+def two_sections(**kw) -> Analysis:
+    """60 s in two halves: Am-F with sparse low notes (one a second, A2), then C-G with busy high ones (four a
+    second, E5) from 30 s; `kw` as make_analysis (tags, tempo ...)."""
+    chords = ["A:min", "F:maj"] * 7 + ["C:maj", "G:maj"] * 8
+    notes = [(t * 1.0, t + 0.5, 45) for t in range(30)] + [(30 + t * 0.25, 30.2 + t * 0.25, 76) for t in range(120)]
+    return make_analysis(**{**kw, "chords": chords, "duration": 60.0}, notes=notes)
+
+
 def synth_manifest(d: Path, qa_row: int | None = None) -> Path:
     """Ten 2.5-s synthetic clips (70-178 BPM, drums on every other one) captioned "slow/fast synth, N BPM", the
     last one for validation; `qa_row` makes that row a question ("What is the tempo?") with its answer."""

@@ -200,11 +200,9 @@ def test_the_loudest_part_is_found_in_the_audio(tmp_path, audio_dir):
 def test_how_it_starts_and_ends_comes_from_the_sections():
     """60 s made by hand (tests/hand_made.py): Am-F with sparse low notes, then C-G with busy high ones at 30 s.
     "How does it end?" gets the last section, "what is the structure?" every one; a short clip is one section."""
-    from hand_made import make_analysis
+    from hand_made import make_analysis, two_sections
 
-    chords = ["A:min", "F:maj"] * 7 + ["C:maj", "G:maj"] * 8
-    notes = [(t * 1.0, t + 0.5, 45) for t in range(30)] + [(30 + t * 0.25, 30.2 + t * 0.25, 76) for t in range(120)]
-    a = make_analysis(chords=chords, duration=60.0, notes=notes)
+    a = two_sections()
     end = ask(a, "How does it end?", llm="none")
     assert end.intent == "structure" and end.source == "analysis" and len(end.evidence["sections"]) == 2
     assert end.answer == end.evidence["sections"][1]["caption"] and "busier and move higher" in end.answer

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hand_made import make_analysis
+from hand_made import make_analysis, two_sections
 
 from j2a.text.claims import extract_claims
 from j2a.text.describe import DescribeConfig, describe, describe_many, not_music_statement
@@ -287,9 +287,7 @@ def test_non_music_statement(reason, expected):
 
 def test_sections_follow_harmony_changes():
     # 60 s: verse loop Am-F for 30 s (sparse, low notes), then C-G with busy high notes
-    chords = ["A:min", "F:maj"] * 7 + ["C:maj", "G:maj"] * 8
-    notes = [(t * 1.0, t + 0.5, 45) for t in range(30)] + [(30 + t * 0.25, 30.2 + t * 0.25, 76) for t in range(120)]
-    a = make_analysis(**{**ROCK, "chords": chords, "duration": 60.0}, notes=notes)
+    a = two_sections(**ROCK)
     spans = segment(a)
     assert len(spans) == 2 and abs(spans[0][1] - 28.0) <= 4.0
     d = describe(a, llm="none", sections=True)
