@@ -6,7 +6,8 @@ piece and the human Roman-numeral analysis where music21 ships one), then runs
   CRFChordRecognitionProcessor()(CNNChordFeatureProcessor()(file));
 - J2A: j2a.features.harmony.analyze_harmony (same networks, run through torch, chunked; key = CNN
   posterior combined with the chord timeline and the transcribed notes' key profile, as `j2a analyze` does),
-  the same without the notes ("J2A without notes"), and the CNN posterior alone ("J2A CNN only").
+  the same without the bass line's profile ("J2A without the bass"), without the notes ("J2A without notes"),
+  and the CNN posterior alone ("J2A CNN only").
 Scores through mir_eval: key exact and MIREX weighted (mir_eval.key.weighted_score), chords as
 duration-weighted WCSR over all pieces (mir_eval.chord majmin and sevenths).
 
@@ -169,9 +170,11 @@ def main() -> int:
         cnn_only = H.estimate_key(np.array(h.key_probs), h.chords, H.HarmonyConfig(refine_key=False))
         events = N.analyze_notes(open_audio(r["audio"])).events  # the pipeline transcribes them anyway
         with_notes = H.estimate_key(np.array(h.key_probs), h.chords, notes=events)
+        no_bass = H.estimate_key(np.array(h.key_probs), h.chords, H.HarmonyConfig(bass_weight=0.0), notes=events)
         j2a_chords = [{"start": x.start, "end": x.end, "label": x.label} for x in h.chords]
         out = {
             "J2A": (with_notes.label, j2a_chords, t_j2a, c_j2a),
+            "J2A without the bass": (no_bass.label, j2a_chords, None, None),
             "J2A without notes": (h.key.label, j2a_chords, None, None),
             "J2A CNN only": (cnn_only.label, j2a_chords, None, None),
         }
@@ -212,7 +215,7 @@ def main() -> int:
             file=sys.stderr,
         )
 
-    systems = ["madmom default", "J2A CNN only", "J2A without notes", "J2A"]
+    systems = ["madmom default", "J2A CNN only", "J2A without notes", "J2A without the bass", "J2A"]
     paired = [p for p in pieces if "madmom default" in p["sys"]]
     head = (
         "| system | pieces | key exact | key exact (tonal ending) | key MIREX weighted | majmin WCSR (chordify) | "

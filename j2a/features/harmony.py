@@ -87,6 +87,11 @@ class HarmonyConfig:
     # 8, names 113 (bench/RESULTS.md, "Key from the notes"). A profile this tonal (`notes_gate`, over at least
     # `notes_gate_min` notes) names a key even when the CNN is unsure; drum loops and noise stay under 0.7.
     notes_weight: float = 8.0
+    # The same profile read from the bass alone (`bass_key_scores`: the lowest sounding note, by duration) joins with
+    # this weight. Why: the notes' pitch classes cannot tell a minor key from its relative major (the same scale);
+    # the bass dwells on the tonic and the dominant. Chosen on the rendered search set (key exact 114 -> 124 of
+    # 176 tonal pieces, both halves of the scores gaining; weights 6-24 within 2); bench/RESULTS.md, "Key from the bass".
+    bass_weight: float = 8.0
     notes_gate: float = 0.8
     notes_gate_min: int = 12
 
@@ -334,6 +339,29 @@ def notes_key_scores(events) -> np.ndarray:
     hist = np.zeros(12)
     for e in events or []:
         hist[e.pitch % 12] += max(e.end - e.start, 0.0)
+    return _profile_scores(hist)
+
+
+def bass_pitch_classes(events) -> np.ndarray:
+    """Seconds each pitch class is the lowest sounding note (a sweep over the notes' starts and ends)."""
+    hist = np.zeros(12)
+    edges = sorted((t, i, e.pitch) for e in events or [] if e.end > e.start for t, i in ((e.start, 1), (e.end, -1)))
+    sounding: dict[int, int] = {}
+    for (t, step, pitch), nxt in zip(edges, edges[1:] + [None]):
+        sounding[pitch] = sounding.get(pitch, 0) + step
+        if not sounding[pitch]:
+            del sounding[pitch]
+        if nxt is not None and sounding and nxt[0] > t:
+            hist[min(sounding) % 12] += nxt[0] - t
+    return hist
+
+
+def bass_key_scores(events) -> np.ndarray:
+    """`notes_key_scores` read from the bass line alone (see HarmonyConfig.bass_weight for why)."""
+    return _profile_scores(bass_pitch_classes(events))
+
+
+def _profile_scores(hist: np.ndarray) -> np.ndarray:
     out = np.zeros(24)
     if (hist > 0).sum() < 3:
         return out
@@ -355,7 +383,7 @@ def estimate_key(probs: np.ndarray, chords: list[Chord], cfg: HarmonyConfig | No
     tonal = False
     if cfg.refine_key and notes:
         profile = notes_key_scores(notes)
-        logp = logp + cfg.notes_weight * profile
+        logp = logp + cfg.notes_weight * profile + cfg.bass_weight * bass_key_scores(notes)
         tonal = len(notes) >= cfg.notes_gate_min and profile.max() >= cfg.notes_gate
     post = np.exp(logp - logp.max())
     post /= post.sum()

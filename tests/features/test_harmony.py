@@ -119,6 +119,38 @@ def test_a_tonal_tune_names_the_key_the_cnn_is_unsure_of():
     assert H.estimate_key(sure, [], notes=_melody(tune)).label == "C major"
 
 
+def test_the_bass_line_is_the_lowest_sounding_note_by_duration():
+    from j2a.analysis.schema import NoteEvent
+
+    # a held A2 under a tune, then C3 alone; G3 overlaps the C3 and is never the lowest; a gap counts nothing
+    events = [NoteEvent(0.0, 2.0, 45, 0.8), NoteEvent(0.5, 1.5, 72, 0.8), NoteEvent(2.0, 3.0, 48, 0.8)]
+    events += [NoteEvent(2.5, 3.5, 55, 0.8), NoteEvent(4.0, 4.5, 52, 0.8)]
+    hist = H.bass_pitch_classes(events)
+    assert hist[9] == pytest.approx(2.0) and hist[0] == pytest.approx(1.0)  # A, C
+    assert hist[7] == pytest.approx(0.5) and hist[4] == pytest.approx(0.5)  # G once C3 ends, E
+    assert hist.sum() == pytest.approx(4.0)
+    assert not H.bass_pitch_classes([]).any()
+
+
+def test_the_bass_tells_a_minor_key_from_its_relative_major():
+    from j2a.analysis.schema import NoteEvent
+
+    # upper voices on C major's notes; under them, a bass line on A and E (A minor) or on C and G (C major)
+    mel = [72, 71, 72, 74, 76, 74, 72, 67, 72, 71, 72, 74, 76, 79, 76, 72, 69, 67, 65, 64]
+    upper = [NoteEvent(i * 0.5, (i + 1) * 0.5, p, 0.8) for i, p in enumerate(mel)]
+    inner = [(64, 60), (67, 64), (64, 60), (65, 62), (64, 60)]
+    upper += [NoteEvent(i * 2.0, (i + 1) * 2.0, p, 0.8) for i, pair in enumerate(inner) for p in pair]
+    assert H.MADMOM_KEYS[int(np.argmax(H.notes_key_scores(upper)))] == "C major"
+    flat = np.full(24, 1 / 24)
+    for line, key in (
+        ([45, 52, 45, 48, 45, 52, 50, 52, 45, 45], "A minor"),
+        ([48, 55, 48, 52, 48, 55, 53, 55, 48, 48], "C major"),
+    ):
+        bass = [NoteEvent(i * 1.0, (i + 1) * 1.0, p, 0.8) for i, p in enumerate(line)]
+        assert H.MADMOM_KEYS[int(np.argmax(H.bass_key_scores(upper + bass)))] == key
+        assert H.estimate_key(flat, [], notes=upper + bass).label == key
+
+
 def test_atonal_clusters_get_no_key_from_their_notes_either():
     from j2a.features import notes as N
 
