@@ -476,3 +476,26 @@ def test_a_saved_analysis_is_asked_without_analysing_again(tmp_path, monkeypatch
     assert main(["ask", str(junk), "What key is it in?"]) != 0
     err = capsys.readouterr().err.strip()
     assert str(junk) in err and "not JSON" in err and len(err.splitlines()) == 1
+
+
+def test_a_close_runner_up_key_is_said_beside_the_key():
+    from hand_made import make_analysis
+
+    a = make_analysis(key="Bb major")
+    a.key.confidence = 0.53
+    a.key.candidates = [
+        {"label": "Bb major", "score": 0.53},
+        {"label": "G minor", "score": 0.2},  # the relative minor, a close second
+        {"label": "F major", "score": 0.1},  # under KEY_ALT_MIN: not said
+    ]
+    ans = ask(a, "What key is it in?", llm="none")
+    assert ans.answer == "Bb major (confidence 0.53). It could also be heard in G minor (0.20)."
+    assert ans.evidence["alternatives"] == ["G minor"]
+    for q in ("Is it in G minor?", "Is it in a minor key?"):  # the runner-up asked: neither yes nor a plain no
+        assert (
+            ask(a, q, llm="none").answer == "Probably not: J2A hears Bb major (0.53), though G minor also fits (0.20)."
+        )
+    assert ask(a, "Is it in F major?", llm="none").answer == "No: the key is Bb major."
+    assert ask(a, "Is it in A# major?", llm="none").answer.startswith("Yes")
+    a.key.candidates = a.key.candidates[:1]
+    assert ask(a, "What key is it in?", llm="none").answer == "Bb major (confidence 0.53)."
