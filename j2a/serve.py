@@ -184,10 +184,15 @@ class Jobs:
 # ----------------------------------------------------------------------------------------------- app
 def _stated(analysis) -> dict:
     """The tempo, meter and chords a description may state (None / false: not measured, or only a guess), so the
-    page marks the guesses as `analyze --format text` does."""
-    from .text.evidence import stated_bpm, stated_chords, stated_meter
+    page marks the guesses as `analyze --format text` does, and the runner-up keys `ask` names beside the key."""
+    from .text.evidence import key_runners_up, stated_bpm, stated_chords, stated_meter
 
-    return {"tempo_bpm": stated_bpm(analysis), "meter": stated_meter(analysis), "chords": bool(stated_chords(analysis))}
+    return {
+        "tempo_bpm": stated_bpm(analysis),
+        "meter": stated_meter(analysis),
+        "chords": bool(stated_chords(analysis)),
+        "key_runners_up": key_runners_up(analysis),
+    }
 
 
 def _safe_name(filename: str | None) -> str:

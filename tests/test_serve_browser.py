@@ -15,6 +15,7 @@ pytest.importorskip("fastapi", reason="j2a[serve] not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (the test set-up has it)")
 
 from j2a.serve import ServeConfig, create_app  # noqa: E402
+from j2a.text.evidence import key_runners_up  # noqa: E402
 
 CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/bin/chromium-headless-shell"
 CLIP = "pistachio_ragtime.ogg"  # chords, beats and a piano: every lane has something
@@ -62,7 +63,7 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     page.set_input_files("#file", str(audio_dir / CLIP))
     page.wait_for_selector("#result:not([hidden])", timeout=300_000)
 
-    assert page.text_content("#fact-key") == truth.key.label
+    assert page.text_content("#fact-key") == _key_fact(truth)
     assert page.text_content("#fact-tempo") == f"{truth.tempo.bpm:.1f} BPM"
     # the meter with its confidence: below 0.9 it is a guess a description does not state
     assert page.text_content("#fact-meter") == f"{truth.meter.label} (confidence {truth.meter.confidence:.2f})"
@@ -102,6 +103,26 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     assert page.locator("#beats .beat").count() == len(truth.beats)
     assert page.locator("#sections .block").count() >= 1
     assert (tmp_path / "track.png").stat().st_size > 10_000
+
+
+def _key_fact(a) -> str:
+    """The key as the page shows it: a close runner-up named beside it, as `ask` names it."""
+    alts = " or ".join(f"{c['label']} {c['score']:.2f}" for c in key_runners_up(a))
+    return a.key.label + (f" (could also be {alts})" if alts else "")
+
+
+@pytest.mark.slow
+def test_a_close_runner_up_key_is_named_beside_the_key(server, browser, labelled_dir, analysis_of):
+    """A cello double stop (Good-sounds): J2A hears D minor with D major a close second; the page says both."""
+    clip = labelled_dir / "sms_cello-double-2.wav"
+    a = analysis_of(clip)
+    assert key_runners_up(a), "this clip is here for its runner-up key"
+    page = browser.new_page()
+    page.goto(server)
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#result:not([hidden])", timeout=300_000)
+    assert page.text_content("#fact-key") == _key_fact(a)
+    assert "(could also be " in page.text_content("#fact-key")
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from .evidence import (
     CFG,
     check_claims,
     compound,
+    key_runners_up,
     norm_tag,
     present_tags,
     stated_bpm,
@@ -175,16 +176,6 @@ def _tempo(a):
     return text, {"bpm": t.bpm, "confidence": t.confidence}
 
 
-# A runner-up key this likely is said beside the key. Why: J2A's wrong keys are mostly a near neighbour (the relative
-# or the dominant key); on the rendered search set, 14 of its 52 wrong keys had a runner-up of 0.15 or more, and in 10
-# of those it was the score's key (bench/RESULTS.md, "Key from the bass").
-KEY_ALT_MIN = 0.15
-
-
-def _key_alternatives(k) -> list[dict]:
-    return [c for c in (k.candidates or [])[1:3] if c["score"] >= KEY_ALT_MIN]
-
-
 def _key_fits(asked: str, label: str) -> bool:
     """'minor' fits any minor key; 'G minor' fits G minor (and F## minor)."""
     return label.endswith(asked) if asked in ("major", "minor") else same_key(asked, label)
@@ -197,7 +188,7 @@ def _key(a):
     text = f"{k.label} (confidence {k.confidence:.2f})."
     if k.confidence < 0.3:
         text = f"Probably {k.label}, but the key is not clear (confidence {k.confidence:.2f})."
-    alt = _key_alternatives(k)
+    alt = key_runners_up(a)
     if alt:
         text += " It could also be heard in " + " or ".join(f"{c['label']} ({c['score']:.2f})" for c in alt) + "."
     return text, {"key": k.label, "confidence": k.confidence, "alternatives": [c["label"] for c in alt]}
@@ -340,7 +331,7 @@ def _presence(a, question):
             k = a.key.label if a.key and a.key.label else None
             text = f"No: the key is {k}." if k else "I can't detect a clear key."
             answer = "no" if k else "unknown"
-            alt = [x for x in _key_alternatives(a.key) if _key_fits(c.value, x["label"])] if k else []
+            alt = [x for x in key_runners_up(a) if _key_fits(c.value, x["label"])]
             if alt:  # the asked key is a close runner-up: not a plain no
                 text = f"Probably not: J2A hears {k} ({a.key.confidence:.2f}), though {alt[0]['label']} also fits ({alt[0]['score']:.2f})."
                 answer = "maybe"

@@ -54,6 +54,10 @@ class EvidenceConfig:
     # (bench/RESULTS.md, "When a description may state the meter"), meters at >= 0.9 were right 71 of 73 times;
     # below it a "3/4" was right 5 of 12 times and a "4/4" 32 of 39, no better than always guessing 4/4
     meter_min_confidence: float = 0.9
+    # A runner-up key at least this likely is named beside the key (`key_runners_up`: `ask`, the web page). Why: J2A's
+    # wrong keys are mostly a near neighbour (the relative or the dominant key); on the rendered search set 14 of its 52
+    # wrong keys had a runner-up of 0.15 or more, in 10 of them the score's key (bench/RESULTS.md, "Key from the bass")
+    key_runner_up_min: float = 0.15
     # A tempo is stated only where the notes show a pulse: at least this many transcribed notes (three intervals),
     # or a drum or other percussion heard. Why: a single held note has no tempo, yet the beat tracker always finds
     # one; the shared clips labelled as single notes were described "moving at about 63 / 66 / 121 BPM". No
@@ -181,6 +185,14 @@ def stated_meter(analysis, cfg: EvidenceConfig = CFG) -> str | None:
     search ranks by it and `ask` gives it as a guess; only claims need it sure."""
     m = getattr(analysis, "meter", None)
     return m.label if m is not None and m.label and m.confidence >= cfg.meter_min_confidence else None
+
+
+def key_runners_up(analysis, cfg: EvidenceConfig = CFG) -> list[dict]:
+    """The second and third key candidates ({label, score}) likely enough to name beside the key; [] with no key."""
+    k = getattr(analysis, "key", None)
+    if k is None or not k.label:
+        return []
+    return [c for c in (k.candidates or [])[1:3] if c["score"] >= cfg.key_runner_up_min]
 
 
 def compound(analysis) -> bool:

@@ -98,8 +98,12 @@ function show(result, name, audioUrl, blob) {
     : "chords: click to play from there";
   $("sections").replaceChildren(...blocks(result.sections || [], (s) => s.caption.replace(/^[\d:]+-[\d:]+: /, ""), dur));
 
+  // a close runner-up key is named beside it, as `j2a ask` names it (most wrong keys are a relative or a dominant)
+  const runnersUp = (result.stated && result.stated.key_runners_up) || [];
   const facts = {
-    key: a.key && a.key.label,
+    key: a.key && a.key.label
+      ? a.key.label + (runnersUp.length ? ` (could also be ${runnersUp.map((c) => `${c.label} ${c.score.toFixed(2)}`).join(" or ")})` : "")
+      : null,
     // a tempo a description would not state (too few notes to show a pulse) is marked, as `analyze` marks it
     tempo: a.tempo && a.tempo.bpm
       ? `${a.tempo.bpm.toFixed(1)} BPM` + (result.stated && result.stated.tempo_bpm == null ? " (a guess: too few notes)" : "")
