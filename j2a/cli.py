@@ -137,7 +137,7 @@ def text_analysis(d: dict) -> str:
     """An analysis for people (--format text): the facts a musician says first, then each listed tag and its score."""
     from .analysis import as_analysis
     from .text.aspects import chord_progression
-    from .text.evidence import stated_bpm, stated_chords, stated_meter
+    from .text.evidence import key_runners_up, stated_bpm, stated_chords, stated_meter
 
     head = f"{Path(d['file']).name} · {d.get('duration_s') or 0:.1f} s"
     if not d.get("is_music", True):
@@ -150,11 +150,12 @@ def text_analysis(d: dict) -> str:
     if meter and stated_meter(a) is None:  # a guess: descriptions do not state it
         meter += f" (a guess, {m.get('confidence') or 0.0:.2f})"
     key = (d.get("key") or {}).get("label")
+    alts = " or ".join(f"{c['label']} {c['score']:.2f}" for c in key_runners_up(a))  # as `ask` and the page say
     lufs = (d.get("loudness") or {}).get("integrated_lufs")
     facts = [
         tempo and f"tempo {tempo}",
         meter and f"meter {meter}",
-        key and f"key {key}",
+        key and f"key {key}" + (f" (could also be {alts})" if alts else ""),
         lufs and f"{lufs:.1f} LUFS",
     ]
     lines = [head, "  " + " · ".join(f for f in facts if f)]

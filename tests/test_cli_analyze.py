@@ -209,6 +209,9 @@ def test_text_marks_a_meter_too_unsure_to_state():
     unsure = text_analysis(make_analysis(bpm=120.0, meter="3/4", meter_confidence=0.55).to_dict())
     assert "tempo 120 BPM · meter 3/4 (a guess, 0.55)" in unsure
     assert "· meter 4/4 ·" in text_analysis(make_analysis(bpm=120.0, meter="4/4", key="C major").to_dict())
+    close = make_analysis(key="D minor").to_dict()
+    close["key"]["candidates"] = [{"label": "D minor", "score": 0.55}, {"label": "D major", "score": 0.42}]
+    assert "  key D minor (could also be D major 0.42)\n" in text_analysis(close)
     held = make_analysis(bpm=63.0, notes=[(0.0, 6.0, 48)]).to_dict()  # one note: no pulse to have a tempo
     assert "tempo 63 BPM (a guess: too few notes)" in text_analysis(held)
     line = [(i * 0.5, i * 0.5 + 0.5, 60 + i) for i in range(8)]
