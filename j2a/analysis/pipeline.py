@@ -113,8 +113,12 @@ def analyze(
     if "harmony" in out:
         h = out["harmony"]
         result.key, result.chords = h.key, h.chords
+        if (
+            out.get("notes") is not None and h.feats is not None
+        ):  # the notes re-rank the chords where they sound together
+            result.chords = harmony.decode_chords(h.feats, audio.duration_s, notes=out["notes"])
         if out.get("notes") is not None and h.key_probs:  # the notes' key profile refines the key
-            result.key = harmony.estimate_key(np.array(h.key_probs), h.chords, notes=out["notes"].events)
+            result.key = harmony.estimate_key(np.array(h.key_probs), result.chords, notes=out["notes"].events)
     result.notes = out.get("notes")
     return normalised(result)
 

@@ -151,6 +151,60 @@ def test_the_bass_tells_a_minor_key_from_its_relative_major():
         assert H.estimate_key(flat, [], notes=upper + bass).label == key
 
 
+def test_own_viterbi_is_madmoms_crf(synth_harmony, audio_dir):
+    """decode_chords runs the CRF's Viterbi itself (so the notes can join its frame scores): the same path as madmom's
+    ConditionalRandomField.process, on a synthetic and a real clip."""
+    crf = H._models()["crf"]
+    for feats in (synth_harmony[0].feats, H.extract(open_audio(audio_dir / "pistachio_ragtime.ogg"))[0]):
+        assert np.array_equal(H._viterbi(crf, feats @ crf.W), crf.process(feats))
+
+
+def _notes(chords, voices=3.0, step=1.0):
+    from j2a.analysis.schema import NoteEvent, Notes
+
+    ev = [NoteEvent(i * step, (i + 1) * step, p, 0.8) for i, ch in enumerate(chords) for p in ch]
+    return Notes(count=len(ev), events=ev, voices=voices)
+
+
+def test_notes_chord_scores_favour_the_triad_that_sounds():
+    c_major, a_minor_7 = (48, 52, 55, 60), (45, 48, 52, 55)  # C E G C; A C E G (fits A minor and C major alike)
+    s = H.notes_chord_scores(_notes([c_major, a_minor_7, (60,)]).events, 40)  # 10 frames a second
+    c, am, n = H.key_index(0, False), H.key_index(9, True), 24  # the CRF's states share the key order: C:maj, A:min, N
+    assert int(np.argmax(s[5, :24])) == c and s[5, c] > 0
+    assert s[15, c] == pytest.approx(s[15, am])  # three of four notes each
+    assert s[5, n] == s[5, :24].max()  # "no chord" keeps its place against the best triad
+    assert not s[25].any() and not s[30:].any()  # one pitch class, then silence: no say
+
+
+def test_the_notes_re_rank_the_chords_where_notes_sound_together(synth_harmony):
+    h, spec = synth_harmony  # C F G C, one chord a bar
+    bars = int(spec.duration_s // spec.bar_s)
+    a_minor = [(57, 60, 64)] * bars  # notes that say A minor all along, against the features' C F G C
+    strong = H.HarmonyConfig(chord_notes_weight=50.0)
+    heard = H.decode_chords(h.feats, spec.duration_s, notes=_notes(a_minor, step=spec.bar_s), cfg=strong)
+    assert _label_at(heard, 0.5 * spec.bar_s) == "A:min"  # C major's bar: A minor shares two of its notes
+    assert {c.label for c in heard} <= {"A:min", "N"}  # F, G: the notes deny them; what the notes say, or no chord
+    # a single line's overlapping notes are no chord: the features decide, as without notes
+    single = H.decode_chords(h.feats, spec.duration_s, notes=_notes(a_minor, voices=1.1, step=spec.bar_s), cfg=strong)
+    assert [c.label for c in single] == [c.label for c in h.chords]
+    # the default weight keeps the features' chords where they are clear and the notes agree
+    agree = [(48, 52, 55), (53, 57, 60), (55, 59, 62), (48, 52, 55)] * (bars // 4 + 1)
+    same = H.decode_chords(h.feats, spec.duration_s, notes=_notes(agree[:bars], step=spec.bar_s))
+    assert [_label_at(same, (i + 0.5) * spec.bar_s) for i in range(4)] == ["C:maj", "F:maj", "G:maj", "C:maj"]
+
+
+def test_the_notes_never_make_a_chord_of_no_chord():
+    rng = np.random.default_rng(0)
+    y = 0.01 * rng.standard_normal(44100 * 6)  # quiet noise: the CRF hears no chord
+    feats, _ = H.extract(open_audio(y, 44100))
+    plain = H.decode_chords(feats, 6.0)
+    assert {c.label for c in plain} == {"N"}
+    triads = _notes([(48, 52, 55)] * 6)
+    assert {
+        c.label for c in H.decode_chords(feats, 6.0, notes=triads, cfg=H.HarmonyConfig(chord_notes_weight=50.0))
+    } == {"N"}
+
+
 def test_atonal_clusters_get_no_key_from_their_notes_either():
     from j2a.features import notes as N
 
