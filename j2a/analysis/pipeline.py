@@ -113,9 +113,8 @@ def analyze(
     if "harmony" in out:
         h = out["harmony"]
         result.key, result.chords = h.key, h.chords
-        if (
-            out.get("notes") is not None and h.feats is not None
-        ):  # the notes re-rank the chords where they sound together
+        # the notes re-rank the chords where they sound together, and the key reads those chords
+        if out.get("notes") is not None and h.feats is not None:
             result.chords = harmony.decode_chords(h.feats, audio.duration_s, notes=out["notes"])
         if out.get("notes") is not None and h.key_probs:  # the notes' key profile refines the key
             result.key = harmony.estimate_key(np.array(h.key_probs), result.chords, notes=out["notes"].events)
