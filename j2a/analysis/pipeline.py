@@ -104,12 +104,6 @@ def analyze(
     )
     if not detection.is_music:
         return normalised(result)
-    if "rhythm" in out:
-        r = out["rhythm"]
-        if out.get("notes") is not None:  # the notes tell a compound bar (6/8, 9/8) from a simple one
-            ev = out["notes"].events
-            r = rhythm.compound_meter(r, [n.start for n in ev], [n.velocity for n in ev])
-        result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
     if "harmony" in out:
         h = out["harmony"]
         result.key, result.chords = h.key, h.chords
@@ -118,6 +112,14 @@ def analyze(
             result.chords = harmony.decode_chords(h.feats, audio.duration_s, notes=out["notes"])
         if out.get("notes") is not None and h.key_probs:  # the notes' key profile refines the key
             result.key = harmony.estimate_key(np.array(h.key_probs), result.chords, notes=out["notes"].events)
+    if "rhythm" in out:
+        r = out["rhythm"]
+        if result.chords:  # chords change on downbeats: they weigh 3 against 4 beats to the bar
+            r = rhythm.meter_from_chords(r, [c.start for c in result.chords[1:]])
+        if out.get("notes") is not None:  # the notes tell a compound bar (6/8, 9/8) from a simple one
+            ev = out["notes"].events
+            r = rhythm.compound_meter(r, [n.start for n in ev], [n.velocity for n in ev])
+        result.tempo, result.beats, result.downbeats, result.meter = r.tempo, r.beats, r.downbeats, r.meter
     result.notes = out.get("notes")
     return normalised(result)
 

@@ -233,6 +233,33 @@ def test_compound_meter_needs_a_three_beat_bar_and_enough_notes():
     assert R.compound_meter(R.Rhythm(r.tempo, r.beats, r.downbeats, None), t, w).meter is None
 
 
+def _beats_at(n=32, period=0.5, meter=("4/4", 4, 0.6)):
+    beats = [round(i * period, 3) for i in range(n)]
+    return R.Rhythm(None, beats, beats[:: meter[1]], R.Meter(*meter))
+
+
+def test_chords_changing_every_third_beat_overturn_an_unsure_four_four():
+    r = _beats_at(meter=("4/4", 4, 0.6))
+    changes = [b + 0.02 for b in r.beats[1::3]]  # on every third beat, from the second
+    three = R.meter_from_chords(r, changes)
+    assert (three.meter.label, three.meter.beats_per_bar) == ("3/4", 3) and three.meter.confidence > 0.99
+    assert three.downbeats == r.beats[1::3] and three.beats == r.beats
+    # a sure 4/4 whose chords change every bar is surer; one every third beat does not overturn a very sure network
+    sure = _beats_at(meter=("4/4", 4, 0.99999))
+    assert R.meter_from_chords(sure, sure.beats[::4]).meter.confidence > 0.99999
+    assert R.meter_from_chords(sure, [sure.beats[i] for i in (0, 3, 6, 9, 12, 15, 20, 24)]).meter.label == "4/4"
+
+
+def test_meter_from_chords_needs_beats_and_changes_on_them():
+    r = _beats_at(meter=("4/4", 4, 0.6))
+    assert R.meter_from_chords(r, r.beats[1::3][:3]) is r  # three changes: too few
+    assert R.meter_from_chords(r, [b + 0.25 for b in r.beats[1::3]]) is r  # between the beats: no say
+    short = _beats_at(n=12)
+    assert R.meter_from_chords(short, short.beats[::3]) is short  # 12 beats: too few
+    compound = R.Rhythm(None, r.beats, r.beats[::2], R.Meter("6/8", 2, 0.9))
+    assert R.meter_from_chords(compound, r.beats[::3]) is compound  # only 3 against 4 beats is weighed
+
+
 @pytest.mark.slow
 def test_a_rendered_six_eight_score_is_heard_in_six_eight(tmp_path):
     """Schumann's quartet op. 41 no. 1, 2nd movement (6/8), rendered at a dotted quarter of 70 BPM: the downbeat
