@@ -392,8 +392,8 @@ def meter_from_chords(r: Rhythm, change_times, cfg: RhythmConfig | None = None) 
     RhythmConfig.chord_meter_weight); a bar length the chords overturn gets the downbeats of their best phase."""
     cfg = cfg or RhythmConfig()
     m, beats = r.meter, np.asarray(r.beats, float)
-    if m is None or m.beats_per_bar not in (3, 4) or len(beats) < cfg.chord_meter_min_beats:
-        return r
+    if m is None or m.label not in ("3/4", "4/4") or len(beats) < cfg.chord_meter_min_beats:
+        return r  # a compound bar (6/8, 9/8) is the notes' reading of a three-beat bar: not weighed again
     t = np.asarray(change_times, float)
     per = float(np.median(np.diff(beats)))
     i = np.clip(np.searchsorted(beats, t), 1, len(beats) - 1)

@@ -256,8 +256,9 @@ def test_meter_from_chords_needs_beats_and_changes_on_them():
     assert R.meter_from_chords(r, [b + 0.25 for b in r.beats[1::3]]) is r  # between the beats: no say
     short = _beats_at(n=12)
     assert R.meter_from_chords(short, short.beats[::3]) is short  # 12 beats: too few
-    compound = R.Rhythm(None, r.beats, r.beats[::2], R.Meter("6/8", 2, 0.9))
-    assert R.meter_from_chords(compound, r.beats[::3]) is compound  # only 3 against 4 beats is weighed
+    for label, n in (("6/8", 2), ("9/8", 3)):  # only 3/4 against 4/4 is weighed
+        compound = R.Rhythm(None, r.beats, r.beats[::n], R.Meter(label, n, 0.6))
+        assert R.meter_from_chords(compound, r.beats[::4]) is compound
 
 
 @pytest.mark.slow
