@@ -111,6 +111,12 @@ class NoteEvent:
     velocity: float
 
 
+# Notes sound together (chords, several players) at this many `Notes.voices` or more: the rule for stating chords
+# (EvidenceConfig.chords_min_voices, where the measurement is) and for the notes' say in the chords
+# (HarmonyConfig.chord_notes_min_voices).
+CHORDAL_VOICES = 1.5
+
+
 @dataclass
 class Notes:
     count: int = 0

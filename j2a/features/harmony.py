@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.schema import Chord, Key
+from ..analysis.schema import CHORDAL_VOICES, Chord, Key
 from ..theory import SHARP_NAMES, triad
 
 SR = 44100
@@ -101,10 +101,10 @@ class HarmonyConfig:
     # 50 more (0.612 -> 0.713) and on the 200 renders of the search set, every instrument family gaining (0.554 ->
     # 0.599); bench/RESULTS.md, "Chords from the notes". The notes never make a chord out of what the CNN calls no
     # chord (the "N" state gets the best triad's score), and they count only where notes sound together, as for
-    # stating chords at all (`chord_notes_min_voices`, the same 1.5 as EvidenceConfig.chords_min_voices): a single
-    # line's overlapping notes are no chord.
+    # stating chords at all (`chord_notes_min_voices`, schema.CHORDAL_VOICES): a single line's overlapping notes are
+    # no chord.
     chord_notes_weight: float = 6.0
-    chord_notes_min_voices: float = 1.5
+    chord_notes_min_voices: float = CHORDAL_VOICES
 
 
 @dataclass
@@ -261,7 +261,7 @@ def decode_chords(
         obs = obs + cfg.chord_notes_weight * notes_chord_scores(notes.events, len(feats))
     chords: list[Chord] = []
     for i, c in enumerate(_viterbi(crf, obs)):
-        label = "N" if c == 24 else f"{SHARP_NAMES[(c % 12 + 9) % 12]}:{'maj' if c < 12 else 'min'}"
+        label = "N" if c == 24 else _state_label(c)
         t0, t1 = i / FPS, (i + 1) / FPS
         if chords and chords[-1].label == label:
             chords[-1].end = t1
@@ -291,13 +291,6 @@ def _viterbi(crf, obs: np.ndarray) -> np.ndarray:
     return path
 
 
-# the 24 major / minor triads in the CRF's state order (state i: root (i % 12 + 9) % 12, major below 12)
-_TRIADS = np.zeros((24, 12))
-for _i in range(24):
-    for _iv in (0, 4, 7) if _i < 12 else (0, 3, 7):
-        _TRIADS[_i, ((_i % 12 + 9) % 12 + _iv) % 12] = 1
-
-
 def notes_chord_scores(events, n_frames: int) -> np.ndarray:
     """Per chord frame (n_frames x 25, the CRF's states), the share of the sounding notes' pitch classes that are each
     triad's tones, less the mean over the triads; "N" gets the best triad's score, so the notes re-rank chords but
@@ -323,6 +316,21 @@ def key_index(tonic_pc: int, minor: bool) -> int:
 
 def key_of_index(i: int) -> tuple[int, bool]:
     return (i % 12 + 9) % 12, i >= 12
+
+
+# The chord CRF's 24 triad states are in the key order (state i: the triad of key i's tonic and mode; 24 is "N").
+def _state_label(i: int) -> str:
+    root, minor = key_of_index(i)
+    return f"{SHARP_NAMES[root]}:{'min' if minor else 'maj'}"
+
+
+_TRIADS = np.array(
+    [
+        [(pc - root) % 12 in ((0, 3, 7) if minor else (0, 4, 7)) for pc in range(12)]
+        for root, minor in map(key_of_index, range(24))
+    ],
+    float,
+)
 
 
 # Diatonic-function weights: how typical a chord (interval of its root above the tonic, quality)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analysis import Analysis, as_analysis
-from ..theory import same_key
 from .aspects import aspects_from_analysis, chord_progression, tempo_word
 from .claims import extract_claims
 from .concepts import find_concept, support_tags
@@ -24,6 +23,7 @@ from .evidence import (
     CFG,
     check_claims,
     compound,
+    key_fits,
     key_runners_up,
     norm_tag,
     present_tags,
@@ -176,11 +176,6 @@ def _tempo(a):
     return text, {"bpm": t.bpm, "confidence": t.confidence}
 
 
-def _key_fits(asked: str, label: str) -> bool:
-    """'minor' fits any minor key; 'G minor' fits G minor (and F## minor)."""
-    return label.endswith(asked) if asked in ("major", "minor") else same_key(asked, label)
-
-
 def _key(a):
     k = a.key
     if k is None or not k.label:
@@ -331,7 +326,7 @@ def _presence(a, question):
             k = a.key.label if a.key and a.key.label else None
             text = f"No: the key is {k}." if k else "I can't detect a clear key."
             answer = "no" if k else "unknown"
-            alt = [x for x in key_runners_up(a) if _key_fits(c.value, x["label"])]
+            alt = [x for x in key_runners_up(a) if key_fits(c.value, x["label"])]
             if alt:  # the asked key is a close runner-up: not a plain no
                 text = f"Probably not: J2A hears {k} ({a.key.confidence:.2f}), though {alt[0]['label']} also fits ({alt[0]['score']:.2f})."
                 answer = "maybe"

@@ -10,6 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from ..analysis.schema import CHORDAL_VOICES
 from ..theory import same_key
 from .claims import Claim, extract_claims
 from .concepts import (
@@ -68,7 +69,7 @@ class EvidenceConfig:
     # so a solo singer was described "the chords move through Bb - D - F - G" and a held flute note "the harmony
     # holds on C". Single lines (sung, blown, bowed, one part of a rendered chorale) count 1.0-1.4 with a few up to
     # 1.9; a guitar, piano or ensemble 1.5-2.8 (bench/RESULTS.md, "Chords need two notes at once"). 1.5 is halfway.
-    chords_min_voices: float = 1.5
+    chords_min_voices: float = CHORDAL_VOICES
     # Nothing is said to be absent ("instrumental", "no drums") from a clip shorter than this: one musicnn patch.
     # Why: on a 2-s excerpt of Carnatic singing neither tagger heard the voice (YAMNet: "electric shaver" 0.44), and
     # the description called it "an instrumental". A tagger that heard too little says nothing of what is missing.
@@ -185,6 +186,11 @@ def stated_meter(analysis, cfg: EvidenceConfig = CFG) -> str | None:
     search ranks by it and `ask` gives it as a guess; only claims need it sure."""
     m = getattr(analysis, "meter", None)
     return m.label if m is not None and m.label and m.confidence >= cfg.meter_min_confidence else None
+
+
+def key_fits(asked: str, label: str) -> bool:
+    """Does the key `label` ("G minor") answer `asked`: a mode ("minor") or a key ("G minor", "F## minor")?"""
+    return label.lower().endswith(asked) if asked in ("major", "minor") else same_key(asked, label)
 
 
 def key_runners_up(analysis, cfg: EvidenceConfig = CFG) -> list[dict]:
@@ -330,9 +336,7 @@ def _value_support(claim: Claim, analysis, cfg: EvidenceConfig) -> str | None:
         key = getattr(analysis, "key", None)
         if key is None or not key.label:
             return None
-        if claim.value in ("major", "minor"):
-            return f"key {key.label}" if key.label.lower().endswith(claim.value) else None
-        return f"key {key.label}" if same_key(claim.value, key.label) else None
+        return f"key {key.label}" if key_fits(claim.value, key.label) else None
     if claim.category == "meter":
         label = stated_meter(analysis, cfg)
         return f"meter {label}" if label is not None and label == claim.value else None
