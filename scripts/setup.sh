@@ -25,7 +25,21 @@ command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headle
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "j2a setup: installing system packages: ${need_apt[*]}"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # another apt may hold the locks (e.g. a second checkout setting up at the same time): wait for it rather than
+    # skip the packages (apt-get update does not honour DPkg::Lock::Timeout, so retry)
+    apt_install() {
+      apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+        install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    }
+    tries=10
+    until apt_install; do
+      tries=$((tries - 1))
+      if [ $tries = 0 ]; then
+        echo "j2a setup: warning: could not install ${need_apt[*]} (rendering / METEOR / browser tests need them)" >&2
+        break
+      fi
+      sleep 30
+    done
   else
     echo "j2a setup: warning: please install ${need_apt[*]} (rendering / METEOR / browser tests need them)" >&2
   fi
