@@ -14,12 +14,15 @@ Truth per piece (JAMS, validated against the JAMS schema):
   has no downbeat.
 - meter: the first time signature ("4/4"); `sandbox.meter_changes` lists later ones.
 - key (`key_mode`): the *notated* key. The tonic is the pitch class of the final bass note (tonal
-  pieces end on the tonic); the mode is major when the key signature's scale holds the major third
+  pieces end on the tonic): the bass part's last note, so a cello that stops a beat before the
+  violins still counts; the mode is major when the key signature's scale holds the major third
   above that tonic, else minor (so a chorale in G minor notated with one flat is G minor, and a
   Picardy-third ending does not make a minor piece major). `sandbox.key_modal` is true when the
-  tonic is none of the signature's major or relative-minor tonic, nor the Baroque one-accidental-off
-  notations (Dorian-signature minor, Mixolydian-signature major) — e.g. Phrygian chorales ending on
-  E with no sharps: those keys are doubtful and the benchmark reports them apart.
+  tonic is none of the signature's major or relative-minor tonic, nor the Baroque Dorian-signature
+  minor (G minor with one flat) — e.g. Phrygian chorales ending on E with no sharps, and pieces ending
+  on the dominant of their signature's major key (G with no sharps), which is a Mixolydian melody or
+  a piece whose notation stops on its dominant (an exposition, a da capo aria, a movement that runs
+  attacca into the next): those keys are doubtful and the benchmark reports them apart.
 - chords (`chord`, annotator "music21 chordify"): every vertical slice of the score named by the
   triad / seventh template that explains most of its pitch classes (non-chord tones dropped; a slice
   that fits no chord continues the previous chord); Harte labels (maj, min, dim, aug, 7, maj7, min7,
@@ -255,20 +258,36 @@ def _beats(grid, spq: float):
     return beats
 
 
+def _final_bass(score):
+    """The bass part's final note: the lowest pitch among the last notes of the part that lies lowest on average,
+    of the parts that play into the last two bars (a part that rests through the ending says nothing about it).
+    Why the bass part and not whatever sounds last: a cello may stop a beat before the violins, and its final note
+    may leap above the viola's. A score without parts is one part."""
+    parts = list(getattr(score, "parts", [])) or [score]
+    ends = []
+    for part in parts:
+        notes = list(part.flatten().notes)
+        pitches = [p.ps for n in notes for p in n.pitches]
+        if pitches:
+            end = max(n.offset + n.quarterLength for n in notes)  # not highestTime: trailing rests
+            final = [p for n in notes if n.offset + n.quarterLength >= end - 1e-6 for p in n.pitches]
+            ends.append((end, sum(pitches) / len(pitches), final))
+    if not ends:
+        return None
+    last_end = max(e for e, _, _ in ends)
+    sigs = list(score.recurse().getElementsByClass("TimeSignature"))
+    bar = float(sigs[-1].barDuration.quarterLength) if sigs else 4.0
+    _, _, final = min((x for x in ends if x[0] >= last_end - 2 * bar), key=lambda x: x[1])
+    return min(final, key=lambda p: p.ps)
+
+
 def notated_key(score) -> dict:
     """Key from the key signature and the final bass note (see the module docstring)."""
     from music21 import key as m21key
 
     sigs = list(score.recurse().getElementsByClass("KeySignature"))
     sharps = int(sigs[0].sharps) if sigs else 0
-    notes = list(score.flatten().notes)
-    last_end = max((n.offset + n.quarterLength for n in notes), default=0.0)  # not highestTime: trailing rests
-    bass = None
-    for n in notes:
-        if n.offset + n.quarterLength >= last_end - 1e-6:
-            for p in n.pitches:
-                if bass is None or p.ps < bass.ps:
-                    bass = p
+    bass = _final_bass(score)
     major_tonic = m21key.KeySignature(sharps).asKey("major").tonic.pitchClass
     scale_pcs = {(major_tonic + i) % 12 for i in (0, 2, 4, 5, 7, 9, 11)}
     if bass is None:
@@ -279,15 +298,12 @@ def notated_key(score) -> dict:
     name = k.tonic.name.replace("-", "b")
     if len(name) > 2:  # double sharps/flats: respell
         name = NAMES[tonic_pc]
-    # Baroque "Dorian" (minor, one flat fewer) and "Mixolydian" (major, one sharp fewer) signatures
-    # are ordinary notations of tonal keys; any other tonic (e.g. a Phrygian ending on E with no
-    # sharps) is flagged modal: the notated key is then doubtful.
-    tonal = {
-        (major_tonic, "major"),
-        ((major_tonic + 9) % 12, "minor"),
-        ((major_tonic + 2) % 12, "minor"),
-        ((major_tonic + 7) % 12, "major"),
-    }
+    # The Baroque "Dorian" signature (minor, one flat fewer) is an ordinary notation of a tonal key; any
+    # other tonic is flagged modal: the notated key is then doubtful. That includes a major ending a fifth
+    # above the signature's major tonic: in the 100 scores of the search set (bench/RESULTS.md, "Search
+    # quality") that was 5 Renaissance Mixolydian pieces, an exposition, a da capo aria and none a tonal
+    # key written one sharp short.
+    tonal = {(major_tonic, "major"), ((major_tonic + 9) % 12, "minor"), ((major_tonic + 2) % 12, "minor")}
     modal = (tonic_pc, mode) not in tonal
     return {"tonic": name, "mode": mode, "label": f"{name} {mode}", "key_signature_sharps": sharps, "key_modal": modal}
 

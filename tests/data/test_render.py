@@ -106,6 +106,32 @@ def test_notated_key_mode_rule():
     # no sharps, ending on E: Phrygian-like, flagged modal
     k = R.notated_key(converter.parse("tinyNotation: 4/4 a4 c' b e"))
     assert k["label"] == "E minor" and k["key_modal"]
+    # no sharps, ending on G major: a Mixolydian melody or a piece stopping on its dominant, flagged modal
+    k = R.notated_key(converter.parse("tinyNotation: 4/4 c4 e f g"))
+    assert k["label"] == "G major" and k["key_modal"]
+
+
+def _score(meter: str, sharps: int, *parts: str):
+    """A score of tinyNotation parts (top to bottom) under one key signature."""
+    from music21 import converter, key, stream
+
+    s = stream.Score()
+    for tiny in parts:
+        p = stream.Part()
+        for m in converter.parse(f"tinyNotation: {meter} {tiny}").getElementsByClass("Measure"):
+            p.append(m)
+        s.insert(0, p)
+    s.insert(0, key.KeySignature(sharps))
+    return s
+
+
+def test_notated_key_reads_the_bass_part_not_what_sounds_last():
+    # the violin's last notes outlast the cello, whose final C is the tonic (a Haydn finale was read "G")
+    k = R.notated_key(_score("4/4", 0, "e'4 d' c' b c'2 g'2", "C4 GG C GG C2"))
+    assert (k["label"], k["key_modal"]) == ("C major", False)
+    # the cello's last note leaps above the viola's D: still the cello's Bb (a Mozart minuet was read "D")
+    k = R.notated_key(_score("3/4", -2, "b-'4 f' d' b-'2.", "f4 d f D2.", "BB-2 FF4 BB-2 B-4"))
+    assert (k["label"], k["key_modal"]) == ("Bb major", False)
 
 
 def test_renditions_are_the_same_score_in_another_sound_and_tempo():
