@@ -232,8 +232,9 @@ def match_filters(t: Track, f: Filters) -> tuple[float, list[str], list[str]]:
         bpm = t.bpm or 0.0
         if lo <= bpm <= hi:
             judge("tempo", 1, f"{bpm:.0f} BPM")
-        elif bpm and any(lo <= bpm * k <= hi for k in (2.0, 0.5)):
-            judge("tempo", 0.75, f"{bpm:.0f} BPM (double or half of {lo:.0f}-{hi:.0f})")
+        elif bpm and (k := next((k for k in (0.5, 2.0) if lo <= bpm * k <= hi), None)):
+            level = "half" if k == 0.5 else "double"
+            judge("tempo", 0.75, f"{bpm:.0f} BPM (its {level}, {bpm * k:.0f} BPM, is in {lo:.0f}-{hi:.0f})")
         elif bpm and lo * 0.9 <= bpm <= hi * 1.1:
             judge("tempo", 0.5, f"{bpm:.0f} BPM (near {lo:.0f}-{hi:.0f})")
         else:
