@@ -301,8 +301,9 @@ def notated_key(score) -> dict:
     # The Baroque "Dorian" signature (minor, one flat fewer) is an ordinary notation of a tonal key; any
     # other tonic is flagged modal: the notated key is then doubtful. That includes a major ending a fifth
     # above the signature's major tonic: in the 100 scores of the search set (bench/RESULTS.md, "Search
-    # quality") that was 5 Renaissance Mixolydian pieces, an exposition, a da capo aria and none a tonal
-    # key written one sharp short.
+    # quality") that was 5 Renaissance Mixolydian pieces and 4 whose notation stops on the dominant (an
+    # exposition, a da capo aria, two movements that run on into the next), none a tonal key written one
+    # sharp short.
     tonal = {(major_tonic, "major"), ((major_tonic + 9) % 12, "minor"), ((major_tonic + 2) % 12, "minor")}
     modal = (tonic_pc, mode) not in tonal
     return {"tonic": name, "mode": mode, "label": f"{name} {mode}", "key_signature_sharps": sharps, "key_modal": modal}
