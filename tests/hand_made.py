@@ -1,13 +1,16 @@
 """Hand-made test inputs: an Analysis for the text tests (claims, guard, describe): tags as (label, score) pairs,
 facts as plain values; one helper, so a field added to the Analysis is added here once. And the trainers' small
-manifest of synthetic clips with known tempo."""
+manifest of synthetic clips with known tempo, and the command line the CLI tests run."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from j2a.analysis import Analysis
+
+J2A = [sys.executable, "-m", "j2a.cli"]  # `j2a` as a user runs it, in this interpreter
 
 
 def make_analysis(

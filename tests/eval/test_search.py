@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
+from hand_made import J2A
 
 from j2a.eval import search as S
-
-J2A = [sys.executable, "-m", "j2a.cli"]
 
 
 def _piece(audio, family, bpm, key, meter, source):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 
 import pytest
+from hand_made import J2A
 
 from j2a import library as lib
-
-J2A = [sys.executable, "-m", "j2a.cli"]
 
 
 def test_newer_or_foreign_databases_are_refused_and_older_ones_migrated(tmp_path, monkeypatch):

@@ -7,15 +7,13 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from hand_made import J2A
 
 from j2a import library as lib
-
-J2A = [sys.executable, "-m", "j2a.cli"]
 
 
 @pytest.mark.slow

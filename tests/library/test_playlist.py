@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
+from hand_made import J2A
 
 from j2a import library as lib
-
-J2A = [sys.executable, "-m", "j2a.cli"]
 
 
 @pytest.mark.slow

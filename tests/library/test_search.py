@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from hand_made import J2A
 
 from j2a import library as lib
-
-J2A = [sys.executable, "-m", "j2a.cli"]
 
 
 @pytest.mark.parametrize(
