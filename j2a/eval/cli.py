@@ -200,10 +200,23 @@ def cmd_search(args) -> int:
         return 2
     with Library(args.db) as lib:
         summary, rows = search.score(queries, search.run_queries(lib, queries, strict=args.strict))
+        passes = search.filter_passes(queries, lambda path: _track_or_none(lib, path))
     print(f"{len(queries)} queries on {args.db}")
     print(search.format_table(summary))
-    _write_outputs(args, summary, rows)
+    if passes:
+        print("\nEach filter alone, on the analysis of the queries' relevant pieces:")
+        print(search.format_passes(passes))
+    _write_outputs(args, {**summary, "filters": passes} if passes else summary, rows)
     return 0
+
+
+def _track_or_none(lib, path: str):
+    from ..library import LibraryError
+
+    try:
+        return lib.track(path)
+    except LibraryError:
+        return None
 
 
 def cmd_search_queries(args) -> int:
@@ -236,11 +249,13 @@ def _add_search(esp) -> None:
         "j2a eval search-queries --rendered set/manifest.jsonl --out q.jsonl\n"
         "j2a eval search --db set.db --queries q.jsonl --json search.json",
         description="Each query row: {id, type, query | track, relevant: [audio paths]}; 'track' rows ask "
-        "`similar`. Scores use TREC conventions (ir-measures), per query type and overall.",
+        "`similar`. Scores use TREC conventions (ir-measures), per query type and overall. A second table judges "
+        "each filter the queries set (tempo, key, meter, ...) alone on the analysis of their relevant pieces: how "
+        "often it meets, part-meets (a near miss) or misses them, i.e. which measurement loses pieces.",
     )
     s.add_argument("--db", required=True, metavar="FILE", help="library database built by j2a index")
     s.add_argument("--queries", required=True, metavar="JSONL", help="queries with their relevant files")
-    s.add_argument("--json", metavar="OUT", help="write the summary here")
+    s.add_argument("--json", metavar="OUT", help="write the summary here (and the filter table, as 'filters')")
     s.add_argument("--per-item", metavar="OUT", help="write per-query scores and top-10 paths here (JSON)")
     s.add_argument("--strict", action="store_true", help="search without near misses (j2a search --strict)")
     s.set_defaults(func=cmd_search)

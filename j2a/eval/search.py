@@ -206,6 +206,66 @@ def score(queries: list[dict], ranked: dict[str, list[str]]) -> tuple[dict[str, 
     return summary, rows
 
 
+# ------------------------------------------------------------------------ which filter loses a piece
+# Filters fields -> the name a table gives them
+FILTER_NAMES = {
+    "bpm": "tempo",
+    "key": "key",
+    "mode": "mode",
+    "camelot": "camelot",
+    "meter": "meter",
+    "instrument": "instrument",
+    "genre": "genre",
+    "vocals": "vocals",
+    "mood": "mood",
+}
+
+
+def filter_passes(queries: list[dict], track_of) -> dict[str, dict[str, int]]:
+    """Each filter that search queries set, judged alone on the analysis of each of their relevant pieces
+    (`j2a.library.match_filters`): {filter: {"pairs", "met", "part", "missed", "not indexed"}}; `track_of(path)`
+    gives a path's Track or None. "part" is a near miss (a tempo at double or half, a relative key, 2/2 heard as
+    4/4, a fact not measured). Why: a relevant piece is lost either to a filter the analysis fails (measured at
+    another tempo, key or meter) or to ranking; this counts the first per filter, so a run says which
+    measurement to improve (bench/RESULTS.md "Search quality" built this table by hand before)."""
+    from ..library import Filters, match_filters, parse_query
+
+    out: dict[str, dict[str, int]] = {}
+    for q in queries:
+        if "query" not in q:
+            continue
+        f, _ = parse_query(q["query"])
+        asked = [(name, getattr(f, name)) for name in FILTER_NAMES if getattr(f, name) not in (None, [])]
+        for path in q["relevant"]:
+            t = track_of(path)
+            for name, value in asked:
+                row = out.setdefault(
+                    FILTER_NAMES[name], {"pairs": 0, "met": 0, "part": 0, "missed": 0, "not indexed": 0}
+                )
+                row["pairs"] += 1
+                if t is None:
+                    row["not indexed"] += 1
+                    continue
+                credit, _, _ = match_filters(t, Filters(is_music=None, **{name: value}))
+                row["met" if credit == 1 else "part" if credit > 0 else "missed"] += 1
+    return out
+
+
+def format_passes(passes: dict[str, dict[str, int]]) -> str:
+    """filter_passes as a markdown table: per filter, how many relevant (query, piece) pairs it judged, and the
+    share whose analysis meets it, earns part of it, or misses it."""
+    lines = [
+        "| filter | relevant (query, piece) pairs | meets it | part (near miss) | misses it | not indexed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in sorted(passes.items(), key=lambda kv: -kv[1]["pairs"]):
+        n = r["pairs"]
+        lines.append(
+            f"| {name} | {n} | {r['met'] / n:.2f} | {r['part'] / n:.2f} | {r['missed'] / n:.2f} | {r['not indexed']} |"
+        )
+    return "\n".join(lines)
+
+
 def format_table(summary: dict[str, dict]) -> str:
     lines = ["| query type | n | " + " | ".join(MEASURES) + " |", "|---|---|" + "---|" * len(MEASURES)]
     for kind, s in summary.items():

@@ -87,6 +87,40 @@ def test_scores_are_the_trec_measures():
     assert summary["all"]["n"] == 3
 
 
+def test_each_filter_is_judged_alone_on_the_relevant_pieces():
+    """Counted by hand: the tempo filter of "a piano piece at a medium tempo in a minor key" (90-115 BPM) is met
+    by a piece at 100, part-met by one heard at double time (200), missed by one at 150; the mode filter is met
+    by both minor pieces; the piano filter passes the two with a piano tag."""
+    from j2a.library import Track
+
+    def track(path, bpm, key, tags):
+        return Track(1, path, None, bpm, key, "4/4", 60.0, True, tags)
+
+    piano = {("instrument", "piano"): 0.8}
+    tracks = {
+        "/m/a": track("/m/a", 100.0, "D minor", piano),
+        "/m/b": track("/m/b", 200.0, "A minor", piano),
+        "/m/c": track("/m/c", 150.0, "C major", {("instrument", "violin"): 0.7}),
+    }
+    queries = [
+        {
+            "id": "q1",
+            "type": "attribute",
+            "query": "a piano piece at a medium tempo in a minor key",
+            "relevant": list(tracks),
+        },
+        {"id": "q2", "type": "attribute", "query": "strings in 3/4", "relevant": ["/m/gone"]},
+        {"id": "q3", "type": "similar", "track": "/m/a", "relevant": ["/m/b"]},  # no filters: not counted
+    ]
+    passes = S.filter_passes(queries, tracks.get)
+    assert passes["tempo"] == {"pairs": 3, "met": 1, "part": 1, "missed": 1, "not indexed": 0}
+    assert passes["mode"] == {"pairs": 3, "met": 2, "part": 0, "missed": 1, "not indexed": 0}
+    assert passes["instrument"] == {"pairs": 4, "met": 2, "part": 0, "missed": 1, "not indexed": 1}
+    assert passes["meter"] == {"pairs": 1, "met": 0, "part": 0, "missed": 0, "not indexed": 1}
+    table = S.format_passes(passes)
+    assert "| tempo | 3 | 0.33 | 0.33 | 0.33 | 0 |" in table
+
+
 def test_real_queries_come_from_the_manifests(audio_dir):
     qs = S.real_queries(audio_dir.parents[1])
     by = {q["query"]: q for q in qs}
@@ -140,4 +174,8 @@ def test_eval_search_end_to_end(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "| attribute | 3 |" in r.stdout
-    assert json.loads(out.read_text())["attribute"]["R@1"] == 1.0
+    summary = json.loads(out.read_text())
+    assert summary["attribute"]["R@1"] == 1.0
+    # each piece meets its own filter (one pair per filter: key, meter, tempo, mode)
+    assert "| key | 1 | 1.00 | 0.00 | 0.00 | 0 |" in r.stdout
+    assert summary["filters"]["meter"] == {"pairs": 1, "met": 1, "part": 0, "missed": 0, "not indexed": 0}
