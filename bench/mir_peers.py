@@ -18,12 +18,13 @@ Why this design:
     (multifeature), KeyExtractor (defaults), HPCP + ChordsDetectionBeats on the beat ticks.
   - librosa: beat.beat_track at 22.05 kHz; key = Krumhansl-Kessler profiles correlated with the mean
     chroma_cqt (librosa ships no key or chord estimator, so that is the usual recipe).
-* J2A: `j2a.analyze` with rhythm and harmony on (tags, notes and loudness off, as the peers do none).
+* J2A: `j2a.analyze` as `j2a analyze` runs it, taggers and loudness off (no peer tags); the notes stay on, since
+  they inform J2A's key, meter and tempo. "J2A (no notes)": the audio networks alone, the peers' inputs.
 * Speed: per clip, wall and CPU seconds per second of audio (median over clips, one pass); and the
   median of --runs runs on one excerpt, models warm. CPU time (all threads of the process) is the
   steadier figure on a machine shared with other jobs.
 
-    nice -n 10 .venv/bin/python bench/mir_peers.py --n 8 --measures 8
+    nice -n 10 .venv/bin/python bench/mir_peers.py --n 24 --measures 8
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from _common import AUDIO as SHARED  # noqa: E402  (and this checkout first on sys.path)
 
 SR = 44100
-SYSTEMS = ["J2A", "madmom", "essentia", "librosa"]
+SYSTEMS = ["J2A", "J2A (no notes)", "madmom", "essentia", "librosa"]
 COLS = [
     ("tempo_acc1", "tempo Acc1"),
     ("tempo_acc2", "tempo Acc2"),
@@ -60,18 +61,29 @@ COLS = [
 
 # -------------------------------------------------------------------------------------- systems
 class J2A:
+    """J2A as `j2a analyze` runs it: the transcribed notes inform the key (notes' and bass's profiles), the
+    meter (compound or simple) and whether a tempo is stated; only the taggers and loudness are off."""
+
     name = "J2A"
+    notes = True
 
     def __init__(self):
         from j2a.analysis import AnalyzeConfig, analyze
 
-        self.cfg = AnalyzeConfig(tags=False, notes=False, loudness=False)
+        self.cfg = AnalyzeConfig(tags=False, notes=self.notes, loudness=False)
         self.analyze = analyze
 
     def __call__(self, y):
         from j2a.eval.mir import Prediction
 
         return Prediction.from_analysis(self.analyze(y, sr=SR, config=self.cfg).to_dict())
+
+
+class J2ANoNotes(J2A):
+    """J2A from the audio networks alone (no note transcription), the same inputs the peers use."""
+
+    name = "J2A (no notes)"
+    notes = False
 
 
 class Madmom:
@@ -178,7 +190,7 @@ class Librosa:
         return Prediction(tempo_bpm=float(np.atleast_1d(tempo)[0]), key=best[1], beats=[float(b) for b in beats])
 
 
-PEERS = {"J2A": J2A, "madmom": Madmom, "essentia": Essentia, "librosa": Librosa}
+PEERS = {"J2A": J2A, "J2A (no notes)": J2ANoNotes, "madmom": Madmom, "essentia": Essentia, "librosa": Librosa}
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -194,14 +206,14 @@ def shared_set() -> list:
     ]
 
 
-def rendered_set(out: Path, n: int, seed: int, measures: int) -> list:
+def rendered_set(out: Path, n: int, seed: int, measures: int, corpus: str = "all") -> list:
     from j2a.data.render import RenderConfig, render_set
     from j2a.eval.mir import load_truth
 
     man = out / "manifest.jsonl"
     if not (man.is_file() and len(man.read_text().splitlines()) >= n):
         t = time.perf_counter()
-        render_set(out, n, seed=seed, cfg=RenderConfig(max_measures=measures, workers=2))
+        render_set(out, n, seed=seed, cfg=RenderConfig(corpus=corpus, max_measures=measures, workers=2))
         print(f"rendered {n} pieces in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return load_truth(man)
 
@@ -259,6 +271,7 @@ def run_set(truths, systems, max_s: float | None = None) -> tuple[dict, dict, di
 
 SUPPORTS = {
     "J2A": {m for m, _ in COLS},
+    "J2A (no notes)": {m for m, _ in COLS},
     "madmom": {m for m, _ in COLS},
     "essentia": {
         "tempo_acc1",
@@ -315,7 +328,13 @@ def speed(systems, y: np.ndarray, runs: int) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=8, help="rendered pieces (default: %(default)s)")
+    ap.add_argument("--n", type=int, default=24, help="rendered pieces (default: %(default)s)")
+    ap.add_argument(
+        "--corpus",
+        default="all",
+        choices=("all", "bach"),
+        help="music21 scores to render: every composer, or Bach chorales only (default: %(default)s)",
+    )
     ap.add_argument("--measures", type=int, default=8, help="bars per rendered piece (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3, help="runs for the speed table (default: %(default)s)")
@@ -344,7 +363,7 @@ def main(argv=None) -> int:
             continue
         print(f"{name}: loaded in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     out = Path(args.dir or tempfile.mkdtemp(prefix="j2a-mir-peers-"))
-    rendered = rendered_set(out, args.n, args.seed, args.measures)
+    rendered = rendered_set(out, args.n, args.seed, args.measures, args.corpus)
     shared = shared_set()
     warm = load_audio(rendered[0].file)[: 5 * SR]
     for s in systems:  # load every model before the first timed clip
