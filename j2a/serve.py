@@ -326,7 +326,8 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
         mood: Annotated[list[str], Query()] = (),
     ) -> dict:
         """The library's `j2a search`: the query's words and the parameters named like its flags (bpm=60-80,
-        key=D minor, instrument=piano ...) become filters; then the tracks, each with why."""
+        key=D minor, instrument=piano ...) become filters; then the tracks, each with why, and the library's size.
+        No words and no filters: the library's first tracks (the page lists them when it opens the library)."""
         from types import SimpleNamespace
 
         from .library import filters_from_args
@@ -338,7 +339,7 @@ def create_app(cfg: ServeConfig | None = None, start_workers: bool = True):
             raise HTTPException(422, f"search: {e}") from None
         with library() as lib:
             hits, f = lib.search(q, f, limit=limit, strict=strict)
-            return {"filters": f.describe(), "tracks": [t.to_dict() for t in hits]}
+            return {"filters": f.describe(), "library_size": len(lib), "tracks": [t.to_dict() for t in hits]}
 
     @app.get(f"{API}/tracks/{{track_id}}", dependencies=[Depends(authorised)])
     def track(track_id: int) -> dict:

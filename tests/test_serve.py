@@ -139,7 +139,7 @@ def test_accepted_jobs_finish_after_a_restart(tmp_path, audio_dir):
 def test_library_search_tracks_similar_and_audio_with_ranges(tmp_path, small_library):
     c = client(tmp_path, db=str(small_library), _start=False)
     r = c.get(f"{API}/search", params={"q": "trumpet"})
-    assert r.status_code == 200 and r.json()["filters"] == "instrument = trumpet"
+    assert r.status_code == 200 and r.json()["filters"] == "instrument = trumpet" and r.json()["library_size"] == 3
     top = r.json()["tracks"][0]
     assert Path(top["path"]).name == CLIP and top["match"] == 1 and top["why"]
     t = c.get(f"{API}/tracks/{top['id']}").json()

@@ -60,8 +60,10 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     truth = analysis_of(audio_dir / CLIP)  # what `j2a analyze` says about the clip
     page = browser.new_page(viewport={"width": 1200, "height": 1000})
     page.goto(server)
+    assert page.is_visible("#hint") and "drop one on this page" in page.text_content("#hint")  # what to do first
     page.set_input_files("#file", str(audio_dir / CLIP))
     page.wait_for_selector("#result:not([hidden])", timeout=300_000)
+    assert not page.is_visible("#hint")
 
     assert page.text_content("#fact-key") == _key_fact(truth)
     assert page.text_content("#fact-tempo") == f"{truth.tempo.bpm:.1f} BPM"
@@ -89,12 +91,17 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=60_000)
     assert truth.key.label in page.text_content("#answer")
 
-    page.click("#tab-library")
+    page.click("#tab-library")  # opening the library lists what is in it: the three tracks of small_library
+    page.wait_for_function("document.querySelectorAll('#hits tbody tr').length === 3", timeout=30_000)
+    assert page.text_content("#filters").startswith(
+        "3 tracks in the library; the first 3 music tracks (search by words"
+    )
     page.fill("#query", "piano")
     page.fill("#f-bpm", "100-200")
     page.click("#search button")
     page.wait_for_selector("#hits tbody tr", timeout=30_000)
-    assert "bpm 100-200" in page.text_content("#filters") and "instrument = piano" in page.text_content("#filters")
+    page.wait_for_function("document.getElementById('filters').textContent.includes('filters:')", timeout=30_000)
+    assert page.text_content("#filters") == "3 tracks in the library; filters: bpm 100-200, instrument = piano"
     assert CLIP in page.text_content("#hits tbody tr:first-child")
     page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
     # open the library track: its lanes, sections included, from /tracks/{id}
@@ -144,3 +151,35 @@ def test_a_held_note_shows_its_tempo_as_a_guess_and_its_chord_as_implied(server,
     assert "implied" in page.get_attribute("#chords", "class").split()
     assert page.get_attribute("#chords", "title").startswith("chords implied by a single line")
     assert "harmony" not in page.text_content("#caption") and "chords" not in page.text_content("#caption")
+
+
+def _drop(page, name: str, data: bytes, mime: str) -> None:
+    """Drop a file on the page as a person drags one from their file manager."""
+    page.evaluate(
+        """([name, bytes, mime]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], name, { type: mime }));
+            document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }""",
+        [name, list(data), mime],
+    )
+
+
+@pytest.mark.slow
+def test_a_file_dropped_on_the_page_is_analysed_and_a_bad_one_is_named(server, browser, labelled_dir, analysis_of):
+    """Dropped on the library tab, an audio file opens in the track view with its analysis; a file that is not
+    audio gets one line naming it and the server's reason, and the page stays usable."""
+    clip = labelled_dir / "msdb_piano_training-4_0a86fb73.flac"
+    page = browser.new_page()
+    page.goto(server)
+    page.click("#tab-library")
+    _drop(page, "notes.txt", b"these are not sounds", "text/plain")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert page.is_visible("#view-track")  # a drop shows the track view, where its result or error is
+    error = page.text_content("#error")
+    assert error.startswith("notes.txt: ") and "\n" not in error and len(error) > len("notes.txt: ")
+    _drop(page, clip.name, clip.read_bytes(), "audio/flac")
+    page.wait_for_selector("#result:not([hidden])", timeout=300_000)
+    assert page.text_content("#title") == clip.name and not page.is_visible("#error")
+    a = analysis_of(clip)
+    assert page.text_content("#fact-length") == f"{a.duration_s:.1f} s"

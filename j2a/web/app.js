@@ -24,13 +24,24 @@ document.querySelectorAll(".tab").forEach((b) =>
   b.addEventListener("click", () => {
     document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === b));
     document.querySelectorAll(".view").forEach((v) => (v.hidden = v.id !== `view-${b.dataset.view}`));
+    if (b.dataset.view === "library" && !listed) runSearch(); // opening the library shows what is in it
   })
 );
 
 // --------------------------------------------------------------------------------- upload, a job
-$("file").addEventListener("change", async () => {
-  const f = $("file").files[0];
-  if (!f) return;
+$("file").addEventListener("change", () => $("file").files[0] && upload($("file").files[0]));
+// a file dropped anywhere on the page is uploaded as if chosen
+document.addEventListener("dragover", (ev) => ev.preventDefault());
+document.addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  const f = ev.dataTransfer && ev.dataTransfer.files[0];
+  if (f) {
+    $("tab-track").click();
+    upload(f);
+  }
+});
+
+async function upload(f) {
   showError("");
   const form = new FormData();
   form.append("file", f);
@@ -45,11 +56,11 @@ $("file").addEventListener("change", async () => {
       : { analysis: done.result, caption: "", sections: [], stated: done.result.stated };
     show(result, f.name, URL.createObjectURL(f), f);
   } catch (e) {
-    showError(e.message);
+    showError(e.message.startsWith(f.name) ? e.message : `${f.name}: ${e.message}`); // one line naming the file
   } finally {
     $("progress").hidden = true;
   }
-});
+}
 
 async function poll(id) {
   for (;;) {
@@ -75,6 +86,7 @@ function show(result, name, audioUrl, blob) {
   current = result;
   const a = result.analysis;
   $("result").hidden = false;
+  $("hint").hidden = true;
   $("title").textContent = name;
   $("player").src = audioUrl;
   const dur = a.duration_s || 1;
@@ -223,21 +235,32 @@ $("ask").addEventListener("submit", async (ev) => {
 });
 
 // --------------------------------------------------------------------------------------- library
-$("search").addEventListener("submit", async (ev) => {
+let listed = false; // the library has been searched (or listed) once
+$("search").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  runSearch();
+});
+
+async function runSearch() {
+  listed = true;
   try {
     const params = new URLSearchParams({ q: $("query").value, limit: 50, strict: $("strict").checked });
+    let asked = !!$("query").value.trim();
     for (const name of ["bpm", "key", "meter", "instrument", "genre", "vocals"]) {
       const v = $(`f-${name}`).value.trim();
       if (v) params.append(name, v);
+      asked = asked || !!v;
     }
     const r = await api(`/search?${params}`);
-    $("filters").textContent = `filters: ${r.filters}`;
+    const size = `${r.library_size} track${r.library_size === 1 ? "" : "s"} in the library`;
+    $("filters").textContent = asked
+      ? `${size}; filters: ${r.filters}`
+      : `${size}; the first ${r.tracks.length} music tracks (search by words or filters above; "not music" finds the rest)`;
     listTracks(r.tracks);
   } catch (e) {
     $("filters").textContent = e.message;
   }
-});
+}
 
 function listTracks(tracks) {
   $("hits").tBodies[0].replaceChildren(
