@@ -18,7 +18,7 @@ from pathlib import Path
 from ..analysis import Analysis, as_analysis
 from .aspects import aspects_from_analysis, chord_progression, tempo_word
 from .claims import extract_claims
-from .concepts import find_concept, support_tags
+from .concepts import IMPRESSION_TAGS, find_concept, support_tags
 from .evidence import (
     CFG,
     check_claims,
@@ -39,7 +39,7 @@ class Answer:
     question: str
     answer: str
     source: str  # "analysis" | "llm" | "model" (a J2A-2.x checkpoint)
-    intent: str  # tempo, key, meter, chords, instruments, presence, when, genre, mood, vocals, duration, loudness,
+    intent: str  # tempo, tempo_change, key, meter, chords, instruments, presence, when, genre, mood, vocals, duration, loudness,
     # is_music, suits, structure, unknowable, compound (evidence["parts"] holds each part's Answer), other
     evidence: dict = field(default_factory=dict)
 
@@ -68,6 +68,12 @@ _INTENTS = [  # first match wins; order puts the specific before the general
     (
         "is_music",
         r"\b(?:is (?:this|it) (?:music|a song|a piece of music|speech|noise)|music or|speech or|what kind of (?:sound|recording|audio))\b",
+    ),
+    (
+        "tempo_change",  # read from the beat times: does the pulse hold, or move?
+        r"\b(?:speed(?:s|ing)? up|slow(?:s|ing)? down|get(?:s|ting)? (?:faster|slower)|accelerat\w*|decelerat\w*|"
+        r"ritardando|rallentando|accelerando|rubato|steady|tempo (?:change|changes|drift)|"
+        r"change(?:s)? (?:of |in )?tempo|keep(?:s)? (?:a |the )?(?:steady )?(?:tempo|time|beat)|in strict time|drift)\b",
     ),
     ("tempo", r"\b(?:bpm|tempo|beats per minute|how fast|how slow|speed|pace)\b"),
     ("meter", r"\b(?:time signature|meter|metre|beats (?:per|in a|in each) bar|bar length|\d+/\d+ time)\b"),
@@ -176,6 +182,58 @@ def _tempo(a):
     return text, {"bpm": t.bpm, "confidence": t.confidence}
 
 
+_ASKS_UP = re.compile(r"\b(?:speed(?:s|ing)? up|faster|accelerat\w*)\b", re.I)
+_ASKS_DOWN = re.compile(r"\b(?:slow(?:s|ing)? down|slower|decelerat\w*|ritardando|rallentando)\b", re.I)
+_ASKS_STEADY = re.compile(
+    r"\b(?:steady|strict time|in time|keep(?:s)? (?:a |the )?(?:steady )?(?:tempo|time|beat))\b", re.I
+)
+
+
+def _tempo_change(a, question: str = "", min_beats: int = 16, steady: float = 0.04):
+    """Does the pulse hold, speed up or slow down? Read from the beat times: the median tempo of the first and the
+    last quarter of the beats, and the range of 8-beat windows. Why the quarters and medians: one misplaced beat
+    moves a single interval by a third; a quarter's median does not move. Within `steady` (4%) is a steady pulse,
+    the tracker's own jitter on a metronomic render being about 1%. The answer's yes or no follows what was asked
+    ("does it speed up?" / "is the tempo steady?")."""
+    import numpy as np
+
+    beats = np.asarray(a.beats or [], float)
+    if len(beats) < min_beats or stated_bpm(a) is None:
+        return "I can't tell: J2A found no steady pulse long enough to follow.", {"beats": len(beats)}
+    ibi = np.diff(beats)
+    q = max(len(ibi) // 4, 4)
+    start, end = 60 / float(np.median(ibi[:q])), 60 / float(np.median(ibi[-q:]))
+    windows = [60 / float(np.median(ibi[i : i + 8])) for i in range(0, len(ibi) - 7, 4)] or [start, end]
+    lo, hi = min(windows), max(windows)
+    ev = {"start_bpm": round(start, 1), "end_bpm": round(end, 1), "min_bpm": round(lo, 1), "max_bpm": round(hi, 1)}
+    span = f"{_clock(beats[0])}-{_clock(beats[-1])}"
+    asked = next(
+        (d for d, pat in (("up", _ASKS_UP), ("down", _ASKS_DOWN), ("steady", _ASKS_STEADY)) if pat.search(question)),
+        None,
+    )
+    if asked is None and _YESNO.match(question):
+        asked = "change"  # "does the tempo change?"
+    if end > start * (1 + steady) or end < start * (1 - steady):
+        went = "up" if end > start else "down"
+        lead = "" if asked is None else "Yes: " if asked in (went, "change") else "No: "
+        verb = "speeds up" if went == "up" else "slows down"
+        text, ev["change"] = (
+            f"it {verb}, from about {start:.0f} BPM at the start to about {end:.0f} at the end ({span}).",
+            went,
+        )
+    elif hi > lo * (1 + 2 * steady):
+        lead = {None: "", "change": "Yes: ", "steady": "Not quite: "}.get(asked, "Not overall: ")
+        text, ev["change"] = (
+            f"it starts and ends at about {start:.0f} BPM, but moves between {lo:.0f} and {hi:.0f} on the way ({span}).",
+            "varies",
+        )
+    else:
+        lead = "" if asked is None else "Yes: " if asked == "steady" else "No: "
+        within = f"; 8-beat spans within {lo:.0f}-{hi:.0f}" if round(lo) != round(hi) else ""
+        text, ev["change"] = f"it keeps a steady pulse, about {start:.0f} BPM throughout ({span}{within}).", "steady"
+    return (lead + text) if lead else text[0].upper() + text[1:], ev
+
+
 def _key(a):
     k = a.key
     if k is None or not k.label:
@@ -240,8 +298,13 @@ def _genre(a):
     ) + f"; top score {g[0][1]:.2f}.", {"genre_tags": g}
 
 
+def _moods(a: Analysis) -> list[tuple[str, float]]:
+    """The mood tags a description may state, without musicnn's tempo and loudness impressions (measured)."""
+    return [(k, sc) for k, sc in _tags_of(a, "mood") if k not in IMPRESSION_TAGS]
+
+
 def _mood(a):
-    m = _tags_of(a, "mood")
+    m = _moods(a)
     if not m:
         return "No clear mood stands out in the tags.", {"mood_tags": []}
     return f"The mood tags are {_fmt_tags(m[:4])}.", {"mood_tags": m}
@@ -472,7 +535,7 @@ def _suits(a):
     taggers hear, the pulse, the drums. Said where the LLM's guarded answer does not speak to the occasion: a
     usage claim needs mood or style evidence, and without it the model answered beside the question ("There was
     no percussion in this clip." to the first, on a flamenco song)."""
-    moods, genres = _tags_of(a, "mood")[:3], _tags_of(a, "genre")[:3]
+    moods, genres = _moods(a)[:3], _tags_of(a, "genre")[:3]
     bpm = stated_bpm(a)
     heard = [f"mood {_fmt_tags(moods)}" if moods else "no clear mood"]
     heard.append(f"style {_fmt_tags(genres)}" if genres else "no clear style")
@@ -547,6 +610,9 @@ def ask(path_or_analysis, question: str, llm="local", adapter=None, model: str |
         )
     if intent == "presence":
         text, ev = _presence(a, question)
+        return Answer(question, text, "analysis", intent, ev)
+    if intent == "tempo_change":
+        text, ev = _tempo_change(a, question)
         return Answer(question, text, "analysis", intent, ev)
     if intent == "when":
         text, ev = _when(a, question)
@@ -649,6 +715,7 @@ def add_cli(subparsers) -> None:
         'j2a ask song.mp3 "What key is it in and how fast is it?"\n'
         'j2a ask song.mp3 "When does the piano come in?"\n'
         'j2a ask song.mp3 "How does it end?"         # from the sections: what changes where\n'
+        'j2a ask song.mp3 "Does it speed up?"        # from the beat times: steady, faster or slower\n'
         'j2a ask song.json "What key is it in?"      # song.json: j2a analyze song.mp3 --format json --out song.json\n'
         'j2a ask song.mp3 "What would this suit in a film?"   # the LLM, guarded; else the mood, style, pulse\n'
         'j2a ask song.mp3 "What is the instrument?" --model runs/j2a2',

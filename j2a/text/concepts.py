@@ -121,6 +121,9 @@ MOOD_TAGS = (
     "party",
     "weird",
 )
+# musicnn's tempo and loudness impressions, which sit in its mood group (features/tags.py): J2A measures both, so
+# they never answer a question about mood (a "slow" 0.42 beside a measured 150 BPM would contradict it)
+IMPRESSION_TAGS = ("fast", "slow", "loud", "quiet", "soft")
 NO_VOCAL_TAGS = ("instrumental (no vocals)", "no vocals", "no vocal", "no voice", "instrumental")
 
 _PL = "(?:s|es)?"  # optional plural

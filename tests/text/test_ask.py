@@ -82,6 +82,8 @@ TABLE = [
     (SYNTH, "Is this music?", "is_music", yes),
     (SYNTH, "Is there a trumpet?", "presence", no),  # YAMNet hears trumpets; the synth has none
     (SYNTH, "Is there an oboe?", "presence", cant),  # neither tagger has an oboe class: honest "can't tell"
+    (SYNTH, "Does it speed up?", "tempo_change", both(has("No: it keeps a steady pulse"), near(120))),
+    (SYNTH, "Is the tempo steady?", "tempo_change", both(has("Yes: it keeps a steady pulse"), near(120))),
     ("hainsworth_001.flac", "What's the BPM?", "tempo", near(100.16)),
     # metrical level: the analysis check (issue 2) accepts x2 / x1/2 of a whole-track tempo annotation
     ("simac_01_mikri_rallou.flac", "What is the tempo of this track?", "tempo", metrical_level(74.34)),
@@ -281,6 +283,11 @@ def test_a_tempo_word_between_bands_is_answered_fairly():
         ("How does the song end?", "structure"),
         ("What happens in this track?", "structure"),
         ("At what point do the drums enter?", "when"),
+        ("Does it speed up?", "tempo_change"),
+        ("Does it slow down at the end?", "tempo_change"),
+        ("Is the tempo steady?", "tempo_change"),
+        ("Is it getting faster?", "tempo_change"),
+        ("How fast is it?", "tempo"),
     ],
 )
 def test_routing(question, intent):
@@ -499,3 +506,69 @@ def test_a_close_runner_up_key_is_said_beside_the_key():
     assert ask(a, "Is it in A# major?", llm="none").answer.startswith("Yes")
     a.key.candidates = a.key.candidates[:1]
     assert ask(a, "What key is it in?", llm="none").answer == "Bb major (confidence 0.53)."
+
+
+def _tape(y, r0: float, r1: float):
+    """y played like a tape whose speed moves linearly from r0 to r1 (tempo and pitch x r), and the map from the
+    input's sample positions to the output's seconds at 44.1 kHz: output sample i reads input position tau(i)."""
+    import numpy as np
+
+    n_out = int(len(y) / ((r0 + r1) / 2))
+    r = r0 + (r1 - r0) * np.arange(n_out) / n_out
+    tau = np.cumsum(r) - r[0]
+    return np.interp(tau, np.arange(len(y)), y).astype(
+        np.float32
+    ), lambda pos: np.interp(pos, tau, np.arange(n_out)) / 44100
+
+
+def _quarter_tempi(beats):
+    """The statistic the answer reports, computed on the spec's own beats: median tempo of the first and last quarter."""
+    import numpy as np
+
+    ibi = np.diff(beats)
+    q = max(len(ibi) // 4, 4)
+    return 60 / np.median(ibi[:q]), 60 / np.median(ibi[-q:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "r0, r1, question, lead",
+    [
+        (0.9, 1.1, "Does it speed up?", "Yes: it speeds up"),
+        (1.1, 0.9, "Does it speed up?", "No: it slows down"),
+        (1.2, 0.9, "Is the tempo steady?", "No: it slows down"),
+    ],
+)
+def test_a_tempo_that_moves_is_followed_from_the_beats(r0, r1, question, lead):
+    """A 120-BPM synth clip (drums, chords) played as a tape speeding up or slowing down by 20-30%: the answer says
+    which way, from about what tempo to about what, against the tempi of the clip's own warped beats. (A 30% fall
+    from 1.15x to 0.85x is reported ending 3% high: the tracker lags the last, slowest beats.)"""
+    import numpy as np
+
+    from j2a.analysis import AnalyzeConfig
+    from j2a.data.synth import SynthSpec, render
+
+    spec = SynthSpec(bpm=120, duration_s=36, seed=1)
+    y, to_out = _tape(render(spec), r0, r1)
+    start, end = _quarter_tempi(to_out(np.array(spec.beats()) * spec.sr))
+    a = analyze(y, sr=spec.sr, config=AnalyzeConfig(notes=False, loudness=False))
+    ans = ask(a, question, llm="none")
+    assert ans.intent == "tempo_change" and ans.answer.startswith(lead), ans.answer
+    said = [float(x) for x in re.findall(r"about (\d+)", ans.answer)]
+    assert len(said) == 2 and abs(said[0] - start) <= 0.03 * start and abs(said[1] - end) <= 0.03 * end, (
+        said,
+        start,
+        end,
+    )
+
+
+def test_a_mood_answer_never_names_a_tempo_or_loudness_impression():
+    """musicnn's "slow" / "loud" sit in its mood group; J2A measures tempo and loudness, and a "slow" 0.42 beside a
+    measured 150 BPM would contradict it (sweet_waltz.ogg answered "The mood tags are slow (0.42).")."""
+    from hand_made import make_analysis
+
+    only_tempo = make_analysis(mood=[("slow", 0.42), ("loud", 0.3)], bpm=150.0)
+    assert ask(only_tempo, "Is it happy or sad?", llm="none").answer == "No clear mood stands out in the tags."
+    assert "no clear mood" in ask(only_tempo, "Would it suit a film?", llm="none").answer
+    sad = make_analysis(mood=[("slow", 0.42), ("sad", 0.5)], bpm=150.0)
+    assert ask(sad, "What's the mood like?", llm="none").answer == "The mood tags are sad (0.50)."
