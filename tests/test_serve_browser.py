@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+import statistics
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="j2a[serve] not installed")
@@ -74,6 +76,9 @@ def test_drop_a_song_see_its_analysis_seek_by_chord_ask_and_search(server, brows
     assert page.text_content("#caption").strip()
     assert page.locator("#tags .tagrow").count() >= 1
     page.wait_for_function("document.getElementById('wave').dataset.drawn === '1'", timeout=30_000)
+    # the tempo lane: beat to beat, the median of 8 intervals, as `ask "does it speed up?"` reads the beats
+    spans = [60 / statistics.median(np.diff(truth.beats[i : i + 9])) for i in range(len(truth.beats) - 8)]
+    assert page.get_attribute("#tempo", "data-range") == f"{round(min(spans))}-{round(max(spans))}"
 
     chords = page.locator("#chords .block")
     assert chords.count() >= 2

@@ -142,6 +142,39 @@ function show(result, name, audioUrl, blob) {
   $("section-captions").replaceChildren(...(result.sections || []).map((s) => el("li", s.caption)));
   $("answer").textContent = "";
   drawWave(blob);
+  drawTempo(a);
+}
+
+// the tempo over time, beat to beat (the median of 8 beat intervals, as `j2a ask "does it speed up?"` reads it):
+// drawn on a scale of at least +-4% around its median, so a steady pulse is a flat line, not magnified jitter
+function drawTempo(a) {
+  const canvas = $("tempo");
+  canvas.width = canvas.clientWidth || 1000;
+  const g = canvas.getContext("2d"), w = canvas.width, h = canvas.height, dur = a.duration_s || 1;
+  g.clearRect(0, 0, w, h);
+  const b = a.beats || [];
+  const pts = [];
+  for (let i = 0; i + 8 < b.length; i++) {
+    const ibi = b.slice(i, i + 9).map((t, k, xs) => (k ? t - xs[k - 1] : null)).slice(1).sort((x, y) => x - y);
+    pts.push([(b[i] + b[i + 8]) / 2, 60 / ((ibi[3] + ibi[4]) / 2)]);
+  }
+  canvas.hidden = pts.length < 2;
+  if (canvas.hidden) return;
+  const bpms = pts.map((p) => p[1]).sort((x, y) => x - y);
+  const mid = bpms[Math.floor(bpms.length / 2)];
+  const lo = Math.min(bpms[0], mid * 0.96), hi = Math.max(bpms[bpms.length - 1], mid * 1.04);
+  const y = (v) => h - 4 - ((v - lo) / (hi - lo)) * (h - 8);
+  g.strokeStyle = "#f0a030";
+  g.lineWidth = 2;
+  g.beginPath();
+  pts.forEach(([t, v], k) => (k ? g.lineTo : g.moveTo).call(g, (t / dur) * w, y(v)));
+  g.stroke();
+  g.fillStyle = "#1d2b3a";
+  g.font = "11px system-ui, sans-serif";
+  g.fillText(`${Math.round(bpms[bpms.length - 1])} BPM`, 4, 11);
+  g.fillText(`${Math.round(bpms[0])}`, 4, h - 3);
+  canvas.dataset.range = `${Math.round(bpms[0])}-${Math.round(bpms[bpms.length - 1])}`;
+  canvas.title = `tempo from beat to beat (the median of 8 beats): ${canvas.dataset.range} BPM`;
 }
 
 function blocks(items, label, dur) {
