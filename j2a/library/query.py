@@ -229,16 +229,18 @@ def match_filters(t: Track, f: Filters) -> tuple[float, list[str], list[str]]:
 
     if f.bpm:
         lo, hi = f.bpm
-        bpm = t.bpm or 0.0
-        if lo <= bpm <= hi:
+        bpm = t.bpm
+        if not bpm:  # no pulse measured: not "slow" (a band from 0 BPM), no evidence either way
+            judge("tempo", UNKNOWN, "unknown")
+        elif lo <= bpm <= hi:
             judge("tempo", 1, f"{bpm:.0f} BPM")
-        elif bpm and (k := next((k for k in (0.5, 2.0) if lo <= bpm * k <= hi), None)):
+        elif k := next((k for k in (0.5, 2.0) if lo <= bpm * k <= hi), None):
             level = "half" if k == 0.5 else "double"
             judge("tempo", 0.75, f"{bpm:.0f} BPM (its {level}, {bpm * k:.0f} BPM, is in {lo:.0f}-{hi:.0f})")
-        elif bpm and lo * 0.9 <= bpm <= hi * 1.1:
+        elif lo * 0.9 <= bpm <= hi * 1.1:
             judge("tempo", 0.5, f"{bpm:.0f} BPM (near {lo:.0f}-{hi:.0f})")
         else:
-            judge("tempo", 0 if bpm else UNKNOWN, f"{bpm:.0f} BPM" if bpm else "unknown")
+            judge("tempo", 0, f"{bpm:.0f} BPM")
     mine = camelot(t.key)
     for name, want in (("key", camelot(f.key) if f.key else None), ("camelot", f.camelot)):
         if want:

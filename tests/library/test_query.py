@@ -52,5 +52,8 @@ def test_near_misses_earn_part_of_a_filter_for_the_errors_measuring_makes():
     assert missed[0] == "tempo 140 BPM (its half, 70 BPM, is in 0-90)"
     m, _, missed = lib.match_filters(_track(140, "E major", "3/4", {("instrument", "violin"): 0.9}), f)
     assert m == pytest.approx(0.75 / 4) and "instrument no piano" in missed
+    # no pulse measured is no evidence either way, not a tempo of 0 inside "slow" (0-90 BPM)
+    m, met, missed = lib.match_filters(_track(None, "G minor", "4/2", piano), f)
+    assert m == pytest.approx((lib.UNKNOWN + 1 + 1 + 1) / 4) and missed == ["tempo unknown"] and "0 BPM" not in met
     # the tag a query asks for ranks by its strength: a faint "piano" after a clear one
     assert lib.tag_strength(_track(tags=piano), f) > lib.tag_strength(_track(tags={("instrument", "piano"): 0.2}), f)
