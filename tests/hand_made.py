@@ -95,3 +95,18 @@ def beats_per_bar(meter: str) -> int:
     """As J2A counts them: 3 in 3/4, 2 in 6/8 (dotted-quarter beats), 3 in 9/8."""
     num, den = (int(x) for x in meter.split("/"))
     return num // 3 if den == 8 and num % 3 == 0 else num
+
+
+class ScriptedLLM:
+    """A stand-in language model that returns the given texts in turn, the last one from then on, to every prompt
+    of a call; it records each call's prompts and options (tests of the guard, the retries and the batching)."""
+
+    name = "scripted"
+
+    def __init__(self, *texts):
+        self.texts, self.calls, self.prompts = list(texts), [], []
+
+    def generate(self, prompts, max_new_tokens=200, **kw):
+        self.calls.append((prompts[0], kw))
+        self.prompts += prompts
+        return [self.texts[min(len(self.calls), len(self.texts)) - 1]] * len(prompts)

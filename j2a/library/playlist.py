@@ -139,8 +139,11 @@ def set_caption(tracks: list[Track], llm="local") -> str:
     pooled = pooled_analysis(tracks)
     if not pooled.is_music or not any(getattr(pooled.tags, g) for g in ("genre", "instrument")):
         return ""
-    ((caption, _, _),) = captions_from_analyses([pooled], llm=llm)
-    # the model was trained on single tracks: its "song" is the set here
+    ((caption, _, fz),) = captions_from_analyses([pooled], llm=llm)
+    if fz.fallback:  # the guard kept no try: the template's words for the pool ("This is a set of music.") add nothing
+        return ""
+    # the model was trained on single tracks: its "song" is the set here; the set's length is said already
+    caption = re.sub(r"\s*It lasts [^.]*\.", "", caption).strip()
     return re.sub(r"\b(?:song|track|piece|tune|recording)\b", "set", caption)
 
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from hand_made import J2A
+from hand_made import J2A, ScriptedLLM, make_analysis
 
 from j2a import library as lib
 
@@ -68,3 +68,22 @@ def test_set_description_says_only_what_the_set_shares(audio_dir, tmp_path, test
     assert [str(c) for c in claims if c.category == "genre" and not c.negated and c.concept not in allowed] == []
     assert not any(c.category == "instrument" and c.concept == "piano" and not c.negated for c in claims)
     assert "set" in words or not words
+
+
+def test_a_set_caption_the_guard_kept_nothing_of_is_left_out(tmp_path):
+    """Three electronic synth tracks: words the pooled evidence backs are kept (song -> set, the length said once,
+    by set_description); when every try claims what the set lacks, the template's "This is a set of music." is not
+    offered as the set's description: no words."""
+    from j2a.library.index import add
+
+    analyses = []
+    for i in range(3):
+        a = make_analysis(genre=[("electronic", 0.8)], instrument=[("synth", 0.7)], duration=120.0)
+        a.file = str(tmp_path / f"t{i}.wav")
+        analyses.append(a)
+    with lib.Library(tmp_path / "m.db") as L:
+        add(L, [(a, None) for a in analyses])
+        tracks = [L.track(a.file) for a in analyses]
+    assert lib.set_caption(tracks, llm=ScriptedLLM("A saxophone solo over a country band.")) == ""
+    kept = lib.set_caption(tracks, llm=ScriptedLLM("This electronic song has a synth melody."))
+    assert kept.startswith("This electronic set has a synth melody.") and "lasts" not in kept

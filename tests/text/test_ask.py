@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from hand_made import ScriptedLLM
 
 from j2a import analyze
 from j2a.text.ask import ask, classify
@@ -327,19 +328,6 @@ def _rock():
             "key": {"label": "E minor", "confidence": 0.7},
         }
     )
-
-
-class ScriptedLLM:
-    """A stand-in language model returning a fixed text (tests the guard on open answers)."""
-
-    name = "scripted"
-
-    def __init__(self, text):
-        self.text, self.prompts = text, []
-
-    def generate(self, prompts, max_new_tokens=200, **kw):
-        self.prompts += prompts
-        return [self.text]
 
 
 def test_open_question_goes_to_the_llm_and_is_guarded():

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hand_made import make_analysis, two_sections
+from hand_made import ScriptedLLM, make_analysis, two_sections
 
 from j2a.text.claims import extract_claims
 from j2a.text.describe import DescribeConfig, describe, describe_many, not_music_statement
@@ -28,19 +28,6 @@ ROCK = dict(
     meter="4/4",
     chords=["E:min", "C:maj", "G:maj", "D:maj"] * 4,
 )
-
-
-class ScriptedLLM:
-    """A stand-in language model that returns the given texts in turn (tests the retry logic only)."""
-
-    name = "scripted"
-
-    def __init__(self, *texts):
-        self.texts, self.calls = list(texts), []
-
-    def generate(self, prompts, max_new_tokens=200, **kw):
-        self.calls.append((prompts[0], kw))
-        return [self.texts[min(len(self.calls), len(self.texts)) - 1]] * len(prompts)
 
 
 def test_guard_drops_only_unsupported_sentences():
