@@ -239,7 +239,7 @@ def _beats_at(n=32, period=0.5, meter=("4/4", 4, 0.6)):
 
 
 def test_chords_changing_every_third_beat_overturn_an_unsure_four_four():
-    r = _beats_at(meter=("4/4", 4, 0.6))
+    r = _beats_at(n=160, meter=("4/4", 4, 0.6))  # 53 changes below: the chords' full weight
     changes = [b + 0.02 for b in r.beats[1::3]]  # on every third beat, from the second
     three = R.meter_from_chords(r, changes)
     assert (three.meter.label, three.meter.beats_per_bar) == ("3/4", 3) and three.meter.confidence > 0.99
@@ -248,6 +248,15 @@ def test_chords_changing_every_third_beat_overturn_an_unsure_four_four():
     sure = _beats_at(meter=("4/4", 4, 0.99999))
     assert R.meter_from_chords(sure, sure.beats[::4]).meter.confidence > 0.99999
     assert R.meter_from_chords(sure, [sure.beats[i] for i in (0, 3, 6, 9, 12, 15, 20, 24)]).meter.label == "4/4"
+
+
+def test_a_few_chord_changes_weigh_less_than_many():
+    """The chords' say grows with their number (RhythmConfig.chord_meter_full_changes): eight changes one beat in
+    three do not overturn a 4/4 the network is fairly sure of (0.9); forty-eight such changes do."""
+    few = _beats_at(n=32, meter=("4/4", 4, 0.9))
+    assert R.meter_from_chords(few, few.beats[1::3][:8]).meter.label == "4/4"
+    many = _beats_at(n=160, meter=("4/4", 4, 0.9))
+    assert R.meter_from_chords(many, many.beats[1::3][:48]).meter.label == "3/4"
 
 
 def test_meter_from_chords_needs_beats_and_changes_on_them():
