@@ -142,8 +142,8 @@ def set_caption(tracks: list[Track], llm="local") -> str:
     ((caption, _, fz),) = captions_from_analyses([pooled], llm=llm)
     if fz.fallback:  # the guard kept no try: the template's words for the pool ("This is a set of music.") add nothing
         return ""
-    # the model was trained on single tracks: its "song" is the set here; the set's length is said already
-    caption = re.sub(r"\s*It lasts [^.]*\.", "", caption).strip()
+    # the model was trained on single tracks: its "song" is the set here (its facts go without the length: describe's
+    # `fact_sentences(..., duration=False)`, and set_description says it)
     return re.sub(r"\b(?:song|track|piece|tune|recording)\b", "set", caption)
 
 
