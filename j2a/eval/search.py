@@ -207,18 +207,7 @@ def score(queries: list[dict], ranked: dict[str, list[str]]) -> tuple[dict[str, 
 
 
 # ------------------------------------------------------------------------ which filter loses a piece
-# Filters fields -> the name a table gives them
-FILTER_NAMES = {
-    "bpm": "tempo",
-    "key": "key",
-    "mode": "mode",
-    "camelot": "camelot",
-    "meter": "meter",
-    "instrument": "instrument",
-    "genre": "genre",
-    "vocals": "vocals",
-    "mood": "mood",
-}
+FILTER_NAMES = {"bpm": "tempo"}  # a Filters field's name in the table, where it is not the field's own
 
 
 def filter_passes(queries: list[dict], track_of) -> dict[str, dict[str, int]]:
@@ -228,19 +217,22 @@ def filter_passes(queries: list[dict], track_of) -> dict[str, dict[str, int]]:
     4/4, a fact not measured). Why: a relevant piece is lost either to a filter the analysis fails (measured at
     another tempo, key or meter) or to ranking; this counts the first per filter, so a run says which
     measurement to improve (bench/RESULTS.md "Search quality" built this table by hand before)."""
+    from dataclasses import fields
+
     from ..library import Filters, match_filters, parse_query
 
+    names = [x.name for x in fields(Filters) if x.name != "is_music"]  # is_music stays a hard filter in search
     out: dict[str, dict[str, int]] = {}
     for q in queries:
         if "query" not in q:
             continue
         f, _ = parse_query(q["query"])
-        asked = [(name, getattr(f, name)) for name in FILTER_NAMES if getattr(f, name) not in (None, [])]
+        asked = [(name, getattr(f, name)) for name in names if getattr(f, name) not in (None, [])]
         for path in q["relevant"]:
             t = track_of(path)
             for name, value in asked:
                 row = out.setdefault(
-                    FILTER_NAMES[name], {"pairs": 0, "met": 0, "part": 0, "missed": 0, "not indexed": 0}
+                    FILTER_NAMES.get(name, name), {"pairs": 0, "met": 0, "part": 0, "missed": 0, "not indexed": 0}
                 )
                 row["pairs"] += 1
                 if t is None:
